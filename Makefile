@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine:
+#   make quickstart   creates .venv, installs mlfactory, runs `mlfactory quickstart`
+#   make test         creates .venv, installs with test extras, runs the whole suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+QUICKSTART_DIR ?= quickstart
+
+.PHONY: quickstart test install install-dev lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[server]"
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+
+quickstart: install
+	$(BIN)/mlfactory quickstart $(QUICKSTART_DIR)
+
+test: install-dev
+	$(BIN)/python -m pytest tests
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
+
+bench: install-dev
+	$(BIN)/python benchmarks/tracking.py
+
+clean:
+	rm -rf $(VENV) $(QUICKSTART_DIR) .pytest_cache

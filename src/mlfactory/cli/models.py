@@ -1,0 +1,101 @@
+"""`mlfactory models list|show|history|promote|rollback`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mlfactory.cli.context import project_from
+from mlfactory.cli.output import console, fmt, print_json, table
+from mlfactory.registry import PRODUCTION
+
+app = typer.Typer(help="Registered model versions and their aliases.", no_args_is_help=True)
+JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+ALIAS = Annotated[str, typer.Option("--alias", help="the alias to move")]
+
+
+@app.command("list")
+def list_models(ctx: typer.Context, json: JSON = False) -> None:
+    """Every model with its versions and aliases."""
+    meta = project_from(ctx).metadata
+    rows = []
+    for name in meta.list_model_names():
+        versions = meta.list_model_versions(name)
+        aliases = {a: v for (_, a), v in meta.get_aliases(name).items()}
+        rows.append({"name": name, "versions": len(versions), "latest": versions[-1].version, "aliases": aliases})
+    if json:
+        print_json(rows)
+        return
+    table("models", ["name", "versions", "latest", "aliases"],
+          [[r["name"], r["versions"], r["latest"],
+            ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items()))] for r in rows])
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME (all versions), NAME/VERSION or NAME@ALIAS")],
+    card: Annotated[bool, typer.Option("--card", help="print the model card")] = False,
+    json: JSON = False,
+) -> None:
+    """Show a model's versions, or one version in detail."""
+    project = project_from(ctx)
+    if "/" not in ref and ":" not in ref and "@" not in ref:
+        versions = project.metadata.list_model_versions(ref)
+        if json:
+            print_json(versions)
+            return
+        table(f"model {ref}", ["version", "status", "created", "aliases", "run", "metrics"],
+              [[v.version, v.status.value, fmt(v.created_at), ", ".join(v.aliases), (v.run_id or "")[:8],
+                ", ".join(f"{k} {fmt(m)}" for k, m in v.metrics.items() if isinstance(m, float))]
+               for v in versions])
+        return
+    mv = project.registry.resolve(ref)
+    if json:
+        print_json(mv)
+        return
+    if card:
+        console.print(mv.card, markup=False)
+        return
+    console.print(f"[bold]{mv.ref}[/] {mv.status.value}  aliases: {', '.join(mv.aliases) or '-'}")
+    console.print(f"run {mv.run_id}  dataset {mv.lineage.get('dataset')}  artifact {mv.artifact[:12]}")
+    table("inputs", ["column", "type"], [[c["name"], c["type"]] for c in mv.signature["inputs"]])
+    table("metrics", ["metric", "value"], [[k, fmt(v)] for k, v in mv.metrics.items() if isinstance(v, float)])
+    table("gates", ["rule", "result", "detail"],
+          [[g["rule"], "pass" if g["passed"] else "FAIL", g["detail"]] for g in mv.gates])
+
+
+@app.command("history")
+def history(ctx: typer.Context, name: str, json: JSON = False) -> None:
+    """Every registration and alias move of a model: who, when, from, to and why."""
+    events = project_from(ctx).registry.history(name)
+    if json:
+        print_json(events)
+        return
+    table(f"history of {name}", ["time", "event", "actor", "alias", "from", "to", "reason"],
+          [[fmt(e.time), e.kind, e.actor, e.payload.get("alias", ""),
+            e.payload.get("from", ""), e.payload.get("to", e.payload.get("version", "")), e.reason]
+           for e in events])
+
+
+@app.command("promote")
+def promote(
+    ctx: typer.Context, name: str, version: int, alias: ALIAS = PRODUCTION,
+    reason: Annotated[str, typer.Option(help="why, for the audit log")] = "",
+    force: Annotated[bool, typer.Option("--force", help="let a rejected version take production")] = False,
+) -> None:
+    """Point an alias at a version."""
+    event = project_from(ctx).promote(name, version, alias=alias, reason=reason, force=force)
+    forced = " (forced)" if event.payload.get("forced") else ""
+    console.print(f"{name}@{alias}: v{event.payload['from'] or '-'} → v{event.payload['to']}{forced}")
+
+
+@app.command("rollback")
+def rollback(
+    ctx: typer.Context, name: str, alias: ALIAS = PRODUCTION,
+    reason: Annotated[str, typer.Option(help="why, for the audit log")] = "",
+) -> None:
+    """Move an alias back to the version it held before, in one step."""
+    event = project_from(ctx).rollback(name, alias=alias, reason=reason)
+    console.print(f"{name}@{alias}: v{event.payload['from']} → v{event.payload['to']} (rolled back)")

@@ -1,0 +1,71 @@
+"""`mlfactory runs list|show|compare`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mlfactory.cli.context import project_from
+from mlfactory.cli.output import console, fmt, print_json, table
+from mlfactory.tracking import compare_runs
+
+app = typer.Typer(help="Training runs: parameters, metrics, artifacts, environment.", no_args_is_help=True)
+JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+@app.command("list")
+def list_runs(
+    ctx: typer.Context,
+    where: Annotated[str | None, typer.Option(help='filter, e.g. "metrics.f1 > 0.9 and params.C = 1"')] = None,
+    name: Annotated[str | None, typer.Option(help="only runs with this name (the model name)")] = None,
+    status: Annotated[str | None, typer.Option(help="running, finished or failed")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+    json: JSON = False,
+) -> None:
+    """List runs, newest first."""
+    runs = project_from(ctx).runs(where=where, name=name, status=status, limit=limit)
+    if json:
+        print_json(runs)
+        return
+    keys = sorted({k for r in runs for k in r.metrics if not k.startswith("slice.")})[:6]
+    table("runs", ["id", "name", "status", "started", "seconds", "dataset", *keys],
+          [[r.id[:8], r.name, r.status.value, fmt(r.started_at), fmt(r.duration_s), r.dataset_id,
+            *[fmt(r.metrics.get(k)) for k in keys]] for r in runs])
+
+
+@app.command("show")
+def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
+    """Show one run (an id or a unique prefix of one)."""
+    run = project_from(ctx).metadata.get_run(run_id)
+    if json:
+        print_json(run)
+        return
+    console.print(f"[bold]run {run.id}[/] {run.name} — {run.status.value}, {fmt(run.duration_s)} s")
+    console.print(f"dataset: {run.dataset_id}   started: {fmt(run.started_at)}")
+    if run.error:
+        console.print(f"[red]error:[/] {run.error}")
+    table("params", ["name", "value"], [[k, v] for k, v in sorted(run.params.items())])
+    table("metrics (latest)", ["name", "value"], [[k, fmt(v)] for k, v in sorted(run.metrics.items())])
+    table("artifacts", ["name", "sha256"], [[k, v] for k, v in sorted(run.artifacts.items())])
+    table("tags", ["name", "value"], [[k, v] for k, v in sorted(run.tags.items())])
+    env = run.environment
+    console.print(f"python {env.get('python')}, git {env.get('git_commit') or '-'}, "
+                  f"project file {str(env.get('project_file_sha256'))[:12]}")
+
+
+@app.command("compare")
+def compare(ctx: typer.Context, run_ids: list[str], json: JSON = False) -> None:
+    """Compare runs side by side: every parameter and metric, differing rows marked."""
+    project = project_from(ctx)
+    runs = [project.metadata.get_run(r) for r in run_ids]
+    rows = compare_runs(runs)
+    if json:
+        print_json(rows)
+        return
+    out = []
+    for key, per in rows.items():
+        values = [per.get(r.id) for r in runs]
+        differs = len({repr(v) for v in values}) > 1
+        out.append([("* " if differs else "  ") + key, *[fmt(v) for v in values]])
+    table("comparison (* differs)", ["", *[r.id[:8] for r in runs]], out)

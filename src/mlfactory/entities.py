@@ -1,0 +1,109 @@
+"""Typed, immutable records that the stores return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class RunStatus(str, Enum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class VersionStatus(str, Enum):
+    """A registered version is `ready` when it passed its gates, `rejected` when it failed one."""
+
+    READY = "ready"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """An immutable Parquet snapshot of a source, identified by the hash of its content."""
+
+    id: str
+    source: str
+    version: int
+    content_hash: str
+    artifact: str  # SHA-256 of the Parquet file in the artifact store
+    n_rows: int
+    schema: dict[str, Any]
+    profile: dict[str, Any]
+    validation: dict[str, Any]
+    valid: bool
+    created_at: datetime
+
+    @property
+    def reasons(self) -> list[str]:
+        return list(self.validation.get("reasons", []))
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    value: float
+    step: int = 0
+    timestamp: float = 0.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run and everything it recorded."""
+
+    id: str
+    name: str
+    status: RunStatus
+    started_at: datetime
+    ended_at: datetime | None
+    params: dict[str, Any]
+    tags: dict[str, str]
+    environment: dict[str, Any]
+    dataset_id: str | None
+    error: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # latest value per key
+    artifacts: dict[str, str] = field(default_factory=dict)  # name -> SHA-256
+
+    @property
+    def duration_s(self) -> float | None:
+        return (self.ended_at - self.started_at).total_seconds() if self.ended_at else None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A packaged model under a name, with everything needed to serve, monitor and trace it."""
+
+    name: str
+    version: int
+    status: VersionStatus
+    run_id: str | None
+    artifact: str
+    flavor: str
+    signature: dict[str, Any]
+    metrics: dict[str, Any]
+    gates: list[dict[str, Any]]
+    profile: dict[str, Any]
+    lineage: dict[str, Any]
+    card: str
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the append-only audit log."""
+
+    id: int
+    time: datetime
+    kind: str
+    actor: str
+    model: str | None
+    payload: dict[str, Any]
+    reason: str

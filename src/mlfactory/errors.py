@@ -1,0 +1,103 @@
+"""The one exception tree of mlfactory.
+
+Every error a user can cause or meet is one of these. Each class knows the HTTP status the server answers
+with and the exit code the CLI ends with, so both edges map errors in exactly one place.
+
+    MLFactoryError                      500 / exit 1
+    ├── ConfigError (ValueError)        422 / exit 2   a project file, flag or setting is wrong
+    ├── ValidationError (ValueError)    422 / exit 3   data does not match its schema or a request body is bad
+    │   └── PayloadTooLargeError        413 / exit 3   a request over the configured row or byte limit
+    ├── NotFoundError (LookupError)     404 / exit 4   unknown source, dataset, run, model, version or alias
+    ├── ConflictError                   409 / exit 5   the change contradicts stored state (e.g. a rejected
+    │                                                  model taking `production` without --force)
+    ├── GateFailedError                 409 / exit 6   a model failed one of its quality gates
+    ├── IntegrityError                  500 / exit 7   a stored artifact does not match its hash
+    ├── StoreUnavailableError           503 / exit 8   a database, source or online store cannot be reached
+    ├── UnauthorizedError               401 / exit 9   a missing or wrong bearer token
+    └── TrainingError                   500 / exit 10  fitting or packaging a model failed
+"""
+
+from __future__ import annotations
+
+
+class MLFactoryError(Exception):
+    """Root of every mlfactory error."""
+
+    http_status = 500
+    exit_code = 1
+
+
+class ConfigError(MLFactoryError, ValueError):
+    """A project file, flag or setting is wrong; the message names the field and the allowed values."""
+
+    http_status = 422
+    exit_code = 2
+
+
+class ValidationError(MLFactoryError, ValueError):
+    """Data does not match its schema, or a request body is malformed."""
+
+    http_status = 422
+    exit_code = 3
+
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = list(reasons or [])
+
+
+class PayloadTooLargeError(ValidationError):
+    """A request carries more rows or bytes than the server is configured to take."""
+
+    http_status = 413
+
+
+class NotFoundError(MLFactoryError, LookupError):
+    """An unknown source, dataset, run, model, version or alias."""
+
+    http_status = 404
+    exit_code = 4
+
+    def __str__(self) -> str:  # LookupError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConflictError(MLFactoryError):
+    """The requested change contradicts what is stored."""
+
+    http_status = 409
+    exit_code = 5
+
+
+class GateFailedError(MLFactoryError):
+    """A model failed one or more of its quality gates."""
+
+    http_status = 409
+    exit_code = 6
+
+
+class IntegrityError(MLFactoryError):
+    """A stored artifact's bytes do not match the hash they were stored under."""
+
+    http_status = 500
+    exit_code = 7
+
+
+class StoreUnavailableError(MLFactoryError, ConnectionError):
+    """A database, data source or online store cannot be reached."""
+
+    http_status = 503
+    exit_code = 8
+
+
+class UnauthorizedError(MLFactoryError):
+    """A changing endpoint was called without the configured bearer token."""
+
+    http_status = 401
+    exit_code = 9
+
+
+class TrainingError(MLFactoryError, RuntimeError):
+    """Fitting, evaluating or packaging a model failed."""
+
+    http_status = 500
+    exit_code = 10

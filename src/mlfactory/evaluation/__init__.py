@@ -1,0 +1,7 @@
+"""Metrics, slices, quality gates and model cards."""
+
+from mlfactory.evaluation.card import model_card
+from mlfactory.evaluation.gates import evaluate_gates
+from mlfactory.evaluation.metrics import compute_metrics, metrics_by_slice
+
+__all__ = ["compute_metrics", "evaluate_gates", "metrics_by_slice", "model_card"]

@@ -1,0 +1,163 @@
+"""The Project: one project file, its stores, and the lifecycle operations over them."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+
+from mlfactory.config import LoadedConfig, ModelConfig, load_project_config
+from mlfactory.data import IngestResult, ingest
+from mlfactory.entities import DatasetVersion, Event, Run, RunStatus
+from mlfactory.errors import ConfigError, NotFoundError, ValidationError
+from mlfactory.registry import PRODUCTION, Registry
+from mlfactory.stores import open_artifact_store, open_metadata_store
+from mlfactory.tracking import filter_runs
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Project:
+    """An opened project. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, loaded: LoadedConfig, actor: str | None = None) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.root = loaded.root
+        self.actor = actor or default_actor()
+        self.metadata = open_metadata_store(loaded.metadata_url())
+        self.artifacts = open_artifact_store(loaded.config.stores.artifacts, loaded.root)
+        self.registry = Registry(self.metadata, self.artifacts)
+
+    def close(self) -> None:
+        self.metadata.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+    # -- configuration ----------------------------------------------------------------------------------
+
+    def model_config(self, name: str | None = None) -> tuple[str, ModelConfig]:
+        """The named model's settings, or the only model's when the project declares one."""
+        models = self.config.models
+        if not models:
+            raise ConfigError("the project file declares no models; add one under 'models:'")
+        if name is None:
+            if len(models) > 1:
+                raise ConfigError(f"the project declares several models ({', '.join(models)}); name one")
+            name = next(iter(models))
+        if name not in models:
+            raise NotFoundError(f"no model '{name}' in the project file (models: {', '.join(models)})")
+        return name, models[name]
+
+    # -- data -------------------------------------------------------------------------------------------
+
+    def ingest(self, source: str) -> IngestResult:
+        """Snapshot a declared source into a dataset version (validated, profiled, hashed)."""
+        return ingest(self.loaded, self.metadata, self.artifacts, source)
+
+    def datasets(self, source: str | None = None) -> list[DatasetVersion]:
+        return self.metadata.list_datasets(source)
+
+    def dataset(self, ref: str) -> DatasetVersion:
+        """A dataset version by id, ``SOURCE@N`` or ``SOURCE`` (its newest version)."""
+        source, _, number = ref.partition("@")
+        if not number and source not in self.config.sources:
+            return self.metadata.get_dataset(ref)
+        versions = self.metadata.list_datasets(source)
+        if not versions:
+            raise NotFoundError(f"source '{source}' has no dataset version yet; run `mlfactory ingest {source}`")
+        match = [d for d in versions if str(d.version) == number] if number else versions[-1:]
+        if not match:
+            raise NotFoundError(f"source '{source}' has no version {number} (versions: {[d.version for d in versions]})")
+        return match[0]
+
+    # -- training and tracking ---------------------------------------------------------------------------
+
+    def train(self, model: str | None = None, *, dataset: str | None = None, allow_invalid: bool = False):  # type: ignore[no-untyped-def]
+        """Train, evaluate, gate and register a model; see :func:`mlfactory.project.train.train_model`."""
+        from mlfactory.project.train import train_model
+
+        return train_model(self, model, dataset=dataset, allow_invalid=allow_invalid)
+
+    def runs(self, *, where: str | None = None, name: str | None = None, status: str | None = None,
+             limit: int | None = None) -> list[Run]:
+        """Runs, newest first, optionally filtered (see :func:`mlfactory.tracking.filter_runs`)."""
+        runs = self.metadata.list_runs(name=name, status=RunStatus(status) if status else None)
+        if where:
+            runs = filter_runs(runs, where)
+        return runs[:limit] if limit else runs
+
+    # -- registry ---------------------------------------------------------------------------------------
+
+    def promote(self, name: str, version: int, *, alias: str = PRODUCTION, reason: str = "",
+                force: bool = False) -> Event:
+        return self.registry.promote(name, version, alias=alias, actor=self.actor, reason=reason, force=force)
+
+    def rollback(self, name: str, *, alias: str = PRODUCTION, reason: str = "") -> Event:
+        return self.registry.rollback(name, alias=alias, actor=self.actor, reason=reason)
+
+    # -- batch scoring ----------------------------------------------------------------------------------
+
+    def predict_file(self, ref: str, input_path: Path | str, output_path: Path | str) -> dict[str, Any]:
+        """Score a Parquet or CSV file with a model version; writes the input plus prediction columns."""
+        src, dst = Path(input_path), Path(output_path)
+        frame = read_table(src)
+        model = self.registry.load(ref)
+        scored = pd.concat([frame, model.predict_frame(frame)], axis=1)
+        write_table(scored, dst)
+        return {"model": model.version.ref, "rows": len(scored), "output": str(dst)}
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A Parquet or CSV file as a frame, with errors that name the file."""
+    if not path.exists():
+        raise NotFoundError(f"input file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path)
+    except (ValueError, OSError) as exc:
+        raise ValidationError(f"cannot read {path}: {exc}") from None
+    raise ValidationError(f"input file {path} must end in .parquet or .csv")
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write atomically (temporary name, then rename) as Parquet or CSV by suffix."""
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ValidationError(f"output file {path} must end in .parquet or .csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
+    os.close(fd)
+    try:
+        if suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def open_project(path: Path | str | None = None, *, env: Mapping[str, str] | None = None,
+                 actor: str | None = None) -> Project:
+    """Open the project at ``path`` (or the nearest one above the working folder)."""
+    return Project(load_project_config(path, env), actor=actor)

@@ -1,0 +1,171 @@
+"""Train → evaluate → gate against production → package → register, recorded as one tracked run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mlfactory.config import ModelConfig
+from mlfactory.data import load_dataset, profile_frame
+from mlfactory.entities import DatasetVersion, ModelVersion, VersionStatus
+from mlfactory.errors import MLFactoryError, NotFoundError, ValidationError
+from mlfactory.evaluation import compute_metrics, evaluate_gates, metrics_by_slice, model_card
+from mlfactory.registry import FLAVOR, PRODUCTION, save_model
+from mlfactory.tracking import capture_environment, start_run
+from mlfactory.training import fit_model, split_frame
+
+if TYPE_CHECKING:
+    from mlfactory.project.core import Project
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one `train` produced: the run, the registered version, its metrics and gate results."""
+
+    run_id: str
+    version: ModelVersion
+    metrics: dict[str, Any]
+    gates: list[dict[str, Any]]
+    champion: dict[str, Any] | None
+
+    @property
+    def passed(self) -> bool:
+        return self.version.status == VersionStatus.READY
+
+
+def _pick_dataset(project: Project, model: ModelConfig, ref: str | None, allow_invalid: bool) -> DatasetVersion:
+    if ref is None:
+        versions = project.metadata.list_datasets(model.source)
+        if not versions:
+            raise NotFoundError(
+                f"source '{model.source}' has no dataset version yet; run `mlfactory ingest {model.source}`"
+            )
+        ds = versions[-1]
+    else:
+        ds = project.dataset(ref)
+    if not ds.valid and not allow_invalid:
+        raise ValidationError(
+            f"dataset {ds.id} failed validation, so training is blocked: " + "; ".join(ds.reasons)
+            + ". Fix the data and ingest again, train on an earlier version with --dataset, "
+            "or pass --allow-invalid (recorded on the run)",
+            ds.reasons,
+        )
+    return ds
+
+
+def _column_types(model: ModelConfig, ds: DatasetVersion) -> dict[str, str]:
+    declared = ds.schema.get("columns", {})
+    types = {c: declared.get(c, {}).get("type", "number") for c in model.features.numeric}
+    types.update({c: "category" for c in model.features.categorical})
+    types.update({c: "text" for c in model.features.text})
+    return types
+
+
+def _scores(estimator: Any, frame: pd.DataFrame, model: ModelConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    x = frame[model.features.all()].copy()
+    for col in model.features.text:
+        x[col] = x[col].fillna("").astype(str)
+    pred = estimator.predict(x)
+    proba = estimator.predict_proba(x) if model.task == "classification" and hasattr(
+        estimator, "predict_proba") else None
+    return pred, proba
+
+
+def _champion_metrics(project: Project, name: str, model: ModelConfig, holdout: pd.DataFrame,
+                      classes: list[Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        champion = project.registry.resolve(f"{name}@{PRODUCTION}")
+    except NotFoundError:
+        return None, None
+    try:
+        loaded = project.registry.load(champion)
+        pred, proba = loaded.predict(holdout)
+    except MLFactoryError as exc:
+        return {"error": str(exc)}, champion.ref
+    return compute_metrics(model.task, holdout[model.label].to_numpy(), pred, proba, classes,
+                           model.metric_names()), champion.ref
+
+
+def _reference_profile(train: pd.DataFrame, model: ModelConfig, types: dict[str, str], pred: np.ndarray,
+                       proba: np.ndarray | None) -> dict[str, Any]:
+    label_type = "category" if model.task == "classification" else "number"
+    profile = profile_frame(train[[*types, model.label]], {**types, model.label: label_type})
+    outputs = pd.DataFrame({"prediction": pred})
+    out_types = {"prediction": label_type}
+    if proba is not None:
+        outputs["score"] = proba.max(axis=1)
+        out_types["score"] = "number"
+    profile["outputs"] = profile_frame(outputs, out_types)
+    return profile
+
+
+def train_model(project: Project, model_name: str | None, *, dataset: str | None = None,
+                allow_invalid: bool = False) -> TrainResult:
+    """Train the declared model on a dataset version (the source's newest by default) and register it.
+
+    A version that fails a gate is still registered, as ``rejected``, so the attempt and its reasons stay
+    on record; it cannot take ``production`` without ``force``.
+    """
+    name, model = project.model_config(model_name)
+    ds = _pick_dataset(project, model, dataset, allow_invalid)
+    frame = load_dataset(project.artifacts, ds)
+    needed = [*model.features.all(), model.label, *model.segments]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValidationError(f"dataset {ds.id} lacks column(s) {missing} that model '{name}' needs")
+    labelled = frame[frame[model.label].notna()]
+    train, holdout = split_frame(labelled, model)
+    types = _column_types(model, ds)
+    environment = capture_environment(project.root, project.loaded.file_hash)
+    params = {"estimator": model.estimator, **model.params, "split": model.split.strategy,
+              "test_size": model.split.test_size, "seed": model.seed}
+    tags = {"model": name, "source": model.source}
+    if not ds.valid:
+        tags["allow_invalid"] = "true"
+    with start_run(project.metadata, name, params=params, tags=tags, environment=environment,
+                   dataset_id=ds.id) as run:
+        started = time.perf_counter()
+        estimator = fit_model(model, train)
+        run.log_metric("fit_seconds", time.perf_counter() - started)
+        classes = [c.item() if isinstance(c, np.generic) else c for c in getattr(estimator, "classes_", [])] or None
+        y = holdout[model.label].to_numpy()
+        pred, proba = _scores(estimator, holdout, model)
+        metrics = compute_metrics(model.task, y, pred, proba, classes, model.metric_names())
+        slices = metrics_by_slice(model.task, holdout, model.segments, y, pred, proba, classes,
+                                  model.metric_names())
+        champion, champion_ref = _champion_metrics(project, name, model, holdout, classes)
+        gates = evaluate_gates(model.gates, metrics, champion, champion_ref)
+        run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
+        run.log_metrics({f"slice.{col}={value}.{k}": v for col, per in slices.items()
+                         for value, m in per.items() for k, v in m.items() if isinstance(v, float)})
+        digest, trusted = save_model(estimator, project.artifacts, model.trusted_types)
+        run.log_artifact("model", digest)
+        signature = {
+            "inputs": [{"name": c, "type": t} for c, t in types.items()],
+            "task": model.task, "label": model.label, "classes": classes, "trusted_types": trusted,
+        }
+        lineage = {
+            "dataset": ds.id, "dataset_hash": ds.content_hash, "source": model.source, "run": run.id,
+            "project_file_sha256": project.loaded.file_hash, "train_rows": len(train),
+            "holdout_rows": len(holdout), "split": model.split.strategy, "estimator": model.estimator,
+            "allow_invalid": not ds.valid, "champion": champion_ref,
+        }
+        scalar = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+        card = model_card(
+            name=name, version="{version}", description=project.config.description,
+            estimator=model.estimator, task=model.task, label=model.label, signature=signature,
+            metrics=scalar, gates=gates, lineage=lineage, slices=slices,
+        )
+        status = VersionStatus.READY if all(g["passed"] for g in gates) else VersionStatus.REJECTED
+        version = project.metadata.create_model_version(
+            name, status=status, run_id=run.id, artifact=digest, flavor=FLAVOR, signature=signature,
+            metrics={**metrics, "slices": slices}, gates=gates,
+            profile=_reference_profile(train, model, types, pred, proba), lineage=lineage, card=card,
+            actor=project.actor,
+        )
+        run.set_tags({"model_version": version.ref, "status": status.value})
+    return TrainResult(run.id, version, metrics, gates, champion)

@@ -1,0 +1,167 @@
+"""The metadata store interface: datasets, runs, model versions, aliases and the event log.
+
+Backends are chosen by URL scheme in :func:`open_metadata_store`. Every method is one transaction, so a process
+killed at any point leaves either the whole change or none of it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from mlfactory.entities import DatasetVersion, Event, Metric, ModelVersion, Run, RunStatus, VersionStatus
+
+
+class MetadataStore(ABC):
+    """Where mlfactory keeps everything except bytes."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    # events
+    @abstractmethod
+    def add_event(
+        self, kind: str, *, actor: str, model: str | None = None, payload: dict[str, Any] | None = None,
+        reason: str = "",
+    ) -> Event:
+        """Append an event to the audit log."""
+
+    @abstractmethod
+    def list_events(
+        self, *, model: str | None = None, since: datetime | None = None, kinds: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Events in the order they happened, optionally for one model, since a time, of some kinds; with
+        ``limit``, the newest ``limit`` of them."""
+
+    # datasets
+    @abstractmethod
+    def add_dataset(
+        self, *, source: str, content_hash: str, artifact: str, n_rows: int, schema: dict[str, Any],
+        profile: dict[str, Any], validation: dict[str, Any], valid: bool,
+    ) -> tuple[DatasetVersion, bool]:
+        """Record a snapshot; returns (version, created). Identical content returns the existing version."""
+
+    @abstractmethod
+    def get_dataset(self, dataset_id: str) -> DatasetVersion:
+        """One dataset version by id; NotFoundError when unknown."""
+
+    @abstractmethod
+    def list_datasets(self, source: str | None = None) -> list[DatasetVersion]:
+        """Dataset versions by source and version number."""
+
+    # runs
+    @abstractmethod
+    def create_run(
+        self, name: str, *, params: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
+        environment: dict[str, Any] | None = None, dataset_id: str | None = None,
+    ) -> str:
+        """Start a run and return its id."""
+
+    @abstractmethod
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        """Merge parameters into a run."""
+
+    @abstractmethod
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Merge tags into a run."""
+
+    @abstractmethod
+    def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Append many metric values in one transaction."""
+
+    @abstractmethod
+    def log_artifact(self, run_id: str, name: str, digest: str) -> None:
+        """Attach a stored artifact to a run under a name."""
+
+    @abstractmethod
+    def end_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        """Close a run with its final status."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """One run by id or unique id prefix, with its latest metrics and artifacts."""
+
+    @abstractmethod
+    def list_runs(
+        self, *, name: str | None = None, status: RunStatus | None = None, limit: int | None = None
+    ) -> list[Run]:
+        """Runs, newest first."""
+
+    @abstractmethod
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every logged value of one metric of a run, by step."""
+
+    # registry
+    @abstractmethod
+    def create_model_version(
+        self, name: str, *, status: VersionStatus, run_id: str | None, artifact: str, flavor: str,
+        signature: dict[str, Any], metrics: dict[str, Any], gates: list[dict[str, Any]],
+        profile: dict[str, Any], lineage: dict[str, Any], card: str, actor: str = "train",
+    ) -> ModelVersion:
+        """Register the next version number under ``name`` (``{version}`` in the card is filled in)."""
+
+    @abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """One version; NotFoundError naming the known versions when unknown."""
+
+    @abstractmethod
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of a model, oldest first."""
+
+    @abstractmethod
+    def list_model_names(self) -> list[str]:
+        """Names with at least one version."""
+
+    @abstractmethod
+    def get_aliases(self, name: str | None = None) -> dict[tuple[str, str], int]:
+        """(model, alias) -> version, for one model or all."""
+
+    @abstractmethod
+    def move_alias(
+        self, name: str, alias: str, version: int | None, *, kind: str, actor: str, reason: str,
+        payload: dict[str, Any] | None = None, expect: int | None | bool = False,
+    ) -> Event:
+        """Point an alias at a version (None removes it) and log the move as one event, atomically.
+
+        ``expect`` (when not False) is the version the alias must hold now, else ConflictError: two
+        concurrent movers cannot both act on the same state.
+        """
+
+    # serving
+    @abstractmethod
+    def get_routing_policies(self, name: str | None = None) -> dict[str, dict[str, Any]]:
+        """Model name -> stored routing policy (as a dict), for one model or all."""
+
+    @abstractmethod
+    def set_routing_policy(
+        self, name: str, policy: dict[str, Any] | None, *, actor: str, reason: str = "",
+    ) -> Event:
+        """Store a model's routing policy (None removes it) and log the change as one event, atomically.
+
+        The event (``routing.set`` or ``routing.cleared``) carries the previous and the new policy.
+        """
+
+    @abstractmethod
+    def add_feedback(
+        self, labels: Sequence[tuple[str, Any]], *, actor: str, model: str | None = None,
+    ) -> int:
+        """Store true labels by request id in one transaction (a later label replaces an earlier one);
+        returns how many were stored."""
+
+    @abstractmethod
+    def get_feedback(
+        self, request_ids: Sequence[str] | None = None, *, since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Stored labels as dicts (request_id, label, model, received_at, actor), for some request ids,
+        received since a time, or all."""
+
+
+def open_metadata_store(url: str) -> MetadataStore:
+    """Open (and migrate) the metadata store for a URL: ``sqlite:///…`` or ``postgresql+psycopg://…``."""
+    from mlfactory.stores.sql.store import SqlMetadataStore
+
+    return SqlMetadataStore(url)

@@ -1,0 +1,106 @@
+"""Engines for the metadata database, and Alembic migrations applied when a store opens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.exc import OperationalError
+
+from mlfactory.errors import ConfigError, StoreUnavailableError
+
+SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
+        # failing with "database is locked" when a read transaction tries to become a write one.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for a metadata URL; an unknown scheme lists the valid ones."""
+    scheme = url.split(":", 1)[0]
+    if scheme == "sqlite":
+        return _sqlite_engine(url)
+    if scheme in ("postgresql", "postgresql+psycopg"):
+        if scheme == "postgresql":
+            url = "postgresql+psycopg" + url.removeprefix("postgresql")
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    raise ConfigError(f"metadata store URL scheme '{scheme}' is not supported; use one of: {', '.join(SCHEMES)}")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration. Safe to call from several processes at once."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # one migrator at a time across processes; released at commit
+            conn.execute(text("SELECT pg_advisory_xact_lock(7262811)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+@contextmanager
+def unavailable_as_error(url: str) -> Iterator[None]:
+    """Turn a lost database connection into a StoreUnavailableError naming the (masked) URL."""
+    try:
+        yield
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreUnavailableError(
+            f"metadata store {safe_url(url)} cannot be reached: {reason}; check that the database runs "
+            "and the URL in stores.metadata is right"
+        ) from None
+
+
+def retry_on_conflict(fn: Callable[[], T], attempts: int = 8) -> T:
+    """Run a transaction again when a concurrent writer took the same unique key first."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except SAIntegrityError:
+            if i == attempts - 1:
+                raise
+            time.sleep(0.01 * (i + 1))
+    raise AssertionError("unreachable")
+

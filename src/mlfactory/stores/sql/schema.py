@@ -1,0 +1,134 @@
+"""The metadata tables. Changes to them go through an Alembic migration in ``migrations/versions``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("source", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("artifact", String(64), nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("profile", JSON, nullable=False),
+    Column("validation", JSON, nullable=False),
+    Column("valid", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source", "version", name="uq_datasets_source_version"),
+    UniqueConstraint("source", "content_hash", name="uq_datasets_source_hash"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("params", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("environment", JSON, nullable=False),
+    Column("dataset_id", String(128)),
+    Column("error", Text),
+    Index("ix_runs_started", "started_at"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Index("ix_metrics_run_key", "run_id", "key", "step"),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("digest", String(64), nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("run_id", String(32)),
+    Column("artifact", String(64), nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("signature", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("gates", JSON, nullable=False),
+    Column("profile", JSON, nullable=False),
+    Column("lineage", JSON, nullable=False),
+    Column("card", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("model", String(128)),
+    Column("payload", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_events_model_time", "model", "time"),
+    Index("ix_events_time", "time"),
+)
+
+routing_policies = Table(
+    "routing_policies",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("policy", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("label", JSON, nullable=False),
+    Column("model", String(128)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Index("ix_feedback_received", "received_at"),
+)

@@ -1,0 +1,84 @@
+"""Build the estimator the project file declares and fit it with a fixed seed."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from mlfactory.config import ModelConfig
+from mlfactory.errors import ConfigError, TrainingError
+
+
+def _import(path: str) -> Any:
+    module_name, _, attr = path.rpartition(".")
+    if not module_name:
+        raise ConfigError(f"estimator '{path}' must be an import path like sklearn.linear_model.LogisticRegression")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import estimator '{path}': {exc}; check the module and class name") from None
+
+
+def _preprocessor(model: ModelConfig) -> ColumnTransformer:
+    f = model.features
+    parts: list[tuple[str, Any, Any]] = []
+    if f.numeric:
+        parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), f.numeric))
+    if f.categorical:
+        categorical = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="__missing__"),
+            OneHotEncoder(handle_unknown="ignore", min_frequency=2),
+        )
+        parts.append(("categorical", categorical, f.categorical))
+    for col in f.text:  # one vectorizer per text column; each takes a 1-D column
+        parts.append((f"text_{col}", TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=50_000), col))
+    return ColumnTransformer(parts, remainder="drop")
+
+
+def build_estimator(model: ModelConfig) -> Any:
+    """The declared estimator with its params (and the model's seed, when it takes one), unfitted."""
+    cls = _import(model.estimator)
+    params = dict(model.params)
+    if "random_state" in inspect.signature(cls).parameters and "random_state" not in params:
+        params["random_state"] = model.seed
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"bad params for {model.estimator}: {exc}") from None
+    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
+        raise ConfigError(f"{model.estimator} is not an estimator: it needs fit() and predict()")
+    if not model.preprocess:
+        return estimator
+    return Pipeline([("preprocess", _preprocessor(model)), ("model", estimator)])
+
+
+def _text_ready(x: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
+    if not model.features.text:
+        return x
+    x = x.copy()
+    for col in model.features.text:
+        x[col] = x[col].fillna("").astype(str)
+    return x
+
+
+def fit_model(model: ModelConfig, train: pd.DataFrame) -> Any:
+    """Fit a fresh estimator on the training frame (features and label from the model config)."""
+    estimator = clone(build_estimator(model))
+    x = _text_ready(train[model.features.all()], model)
+    y = train[model.label].to_numpy()
+    if model.task == "classification" and len(np.unique(y)) < 2:
+        raise TrainingError(f"the label '{model.label}' has a single class in the training data; need two or more")
+    try:
+        return estimator.fit(x, y)
+    except ValueError as exc:
+        raise TrainingError(f"fitting {model.estimator} failed: {exc}") from exc

@@ -1,0 +1,135 @@
+"""One suite for the metadata store interface, run against SQLite and PostgreSQL."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mlfactory.entities import Metric, RunStatus, VersionStatus
+from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.stores import MetadataStore, open_metadata_store
+
+
+def dataset(store: MetadataStore, source: str, content_hash: str, valid: bool = True):  # type: ignore[no-untyped-def]
+    return store.add_dataset(
+        source=source,
+        content_hash=content_hash,
+        artifact="a" * 64,
+        n_rows=3,
+        schema={"columns": {}},
+        profile={"x": 1},
+        validation={"reasons": [] if valid else ["bad"]},
+        valid=valid,
+    )
+
+
+def version(store: MetadataStore, name: str = "m", status: VersionStatus = VersionStatus.READY):  # type: ignore[no-untyped-def]
+    return store.create_model_version(
+        name,
+        status=status,
+        run_id=None,
+        artifact="b" * 64,
+        flavor="skops",
+        signature={"inputs": []},
+        metrics={"accuracy": 0.9},
+        gates=[{"metric": "accuracy", "passed": status == VersionStatus.READY}],
+        profile={},
+        lineage={"dataset": "d"},
+        card="# v{version}",
+    )
+
+
+def test_same_content_is_the_same_dataset_version(metadata: MetadataStore) -> None:
+    first, created = dataset(metadata, "s", "h1" * 32)
+    again, created_again = dataset(metadata, "s", "h1" * 32)
+    second, _ = dataset(metadata, "s", "h2" * 32)
+    other, _ = dataset(metadata, "t", "h1" * 32)
+    assert created and not created_again
+    assert again == first
+    assert (first.version, second.version, other.version) == (1, 2, 1)
+    assert [d.id for d in metadata.list_datasets("s")] == [first.id, second.id]
+    assert metadata.get_dataset(second.id).profile == {"x": 1}
+    with pytest.raises(NotFoundError, match="no dataset version 'nope'"):
+        metadata.get_dataset("nope")
+
+
+def test_run_lifecycle_params_metrics_artifacts(metadata: MetadataStore) -> None:
+    run_id = metadata.create_run("m", params={"C": 1}, tags={"a": "b"}, environment={"python": "3"})
+    metadata.log_params(run_id, {"max_iter": 5})
+    metadata.set_tags(run_id, {"c": "d"})
+    metadata.log_metrics(run_id, [Metric("loss", 1.0 / (s + 1), s, 0.0) for s in range(100)])
+    metadata.log_metrics(run_id, [Metric("acc", 0.5, 0, 0.0)])
+    metadata.log_artifact(run_id, "model", "c" * 64)
+    metadata.end_run(run_id, RunStatus.FINISHED)
+    run = metadata.get_run(run_id[:10])
+    assert run.params == {"C": 1, "max_iter": 5}
+    assert run.tags == {"a": "b", "c": "d"}
+    assert run.metrics == {"loss": pytest.approx(1 / 100), "acc": 0.5}
+    assert run.artifacts == {"model": "c" * 64}
+    assert run.status == RunStatus.FINISHED and run.duration_s is not None and run.duration_s >= 0
+    history = metadata.metric_history(run_id, "loss")
+    assert [m.step for m in history] == list(range(100))
+    with pytest.raises(NotFoundError):
+        metadata.get_run("ffffffff")
+
+
+def test_list_runs_newest_first_and_filters(metadata: MetadataStore) -> None:
+    ids = [metadata.create_run("a" if i % 2 else "b") for i in range(6)]
+    metadata.end_run(ids[0], RunStatus.FAILED, error="boom")
+    runs = metadata.list_runs()
+    assert {r.id for r in runs} == set(ids)
+    assert [r.started_at for r in runs] == sorted((r.started_at for r in runs), reverse=True)
+    assert {r.id for r in metadata.list_runs(name="a")} == set(ids[1::2])
+    failed = metadata.list_runs(status=RunStatus.FAILED)
+    assert [r.id for r in failed] == [ids[0]] and failed[0].error == "boom"
+    assert len(metadata.list_runs(limit=2)) == 2
+
+
+def test_versions_number_up_and_card_gets_its_number(metadata: MetadataStore) -> None:
+    v1, v2 = version(metadata), version(metadata, status=VersionStatus.REJECTED)
+    assert (v1.version, v2.version) == (1, 2)
+    assert v2.card == "# v2" and v2.status == VersionStatus.REJECTED
+    assert [v.version for v in metadata.list_model_versions("m")] == [1, 2]
+    assert metadata.list_model_names() == ["m"]
+    with pytest.raises(NotFoundError, match=r"has no version 9 \(versions: \[1, 2\]\)"):
+        metadata.get_model_version("m", 9)
+    with pytest.raises(NotFoundError, match="no model named 'x'"):
+        metadata.list_model_versions("x")
+    kinds = [e.kind for e in metadata.list_events(model="m")]
+    assert kinds == ["model.registered", "model.registered"]
+
+
+def test_move_alias_writes_one_event_and_checks_expectation(metadata: MetadataStore) -> None:
+    version(metadata)
+    version(metadata)
+    e1 = metadata.move_alias("m", "production", 1, kind="alias.set", actor="ana", reason="first")
+    e2 = metadata.move_alias("m", "production", 2, kind="alias.set", actor="bo", reason="better", expect=1)
+    assert (e1.payload["from"], e1.payload["to"]) == (None, 1)
+    assert (e2.payload["from"], e2.payload["to"], e2.actor, e2.reason) == (1, 2, "bo", "better")
+    assert metadata.get_aliases("m") == {("m", "production"): 2}
+    assert metadata.get_model_version("m", 2).aliases == ("production",)
+    with pytest.raises(ConflictError, match="moved meanwhile"):
+        metadata.move_alias("m", "production", 1, kind="alias.set", actor="x", reason="", expect=1)
+    with pytest.raises(NotFoundError):
+        metadata.move_alias("m", "production", 7, kind="alias.set", actor="x", reason="")
+    assert metadata.get_aliases("m") == {("m", "production"): 2}  # failed moves changed nothing
+    metadata.move_alias("m", "production", None, kind="alias.removed", actor="x", reason="")
+    assert metadata.get_aliases("m") == {}
+
+
+def test_events_filter_by_time_kind_and_limit(metadata: MetadataStore) -> None:
+    for i in range(5):
+        metadata.add_event("custom", actor="t", model="m", payload={"i": i}, reason=str(i))
+    metadata.add_event("other", actor="t", model="n")
+    assert [e.payload["i"] for e in metadata.list_events(kinds=["custom"], limit=2)] == [3, 4]
+    assert len(metadata.list_events(model="n")) == 1
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert metadata.list_events(since=future) == []
+
+
+def test_reopening_keeps_everything(metadata_url: str) -> None:
+    store = open_metadata_store(metadata_url)
+    run_id = store.create_run("x")
+    store.close()
+    again = open_metadata_store(metadata_url)  # migrations already applied: a no-op
+    assert again.get_run(run_id).name == "x"
+    again.close()

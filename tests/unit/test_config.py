@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from mlfactory.config import effective_settings, load_project_config
+from mlfactory.errors import ConfigError
+
+GOOD = """
+name: demo
+sources:
+  s: {kind: csv, path: data.csv}
+models:
+  m:
+    source: s
+    label: y
+    features: {numeric: [a, b]}
+    gates: [{metric: accuracy, min: 0.8}]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "mlfactory.yaml").write_text(text)
+    return tmp_path
+
+
+def test_valid_file_loads_with_defaults(tmp_path: Path) -> None:
+    loaded = load_project_config(write(tmp_path, GOOD), env={})
+    assert loaded.config.models["m"].estimator == "sklearn.linear_model.LogisticRegression"
+    assert loaded.metadata_url() == f"sqlite:///{tmp_path.resolve() / '.mlfactory/mlfactory.db'}"
+    assert loaded.origins["name"] == "file"
+    assert loaded.origins["server.port"] == "default"
+
+
+def test_typo_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"models\.m\.lable: unknown field"):
+        load_project_config(write(tmp_path, GOOD.replace("label: y", "label: y\n    lable: z")), env={})
+
+
+def test_bad_choice_names_value_and_allowed(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_project_config(write(tmp_path, GOOD.replace("kind: csv", "kind: excel")), env={})
+    assert "sources.s.kind" in str(err.value) and "'excel'" in str(err.value) and "'parquet'" in str(err.value)
+
+
+def test_unknown_metric_lists_allowed(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown classification metric 'acc'.*accuracy"):
+        load_project_config(write(tmp_path, GOOD.replace("metric: accuracy", "metric: acc")), env={})
+
+
+def test_model_with_unknown_source(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown source 'nope' \\(sources: s\\)"):
+        load_project_config(write(tmp_path, GOOD.replace("source: s", "source: nope")), env={})
+
+
+def test_time_split_needs_timestamp(tmp_path: Path) -> None:
+    text = GOOD.replace("    gates:", "    split: {strategy: time}\n    gates:")
+    with pytest.raises(ConfigError, match="needs the model's 'timestamp'"):
+        load_project_config(write(tmp_path, text), env={})
+
+
+def test_env_overrides_and_origin(tmp_path: Path) -> None:
+    env = {"MLFACTORY_STORES__METADATA": "postgresql+psycopg://u@h/db", "MLFACTORY_SERVER__PORT": "9000",
+           "OTHER": "x"}
+    loaded = load_project_config(write(tmp_path, GOOD), env=env)
+    assert loaded.config.stores.metadata == "postgresql+psycopg://u@h/db"
+    assert loaded.config.server.port == 9000
+    rows = {k: (v, o) for k, v, o in effective_settings(loaded)}
+    assert rows["server.port"] == ("9000", "env")
+    assert rows["stores.metadata"][1] == "env"
+    assert rows["name"] == ('"demo"', "file")
+
+
+def test_bad_env_value_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="server.port"):
+        load_project_config(write(tmp_path, GOOD), env={"MLFACTORY_SERVER__PORT": "not-a-port"})
+
+
+def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_project_config(write(tmp_path, "name: [unclosed"), env={})
+    with pytest.raises(ConfigError, match="no mlfactory.yaml"):
+        load_project_config(tmp_path / "elsewhere", env={})
+
+
+def test_paths_cannot_escape_the_project(tmp_path: Path) -> None:
+    loaded = load_project_config(write(tmp_path, GOOD), env={})
+    assert loaded.path("data.csv") == tmp_path.resolve() / "data.csv"
+    with pytest.raises(ConfigError, match="escapes the project folder"):
+        loaded.path("../../etc/passwd")

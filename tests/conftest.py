@@ -17,7 +17,9 @@ import sqlalchemy as sa
 
 from mlfactory.stores import LocalArtifactStore, MetadataStore, open_metadata_store
 
-POSTGRES_URL = os.environ.get("MLFACTORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "MLFACTORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("MLFACTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE = os.environ.get("MLFACTORY_REQUIRE_SERVICES") == "1"
 

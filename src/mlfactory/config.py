@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from mlfactory.errors import ConfigError
@@ -113,6 +114,88 @@ class GateConfig(_Strict):
         return self
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds in a duration like ``90s``, ``15m``, ``1h``, ``30d`` or ``2w`` (a bare number is seconds)."""
+    if isinstance(text, int | float):
+        return float(text)
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not a duration; write a number and a unit: 90s, 15m, 1h, 30d or 2w")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class TriggersConfig(_Strict):
+    """What makes the controller retrain a model; any one firing is enough."""
+
+    drift_windows: int | None = Field(
+        default=None, ge=1, description="dataset drift in this many consecutive monitoring windows"
+    )
+    performance_metric: str | None = Field(default=None, description="realized, or estimated before labels")
+    performance_below: float | None = None
+    schedule: Duration | None = Field(default=None, description="retrain at least this often, e.g. 7d")
+    new_data: bool = Field(default=False, description="a new valid dataset version of the model's source")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TriggersConfig:
+        if (self.performance_metric is None) != (self.performance_below is None):
+            raise ValueError("performance_metric and performance_below go together")
+        return self
+
+
+class CompareConfig(_Strict):
+    """A live metric compared between challenger and champion during a canary."""
+
+    metric: Literal["accuracy", "error_rate", "latency_p95_ms", "prediction_shift"]
+    max_regression: float = Field(ge=0.0, description="allowed worsening, in the metric's own unit")
+
+
+class RolloutConfig(_Strict):
+    """How a challenger goes live: optional shadow, then a canary, then promotion or rollback."""
+
+    shadow: bool = False
+    shadow_min_rows: int = Field(default=200, ge=1)
+    canary_weight: float = Field(default=20.0, gt=0.0, le=50.0)
+    canary_key: str | None = Field(default=None, description="request field keeping each caller on one side")
+    min_canary_rows: int = Field(default=200, ge=10)
+    min_canary_duration: Duration = 0.0
+    max_canary_duration: Duration = Field(default=86400.0, description="undecided canaries roll back after this")
+    compare: list[CompareConfig] = [
+        CompareConfig(metric="error_rate", max_regression=0.01),
+        CompareConfig(metric="accuracy", max_regression=0.02),
+        CompareConfig(metric="latency_p95_ms", max_regression=50.0),
+    ]
+    significance: float = Field(default=0.05, gt=0.0, lt=0.5)
+    guard_rows: int = Field(default=200, ge=0, description="labelled production rows watched after promotion")
+    guard_duration: Duration = Field(default=3600.0, description="how long the guard window stays open")
+
+
+class PolicyConfig(_Strict):
+    """The controller's policy for one model."""
+
+    triggers: TriggersConfig = TriggersConfig()
+    window_rows: int = Field(default=1000, ge=50, description="prediction-log rows per monitoring window")
+    cooldown: Duration = Field(default=3600.0, description="no new retrain this soon after the last one")
+    max_retrains_per_day: int = Field(default=4, ge=1)
+    include_feedback: bool = Field(default=True, description="train on labelled production traffic too")
+    max_training_rows: int | None = Field(
+        default=None, ge=100, description="retrain on only the newest N labelled rows (source and feedback "
+        "together, by the model's timestamp), so a changed world outweighs the old one",
+    )
+    rollout: RolloutConfig = RolloutConfig()
+
+
+class ControllerConfig(_Strict):
+    interval: Duration = Field(default=60.0, gt=0.0, description="seconds between passes of `controller run`")
+    lease: Duration = Field(default=300.0, gt=0.0, description="how long a controller owns a model's rollout")
+
+
 class ModelConfig(_Strict):
     """One model the project trains: data, columns, estimator, split, metrics and gates."""
 
@@ -136,17 +219,32 @@ class ModelConfig(_Strict):
     trusted_types: list[str] = Field(
         default=[], description="extra types skops may load for this model, beyond scikit-learn's own"
     )
+    policy: PolicyConfig | None = Field(default=None, description="set to let the controller manage the model")
+    # -- features (issue 4) --
+    feature_service: str | None = Field(
+        default=None,
+        description="feature service (from features.module) whose features the model also uses; "
+        "training joins them point-in-time at the 'timestamp' column, serving looks them up online",
+    )
+    on_missing_features: Literal["reject", "defaults"] = Field(
+        default="reject", description="a row whose entity is not found or is stale in the online store: "
+        "'reject' answers 4xx naming the row, 'defaults' uses the view's declared defaults",
+    )
 
     @model_validator(mode="after")
     def _metrics_known(self) -> ModelConfig:
         allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
-        for name in [*(self.metrics or []), *(g.metric for g in self.gates)]:
+        trigger_metric = self.policy.triggers.performance_metric if self.policy else None
+        for name in [*(self.metrics or []), *(g.metric for g in self.gates), *([trigger_metric] if trigger_metric else [])]:
             if name not in allowed:
                 raise ValueError(f"unknown {self.task} metric '{name}'; allowed: {', '.join(allowed)}")
         if self.label in self.features.all():
             raise ValueError(f"the label '{self.label}' is also listed as a feature")
         if self.split.strategy == "time" and not self.timestamp:
             raise ValueError("split strategy 'time' needs the model's 'timestamp' column")
+        if self.feature_service and not self.timestamp:
+            raise ValueError("feature_service needs the model's 'timestamp' column (the label's event time) "
+                             "for the point-in-time join")
         return self
 
     def metric_names(self) -> list[str]:
@@ -161,6 +259,10 @@ class StoresConfig(_Strict):
     metadata: str = "sqlite:///.mlfactory/mlfactory.db"
     artifacts: str = ".mlfactory/artifacts"
     datasets: str = ".mlfactory/datasets"
+    online: str = Field(
+        default="sqlite:///.mlfactory/online.db",
+        description="online feature store: sqlite:///PATH or redis://HOST:PORT/DB",
+    )
 
 
 class BatchingConfig(_Strict):
@@ -200,6 +302,101 @@ class ServerConfig(_Strict):
     prediction_log: PredictionLogConfig = PredictionLogConfig()
 
 
+class FeatureStoreConfig(_Strict):
+    """Where the project's feature definitions live and how offline retrieval may use memory."""
+
+    module: str | None = Field(
+        default=None, description="Python file (relative to the project) defining entities, feature views "
+        "and feature services",
+    )
+    memory_limit: str = Field(default="2GB", description="DuckDB memory limit for point-in-time joins; "
+                              "larger joins spill to disk")
+
+
+# -- monitoring (issue 5) ---------------------------------------------------------------------------------
+
+DriftMethod = Literal["auto", "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"]
+
+
+class ColumnDriftConfig(_Strict):
+    """How one column is checked for drift; unset fields take the monitoring section's defaults."""
+
+    method: DriftMethod = "auto"
+    threshold: float | None = Field(
+        default=None, gt=0.0, description="p-value level for ks, chisquare and z; the distance that counts as "
+        "drift for wasserstein (normed by the reference's standard deviation), jensenshannon and psi",
+    )
+    min_effect: float | None = Field(default=None, ge=0.0, description="smallest effect size a test may flag")
+    enabled: bool = True
+
+
+class AlertRuleConfig(_Strict):
+    """A rule checked on every monitoring report: fires when ``metric`` is above or below its bound."""
+
+    name: str = Field(min_length=1)
+    metric: str = Field(description="a report metric, e.g. drift.share, performance.accuracy, "
+                        "estimated.accuracy, health.latency_p95_ms (see `mlfactory monitor report --json`)")
+    above: float | None = None
+    below: float | None = None
+    window: Duration | None = Field(default=None, description="only reports over this time window, e.g. 1h")
+    min_rows: int = Field(default=0, ge=0, description="reports over fewer rows never fire")
+    cooldown: Duration = Field(default=3600.0, ge=0.0, description="repeats within this time are suppressed")
+    models: list[str] | None = Field(default=None, description="only these models (default: every model)")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> AlertRuleConfig:
+        if self.above is None and self.below is None:
+            raise ValueError(f"alert rule '{self.name}' needs 'above' or 'below'")
+        return self
+
+
+class MonitoringConfig(_Strict):
+    """Drift, performance and alerting. Defaults follow the usual conventions (and Evidently's presets):
+    up to ``small_sample`` rows a window is tested (Kolmogorov–Smirnov for numbers, chi-square or the
+    two-proportion Z test for categories); above it distances are used (Wasserstein normed by the reference's
+    standard deviation for numbers, Jensen–Shannon for categories)."""
+
+    window: Duration = Field(default=3600.0, gt=0.0, description="default window of `monitor run`")
+    min_rows: int = Field(default=100, ge=1, description="fewer rows in a window give no drift decision")
+    small_sample: int = Field(default=1000, ge=1, description="windows up to this size use statistical tests")
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0, description="p-value level of the tests")
+    min_effect_numeric: float = Field(
+        default=0.1, ge=0.0, description="smallest normed Wasserstein distance a test may flag as drift")
+    min_effect_categorical: float = Field(
+        default=0.05, ge=0.0, description="smallest Jensen–Shannon distance a test may flag as drift")
+    wasserstein_threshold: float = Field(default=0.1, gt=0.0)
+    jensenshannon_threshold: float = Field(default=0.1, gt=0.0)
+    psi_threshold: float = Field(default=0.2, gt=0.0)
+    drift_share: float = Field(default=0.5, gt=0.0, le=1.0,
+                               description="share of drifted columns that makes the dataset drifted")
+    columns: dict[str, ColumnDriftConfig] = Field(
+        default={}, description="per-column overrides by column name (text views as COLUMN.chars, "
+        "COLUMN.words, COLUMN.oov_rate; outputs as prediction and score)")
+    performance_min_drop: float = Field(default=0.02, ge=0.0,
+                                        description="smallest accuracy drop against the holdout that counts")
+    calibration_max_ece: float = Field(default=0.05, gt=0.0, le=1.0,
+                                       description="expected calibration error above which estimates warn")
+    alerts: list[AlertRuleConfig] = []
+    webhook_url: str | None = Field(default=None, description="firing alerts are posted here as JSON")
+    webhook_timeout: float = Field(default=5.0, gt=0.0, le=60.0)
+    reports_path: str = Field(default=".mlfactory/reports", description="where HTML and JSON reports go")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"webhook_url must start with http:// or https://, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> MonitoringConfig:
+        names = [r.name for r in self.alerts]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"alert rule names must be unique; repeated: {dupes}")
+        return self
+
+
 class ProjectConfig(_Strict):
     """The whole project file."""
 
@@ -209,6 +406,9 @@ class ProjectConfig(_Strict):
     sources: dict[str, SourceConfig] = {}
     models: dict[str, ModelConfig] = {}
     server: ServerConfig = ServerConfig()
+    controller: ControllerConfig = ControllerConfig()
+    features: FeatureStoreConfig = FeatureStoreConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @field_validator("name")
     @classmethod
@@ -244,6 +444,14 @@ class LoadedConfig(BaseModel):
         if self.root not in p.parents and p != self.root:
             raise ConfigError(f"path '{relative}' escapes the project folder {self.root}; use a path inside it")
         return p
+
+    def online_url(self) -> str:
+        """The online store URL, with a relative SQLite path resolved inside the project."""
+        url = self.config.stores.online
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            rel = url.removeprefix("sqlite:///")
+            return f"sqlite:///{self.path(rel)}" if rel and rel != ":memory:" else url
+        return url
 
     def metadata_url(self) -> str:
         url = self.config.stores.metadata

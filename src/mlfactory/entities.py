@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     RUNNING = "running"
     FINISHED = "finished"
     FAILED = "failed"
 
 
-class VersionStatus(str, Enum):
+class VersionStatus(StrEnum):
     """A registered version is `ready` when it passed its gates, `rejected` when it failed one."""
 
     READY = "ready"
@@ -107,3 +107,23 @@ class Event:
     model: str | None
     payload: dict[str, Any]
     reason: str
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Where the controller is with one model: its rollout state and what it is rolling out.
+
+    ``revision`` grows with every change; a change names the revision it read, so two controllers can never
+    both act on the same state.
+    """
+
+    model: str
+    state: str
+    revision: int
+    challenger: int | None
+    champion: int | None
+    data: dict[str, Any]
+    paused: bool
+    updated_at: datetime
+    lease_owner: str | None = None
+    lease_until: datetime | None = None

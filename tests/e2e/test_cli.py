@@ -14,8 +14,14 @@ from mlfactory.errors import ConfigError, GateFailedError, IntegrityError, NotFo
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mlfactory.cli.main", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "mlfactory.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=full_env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +62,12 @@ def test_the_whole_foundation_loop(project: Path) -> None:
     assert promote.returncode == 0 and "v1" in promote.stdout
     assert cli("train", cwd=project).returncode == 0
     assert cli("models", "promote", "spam", "2", cwd=project).returncode == 0
-    compare = cli("runs", "compare", *[r["id"] for r in json.loads(
-        cli("runs", "list", "--json", cwd=project).stdout)], cwd=project)
+    compare = cli(
+        "runs",
+        "compare",
+        *[r["id"] for r in json.loads(cli("runs", "list", "--json", cwd=project).stdout)],
+        cwd=project,
+    )
     assert "metrics.accuracy" in compare.stdout
 
     listing = json.loads(cli("models", "list", "--json", cwd=project).stdout)
@@ -65,20 +75,34 @@ def test_the_whole_foundation_loop(project: Path) -> None:
     rollback = cli("models", "rollback", "spam", "--reason", "regression", cwd=project)
     assert rollback.returncode == 0 and "v2 → v1" in rollback.stdout
     history = json.loads(cli("models", "history", "spam", "--json", cwd=project).stdout)
-    assert [h["kind"] for h in history] == ["model.registered", "alias.set", "model.registered", "alias.set",
-                                           "alias.rollback"]
+    assert [h["kind"] for h in history] == [
+        "model.registered",
+        "alias.set",
+        "model.registered",
+        "alias.set",
+        "alias.rollback",
+    ]
     assert history[-1]["reason"] == "regression"
     card = cli("models", "show", "spam@production", "--card", cwd=project)
     assert "# Model card: spam v1" in card.stdout
 
     out = project / "scored.parquet"
-    predict = cli("predict", "--model", "spam@production", "--input", "data/emails.csv", "--output", str(out),
-                  cwd=project)
+    predict = cli(
+        "predict",
+        "--model",
+        "spam@production",
+        "--input",
+        "data/emails.csv",
+        "--output",
+        str(out),
+        cwd=project,
+    )
     assert predict.returncode == 0, predict.stderr
     assert pd.read_parquet(out)["model_version"].unique().tolist() == ["spam/1"]
 
-    config = json.loads(cli("config", "show", "--json", cwd=project,
-                            env={"MLFACTORY_SERVER__PORT": "8123"}).stdout)
+    config = json.loads(
+        cli("config", "show", "--json", cwd=project, env={"MLFACTORY_SERVER__PORT": "8123"}).stdout
+    )
     origins = {row["key"]: (row["value"], row["origin"]) for row in config}
     assert origins["server.port"] == ("8123", "env")
     assert origins["models.spam.label"] == ('"is_spam"', "file")
@@ -91,13 +115,17 @@ def test_the_whole_foundation_loop(project: Path) -> None:
         (["ingest", "orders"], NotFoundError, "unknown source 'orders' (sources: emails)"),
         (["models", "show", "nope/1"], NotFoundError, "no model named 'nope'"),
         (["models", "promote", "spam", "99"], NotFoundError, "no version 99"),
-        (["predict", "--model", "spam@canary", "--input", "data/emails.csv", "--output", "x.parquet"],
-         NotFoundError, "no alias 'canary'"),
+        (
+            ["predict", "--model", "spam@canary", "--input", "data/emails.csv", "--output", "x.parquet"],
+            NotFoundError,
+            "no alias 'canary'",
+        ),
         (["runs", "show", "zzzz"], NotFoundError, "no run 'zzzz'"),
     ],
 )
-def test_unknown_things_get_one_line_and_exit_code(trained: Path, args: list[str], error: type,
-                                                   message: str) -> None:
+def test_unknown_things_get_one_line_and_exit_code(
+    trained: Path, args: list[str], error: type, message: str
+) -> None:
     done = cli(*args, cwd=trained)
     assert done.returncode == error.exit_code, done.stderr
     assert message in done.stderr

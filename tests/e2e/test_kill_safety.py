@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from project_helpers import make_project
 
 from mlfactory.project import open_project
+from project_helpers import make_project
 
 LOOP = """
 import sys

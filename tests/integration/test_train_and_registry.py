@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from project_helpers import make_project
 
 from mlfactory.entities import VersionStatus
 from mlfactory.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
+from project_helpers import make_project
 
 
 def test_train_gate_register_promote_rollback(tmp_path: Path, metadata_url: str) -> None:
@@ -19,7 +19,14 @@ def test_train_gate_register_promote_rollback(tmp_path: Path, metadata_url: str)
         assert mv.lineage["dataset"] == project.datasets("emails")[-1].id
         assert mv.lineage["run"] == first.run_id
         assert {c["name"] for c in mv.signature["inputs"]} == {
-            "n_links", "n_attachments", "hour_sent", "sender_domain", "language", "subject", "body"}
+            "n_links",
+            "n_attachments",
+            "hour_sent",
+            "sender_domain",
+            "language",
+            "subject",
+            "body",
+        }
         assert mv.profile["columns"]["n_links"]["count"] > 0  # the reference profile of the training data
         assert "prediction" in mv.profile["outputs"]["columns"]
         assert "# Model card: spam v1" in mv.card and "accuracy >= 0.9" in mv.card
@@ -40,8 +47,11 @@ def test_train_gate_register_promote_rollback(tmp_path: Path, metadata_url: str)
         with pytest.raises(ConflictError, match="no earlier version"):
             project.rollback("spam")
         assert project.registry.resolve("spam@staging").version == 1  # other aliases untouched
-        moves = [(e.kind, e.payload.get("from"), e.payload.get("to")) for e in project.registry.history("spam")
-                 if e.payload.get("alias") == "production"]
+        moves = [
+            (e.kind, e.payload.get("from"), e.payload.get("to"))
+            for e in project.registry.history("spam")
+            if e.payload.get("alias") == "production"
+        ]
         assert moves == [("alias.set", None, 1), ("alias.set", 1, 2), ("alias.rollback", 2, 1)]
 
 
@@ -74,7 +84,9 @@ def test_invalid_data_blocks_training_unless_allowed(tmp_path: Path) -> None:
     assert not bad.valid and len(bad.reasons) >= 2
     with pytest.raises(ValidationError) as err:
         project.train("spam")
-    assert "n_links" in str(err.value) and "language" in str(err.value) and "--allow-invalid" in str(err.value)
+    assert (
+        "n_links" in str(err.value) and "language" in str(err.value) and "--allow-invalid" in str(err.value)
+    )
     assert project.metadata.list_model_names() == []
     result = project.train("spam", allow_invalid=True)
     assert project.metadata.get_run(result.run_id).tags["allow_invalid"] == "true"
@@ -106,7 +118,9 @@ def test_missing_feature_column_in_batch_input(tmp_path: Path) -> None:
     with make_project(tmp_path / "p") as project:
         project.promote("spam", project.train("spam").version.version)
         src = tmp_path / "in.csv"
-        pd.read_csv(tmp_path / "p" / "data" / "emails.csv").drop(columns=["body"]).head(5).to_csv(src, index=False)
+        pd.read_csv(tmp_path / "p" / "data" / "emails.csv").drop(columns=["body"]).head(5).to_csv(
+            src, index=False
+        )
         with pytest.raises(ValidationError, match=r"missing input column\(s\) \['body'\]"):
             project.predict_file("spam", src, tmp_path / "o.parquet")
         assert not (tmp_path / "o.parquet").exists()

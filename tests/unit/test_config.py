@@ -39,7 +39,9 @@ def test_typo_names_the_field(tmp_path: Path) -> None:
 def test_bad_choice_names_value_and_allowed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_project_config(write(tmp_path, GOOD.replace("kind: csv", "kind: excel")), env={})
-    assert "sources.s.kind" in str(err.value) and "'excel'" in str(err.value) and "'parquet'" in str(err.value)
+    assert (
+        "sources.s.kind" in str(err.value) and "'excel'" in str(err.value) and "'parquet'" in str(err.value)
+    )
 
 
 def test_unknown_metric_lists_allowed(tmp_path: Path) -> None:
@@ -59,8 +61,11 @@ def test_time_split_needs_timestamp(tmp_path: Path) -> None:
 
 
 def test_env_overrides_and_origin(tmp_path: Path) -> None:
-    env = {"MLFACTORY_STORES__METADATA": "postgresql+psycopg://u@h/db", "MLFACTORY_SERVER__PORT": "9000",
-           "OTHER": "x"}
+    env = {
+        "MLFACTORY_STORES__METADATA": "postgresql+psycopg://u@h/db",
+        "MLFACTORY_SERVER__PORT": "9000",
+        "OTHER": "x",
+    }
     loaded = load_project_config(write(tmp_path, GOOD), env=env)
     assert loaded.config.stores.metadata == "postgresql+psycopg://u@h/db"
     assert loaded.config.server.port == 9000

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from mlfactory.cli import config_cmd, datasets, models, runs
+from mlfactory.cli import config_cmd, controller, datasets, deploy, features, feedback, models, runs, serve
+from mlfactory.cli import monitor as monitor_cli
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import console, err_console, fmt, print_json, table
 from mlfactory.errors import GateFailedError, MLFactoryError, ValidationError
@@ -22,6 +23,14 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(features.app, name="features")
+app.add_typer(deploy.app, name="deploy")
+app.command("serve")(serve.serve)
+app.command("feedback")(feedback.feedback)
+app.add_typer(controller.app, name="controller")
+app.add_typer(monitor_cli.app, name="monitor")
+app.command("events")(controller.events)
+app.command("status")(controller.maturity)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 

@@ -23,13 +23,25 @@ def list_models(ctx: typer.Context, json: JSON = False) -> None:
     for name in meta.list_model_names():
         versions = meta.list_model_versions(name)
         aliases = {a: v for (_, a), v in meta.get_aliases(name).items()}
-        rows.append({"name": name, "versions": len(versions), "latest": versions[-1].version, "aliases": aliases})
+        rows.append(
+            {"name": name, "versions": len(versions), "latest": versions[-1].version, "aliases": aliases}
+        )
     if json:
         print_json(rows)
         return
-    table("models", ["name", "versions", "latest", "aliases"],
-          [[r["name"], r["versions"], r["latest"],
-            ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items()))] for r in rows])
+    table(
+        "models",
+        ["name", "versions", "latest", "aliases"],
+        [
+            [
+                r["name"],
+                r["versions"],
+                r["latest"],
+                ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items())),
+            ]
+            for r in rows
+        ],
+    )
 
 
 @app.command("show")
@@ -46,10 +58,21 @@ def show(
         if json:
             print_json(versions)
             return
-        table(f"model {ref}", ["version", "status", "created", "aliases", "run", "metrics"],
-              [[v.version, v.status.value, fmt(v.created_at), ", ".join(v.aliases), (v.run_id or "")[:8],
-                ", ".join(f"{k} {fmt(m)}" for k, m in v.metrics.items() if isinstance(m, float))]
-               for v in versions])
+        table(
+            f"model {ref}",
+            ["version", "status", "created", "aliases", "run", "metrics"],
+            [
+                [
+                    v.version,
+                    v.status.value,
+                    fmt(v.created_at),
+                    ", ".join(v.aliases),
+                    (v.run_id or "")[:8],
+                    ", ".join(f"{k} {fmt(m)}" for k, m in v.metrics.items() if isinstance(m, float)),
+                ]
+                for v in versions
+            ],
+        )
         return
     mv = project.registry.resolve(ref)
     if json:
@@ -61,9 +84,14 @@ def show(
     console.print(f"[bold]{mv.ref}[/] {mv.status.value}  aliases: {', '.join(mv.aliases) or '-'}")
     console.print(f"run {mv.run_id}  dataset {mv.lineage.get('dataset')}  artifact {mv.artifact[:12]}")
     table("inputs", ["column", "type"], [[c["name"], c["type"]] for c in mv.signature["inputs"]])
-    table("metrics", ["metric", "value"], [[k, fmt(v)] for k, v in mv.metrics.items() if isinstance(v, float)])
-    table("gates", ["rule", "result", "detail"],
-          [[g["rule"], "pass" if g["passed"] else "FAIL", g["detail"]] for g in mv.gates])
+    table(
+        "metrics", ["metric", "value"], [[k, fmt(v)] for k, v in mv.metrics.items() if isinstance(v, float)]
+    )
+    table(
+        "gates",
+        ["rule", "result", "detail"],
+        [[g["rule"], "pass" if g["passed"] else "FAIL", g["detail"]] for g in mv.gates],
+    )
 
 
 @app.command("history")
@@ -73,15 +101,30 @@ def history(ctx: typer.Context, name: str, json: JSON = False) -> None:
     if json:
         print_json(events)
         return
-    table(f"history of {name}", ["time", "event", "actor", "alias", "from", "to", "reason"],
-          [[fmt(e.time), e.kind, e.actor, e.payload.get("alias", ""),
-            e.payload.get("from", ""), e.payload.get("to", e.payload.get("version", "")), e.reason]
-           for e in events])
+    table(
+        f"history of {name}",
+        ["time", "event", "actor", "alias", "from", "to", "reason"],
+        [
+            [
+                fmt(e.time),
+                e.kind,
+                e.actor,
+                e.payload.get("alias", ""),
+                e.payload.get("from", ""),
+                e.payload.get("to", e.payload.get("version", "")),
+                e.reason,
+            ]
+            for e in events
+        ],
+    )
 
 
 @app.command("promote")
 def promote(
-    ctx: typer.Context, name: str, version: int, alias: ALIAS = PRODUCTION,
+    ctx: typer.Context,
+    name: str,
+    version: int,
+    alias: ALIAS = PRODUCTION,
     reason: Annotated[str, typer.Option(help="why, for the audit log")] = "",
     force: Annotated[bool, typer.Option("--force", help="let a rejected version take production")] = False,
 ) -> None:
@@ -93,7 +136,9 @@ def promote(
 
 @app.command("rollback")
 def rollback(
-    ctx: typer.Context, name: str, alias: ALIAS = PRODUCTION,
+    ctx: typer.Context,
+    name: str,
+    alias: ALIAS = PRODUCTION,
     reason: Annotated[str, typer.Option(help="why, for the audit log")] = "",
 ) -> None:
     """Move an alias back to the version it held before, in one step."""

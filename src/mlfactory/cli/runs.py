@@ -17,7 +17,9 @@ JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 @app.command("list")
 def list_runs(
     ctx: typer.Context,
-    where: Annotated[str | None, typer.Option(help='filter, e.g. "metrics.f1 > 0.9 and params.C = 1"')] = None,
+    where: Annotated[
+        str | None, typer.Option(help='filter, e.g. "metrics.f1 > 0.9 and params.C = 1"')
+    ] = None,
     name: Annotated[str | None, typer.Option(help="only runs with this name (the model name)")] = None,
     status: Annotated[str | None, typer.Option(help="running, finished or failed")] = None,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
@@ -29,9 +31,22 @@ def list_runs(
         print_json(runs)
         return
     keys = sorted({k for r in runs for k in r.metrics if not k.startswith("slice.")})[:6]
-    table("runs", ["id", "name", "status", "started", "seconds", "dataset", *keys],
-          [[r.id[:8], r.name, r.status.value, fmt(r.started_at), fmt(r.duration_s), r.dataset_id,
-            *[fmt(r.metrics.get(k)) for k in keys]] for r in runs])
+    table(
+        "runs",
+        ["id", "name", "status", "started", "seconds", "dataset", *keys],
+        [
+            [
+                r.id[:8],
+                r.name,
+                r.status.value,
+                fmt(r.started_at),
+                fmt(r.duration_s),
+                r.dataset_id,
+                *[fmt(r.metrics.get(k)) for k in keys],
+            ]
+            for r in runs
+        ],
+    )
 
 
 @app.command("show")
@@ -50,8 +65,10 @@ def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
     table("artifacts", ["name", "sha256"], [[k, v] for k, v in sorted(run.artifacts.items())])
     table("tags", ["name", "value"], [[k, v] for k, v in sorted(run.tags.items())])
     env = run.environment
-    console.print(f"python {env.get('python')}, git {env.get('git_commit') or '-'}, "
-                  f"project file {str(env.get('project_file_sha256'))[:12]}")
+    console.print(
+        f"python {env.get('python')}, git {env.get('git_commit') or '-'}, "
+        f"project file {str(env.get('project_file_sha256'))[:12]}"
+    )
 
 
 @app.command("compare")

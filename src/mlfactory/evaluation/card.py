@@ -10,9 +10,18 @@ def _metric_rows(metrics: dict[str, Any]) -> list[str]:
 
 
 def model_card(
-    *, name: str, version: int | str, description: str, estimator: str, task: str, label: str,
-    signature: dict[str, Any], metrics: dict[str, Any], gates: list[dict[str, Any]],
-    lineage: dict[str, Any], slices: dict[str, Any],
+    *,
+    name: str,
+    version: int | str,
+    description: str,
+    estimator: str,
+    task: str,
+    label: str,
+    signature: dict[str, Any],
+    metrics: dict[str, Any],
+    gates: list[dict[str, Any]],
+    lineage: dict[str, Any],
+    slices: dict[str, Any],
 ) -> str:
     """Render the card: intended use, data and lineage, inputs, metrics, slices and gate results."""
     lines = [

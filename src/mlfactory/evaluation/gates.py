@@ -9,7 +9,9 @@ from mlfactory.config import LOWER_IS_BETTER, GateConfig
 
 
 def evaluate_gates(
-    gates: Sequence[GateConfig], metrics: dict[str, Any], champion: dict[str, Any] | None,
+    gates: Sequence[GateConfig],
+    metrics: dict[str, Any],
+    champion: dict[str, Any] | None,
     champion_label: str | None = None,
 ) -> list[dict[str, Any]]:
     """One result per gate: ``{metric, rule, value, passed, detail}``.
@@ -36,12 +38,18 @@ def evaluate_gates(
                 checks.append((rule, False, f"{gate.metric} undefined for challenger or production"))
             else:
                 delta = (base - value) if gate.metric in LOWER_IS_BETTER else (value - base)
-                checks.append((rule, delta >= -gate.max_drop,
-                               f"{gate.metric} = {_fmt(value)} vs {_fmt(base)} for {champion_label} "
-                               f"(change {delta:+.4f})"))
+                checks.append(
+                    (
+                        rule,
+                        delta >= -gate.max_drop,
+                        f"{gate.metric} = {_fmt(value)} vs {_fmt(base)} for {champion_label} "
+                        f"(change {delta:+.4f})",
+                    )
+                )
         for rule, ok, detail in checks:
-            results.append({"metric": gate.metric, "rule": rule, "value": value, "passed": bool(ok),
-                            "detail": detail})
+            results.append(
+                {"metric": gate.metric, "rule": rule, "value": value, "passed": bool(ok), "detail": detail}
+            )
     return results
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 from sklearn import metrics as skm
 
 
-def _classification(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: Sequence[Any],
-                    names: Sequence[str]) -> dict[str, Any]:
+def _classification(
+    y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: Sequence[Any], names: Sequence[str]
+) -> dict[str, Any]:
     binary = len(classes) == 2
     avg = "binary" if binary else "macro"
     pos = classes[1] if binary else None
@@ -32,8 +33,11 @@ def _classification(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, c
             if proba is None or len(np.unique(y)) < 2:
                 out[name] = None  # undefined without scores or with one class present
             elif name == "roc_auc":
-                out[name] = (skm.roc_auc_score(y, proba[:, 1]) if binary
-                             else skm.roc_auc_score(y, proba, multi_class="ovr", labels=list(classes)))
+                out[name] = (
+                    skm.roc_auc_score(y, proba[:, 1])
+                    if binary
+                    else skm.roc_auc_score(y, proba, multi_class="ovr", labels=list(classes))
+                )
             else:
                 out[name] = skm.log_loss(y, proba, labels=list(classes))
     out["confusion_matrix"] = {
@@ -60,18 +64,31 @@ def _plain(v: Any) -> Any:
 
 
 def compute_metrics(
-    task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: Sequence[Any] | None,
+    task: str,
+    y: np.ndarray,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: Sequence[Any] | None,
     names: Sequence[str],
 ) -> dict[str, Any]:
     """The named metrics (plus a confusion matrix for classifiers), as plain floats; None where undefined."""
-    raw = (_classification(y, pred, proba, classes or [], names) if task == "classification"
-           else _regression(y, pred, names))
+    raw = (
+        _classification(y, pred, proba, classes or [], names)
+        if task == "classification"
+        else _regression(y, pred, names)
+    )
     return {k: (float(v) if isinstance(v, int | float | np.number) else v) for k, v in raw.items()}
 
 
 def metrics_by_slice(
-    task: str, frame: pd.DataFrame, segments: Sequence[str], y: np.ndarray, pred: np.ndarray,
-    proba: np.ndarray | None, classes: Sequence[Any] | None, names: Sequence[str],
+    task: str,
+    frame: pd.DataFrame,
+    segments: Sequence[str],
+    y: np.ndarray,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: Sequence[Any] | None,
+    names: Sequence[str],
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Metrics per value of each segment column: ``{column: {value: {"rows": n, metric: value}}}``."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
@@ -80,7 +97,9 @@ def metrics_by_slice(
         per: dict[str, dict[str, Any]] = {}
         for value in np.unique(groups):
             mask = groups == value
-            m = compute_metrics(task, y[mask], pred[mask], None if proba is None else proba[mask], classes, names)
+            m = compute_metrics(
+                task, y[mask], pred[mask], None if proba is None else proba[mask], classes, names
+            )
             m.pop("confusion_matrix", None)
             per[str(value)] = {"rows": int(mask.sum()), **m}
         out[col] = per

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,6 +19,10 @@ from mlfactory.errors import ConfigError, NotFoundError, ValidationError
 from mlfactory.registry import PRODUCTION, Registry
 from mlfactory.stores import open_artifact_store, open_metadata_store
 from mlfactory.tracking import filter_runs
+
+if TYPE_CHECKING:
+    from mlfactory.features.store import FeatureStore
+    from mlfactory.project.train import TrainResult
 
 
 def default_actor() -> str:
@@ -39,9 +43,21 @@ class Project:
         self.metadata = open_metadata_store(loaded.metadata_url())
         self.artifacts = open_artifact_store(loaded.config.stores.artifacts, loaded.root)
         self.registry = Registry(self.metadata, self.artifacts)
+        self._features: FeatureStore | None = None
 
     def close(self) -> None:
+        if self._features is not None:
+            self._features.close()
         self.metadata.close()
+
+    @property
+    def features(self) -> FeatureStore:
+        """The project's feature store (definitions from ``features.module``, online store by URL)."""
+        if self._features is None:
+            from mlfactory.features.store import FeatureStore
+
+            self._features = FeatureStore(self.loaded, self.metadata, self.artifacts)
+        return self._features
 
     def __enter__(self) -> Project:
         return self
@@ -88,11 +104,14 @@ class Project:
 
     # -- training and tracking ---------------------------------------------------------------------------
 
-    def train(self, model: str | None = None, *, dataset: str | None = None, allow_invalid: bool = False):  # type: ignore[no-untyped-def]
+    def train(self, model: str | None = None, *, dataset: str | None = None, allow_invalid: bool = False,
+              extra_rows: pd.DataFrame | None = None, max_rows: int | None = None,
+              actor: str | None = None) -> TrainResult:
         """Train, evaluate, gate and register a model; see :func:`mlfactory.project.train.train_model`."""
         from mlfactory.project.train import train_model
 
-        return train_model(self, model, dataset=dataset, allow_invalid=allow_invalid)
+        return train_model(self, model, dataset=dataset, allow_invalid=allow_invalid, extra_rows=extra_rows,
+                           max_rows=max_rows, actor=actor)
 
     def runs(self, *, where: str | None = None, name: str | None = None, status: str | None = None,
              limit: int | None = None) -> list[Run]:

@@ -14,6 +14,7 @@ from mlfactory.data import load_dataset, profile_frame
 from mlfactory.entities import DatasetVersion, ModelVersion, VersionStatus
 from mlfactory.errors import MLFactoryError, NotFoundError, ValidationError
 from mlfactory.evaluation import compute_metrics, evaluate_gates, metrics_by_slice, model_card
+from mlfactory.monitoring.baseline import training_reference
 from mlfactory.registry import FLAVOR, PRODUCTION, save_model
 from mlfactory.tracking import capture_environment, start_run
 from mlfactory.training import fit_model, split_frame
@@ -104,7 +105,8 @@ def _reference_profile(train: pd.DataFrame, model: ModelConfig, types: dict[str,
 
 
 def train_model(project: Project, model_name: str | None, *, dataset: str | None = None,
-                allow_invalid: bool = False) -> TrainResult:
+                allow_invalid: bool = False, extra_rows: pd.DataFrame | None = None,
+                max_rows: int | None = None, actor: str | None = None) -> TrainResult:
     """Train the declared model on a dataset version (the source's newest by default) and register it.
 
     A version that fails a gate is still registered, as ``rejected``, so the attempt and its reasons stay
@@ -117,7 +119,21 @@ def train_model(project: Project, model_name: str | None, *, dataset: str | None
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValidationError(f"dataset {ds.id} lacks column(s) {missing} that model '{name}' needs")
+    if extra_rows is not None and len(extra_rows):  # e.g. labelled production traffic from the controller
+        frame = pd.concat([frame, extra_rows[[c for c in frame.columns if c in extra_rows.columns]]],
+                          ignore_index=True)
+    training_set = None
+    if model.feature_service:  # features from the store, joined point-in-time at each label's event time
+        from mlfactory.features.training import with_service_features
+
+        training_set = project.features.training_set(model.feature_service, frame, model.timestamp or "",
+                                                     on_missing=model.on_missing_features)
+        frame, model = training_set.frame, with_service_features(model, training_set.spec)
     labelled = frame[frame[model.label].notna()]
+    if max_rows is not None and len(labelled) > max_rows:  # a sliding window over the newest rows
+        if model.timestamp:
+            labelled = labelled.sort_values(model.timestamp, kind="stable")
+        labelled = labelled.tail(max_rows)
     train, holdout = split_frame(labelled, model)
     types = _column_types(model, ds)
     environment = capture_environment(project.root, project.loaded.file_hash)
@@ -153,7 +169,14 @@ def train_model(project: Project, model_name: str | None, *, dataset: str | None
             "project_file_sha256": project.loaded.file_hash, "train_rows": len(train),
             "holdout_rows": len(holdout), "split": model.split.strategy, "estimator": model.estimator,
             "allow_invalid": not ds.valid, "champion": champion_ref,
+            "feedback_rows": 0 if extra_rows is None else len(extra_rows), "max_rows": max_rows,
         }
+        if training_set is not None:
+            from mlfactory.features.training import annotate_signature
+
+            annotate_signature(signature, training_set.spec)
+            lineage.update(training_set.lineage)
+            run.log_artifact("training_set", training_set.digest)
         scalar = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
         card = model_card(
             name=name, version="{version}", description=project.config.description,
@@ -164,8 +187,11 @@ def train_model(project: Project, model_name: str | None, *, dataset: str | None
         version = project.metadata.create_model_version(
             name, status=status, run_id=run.id, artifact=digest, flavor=FLAVOR, signature=signature,
             metrics={**metrics, "slices": slices}, gates=gates,
-            profile=_reference_profile(train, model, types, pred, proba), lineage=lineage, card=card,
-            actor=project.actor,
+            profile={**_reference_profile(train, model, types, pred, proba), "monitoring": training_reference(
+                train, types, task=model.task, label=model.label, holdout_labels=y, predictions=pred,
+                probabilities=proba, classes=classes, max_ece=project.config.monitoring.calibration_max_ece)},
+            lineage=lineage, card=card,
+            actor=actor or project.actor,
         )
         run.set_tags({"model_version": version.ref, "status": status.value})
     return TrainResult(run.id, version, metrics, gates, champion)

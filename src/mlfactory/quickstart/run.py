@@ -8,8 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from mlfactory.project import open_project
+from mlfactory.project import Project, open_project
 from mlfactory.quickstart.scaffold import init_project
+from mlfactory.quickstart.story import Story
 from mlfactory.registry import PRODUCTION
 
 
@@ -29,6 +30,11 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         ds = ingested.dataset
         console.print(f"[green]✓[/] ingested {ds.n_rows} emails → dataset {ds.id} (v{ds.version}), "
                       f"validation {'passed' if ds.valid else 'FAILED'}")
+        with console.status("computing sender-domain features into the online store…"):
+            materialized = project.features.materialize(actor="quickstart")
+        for m in materialized:
+            console.print(f"[green]✓[/] feature view {m.view}: {m.rows_read} rows → latest values of "
+                          f"{m.entities_written} sender domains in the online store")
         with console.status("training, evaluating and gating the spam model…"):
             result = project.train("spam")
         mv = result.version
@@ -46,6 +52,11 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
             console.print(f"[green]✓[/] {mv.ref} is now spam@{PRODUCTION}")
         else:
             console.print(f"[red]✗[/] {mv.ref} failed a gate and was registered as rejected")
+            return {"dataset": ds.id, "run": result.run_id, "version": mv.ref}
+    console.rule("[bold]the factory runs itself: serving, feedback, drift, retraining, canaries")
+    story = Story(directory.resolve(), seed, console.print).run()
+    with open_project(directory, env={}, actor="quickstart") as project:
+        print_timeline(console, project)
     elapsed = time.perf_counter() - started
     console.rule(f"done in {elapsed:.1f} s")
     console.print(
@@ -58,6 +69,26 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         "  mlfactory runs list\n"
         "  mlfactory models show spam@production --card\n"
         "  mlfactory models history spam\n"
+        "  mlfactory features list\n"
+        "  mlfactory features get domain_activity --key sender_domain=mail.example.com\n"
         "  mlfactory predict --model spam@production --input data/emails.csv --output scored.parquet\n"
     )
-    return {"dataset": ds.id, "run": result.run_id, "version": mv.ref, "seconds": elapsed}
+    return {"dataset": ds.id, "run": result.run_id, "version": mv.ref, "production": story["production"],
+            "seconds": elapsed}
+
+
+TIMELINE_KINDS = ("model.registered", "alias.set", "alias.rollback", "routing.set", "routing.cleared",
+                  "controller.suppressed", "controller.error")
+
+
+def print_timeline(console: Console, project: Project) -> None:
+    """The audit log of the story: what the controller and the people did, and why."""
+    events = [e for e in project.metadata.list_events(model="spam")
+              if e.kind.startswith("rollout.") or e.kind in TIMELINE_KINDS]
+    t0 = events[0].time if events else None
+    table = Table(title="timeline (mlfactory events --model spam)", title_justify="left")
+    for col in ("t+s", "event", "by", "why"):
+        table.add_column(col, overflow="fold")
+    for e in events:
+        table.add_row(f"{(e.time - t0).total_seconds():6.1f}", e.kind, e.actor.split(":")[0], e.reason[:140])
+    console.print(table)

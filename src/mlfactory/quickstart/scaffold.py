@@ -21,6 +21,7 @@ stores:                       # change these URLs to grow to a team setup
   metadata: sqlite:///.mlfactory/mlfactory.db    # or postgresql+psycopg://user@host:5432/db
   artifacts: .mlfactory/artifacts
   datasets: .mlfactory/datasets
+  online: sqlite:///.mlfactory/online.db         # online features; or redis://127.0.0.1:6379/0
 
 sources:
   emails:
@@ -40,11 +41,16 @@ sources:
       hour_sent: {type: integer, min: 0, max: 23}
       is_spam: {type: integer, nullable: false, min: 0, max: 1}
 
+features:
+  module: features.py         # entities, feature views and feature services (Python, see the file)
+
 models:
   spam:
     source: emails
     label: is_spam
     timestamp: sent_at
+    # feature_service: sender_activity           # also use features.py's per-domain features (joined
+    #                                            # point-in-time for training, looked up online when served)
     features:
       numeric: [n_links, n_attachments, hour_sent]
       categorical: [sender_domain, language]
@@ -57,7 +63,78 @@ models:
       - {metric: accuracy, min: 0.90}            # absolute floor
       - {metric: f1, max_drop: 0.01}             # no worse than production on the same holdout
     segments: [language]                          # metrics per language in the model card
+    policy:                                       # the controller manages this model (`mlfactory controller run`)
+      triggers:
+        drift_windows: 2                          # dataset drift in 2 consecutive monitoring windows
+        performance_metric: accuracy              # realized accuracy on labelled production traffic
+        performance_below: 0.90
+        new_data: true                            # a new version of the emails source
+      window_rows: 500
+      cooldown: 5s                                # short for the demo; hours in real life
+      max_retrains_per_day: 6
+      include_feedback: true                      # users' labels on live traffic join the training set
+      max_training_rows: 3000                     # retrain on the newest 3,000 labelled emails
+      rollout:
+        canary_weight: 30
+        canary_key: message_id
+        min_canary_rows: 150
+        compare:
+          - {metric: error_rate, max_regression: 0.01}
+          - {metric: accuracy, max_regression: 0.02}
+        guard_rows: 150
 """
+
+
+FEATURES_FILE = '''\
+"""Feature definitions of the spam-filter project: mail activity per sender domain, from the emails source.
+
+The same function computes the features for training (joined point-in-time to each email) and for serving
+(its newest values are materialized into the online store by `mlfactory features materialize`).
+"""
+
+import pandas as pd
+
+from mlfactory.features import Entity, FeatureService, feature_view
+
+sender = Entity(name="sender", join_keys=["sender_domain"], description="the domain an email was sent from")
+
+
+# The generated emails are dated early 2026, so values never expire here (ttl=None); a live project would
+# set a ttl such as "2d" so that a domain silent for two days counts as stale.
+@feature_view(
+    entity=sender, source="emails", timestamp="sent_at", ttl=None,
+    features={"domain_emails_7d": "integer", "domain_links_mean_7d": "number",
+              "domain_attachment_rate_7d": "number"},
+    defaults={"domain_emails_7d": 0},
+)
+def domain_activity(emails: pd.DataFrame) -> pd.DataFrame:
+    """Emails, mean links and share with attachments per sender domain over the last 7 days, known once
+    each day has ended."""
+    day = emails["sent_at"].dt.floor("D")
+    daily = (
+        emails.assign(day=day, attached=(emails["n_attachments"] > 0).astype(int))
+        .groupby(["day", "sender_domain"])[["n_links", "attached"]]
+        .agg(["size", "sum"])
+    )
+    counts = daily[("n_links", "size")].unstack(fill_value=0)
+    links = daily[("n_links", "sum")].unstack(fill_value=0)
+    attached = daily[("attached", "sum")].unstack(fill_value=0)
+    days = pd.date_range(counts.index.min(), counts.index.max(), freq="D")
+    week = [f.reindex(days, fill_value=0).rolling(7, min_periods=1).sum() for f in (counts, links, attached)]
+    out = pd.DataFrame({
+        "domain_emails_7d": week[0].stack(),
+        "domain_links_mean_7d": (week[1] / week[0]).stack(),
+        "domain_attachment_rate_7d": (week[2] / week[0]).stack(),
+    })
+    out.index.names = ["day", "sender_domain"]
+    out = out[out["domain_emails_7d"] > 0].reset_index()
+    out["sent_at"] = out["day"] + pd.Timedelta(days=1)  # a day's numbers are known when it ends
+    return out.drop(columns="day")
+
+
+sender_activity = FeatureService(name="sender_activity", features=[domain_activity],
+                                 description="what the spam model looks up by sender_domain")
+'''
 
 
 def write_emails(path: Path, *, seed: int, rows: int, days: int = 60, drift: float = 0.0) -> None:
@@ -76,6 +153,7 @@ def init_project(directory: Path, *, force: bool = False, seed: int = 7, rows: i
     directory.mkdir(parents=True, exist_ok=True)
     files = {
         Path("mlfactory.yaml"): PROJECT_FILE,
+        Path("features.py"): FEATURES_FILE,
         Path("README.md"): f"# spam-filter\n\nAn mlfactory project.\n\n## The data\n\n{describe()}\n",
         Path(".gitignore"): ".mlfactory/\n",
     }

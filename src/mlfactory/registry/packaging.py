@@ -43,5 +43,7 @@ def load_model(artifacts: ArtifactStore, digest: str, trusted: list[str], label:
     data = artifacts.get_bytes(digest)  # raises IntegrityError when the bytes changed
     untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
     if untrusted:
-        raise IntegrityError(f"{label} contains types it was not registered with: {untrusted}; refusing to load")
+        raise IntegrityError(
+            f"{label} contains types it was not registered with: {untrusted}; refusing to load"
+        )
     return sio.loads(data, trusted=list(trusted))

@@ -68,12 +68,20 @@ class Registry:
         return LoadedModel(mv, estimator)
 
     def promote(
-        self, name: str, version: int, *, alias: str = PRODUCTION, actor: str, reason: str = "",
+        self,
+        name: str,
+        version: int,
+        *,
+        alias: str = PRODUCTION,
+        actor: str,
+        reason: str = "",
         force: bool = False,
     ) -> Event:
         """Point ``alias`` at ``version``. A rejected version cannot take ``production`` without ``force``."""
         if not _ALIAS.match(alias):
-            raise ConfigError(f"alias '{alias}' must be lowercase letters, digits, '-' or '_', starting with a letter")
+            raise ConfigError(
+                f"alias '{alias}' must be lowercase letters, digits, '-' or '_', starting with a letter"
+            )
         mv = self.metadata.get_model_version(name, version)
         if mv.status == VersionStatus.REJECTED and alias == PRODUCTION and not force:
             failed = [g["rule"] for g in mv.gates if not g["passed"]]
@@ -84,7 +92,14 @@ class Registry:
         current = self.metadata.get_aliases(name).get((name, alias))
         payload: dict[str, Any] = {"forced": True} if force and mv.status == VersionStatus.REJECTED else {}
         return self.metadata.move_alias(
-            name, alias, version, kind="alias.set", actor=actor, reason=reason, payload=payload, expect=current
+            name,
+            alias,
+            version,
+            kind="alias.set",
+            actor=actor,
+            reason=reason,
+            payload=payload,
+            expect=current,
         )
 
     def _stack(self, name: str, alias: str) -> list[int]:

@@ -126,6 +126,8 @@ def open_artifact_store(location: str, root: Path) -> ArtifactStore:
     """Pick the artifact backend from its location: a plain or ``file://`` path."""
     if "://" in location and not location.startswith("file://"):
         scheme = location.split("://", 1)[0]
-        raise ConfigError(f"artifact store scheme '{scheme}://' is not supported; use a folder path or file://")
+        raise ConfigError(
+            f"artifact store scheme '{scheme}://' is not supported; use a folder path or file://"
+        )
     path = Path(location.removeprefix("file://"))
     return LocalArtifactStore(path if path.is_absolute() else root / path)

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from mlfactory.entities import DatasetVersion, Event, Metric, ModelVersion, Run, RunStatus, VersionStatus
+from mlfactory.entities import (
+    DatasetVersion,
+    Event,
+    Metric,
+    ModelVersion,
+    Rollout,
+    Run,
+    RunStatus,
+    VersionStatus,
+)
 
 
 class MetadataStore(ABC):
@@ -159,6 +168,98 @@ class MetadataStore(ABC):
         """Stored labels as dicts (request_id, label, model, received_at, actor), for some request ids,
         received since a time, or all."""
 
+    # control: the controller's rollout state per model, with leases so one controller acts at a time
+    @abstractmethod
+    def get_rollout(self, model: str) -> Rollout:
+        """The model's rollout (``idle`` at revision 0 when the controller never touched it)."""
+
+    @abstractmethod
+    def list_rollouts(self) -> list[Rollout]:
+        """Every stored rollout."""
+
+    @abstractmethod
+    def save_rollout(
+        self, model: str, *, expect_revision: int, state: str, challenger: int | None, champion: int | None,
+        data: dict[str, Any], event: str, actor: str, reason: str, payload: dict[str, Any] | None = None,
+    ) -> Rollout:
+        """Move a rollout and log the move as one event, atomically; ConflictError when the stored revision
+        is not ``expect_revision`` (another controller acted first)."""
+
+    @abstractmethod
+    def acquire_lease(self, model: str, owner: str, seconds: float) -> bool:
+        """Take (or renew) the right to act on a model for ``seconds``; False while another owner holds it."""
+
+    @abstractmethod
+    def release_lease(self, model: str, owner: str) -> None:
+        """Give the lease back, if ``owner`` holds it."""
+
+    @abstractmethod
+    def set_paused(self, model: str, paused: bool, *, actor: str, reason: str = "") -> Event:
+        """Pause or resume the controller for one model, as an event."""
+
+
+    # -- features (issue 4) ------------------------------------------------------------------------------
+    @abstractmethod
+    def register_feature_view(
+        self, name: str, code_version: str, *, entity: str, source: str, definition: dict[str, Any],
+    ) -> bool:
+        """Record a feature view's definition under its code version; False when already recorded."""
+
+    @abstractmethod
+    def list_feature_views(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Recorded view versions as dicts (name, code_version, entity, source, definition, created_at),
+        oldest first."""
+
+    @abstractmethod
+    def get_feature_table(self, view: str, code_version: str, dataset_id: str) -> dict[str, Any] | None:
+        """The cached feature table of a view version over a dataset version (digest, n_rows, backfills)."""
+
+    @abstractmethod
+    def add_feature_table(
+        self, view: str, code_version: str, dataset_id: str, *, digest: str, n_rows: int, backfills: bool,
+    ) -> None:
+        """Cache a computed feature table (stored in the artifact store under ``digest``); idempotent."""
+
+    @abstractmethod
+    def add_training_set(
+        self, training_set_id: str, *, digest: str, n_rows: int, spec: dict[str, Any],
+    ) -> bool:
+        """Record a training set built by a point-in-time join; False when it exists already."""
+
+    @abstractmethod
+    def get_training_set(self, training_set_id: str) -> dict[str, Any]:
+        """One training set (id, digest, n_rows, spec, created_at); NotFoundError when unknown."""
+
+    @abstractmethod
+    def add_skew_report(self, model: str, report: dict[str, Any], *, actor: str) -> int:
+        """Store a skew report and log a ``features.skew`` event, atomically; returns the report id."""
+
+    @abstractmethod
+    def list_skew_reports(self, model: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """A model's skew reports (id, model, created_at, report), newest first."""
+    # -- end features -----------------------------------------------------------------------------------
+
+    # -- monitoring (issue 5) -----------------------------------------------------------------------------
+    @abstractmethod
+    def add_monitor_report(
+        self, *, model: str, version: int | None, route: str | None, window_start: datetime | None,
+        window_end: datetime | None, rows: int, status: str, metrics: dict[str, Any], report: dict[str, Any],
+        actor: str,
+    ) -> str:
+        """Store a monitoring report and log a ``monitor.report`` event, atomically; returns the report id."""
+
+    @abstractmethod
+    def list_monitor_reports(
+        self, model: str | None = None, *, version: int | None = None, route: str | None = None,
+        since: datetime | None = None, limit: int | None = None, full: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Reports as dicts (id, model, version, route, created_at, window_start, window_end, rows, status,
+        metrics, and ``report`` when ``full``), oldest first; with ``limit``, the newest ``limit``."""
+
+    @abstractmethod
+    def get_monitor_report(self, report_id: str) -> dict[str, Any]:
+        """One report with its full content; NotFoundError when unknown."""
+    # -- end monitoring -----------------------------------------------------------------------------------
 
 def open_metadata_store(url: str) -> MetadataStore:
     """Open (and migrate) the metadata store for a URL: ``sqlite:///…`` or ``postgresql+psycopg://…``."""

@@ -11,10 +11,17 @@ from mlfactory.entities import Run
 from mlfactory.errors import ConfigError
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": operator.ge, "<=": operator.le, "!=": operator.ne, "=": operator.eq, "==": operator.eq,
-    ">": operator.gt, "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+    "!=": operator.ne,
+    "=": operator.eq,
+    "==": operator.eq,
+    ">": operator.gt,
+    "<": operator.lt,
 }
-_CLAUSE = re.compile(r"^\s*(metrics|params|tags|status|name|dataset)(?:\.([\w.\-/]+))?\s*(>=|<=|!=|==|=|>|<)\s*(.+?)\s*$")
+_CLAUSE = re.compile(
+    r"^\s*(metrics|params|tags|status|name|dataset)(?:\.([\w.\-/]+))?\s*(>=|<=|!=|==|=|>|<)\s*(.+?)\s*$"
+)
 
 
 def _value(run: Run, field: str, key: str | None) -> Any:
@@ -55,7 +62,7 @@ def filter_runs(runs: Sequence[Run], expression: str) -> list[Run]:
         if not match:
             raise ConfigError(
                 f"cannot read filter clause '{part}'; write e.g. \"metrics.accuracy >= 0.9 and params.C = 1 "
-                "and status = finished\" (fields: metrics.*, params.*, tags.*, status, name, dataset)"
+                'and status = finished" (fields: metrics.*, params.*, tags.*, status, name, dataset)'
             )
         clauses.append(match.groups())
     kept = []
@@ -78,7 +85,7 @@ def filter_runs(runs: Sequence[Run], expression: str) -> list[Run]:
 
 
 def compare_runs(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
-    """Rows of params and metrics (``params.X`` / ``metrics.Y``) → value per run id, for side-by-side views."""
+    """Rows of params and metrics (``params.X``, ``metrics.Y``) → value per run id, side by side."""
     rows: dict[str, dict[str, Any]] = {}
     for run in runs:
         for k, v in run.params.items():

@@ -46,13 +46,20 @@ class ActiveRun:
 
 @contextmanager
 def start_run(
-    store: MetadataStore, name: str, *, params: Mapping[str, Any] | None = None,
-    tags: Mapping[str, str] | None = None, environment: Mapping[str, Any] | None = None,
+    store: MetadataStore,
+    name: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    environment: Mapping[str, Any] | None = None,
     dataset_id: str | None = None,
 ) -> Iterator[ActiveRun]:
     """Record a run for the duration of the block: finished on success, failed with the error otherwise."""
     run_id = store.create_run(
-        name, params=dict(params or {}), tags=dict(tags or {}), environment=dict(environment or {}),
+        name,
+        params=dict(params or {}),
+        tags=dict(tags or {}),
+        environment=dict(environment or {}),
         dataset_id=dataset_id,
     )
     run = ActiveRun(store, run_id)

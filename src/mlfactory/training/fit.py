@@ -22,18 +22,24 @@ from mlfactory.errors import ConfigError, TrainingError
 def _import(path: str) -> Any:
     module_name, _, attr = path.rpartition(".")
     if not module_name:
-        raise ConfigError(f"estimator '{path}' must be an import path like sklearn.linear_model.LogisticRegression")
+        raise ConfigError(
+            f"estimator '{path}' must be an import path like sklearn.linear_model.LogisticRegression"
+        )
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import estimator '{path}': {exc}; check the module and class name") from None
+        raise ConfigError(
+            f"cannot import estimator '{path}': {exc}; check the module and class name"
+        ) from None
 
 
 def _preprocessor(model: ModelConfig) -> ColumnTransformer:
     f = model.features
     parts: list[tuple[str, Any, Any]] = []
     if f.numeric:
-        parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), f.numeric))
+        parts.append(
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), f.numeric)
+        )
     if f.categorical:
         categorical = make_pipeline(
             SimpleImputer(strategy="constant", fill_value="__missing__"),
@@ -77,7 +83,9 @@ def fit_model(model: ModelConfig, train: pd.DataFrame) -> Any:
     x = _text_ready(train[model.features.all()], model)
     y = train[model.label].to_numpy()
     if model.task == "classification" and len(np.unique(y)) < 2:
-        raise TrainingError(f"the label '{model.label}' has a single class in the training data; need two or more")
+        raise TrainingError(
+            f"the label '{model.label}' has a single class in the training data; need two or more"
+        )
     try:
         return estimator.fit(x, y)
     except ValueError as exc:

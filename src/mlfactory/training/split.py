@@ -17,9 +17,11 @@ def split_frame(df: pd.DataFrame, model: ModelConfig) -> tuple[pd.DataFrame, pd.
         ts = model.timestamp
         assert ts is not None  # the config validator guarantees it
         if ts not in df.columns:
-            raise ValidationError(f"timestamp column '{ts}' is not in the dataset (columns: {list(df.columns)})")
+            raise ValidationError(
+                f"timestamp column '{ts}' is not in the dataset (columns: {list(df.columns)})"
+            )
         ordered = df.sort_values(ts, kind="stable")
-        cut = int(round(len(ordered) * (1 - model.split.test_size)))
+        cut = round(len(ordered) * (1 - model.split.test_size))
         return ordered.iloc[:cut], ordered.iloc[cut:]
     stratify = None
     if model.task == "classification":

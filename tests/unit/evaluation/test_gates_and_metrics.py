@@ -9,8 +9,14 @@ def test_classification_metrics_match_definitions() -> None:
     y = np.array([0, 0, 1, 1, 1])
     pred = np.array([0, 1, 1, 1, 0])
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
-    m = compute_metrics("classification", y, pred, proba, [0, 1], ["accuracy", "precision", "recall", "f1",
-                                                                   "roc_auc", "log_loss"])
+    m = compute_metrics(
+        "classification",
+        y,
+        pred,
+        proba,
+        [0, 1],
+        ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
+    )
     assert m["accuracy"] == pytest.approx(3 / 5)
     assert m["precision"] == pytest.approx(2 / 3)
     assert m["recall"] == pytest.approx(2 / 3)
@@ -25,8 +31,9 @@ def test_undefined_metric_is_none_not_zero() -> None:
 
 
 def test_regression_metrics() -> None:
-    m = compute_metrics("regression", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]), None, None,
-                        ["mae", "rmse", "r2"])
+    m = compute_metrics(
+        "regression", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]), None, None, ["mae", "rmse", "r2"]
+    )
     assert m["mae"] == pytest.approx(2 / 3)
     assert m["rmse"] == pytest.approx(np.sqrt(4 / 3))
     assert m["r2"] == pytest.approx(1 - 4 / 2)

@@ -39,5 +39,5 @@ def test_foreign_types_need_explicit_trust(artifacts: LocalArtifactStore) -> Non
     with pytest.raises(TrainingError, match="trusted_types"):
         save_model(model, artifacts, [])
     name = f"{__name__}.double"
-    digest, trusted = save_model(model, artifacts, [name])
+    _digest, trusted = save_model(model, artifacts, [name])
     assert name in trusted

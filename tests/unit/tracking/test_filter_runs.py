@@ -8,9 +8,18 @@ from mlfactory.tracking import compare_runs, filter_runs
 
 
 def run(i: int, acc: float, c: float, status: RunStatus = RunStatus.FINISHED) -> Run:
-    return Run(id=f"r{i}", name="m", status=status, started_at=datetime.now(UTC), ended_at=None,
-               params={"C": c, "solver": "lbfgs"}, tags={"team": "a" if i % 2 else "b"}, environment={},
-               dataset_id="d", metrics={"accuracy": acc})
+    return Run(
+        id=f"r{i}",
+        name="m",
+        status=status,
+        started_at=datetime.now(UTC),
+        ended_at=None,
+        params={"C": c, "solver": "lbfgs"},
+        tags={"team": "a" if i % 2 else "b"},
+        environment={},
+        dataset_id="d",
+        metrics={"accuracy": acc},
+    )
 
 
 RUNS = [run(0, 0.8, 1.0), run(1, 0.9, 1.0), run(2, 0.95, 0.5, RunStatus.FAILED)]

@@ -132,3 +132,85 @@ feedback = Table(
     Column("actor", String(128), nullable=False),
     Index("ix_feedback_received", "received_at"),
 )
+
+# -- control (migration 0005_control) ---------------------------------------------------------------------
+
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("state", String(32), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("challenger", Integer),
+    Column("champion", Integer),
+    Column("data", JSON, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(128)),
+    Column("lease_until", DateTime(timezone=True)),
+)
+
+# -- features (migration 0003_features) --------------------------------------------------------------------
+
+feature_views = Table(
+    "feature_views",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("code_version", String(64), primary_key=True),
+    Column("entity", String(128), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+feature_tables = Table(
+    "feature_tables",
+    metadata,
+    Column("view", String(128), primary_key=True),
+    Column("code_version", String(64), primary_key=True),
+    Column("dataset_id", String(128), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("backfills", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+training_sets = Table(
+    "training_sets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+feature_skew_reports = Table(
+    "feature_skew_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("report", JSON, nullable=False),
+    Index("ix_feature_skew_model_time", "model", "created_at"),
+)
+
+# -- monitoring (migration 0004_monitoring) -------------------------------------------------------------
+
+monitor_reports = Table(
+    "monitor_reports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model", String(128), nullable=False),
+    Column("version", Integer),
+    Column("route", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("window_start", DateTime(timezone=True)),
+    Column("window_end", DateTime(timezone=True)),
+    Column("rows", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("report", JSON, nullable=False),
+    Index("ix_monitor_reports_model_time", "model", "created_at"),
+)
+# -- end monitoring ---------------------------------------------------------------------------------------

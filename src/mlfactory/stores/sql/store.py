@@ -22,6 +22,7 @@ from mlfactory.entities import (
 from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores.metadata import MetadataStore
 from mlfactory.stores.sql import schema as t
+from mlfactory.stores.sql.control import ControlStoreMixin
 from mlfactory.stores.sql.engine import make_engine, migrate, retry_on_conflict, unavailable_as_error
 
 
@@ -85,7 +86,7 @@ def _version(row: Row[Any], aliases: Iterable[str] = ()) -> ModelVersion:
     )
 
 
-class SqlMetadataStore(MetadataStore):
+class SqlMetadataStore(ControlStoreMixin, MetadataStore):
     """Metadata in one SQL database; every write is one transaction."""
 
     def __init__(self, url: str) -> None:
@@ -444,10 +445,9 @@ class SqlMetadataStore(MetadataStore):
         with self._tx() as c:
             for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
                 c.execute(delete(t.feedback).where(t.feedback.c.request_id.in_(chunk)))
-            c.execute(insert(t.feedback), [
-                {"request_id": rid, "label": latest[rid], "model": model, "received_at": stamp, "actor": actor}
-                for rid in ids
-            ])
+            rows = [{"request_id": rid, "label": latest[rid], "model": model, "received_at": stamp,
+                     "actor": actor} for rid in ids]
+            c.execute(insert(t.feedback), rows)
             self._insert_event(c, "feedback.received", actor, model, {"labels": len(ids)}, "")
         return len(ids)
 
@@ -471,3 +471,140 @@ class SqlMetadataStore(MetadataStore):
                 m["received_at"] = _aware(m["received_at"])
                 out.append(m)
         return out
+
+    # -- features (issue 4) ------------------------------------------------------------------------------
+
+    def register_feature_view(
+        self, name: str, code_version: str, *, entity: str, source: str, definition: dict[str, Any],
+    ) -> bool:
+        def attempt() -> bool:
+            with self._tx() as c:
+                key = (t.feature_views.c.name == name) & (t.feature_views.c.code_version == code_version)
+                if c.execute(select(t.feature_views.c.name).where(key)).first():
+                    return False
+                c.execute(insert(t.feature_views).values(
+                    name=name, code_version=code_version, entity=entity, source=source, definition=definition,
+                    created_at=now()))
+                return True
+
+        return retry_on_conflict(attempt)
+
+    def list_feature_views(self, name: str | None = None) -> list[dict[str, Any]]:
+        q = select(t.feature_views).order_by(t.feature_views.c.created_at, t.feature_views.c.name)
+        if name is not None:
+            q = q.where(t.feature_views.c.name == name)
+        with self._tx() as c:
+            return [{**r._mapping, "created_at": _aware(r.created_at)} for r in c.execute(q).all()]
+
+    def get_feature_table(self, view: str, code_version: str, dataset_id: str) -> dict[str, Any] | None:
+        ft = t.feature_tables.c
+        with self._tx() as c:
+            key = (ft.view == view) & (ft.code_version == code_version) & (ft.dataset_id == dataset_id)
+            r = c.execute(select(t.feature_tables).where(key)).first()
+        return None if r is None else {**r._mapping, "backfills": bool(r.backfills)}
+
+    def add_feature_table(
+        self, view: str, code_version: str, dataset_id: str, *, digest: str, n_rows: int, backfills: bool,
+    ) -> None:
+        def attempt() -> None:
+            if self.get_feature_table(view, code_version, dataset_id) is not None:
+                return
+            with self._tx() as c:
+                c.execute(insert(t.feature_tables).values(
+                    view=view, code_version=code_version, dataset_id=dataset_id, digest=digest, n_rows=n_rows,
+                    backfills=backfills, created_at=now()))
+
+        retry_on_conflict(attempt)
+
+    def add_training_set(
+        self, training_set_id: str, *, digest: str, n_rows: int, spec: dict[str, Any],
+    ) -> bool:
+        def attempt() -> bool:
+            with self._tx() as c:
+                ts = t.training_sets.c
+                if c.execute(select(ts.id).where(ts.id == training_set_id)).first():
+                    return False
+                c.execute(insert(t.training_sets).values(
+                    id=training_set_id, digest=digest, n_rows=n_rows, spec=spec, created_at=now()))
+                return True
+
+        return retry_on_conflict(attempt)
+
+    def get_training_set(self, training_set_id: str) -> dict[str, Any]:
+        with self._tx() as c:
+            r = c.execute(select(t.training_sets).where(t.training_sets.c.id == training_set_id)).first()
+        if r is None:
+            raise NotFoundError(f"no training set '{training_set_id}'")
+        return {**r._mapping, "created_at": _aware(r.created_at)}
+
+    def add_skew_report(self, model: str, report: dict[str, Any], *, actor: str) -> int:
+        with self._tx() as c:
+            row = insert(t.feature_skew_reports).values(model=model, created_at=now(), report=report)
+            rid = c.execute(row.returning(t.feature_skew_reports.c.id)).scalar_one()
+            summary = {"report": rid, "rows": report.get("rows"),
+                       "max_mismatch_rate": report.get("max_mismatch_rate")}
+            self._insert_event(c, "features.skew", actor, model, summary, "")
+        return int(rid)
+
+    def list_skew_reports(self, model: str, limit: int | None = None) -> list[dict[str, Any]]:
+        s = t.feature_skew_reports.c
+        q = select(t.feature_skew_reports).where(s.model == model).order_by(s.created_at.desc(), s.id.desc())
+        if limit:
+            q = q.limit(limit)
+        with self._tx() as c:
+            return [{**r._mapping, "created_at": _aware(r.created_at)} for r in c.execute(q).all()]
+    # -- end features -----------------------------------------------------------------------------------
+
+    # -- monitoring (issue 5) -----------------------------------------------------------------------------
+
+    def add_monitor_report(
+        self, *, model: str, version: int | None, route: str | None, window_start: datetime | None,
+        window_end: datetime | None, rows: int, status: str, metrics: dict[str, Any], report: dict[str, Any],
+        actor: str,
+    ) -> str:
+        report_id = uuid.uuid4().hex
+        with self._tx() as c:
+            c.execute(insert(t.monitor_reports).values(
+                id=report_id, model=model, version=version, route=route, created_at=now(),
+                window_start=window_start, window_end=window_end, rows=rows, status=status, metrics=metrics,
+                report=report))
+            self._insert_event(c, "monitor.report", actor, model, {
+                "report": report_id, "version": version, "route": route, "rows": rows, "status": status,
+                "drift_share": metrics.get("drift.share"), "dataset_drift": metrics.get("drift.dataset")}, "")
+        return report_id
+
+    @staticmethod
+    def _monitor_row(r: Row[Any], full: bool) -> dict[str, Any]:
+        m = dict(r._mapping)
+        for k in ("created_at", "window_start", "window_end"):
+            m[k] = _aware(m[k])
+        if not full:
+            m.pop("report", None)
+        return m
+
+    def list_monitor_reports(
+        self, model: str | None = None, *, version: int | None = None, route: str | None = None,
+        since: datetime | None = None, limit: int | None = None, full: bool = False,
+    ) -> list[dict[str, Any]]:
+        s = t.monitor_reports.c
+        cols = list(t.monitor_reports.c) if full else [c for c in t.monitor_reports.c if c.name != "report"]
+        q = select(*cols).order_by(s.created_at.desc(), s.id.desc())
+        for column, value in ((s.model, model), (s.version, version), (s.route, route)):
+            if value is not None:
+                q = q.where(column == value)
+        if since is not None:
+            q = q.where(s.created_at >= since)
+        if limit:
+            q = q.limit(limit)
+        with self._tx() as c:
+            rows = [self._monitor_row(r, full) for r in c.execute(q).all()]
+        return rows[::-1]
+
+    def get_monitor_report(self, report_id: str) -> dict[str, Any]:
+        with self._tx() as c:
+            r = c.execute(select(t.monitor_reports).where(t.monitor_reports.c.id == report_id)).first()
+        if r is None:
+            raise NotFoundError(
+                f"no monitoring report '{report_id}'; list them with `mlfactory monitor history MODEL`")
+        return self._monitor_row(r, True)
+    # -- end monitoring -----------------------------------------------------------------------------------

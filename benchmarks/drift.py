@@ -1,0 +1,288 @@
+"""Data drift: mlfactory against a per-column scipy loop and (with --with-anchors) Evidently, side by side.
+
+    .venv/bin/python benchmarks/drift.py                   # 100k and 1M rows × 20 numeric + 5 categorical
+    .venv/bin/python benchmarks/drift.py --with-anchors    # + Evidently 0.7 DataDriftPreset in its own venv
+    .venv/bin/python benchmarks/drift.py --quick           # 20k rows (smoke run)
+
+Seeded reference and current frames share 25 columns; 5 of them drift in the current frame (3 numeric: two
+mean shifts of 0.5 standard deviations and a 1.6× spread; 2 categorical: a new value on 20 % of rows and a
+swap of frequencies). Both frames are written once to Parquet under ``.bench-cache/drift/``; every tool runs
+in its own subprocess that reads them, so peak memory (max RSS) is per tool. Times exclude reading the files.
+
+mlfactory runs twice: ``in memory`` (profile the reference, then check the current frame: the same work as
+the others) and ``streaming`` (the stored reference profile against the current file read in 64k-row
+chunks: what monitoring does once a model version exists; its memory does not grow with the window).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, anchor_env, anchor_environ, console, fmt_ratio, fmt_seconds, machine, write_json
+
+DATA = ROOT / ".bench-cache" / "drift"
+EVIDENTLY_PACKAGES = ["evidently==0.7.23", "pandas<3", "pyarrow"]
+NUMERIC, CATEGORICAL = 20, 5
+DRIFTED = ["num_00", "num_01", "num_02", "cat_00", "cat_01"]
+LEVELS = [f"level_{i}" for i in range(8)]
+
+
+def make_frames(rows: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded reference and current frames; the current one drifts in :data:`DRIFTED`."""
+    rng = np.random.default_rng(seed)
+    p = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.07, 0.05, 0.03])
+
+    def frame(drift: bool) -> pd.DataFrame:
+        cols: dict[str, Any] = {}
+        for i in range(NUMERIC):
+            x = rng.normal(10.0 * i, 1.0 + i % 3, size=rows)
+            if drift and i in (0, 1):
+                x += 0.5 * (1.0 + i % 3)
+            if drift and i == 2:
+                x = 10.0 * i + (x - 10.0 * i) * 1.6
+            cols[f"num_{i:02d}"] = x
+        for j in range(CATEGORICAL):
+            probs = p[::-1] if drift and j == 1 else p
+            values = np.array(LEVELS, dtype=object)[rng.choice(len(LEVELS), size=rows, p=probs)]
+            if drift and j == 0:
+                values[rng.random(rows) < 0.2] = "new_level"
+            cols[f"cat_{j:02d}"] = values
+        return pd.DataFrame(cols)
+
+    return frame(False), frame(True)
+
+
+def types() -> dict[str, str]:
+    return {
+        **{f"num_{i:02d}": "number" for i in range(NUMERIC)},
+        **{f"cat_{j:02d}": "category" for j in range(CATEGORICAL)},
+    }
+
+
+def ensure_data(rows: int) -> tuple[Path, Path]:
+    DATA.mkdir(parents=True, exist_ok=True)
+    ref, cur = DATA / f"ref_{rows}.parquet", DATA / f"cur_{rows}.parquet"
+    if not (ref.exists() and cur.exists()):
+        a, b = make_frames(rows)
+        a.to_parquet(ref, index=False)
+        b.to_parquet(cur, index=False)
+    return ref, cur
+
+
+# -- workers: each runs in its own process -------------------------------------------------------------------
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _measure(fn: Any) -> tuple[Any, float, float]:
+    tracemalloc.start()
+    start = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return out, seconds, peak / 2**20
+
+
+def worker_mlfactory(ref_path: Path, cur_path: Path) -> dict[str, Any]:
+    from mlfactory.monitoring import build_reference, drift_against
+
+    ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
+
+    def run() -> dict[str, Any]:
+        reference = build_reference(ref, types())
+        chunks = (cur.iloc[i : i + 65_536] for i in range(0, len(cur), 65_536))
+        return drift_against(reference, chunks)
+
+    result, seconds, traced = _measure(run)
+    return {
+        "seconds": seconds,
+        "traced_peak_mib": traced,
+        "flagged": result["dataset"]["columns"],
+        "methods": sorted({c["method"] for c in result["columns"]}),
+    }
+
+
+def worker_profile(ref_path: Path, out: Path) -> dict[str, Any]:
+    from mlfactory.monitoring import build_reference
+
+    ref = pd.read_parquet(ref_path)
+    reference, seconds, traced = _measure(lambda: build_reference(ref, types()))
+    out.write_text(json.dumps(reference))
+    return {"seconds": seconds, "traced_peak_mib": traced}
+
+
+def worker_stream(profile: Path, cur_path: Path) -> dict[str, Any]:
+    from mlfactory.monitoring import drift_against
+    from mlfactory.monitoring.compare import read_chunks
+
+    reference = json.loads(profile.read_text())
+    result, seconds, traced = _measure(lambda: drift_against(reference, read_chunks(cur_path)))
+    return {"seconds": seconds, "traced_peak_mib": traced, "flagged": result["dataset"]["columns"]}
+
+
+def worker_scipy(ref_path: Path, cur_path: Path) -> dict[str, Any]:
+    from scipy import stats
+
+    ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
+
+    def run() -> list[str]:
+        flagged = []
+        for name, kind in types().items():
+            if kind == "number":
+                p = stats.ks_2samp(ref[name].to_numpy(), cur[name].to_numpy()).pvalue
+            else:
+                a, b = ref[name].value_counts(), cur[name].value_counts()
+                table = pd.concat([a, b], axis=1).fillna(0).to_numpy().T
+                p = stats.chi2_contingency(table)[1]
+            if p < 0.05:
+                flagged.append(name)
+        return flagged
+
+    flagged, seconds, traced = _measure(run)
+    return {"seconds": seconds, "traced_peak_mib": traced, "flagged": flagged}
+
+
+WORKERS = {
+    "mlfactory": worker_mlfactory,
+    "scipy": worker_scipy,
+    "stream": worker_stream,
+    "profile": worker_profile,
+}
+
+
+def _worker_main(mode: str, a: str, b: str) -> None:
+    out = WORKERS[mode](Path(a), Path(b))
+    out["peak_rss_mib"] = _peak_rss_mib()
+    print(json.dumps(out))
+
+
+def _spawn(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 3600) -> dict[str, Any]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_worker(mode: str, a: Path, b: Path) -> dict[str, Any]:
+    return _spawn([sys.executable, __file__, "--worker", mode, str(a), str(b)])
+
+
+def run_evidently(ref: Path, cur: Path) -> dict[str, Any]:
+    python = anchor_env("evidently", EVIDENTLY_PACKAGES)
+    script = ROOT / "benchmarks" / "anchors" / "evidently_drift.py"
+    return _spawn(
+        [str(python), str(script), str(ref), str(cur), json.dumps(types())], env=anchor_environ(python)
+    )
+
+
+# -- main ----------------------------------------------------------------------------------------------------
+
+
+def bench_size(rows: int, with_anchors: bool) -> dict[str, Any]:
+    ref, cur = ensure_data(rows)
+    out: dict[str, Any] = {"rows": rows}
+    console.print(f"[dim]{rows:,} rows: mlfactory…[/dim]")
+    out["mlfactory"] = run_worker("mlfactory", ref, cur)
+    profile = DATA / f"profile_{rows}.json"
+    out["mlfactory_profile"] = run_worker("profile", ref, profile)
+    out["mlfactory_stream"] = run_worker("stream", profile, cur)
+    console.print(f"[dim]{rows:,} rows: scipy loop…[/dim]")
+    out["scipy"] = run_worker("scipy", ref, cur)
+    if with_anchors:
+        console.print(f"[dim]{rows:,} rows: Evidently (own venv)…[/dim]")
+        out["evidently"] = run_evidently(ref, cur)
+        out["speedup_vs_evidently"] = out["evidently"]["seconds"] / out["mlfactory"]["seconds"]
+        out["same_flags_as_evidently"] = sorted(out["evidently"]["flagged"]) == sorted(
+            out["mlfactory"]["flagged"]
+        )
+    out["speedup_vs_scipy"] = out["scipy"]["seconds"] / out["mlfactory"]["seconds"]
+    return out
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    t = Table(
+        title="data drift, 20 numeric + 5 categorical columns, 5 drifted",
+        title_justify="left",
+        header_style="bold",
+    )
+    for c in ("rows", "tool", "time", "peak RSS", "traced peak", "flagged columns", "vs mlfactory"):
+        t.add_column(c)
+    for r in results:
+        base = r["mlfactory"]["seconds"]
+        rows = [
+            ("mlfactory (profile + check)", r["mlfactory"]),
+            ("mlfactory: profile only", r["mlfactory_profile"]),
+            ("mlfactory: streaming check", r["mlfactory_stream"]),
+            ("scipy loop (KS / chi²)", r["scipy"]),
+        ]
+        if "evidently" in r:
+            rows.append((f"Evidently {r['evidently'].get('version', '')}", r["evidently"]))
+        for name, m in rows:
+            flagged = m.get("flagged")
+            t.add_row(
+                f"{r['rows']:,}",
+                name,
+                fmt_seconds(m["seconds"]),
+                f"{m['peak_rss_mib']:.0f} MiB",
+                f"{m['traced_peak_mib']:.0f} MiB" if m.get("traced_peak_mib") is not None else "-",
+                "-" if flagged is None else (", ".join(sorted(flagged)) or "none"),
+                "1.0x" if name.startswith("mlfactory (") else fmt_ratio(m["seconds"] / base),
+            )
+    console.print(t)
+    console.print(f"drifted by construction: {', '.join(DRIFTED)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        _worker_main(*argv[1:4])
+        return 0
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--with-anchors", action="store_true", help="also run Evidently in its own cached venv"
+    )
+    parser.add_argument("--quick", action="store_true", help="20k rows only (smoke run)")
+    parser.add_argument("--rows", type=int, nargs="*", help="row counts (default 100000 1000000)")
+    parser.add_argument(
+        "--output", type=Path, help="where to write the JSON (default benchmarks/results/drift.json)"
+    )
+    args = parser.parse_args(argv)
+    sizes = args.rows or ([20_000] if args.quick else [100_000, 1_000_000])
+    results = [bench_size(n, args.with_anchors) for n in sizes]
+    print_table(results)
+    path = write_json(
+        "drift",
+        {
+            "benchmark": "drift",
+            "quick": args.quick,
+            "machine": machine(),
+            "columns": {"numeric": NUMERIC, "categorical": CATEGORICAL, "drifted": DRIFTED},
+            "results": results,
+        },
+        args.output,
+    )
+    console.print(f"results written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

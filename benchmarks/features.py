@@ -1,0 +1,400 @@
+"""Feature store benchmark: online lookups, point-in-time training-set retrieval, materialization.
+
+    .venv/bin/python benchmarks/features.py                 # full sizes (1 M labels, 2 views x 10 features)
+    .venv/bin/python benchmarks/features.py --quick         # small sizes, a smoke run
+    .venv/bin/python benchmarks/features.py --with-anchors  # + the same workload through Feast (own venv)
+
+Measured in-process: online lookup p50/p99 for 1 and 100 entities on SQLite and Redis (the raw store read and
+the serving lookup with per-row status), materialization rows/s, and the point-in-time join (labels x views)
+with its peak memory for 2 and 4 views, each join run in a fresh process so peaks do not mix. Timings are
+printed and written to benchmarks/results/features.json; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, anchor_env, anchor_environ, console, fmt_ratio, fmt_seconds, machine, write_json
+
+FEAST_PACKAGES = ["feast==0.67.0"]
+REDIS_URL = "redis://127.0.0.1:6379/0"
+T0 = pd.Timestamp("2026-01-01", tz="UTC")
+FULL = {
+    "entities": 100_000,
+    "rows_per_entity": 10,
+    "labels": 1_000_000,
+    "features": 10,
+    "online_entities": 10_000,
+    "lookups_1": 2000,
+    "lookups_100": 500,
+    "anchor_scale": 10,
+}
+QUICK = {
+    "entities": 2_000,
+    "rows_per_entity": 5,
+    "labels": 20_000,
+    "features": 10,
+    "online_entities": 1_000,
+    "lookups_1": 200,
+    "lookups_100": 50,
+    "anchor_scale": 1,
+}
+
+
+def feature_table(path: Path, entities: int, rows_per_entity: int, names: list[str], seed: int) -> None:
+    """Normalized feature rows: ``rows_per_entity`` per entity over 60 days, created = event time."""
+    rng = np.random.default_rng(seed)
+    n = entities * rows_per_entity
+    k = np.repeat(np.arange(entities, dtype=np.int64), rows_per_entity)
+    hours = np.cumsum(
+        rng.integers(1, 60 * 24 // rows_per_entity, size=(entities, rows_per_entity)), axis=1
+    ).ravel()
+    event = T0 + pd.to_timedelta(hours, unit="h")
+    frame = pd.DataFrame({"k": k, "_event_ts": event.as_unit("us"), "_created_ts": event.as_unit("us")})
+    for name in names:
+        frame[name] = rng.normal(size=n)
+    frame.to_parquet(path, index=False)
+
+
+def labels_table(path: Path, n: int, entities: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = T0 + pd.to_timedelta(rng.integers(0, 70 * 24 * 3600, n), unit="s")
+    pd.DataFrame(
+        {"k": rng.integers(0, entities, n), "t": t.as_unit("us"), "label": rng.integers(0, 2, n)}
+    ).to_parquet(path, index=False)
+
+
+# -- point-in-time join, one fresh process per configuration ----------------------------------------
+
+
+def pit_child(work: Path, n_views: int, backfills: bool) -> dict[str, Any]:
+    from mlfactory.features import ViewTable, point_in_time_join
+
+    views = [
+        ViewTable(
+            name=f"v{i}",
+            path=work / f"pit_v{i}.parquet",
+            join_keys=("k",),
+            features=tuple(f"{'abcd'[i]}{j}" for j in range(10)),
+            ttl_seconds=30 * 86400,
+            backfills=backfills,
+        )
+        for i in range(n_views)
+    ]
+    start = time.perf_counter()
+    rows = point_in_time_join(
+        work / "labels.parquet", "t", views, work / f"out{n_views}.parquet", memory_limit="4GB", workdir=work
+    )
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    checksum = float(pd.read_parquet(work / f"out{n_views}.parquet", columns=["a0"])["a0"].fillna(0).sum())
+    return {"seconds": seconds, "rows": rows, "peak_rss_bytes": peak, "checksum": checksum}
+
+
+def run_pit(work: Path, n_views: int, backfills: bool) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child-pit", str(work), str(n_views), str(int(backfills))],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def prepare_pit(work: Path, sizes: dict[str, int], n_views: int, seed: int = 1) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    for i in range(n_views):
+        feature_table(
+            work / f"pit_v{i}.parquet",
+            sizes["entities"],
+            sizes["rows_per_entity"],
+            [f"{'abcd'[i]}{j}" for j in range(sizes["features"])],
+            seed + i,
+        )
+    labels_table(work / "labels.parquet", sizes["labels"], sizes["entities"], seed + 10)
+
+
+# -- online store --------------------------------------------------------------------------------------------
+
+
+def percentiles(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "p50": statistics.median(ordered),
+        "p99": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+    }
+
+
+def bench_online(store: Any, work: Path, sizes: dict[str, int]) -> dict[str, Any]:
+    from mlfactory.features import ViewTable, lookup, materialize_view
+    from mlfactory.features.spec import ServiceSpec, ViewSpec
+
+    names = tuple(f"f{j}" for j in range(sizes["features"]))
+    table = ViewTable(
+        name="online_view",
+        path=work / "online_view.parquet",
+        join_keys=("k",),
+        features=names,
+        ttl_seconds=None,
+        backfills=False,
+    )
+    store.clear("online_view")
+    result = materialize_view(table, "bench", store)
+    out: dict[str, Any] = {
+        "materialize_s": result.seconds,
+        "materialized_entities": result.entities_written,
+        "materialize_rows_per_s": result.rows_read / result.seconds,
+    }
+    spec = ServiceSpec(
+        name="s",
+        views=(
+            ViewSpec(
+                name="online_view",
+                join_keys=("k",),
+                features=dict.fromkeys(names, "number"),
+                ttl_seconds=None,
+                defaults={},
+                code_version="bench",
+            ),
+        ),
+        on_missing="defaults",
+    )
+    n_ent = sizes["online_entities"]
+    for batch, reps in ((1, sizes["lookups_1"]), (100, sizes["lookups_100"])):
+        raw, served = [], []
+        for i in range(reps + 20):
+            ids = [(i * 7919 + j * 104729) % n_ent for j in range(batch)]
+            t = time.perf_counter()
+            got = store.read("online_view", [str(k) for k in ids])
+            t1 = time.perf_counter()
+            lk = lookup(spec, store, {"k": ids}, batch)
+            t2 = time.perf_counter()
+            assert all(g is not None for g in got) and lk.statuses.count("present") == batch
+            if i >= 20:
+                raw.append(t1 - t)
+                served.append(t2 - t1)
+        out[f"read_{batch}"] = percentiles(raw)
+        out[f"lookup_{batch}"] = percentiles(served)
+    store.clear("online_view")
+    return out
+
+
+def bench_materialize_full(store: Any, work: Path, sizes: dict[str, int]) -> dict[str, Any]:
+    from mlfactory.features import ViewTable, materialize_view
+
+    table = ViewTable(
+        name="pit_v0",
+        path=work / "pit" / "pit_v0.parquet",
+        join_keys=("k",),
+        features=tuple(f"a{j}" for j in range(sizes["features"])),
+        ttl_seconds=None,
+        backfills=False,
+    )
+    store.clear("pit_v0")
+    r = materialize_view(table, "bench", store)
+    store.clear("pit_v0")
+    return {
+        "rows": r.rows_read,
+        "entities": r.entities_written,
+        "seconds": r.seconds,
+        "rows_per_s": r.rows_read / r.seconds,
+    }
+
+
+# -- Feast ------------------------------------------------------------------------------------------
+
+
+def run_feast(work: Path, sizes: dict[str, int]) -> dict[str, Any]:
+    python = anchor_env("feast", FEAST_PACKAGES)
+    script = ROOT / "benchmarks" / "anchors" / "feast_features.py"
+    proc = subprocess.run(
+        [str(python), str(script), str(work), json.dumps(sizes)],
+        capture_output=True,
+        text=True,
+        env=anchor_environ(python),
+        cwd=work,
+        timeout=7200,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"the Feast anchor failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def prepare_anchor(work: Path, sizes: dict[str, int]) -> dict[str, int]:
+    """A scaled-down copy of the point-in-time workload for Feast (its file store is pandas/dask)."""
+    scale = sizes["anchor_scale"]
+    small = {**sizes, "entities": sizes["entities"] // scale, "labels": sizes["labels"] // scale}
+    prepare_pit(work, small, 2)
+    (work / "labels.parquet").rename(work / "labels_anchor.parquet")
+    labels = pd.read_parquet(work / "labels_anchor.parquet")
+    labels.to_parquet(work / "labels.parquet", index=False)  # the same labels for our side
+    return small
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child-pit":
+        print(json.dumps(pit_child(Path(argv[1]), int(argv[2]), argv[3] == "1")))
+        return 0
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--with-anchors", action="store_true", help="also run Feast 0.67 in its own venv")
+    parser.add_argument("--no-redis", action="store_true", help="skip the Redis online store")
+    parser.add_argument("--output", type=Path, help="where to write the JSON (default benchmarks/results/)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    result: dict[str, Any] = {
+        "benchmark": "features",
+        "quick": args.quick,
+        "sizes": sizes,
+        "machine": machine(),
+        "mlfactory": {},
+        "anchors": {},
+        "ratios": {},
+    }
+    from mlfactory.features import open_online_store
+
+    with tempfile.TemporaryDirectory(prefix="mlf-bench-features-") as tmp:
+        work = Path(tmp)
+        with console.status("generating data…"):
+            feature_table(
+                work / "online_view.parquet",
+                sizes["online_entities"],
+                1,
+                [f"f{j}" for j in range(sizes["features"])],
+                7,
+            )
+            prepare_pit(work / "pit", sizes, 4)
+        stores: dict[str, Any] = {"sqlite": open_online_store(f"sqlite:///{work / 'online.db'}")}
+        if not args.no_redis:
+            try:
+                stores["redis"] = open_online_store(f"{REDIS_URL}?prefix=mlfbench.{int(time.time())}.")
+            except Exception as exc:  # the benchmark still runs without Redis
+                console.print(f"[yellow]Redis skipped: {exc}[/]")
+        for name, store in stores.items():
+            with console.status(f"online store {name}…"):
+                result["mlfactory"][f"online_{name}"] = bench_online(store, work, sizes)
+                result["mlfactory"][f"materialize_full_{name}"] = bench_materialize_full(store, work, sizes)
+            store.close()
+        for n_views, backfills in ((2, False), (2, True), (4, False)):
+            with console.status(
+                f"point-in-time join, {n_views} views{' (backfill-safe path)' if backfills else ''}…"
+            ):
+                result["mlfactory"][f"pit_{n_views}_views{'_backfill' if backfills else ''}"] = run_pit(
+                    work / "pit", n_views, backfills
+                )
+        if args.with_anchors:
+            anchor_work = work / "anchor"
+            small = prepare_anchor(anchor_work, sizes)
+            (anchor_work / "online_view.parquet").write_bytes((work / "online_view.parquet").read_bytes())
+            with console.status("our point-in-time join at the Feast size…"):
+                result["mlfactory"]["pit_2_views_anchor_size"] = run_pit(anchor_work, 2, False)
+            with console.status("Feast (its own venv; the point-in-time join takes a while)…"):
+                feast = run_feast(anchor_work, small)
+            result["anchors"]["feast"] = {**feast, "pit_sizes": small}
+            ours = result["mlfactory"]
+            result["ratios"] = {
+                "lookup_1_p50": feast["lookup_1"]["p50"] / ours["online_sqlite"]["lookup_1"]["p50"],
+                "lookup_100_p50": feast["lookup_100"]["p50"] / ours["online_sqlite"]["lookup_100"]["p50"],
+                "lookup_1_p99": feast["lookup_1"]["p99"] / ours["online_sqlite"]["lookup_1"]["p99"],
+                "lookup_100_p99": feast["lookup_100"]["p99"] / ours["online_sqlite"]["lookup_100"]["p99"],
+                "materialize": feast["materialize_s"] / ours["online_sqlite"]["materialize_s"],
+                "pit_join": feast["pit_s"] / ours["pit_2_views_anchor_size"]["seconds"],
+            }
+    print_table(result)
+    path = write_json("features", result, args.output)
+    console.print(f"[dim]results written to {path}[/dim]")
+    return 0
+
+
+def print_table(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    ours, feast, ratios = result["mlfactory"], result["anchors"].get("feast"), result["ratios"]
+    s = result["sizes"]
+    t = Table(title=f"feature store ({'quick' if result['quick'] else 'full'} sizes)", title_justify="left")
+    for col in ("measure", "mlfactory sqlite", "mlfactory redis", "Feast (sqlite)", "Feast / ours"):
+        t.add_column(col, justify="left" if col == "measure" else "right")
+    red = ours.get("online_redis", {})
+    sq = ours["online_sqlite"]
+    for batch in (1, 100):
+        for p in ("p50", "p99"):
+            t.add_row(
+                f"online lookup, {batch} entit{'y' if batch == 1 else 'ies'}, {p} (serving path)",
+                fmt_seconds(sq[f"lookup_{batch}"][p]),
+                fmt_seconds(red.get(f"lookup_{batch}", {}).get(p)),
+                fmt_seconds(feast[f"lookup_{batch}"][p]) if feast else "-",
+                fmt_ratio(ratios.get(f"lookup_{batch}_{p}"), 2 if batch == 1 else 10),
+            )
+        t.add_row(
+            f"  raw store read, {batch}, p50",
+            fmt_seconds(sq[f"read_{batch}"]["p50"]),
+            fmt_seconds(red.get(f"read_{batch}", {}).get("p50")),
+            "",
+            "",
+        )
+    t.add_row(
+        f"materialize {s['online_entities']:,} entities x {s['features']} features",
+        fmt_seconds(sq["materialize_s"]),
+        fmt_seconds(red.get("materialize_s")),
+        fmt_seconds(feast["materialize_s"]) if feast else "-",
+        fmt_ratio(ratios.get("materialize")),
+    )
+    full = ours["materialize_full_sqlite"]
+    t.add_row(
+        f"materialize {full['rows']:,} rows -> {full['entities']:,} entities, rows/s",
+        f"{full['rows_per_s']:,.0f}",
+        f"{ours.get('materialize_full_redis', {}).get('rows_per_s', 0):,.0f}",
+        "",
+        "",
+    )
+    for key, label in (
+        ("pit_2_views", "2 views"),
+        ("pit_2_views_backfill", "2 views, backfill-safe path"),
+        ("pit_4_views", "4 views"),
+    ):
+        r = ours[key]
+        t.add_row(
+            f"point-in-time join {s['labels']:,} labels, {label} x {s['features']} features, "
+            f"{s['entities']:,} entities",
+            fmt_seconds(r["seconds"]),
+            "",
+            "",
+            "",
+        )
+        t.add_row(f"  peak memory ({label})", f"{r['peak_rss_bytes'] / 2**20:,.0f} MiB", "", "", "")
+    if feast:
+        small = feast["pit_sizes"]
+        t.add_row(
+            f"point-in-time join at Feast size ({small['labels']:,} labels, 2 views, "
+            f"{small['entities']:,} entities)",
+            fmt_seconds(ours["pit_2_views_anchor_size"]["seconds"]),
+            "",
+            fmt_seconds(feast["pit_s"]),
+            fmt_ratio(ratios.get("pit_join"), 10),
+        )
+    console.print(t)
+    console.print(
+        "[dim]through the server: not measured (the server does not call the feature store yet)[/dim]"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""`mlfactory controller run|tick|status|pause|resume`, `mlfactory events` and `mlfactory status`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from mlfactory.cli.context import project_from
+from mlfactory.cli.output import console, fmt, print_json, table
+from mlfactory.config import parse_duration
+from mlfactory.errors import ConfigError
+
+app = typer.Typer(help="The controller that retrains, canaries, promotes and rolls back by itself.",
+                  no_args_is_help=True)
+JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+def _show_steps(steps: list, json: bool) -> None:  # type: ignore[type-arg]
+    if json:
+        print_json(steps)
+        return
+    table("controller pass", ["model", "state", "action", "why"], [[s.model, s.state, s.action, s.reason]
+                                                                    for s in steps])
+
+
+@app.command()
+def tick(ctx: typer.Context, json: JSON = False) -> None:
+    """One pass over every model with a policy (for cron or CI)."""
+    from mlfactory.control import Controller
+
+    _show_steps(Controller(project_from(ctx)).tick(), json)
+
+
+@app.command()
+def run(ctx: typer.Context,
+        iterations: Annotated[int | None, typer.Option(help="stop after this many passes")] = None) -> None:
+    """Run passes forever, every `controller.interval` seconds from the project file."""
+    from mlfactory.control import Controller
+
+    project = project_from(ctx)
+    controller = Controller(project)
+    console.print(f"controller {controller.owner}: a pass every {project.config.controller.interval:g} s "
+                  f"over {', '.join(controller.managed()) or 'no models (add a policy to one)'}; Ctrl-C stops")
+    controller.run(iterations=iterations)
+
+
+@app.command()
+def status(ctx: typer.Context, json: JSON = False) -> None:
+    """The rollout state of every managed model, and its last decisions."""
+    project = project_from(ctx)
+    meta = project.metadata
+    names = [n for n, m in project.config.models.items() if m.policy is not None]
+    rows = []
+    for name in names:
+        r = meta.get_rollout(name)
+        last = meta.list_events(model=name, limit=3)
+        rows.append({"model": name, "state": r.state, "paused": r.paused, "challenger": r.challenger,
+                     "champion": r.champion, "updated": r.updated_at,
+                     "last": [{"time": e.time, "kind": e.kind, "reason": e.reason} for e in last]})
+    if json:
+        print_json(rows)
+        return
+    table("rollouts", ["model", "state", "paused", "champion", "challenger", "updated", "last decision"],
+          [[r["model"], r["state"], "yes" if r["paused"] else "", r["champion"], r["challenger"], fmt(r["updated"]),
+            (r["last"][-1]["kind"] + ": " + r["last"][-1]["reason"]) if r["last"] else ""] for r in rows])
+
+
+def _set_paused(ctx: typer.Context, model: str | None, paused: bool, reason: str) -> None:
+    project = project_from(ctx)
+    names = [model] if model else [n for n, m in project.config.models.items() if m.policy is not None]
+    for name in names:
+        if name not in project.config.models:
+            raise ConfigError(f"no model '{name}' in the project file (models: {', '.join(project.config.models)})")
+        project.metadata.set_paused(name, paused, actor=project.actor, reason=reason)
+        console.print(f"{name}: controller {'paused' if paused else 'resumed'}")
+
+
+@app.command()
+def pause(ctx: typer.Context, model: Annotated[str | None, typer.Argument()] = None,
+          reason: Annotated[str, typer.Option(help="why, for the audit log")] = "") -> None:
+    """Stop the controller acting on one model (or all); serving is not affected."""
+    _set_paused(ctx, model, True, reason)
+
+
+@app.command()
+def resume(ctx: typer.Context, model: Annotated[str | None, typer.Argument()] = None,
+           reason: Annotated[str, typer.Option(help="why, for the audit log")] = "") -> None:
+    """Let the controller act on one model (or all) again."""
+    _set_paused(ctx, model, False, reason)
+
+
+def events(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(help="only this model's events")] = None,
+    since: Annotated[str | None, typer.Option(help="only this recent, e.g. 1d, 6h, 30m")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="only these kinds (repeatable)")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest last")] = 200,
+    json: JSON = False,
+) -> None:
+    """The audit log: every trigger, gate, route change, promotion and rollback, who did it and why."""
+    start = None
+    if since:
+        try:
+            start = datetime.fromtimestamp(datetime.now(UTC).timestamp() - parse_duration(since), UTC)
+        except ValueError as exc:
+            raise ConfigError(f"--since: {exc}") from None
+    found = project_from(ctx).metadata.list_events(model=model, since=start, kinds=kind, limit=limit)
+    if json:
+        print_json(found)
+        return
+    table("events", ["time", "model", "event", "actor", "reason"],
+          [[fmt(e.time), e.model or "", e.kind, e.actor, e.reason] for e in found])
+
+
+def maturity(ctx: typer.Context, json: JSON = False) -> None:
+    """The project's MLOps maturity level (0-3), the evidence, and what the next level needs."""
+    from mlfactory.control import assess
+
+    m = assess(project_from(ctx))
+    if json:
+        print_json(m)
+        return
+    console.print(f"[bold]maturity level {m.level}[/] of 3")
+    for line in m.evidence:
+        console.print(f"  [green]✓[/] {line}")
+    for line in m.missing:
+        console.print(f"  [red]✗[/] {line}")

@@ -1,0 +1,278 @@
+"""`mlfactory monitor run|history|report|compare`: drift, performance and health of served models."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlfactory.cli.context import project_from
+from mlfactory.cli.output import console, fmt, print_json, table
+from mlfactory.errors import ConfigError
+
+app = typer.Typer(help="Drift, performance and service health of served models.", no_args_is_help=True)
+JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically: a temporary name in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _window(window: str | None, last: int | None, default: float) -> Any:
+    from mlfactory.config import parse_duration
+    from mlfactory.monitoring import Window
+
+    if window is not None and last is not None:
+        raise ConfigError("give either --window (a time span such as 1h) or --last (a row count), not both")
+    if last is not None:
+        return Window(last=last)
+    try:
+        return Window(seconds=parse_duration(window) if window is not None else default)
+    except ValueError as exc:
+        raise ConfigError(f"--window: {exc}") from None
+
+
+def _summary_rows(reports: list[Any]) -> list[list[Any]]:
+    rows = []
+    for r in reports:
+        m = r.metrics
+        drifted = ", ".join(r.drifted_columns()[:6]) + (" …" if len(r.drifted_columns()) > 6 else "")
+        rows.append(
+            [
+                f"{r.model}/{r.version}",
+                r.route,
+                r.window.get("label"),
+                r.rows,
+                r.status,
+                fmt(m.get("drift.share")),
+                drifted or "-",
+                fmt(m.get("drift.prediction")),
+                f"{fmt(m.get('performance.accuracy'))} ({m.get('performance.labelled_rows', 0)})",
+                fmt(m.get("estimated.accuracy")),
+                fmt(m.get("health.latency_p95_ms")),
+                ", ".join(f"{a['rule']} ({a['state']})" for a in r.alerts) or "-",
+            ]
+        )
+    return rows
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(help="one model (default: every model with versions)")] = None,
+    window: Annotated[
+        str | None, typer.Option(help="time window up to now, e.g. 15m, 1h, 1d (default: monitoring.window)")
+    ] = None,
+    last: Annotated[int | None, typer.Option(help="the last N logged rows instead of a time window")] = None,
+    version: Annotated[int | None, typer.Option(help="only this version")] = None,
+    route: Annotated[str | None, typer.Option(help="only this route: production, canary, shadow, …")] = None,
+    html: Annotated[Path | None, typer.Option(help="also write the first report as HTML here")] = None,
+    json: JSON = False,
+) -> None:
+    """Check a window of the prediction log: one stored report per model version and route."""
+    from mlfactory.monitoring import monitor_project, render_html
+    from mlfactory.serving import PredictionLog
+
+    project = project_from(ctx)
+    log = PredictionLog(project.loaded.path(project.config.server.prediction_log.path))
+    spec = _window(window, last, project.config.monitoring.window)
+    with console.status("monitoring…"):
+        reports = monitor_project(
+            project, log, models=[model] if model else None, window=spec, version=version, route=route
+        )
+    if html is not None and reports:
+        history = project.metadata.list_monitor_reports(reports[0].model, version=reports[0].version)
+        _write(html, render_html(reports[0], history))
+    if json:
+        print_json([r.to_dict() for r in reports])
+        return
+    table(
+        "monitoring",
+        [
+            "version",
+            "route",
+            "window",
+            "rows",
+            "status",
+            "drift share",
+            "drifted columns",
+            "prediction drift",
+            "accuracy (labelled)",
+            "estimated acc.",
+            "p95 ms",
+            "alerts",
+        ],
+        _summary_rows(reports),
+    )
+    for r in reports:
+        for note in [*r.messages, *r.performance.get("messages", [])]:
+            console.print(f"[yellow]{r.model}/{r.version} {r.route}:[/] {note}", highlight=False)
+    if html is not None:
+        console.print(f"report written to {html}")
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    model: str,
+    version: Annotated[int | None, typer.Option(help="only this version")] = None,
+    route: Annotated[str | None, typer.Option(help="only this route")] = None,
+    limit: Annotated[int, typer.Option(help="newest N reports")] = 50,
+    json: JSON = False,
+) -> None:
+    """Stored reports of a model over time: drift, performance and health."""
+    from mlfactory.monitoring import report_history
+
+    rows = report_history(project_from(ctx).metadata, model, version=version, route=route, limit=limit)
+    if json:
+        print_json(rows)
+        return
+    table(
+        f"monitoring history of {model}",
+        [
+            "time",
+            "report",
+            "version",
+            "route",
+            "rows",
+            "status",
+            "drift share",
+            "accuracy",
+            "estimated acc.",
+            "p95 ms",
+        ],
+        [
+            [
+                fmt(r["created_at"]),
+                r["id"][:8],
+                r["version"],
+                r["route"],
+                r["rows"],
+                r["status"],
+                fmt(r["metrics"].get("drift.share")),
+                fmt(r["metrics"].get("performance.accuracy")),
+                fmt(r["metrics"].get("estimated.accuracy")),
+                fmt(r["metrics"].get("health.latency_p95_ms")),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    model: str,
+    report_id: Annotated[str | None, typer.Option("--id", help="a report id (default: the newest)")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="write the report as one self-contained HTML page")
+    ] = None,
+    json: JSON = False,
+) -> None:
+    """Show a stored report (the newest by default), as a table, JSON or an HTML page with plots."""
+    from mlfactory.monitoring import load_report, render_html
+
+    project = project_from(ctx)
+    rep = load_report(project.metadata, model, report_id)
+    if html is not None:
+        history = project.metadata.list_monitor_reports(model, version=rep.version)
+        _write(html, render_html(rep, history))
+    if json:
+        print_json(rep.to_dict())
+        return
+    table(
+        f"report {rep.id} ({rep.created_at})",
+        [
+            "version",
+            "route",
+            "window",
+            "rows",
+            "status",
+            "drift share",
+            "drifted columns",
+            "prediction drift",
+            "accuracy (labelled)",
+            "estimated acc.",
+            "p95 ms",
+            "alerts",
+        ],
+        _summary_rows([rep]),
+    )
+    table(
+        "columns",
+        ["column", "method", "statistic", "p-value", "effect", "drift", "notes"],
+        [
+            [
+                c["column"],
+                c.get("method"),
+                fmt(c.get("statistic")),
+                fmt(c.get("p_value")),
+                fmt(c.get("effect_size")),
+                {True: "DRIFT", False: "no", None: c.get("status")}[c.get("drifted")],
+                "; ".join(c.get("messages", [])),
+            ]
+            for c in [*rep.columns, *rep.outputs, *rep.label]
+        ],
+    )
+    for note in [*rep.messages, *rep.performance.get("messages", [])]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if html is not None:
+        console.print(f"report written to {html}")
+
+
+@app.command("compare")
+def compare(
+    reference: Annotated[Path, typer.Argument(help="reference data (.parquet or .csv)")],
+    current: Annotated[Path, typer.Argument(help="current data (.parquet or .csv), read in chunks")],
+    html: Annotated[Path | None, typer.Option(help="write the drift report as an HTML page")] = None,
+    json: JSON = False,
+) -> None:
+    """Plain drift report of two data sets, with the project's monitoring settings when run inside one."""
+    from mlfactory.config import MonitoringConfig, load_project_config
+    from mlfactory.monitoring import compare_files, render_compare_html
+
+    try:
+        settings = load_project_config().config.monitoring
+    except ConfigError:
+        settings = MonitoringConfig()
+    result = compare_files(reference, current, settings)
+    if html is not None:
+        _write(html, render_compare_html(result, title=f"{current.name} vs {reference.name}"))
+    if json:
+        print_json(result)
+        return
+    d = result["dataset"]
+    table(
+        f"{current} against {reference}: {result['rows']} rows, drifted share {fmt(d['share'])} "
+        f"({'DATASET DRIFT' if d['drifted'] else 'no dataset drift'})",
+        ["column", "type", "method", "statistic", "p-value", "effect", "drift", "notes"],
+        [
+            [
+                c["column"],
+                result["types"].get(c["column"], c["kind"]),
+                c.get("method"),
+                fmt(c.get("statistic")),
+                fmt(c.get("p_value")),
+                fmt(c.get("effect_size")),
+                {True: "DRIFT", False: "no", None: c.get("status")}[c.get("drifted")],
+                "; ".join(c.get("messages", [])),
+            ]
+            for c in result["columns"]
+        ],
+    )
+    for note in result["messages"]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if html is not None:
+        console.print(f"report written to {html}")

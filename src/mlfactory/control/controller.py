@@ -1,0 +1,322 @@
+"""The controller: one pass (`tick`) looks at every managed model and moves its rollout one step.
+
+Every decision is an event carrying the numbers behind it. State lives in the metadata store: a controller
+that restarts continues where the last one stopped, a per-model lease keeps two controllers from acting on
+one model at once, and every state change names the revision it read (compare-and-set), so even an expired
+lease cannot make two controllers act twice. Production is only ever moved by promote or rollback, so a
+model that had a production version always keeps one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from mlfactory.config import ModelConfig, PolicyConfig
+from mlfactory.control import stats
+from mlfactory.control.canary import analyze_canary
+from mlfactory.control.feedback import feedback_training_rows
+from mlfactory.control.states import RolloutState, check_transition
+from mlfactory.control.stats import worse_proportion
+from mlfactory.control.triggers import check_triggers
+from mlfactory.entities import ModelVersion, Rollout
+from mlfactory.errors import ConflictError, MLFactoryError, NotFoundError
+from mlfactory.registry import PRODUCTION
+from mlfactory.serving import PredictionLog, deploy_canary, deploy_clear, deploy_shadow
+
+if TYPE_CHECKING:
+    from mlfactory.project import Project
+
+log = logging.getLogger("mlfactory.controller")
+S = RolloutState
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one tick did for one model."""
+
+    model: str
+    state: str
+    action: str
+    reason: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Controller:
+    """Runs the loop for every model whose project-file entry has a ``policy``."""
+
+    def __init__(self, project: Project, *, owner: str | None = None) -> None:
+        self.project = project
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.actor = f"controller:{self.owner}"
+        cfg = project.config.server.prediction_log
+        self.predictions = PredictionLog(project.loaded.path(cfg.path))
+
+    @property
+    def meta(self):  # type: ignore[no-untyped-def]
+        return self.project.metadata
+
+    def managed(self) -> dict[str, ModelConfig]:
+        return {n: m for n, m in self.project.config.models.items() if m.policy is not None}
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    def tick(self) -> list[Step]:
+        """One pass over every managed model; errors are recorded as events, never raised."""
+        steps = []
+        for name, model in self.managed().items():
+            try:
+                steps.append(self._leased(name, model))
+            except MLFactoryError as exc:  # a failed retrain, an unreachable database or server, …
+                self._error(name, exc)
+                steps.append(Step(name, "unknown", "error", str(exc)))
+        return steps
+
+    def _leased(self, name: str, model: ModelConfig) -> Step:
+        if not self.meta.acquire_lease(name, self.owner, self.project.config.controller.lease):
+            return Step(name, self.meta.get_rollout(name).state, "skipped",
+                        "another controller holds this model's lease")
+        try:
+            return self._step(name, model)
+        except ConflictError as exc:  # another controller moved first; nothing to undo
+            return Step(name, self.meta.get_rollout(name).state, "skipped", str(exc))
+        finally:
+            try:
+                self.meta.release_lease(name, self.owner)
+            except MLFactoryError:  # the lease simply expires
+                log.warning("could not release the lease on %s", name)
+
+    def run(self, *, iterations: int | None = None, sleep=time.sleep) -> None:  # type: ignore[no-untyped-def]
+        """Tick every ``controller.interval`` seconds, forever or ``iterations`` times."""
+        done = 0
+        while iterations is None or done < iterations:
+            started = time.monotonic()
+            for step in self.tick():
+                log.info("%s: %s (%s) %s", step.model, step.action, step.state, step.reason)
+            done += 1
+            if iterations is None or done < iterations:
+                sleep(max(0.0, self.project.config.controller.interval - (time.monotonic() - started)))
+
+    def _error(self, name: str, exc: Exception) -> None:
+        try:
+            self.meta.add_event("controller.error", actor=self.actor, model=name,
+                                payload={"error": type(exc).__name__}, reason=str(exc))
+        except MLFactoryError:  # the database itself is away; the log line is all we can leave
+            log.exception("controller error on %s, and the event could not be written", name)
+
+    def _move(self, r: Rollout, target: RolloutState, reason: str, *, challenger: int | None = None,
+              champion: int | None = None, data: dict[str, Any] | None = None,
+              payload: dict[str, Any] | None = None) -> Rollout:
+        check_transition(r.state, target)
+        return self.meta.save_rollout(
+            r.model, expect_revision=r.revision, state=target.value,
+            challenger=r.challenger if challenger is None else challenger,
+            champion=r.champion if champion is None else champion,
+            data={**r.data, **(data or {})} if target != S.IDLE else {}, event=f"rollout.{target.value}",
+            actor=self.actor, reason=reason, payload=payload,
+        )
+
+    def _step(self, name: str, model: ModelConfig) -> Step:
+        r = self.meta.get_rollout(name)
+        policy = model.policy
+        assert policy is not None
+        if r.paused:
+            return Step(name, r.state, "paused", "the controller is paused for this model")
+        state = RolloutState(r.state)
+        if state == S.IDLE:
+            return self._idle(r, name, model, policy)
+        if state == S.RETRAINING:
+            return self._retrain(r, name, model, policy)
+        if state == S.GATED:
+            return self._go_live(r, name, policy)
+        if state == S.SHADOW:
+            return self._shadow(r, name, policy)
+        if state == S.CANARY:
+            return self._canary(r, name, policy)
+        if state == S.PROMOTED:
+            return self._guard(r, name, policy)
+        done = self._move(r, S.IDLE, f"rollout finished as {state.value}")
+        return Step(name, done.state, "reset", f"rollout finished as {state.value}")
+
+    # -- idle: triggers, cooldown and cap ----------------------------------------------------------------
+
+    def champion(self, name: str) -> ModelVersion | None:
+        try:
+            return self.project.registry.resolve(f"{name}@{PRODUCTION}")
+        except NotFoundError:
+            return None
+
+    def _recent_retrains(self, name: str, seconds: float) -> list[datetime]:
+        since = datetime.fromtimestamp(time.time() - seconds, UTC)
+        return [e.time for e in self.meta.list_events(model=name, since=since, kinds=["rollout.retraining"])]
+
+    def _idle(self, r: Rollout, name: str, model: ModelConfig, policy: PolicyConfig) -> Step:
+        champion = self.champion(name)
+        if champion is None:
+            return Step(name, r.state, "waiting", f"'{name}' has no {PRODUCTION} version to improve on; "
+                        "promote one first")
+        fired = check_triggers(self, name, model, champion)
+        if not fired:
+            return Step(name, r.state, "watching", "no trigger fired")
+        reason = "; ".join(f.reason for f in fired)
+        today = self._recent_retrains(name, DAY)
+        cooling = self._recent_retrains(name, policy.cooldown)
+        if cooling or len(today) >= policy.max_retrains_per_day:
+            why = (f"cooldown: last retrain {cooling[-1]:%H:%M:%S} UTC, cooldown {policy.cooldown:.0f} s" if cooling
+                   else f"cap: {len(today)} retrains in the last 24 h (max {policy.max_retrains_per_day})")
+            last = self.meta.list_events(model=name, limit=1)
+            if not last or last[-1].kind != "controller.suppressed":  # one event per suppression, not per tick
+                self.meta.add_event("controller.suppressed", actor=self.actor, model=name,
+                                    payload={"triggers": [f.kind for f in fired]}, reason=f"{reason} ({why})")
+            return Step(name, r.state, "suppressed", why)
+        moved = self._move(r, S.RETRAINING, reason, champion=champion.version, challenger=None,
+                           payload={"triggers": [{"kind": f.kind, **f.details} for f in fired]})
+        return self._retrain(moved, name, model, policy)
+
+    # -- retraining and gates ------------------------------------------------------------------------------
+
+    def _retrain(self, r: Rollout, name: str, model: ModelConfig, policy: PolicyConfig) -> Step:
+        try:
+            dataset = self.project.ingest(model.source).dataset
+            extra = (feedback_training_rows(self.predictions, self.meta, name, model) if policy.include_feedback
+                     else pd.DataFrame())
+            result = self.project.train(name, dataset=dataset.id, extra_rows=extra, max_rows=policy.max_training_rows,
+                                        actor=self.actor)
+        except MLFactoryError as exc:
+            failed = self._move(r, S.FAILED, f"retraining failed: {exc}", payload={"error": type(exc).__name__})
+            self._move(failed, S.IDLE, "production keeps serving the champion")
+            return Step(name, S.IDLE.value, "retrain_failed", str(exc))
+        v = result.version
+        payload = {"version": v.version, "dataset": dataset.id, "feedback_rows": len(extra),
+                   "metrics": {k: x for k, x in result.metrics.items() if isinstance(x, float)},
+                   "gates": result.gates}
+        if not result.passed:
+            failed = "; ".join(g["detail"] for g in result.gates if not g["passed"])
+            rejected = self._move(r, S.REJECTED, f"challenger {v.ref} failed its gates: {failed}",
+                                  challenger=v.version, payload=payload)
+            self._move(rejected, S.IDLE, "rejected challenger goes no further")
+            return Step(name, S.IDLE.value, "rejected", failed, payload)
+        reason = f"challenger {v.ref} passed every gate against {r.champion and f'{name}/{r.champion}'}"
+        gated = self._move(r, S.GATED, reason, challenger=v.version, payload=payload)
+        return self._go_live(gated, name, policy)
+
+    # -- shadow and canary ---------------------------------------------------------------------------------
+
+    def _go_live(self, r: Rollout, name: str, policy: PolicyConfig) -> Step:
+        assert r.challenger is not None
+        if policy.rollout.shadow:
+            deploy_shadow(self.meta, name, r.challenger, actor=self.actor, reason="controller: shadow first")
+            moved = self._move(r, S.SHADOW, f"{name}/{r.challenger} sees a copy of traffic",
+                               data={"shadow_started": time.time()})
+            return Step(name, moved.state, "shadow", "shadow started")
+        return self._go_live_canary(r, name, policy, "gates passed")
+
+    def labelled_rows(self, name: str, version: int, *, route: str | None = None,
+                      since: float | None = None) -> pd.DataFrame:
+        start = None if since is None else datetime.fromtimestamp(since, UTC)
+        frame = self.predictions.with_feedback(self.meta, model=name, version=version, route=route, since=start)
+        return frame[frame["label"].notna()] if "label" in frame else frame
+
+    def _shadow(self, r: Rollout, name: str, policy: PolicyConfig) -> Step:
+        assert r.challenger is not None
+        started = float(r.data.get("shadow_started", time.time()))
+        rows = self.predictions.query(model=name, version=r.challenger, route="shadow",
+                                      since=datetime.fromtimestamp(started, UTC))
+        if len(rows) < policy.rollout.shadow_min_rows:
+            if time.time() - started > policy.rollout.max_canary_duration:
+                return self._roll_back(r, name, f"shadow saw only {len(rows)} rows before its maximum duration",
+                                       {})
+            return Step(name, r.state, "waiting", f"{len(rows)}/{policy.rollout.shadow_min_rows} shadow rows")
+        deploy_shadow(self.meta, name, None, actor=self.actor, reason="controller: shadow done")
+        return self._go_live_canary(r, name, policy, f"shadow answered {len(rows)} rows")
+
+    def _go_live_canary(self, r: Rollout, name: str, policy: PolicyConfig, why: str) -> Step:
+        assert r.challenger is not None
+        deploy_canary(self.meta, name, r.challenger, weight=policy.rollout.canary_weight, actor=self.actor,
+                      reason="controller: canary", key=policy.rollout.canary_key)
+        moved = self._move(r, S.CANARY, f"{why}; {name}/{r.challenger} takes {policy.rollout.canary_weight:g}%",
+                           data={"canary_started": time.time()})
+        return Step(name, moved.state, "canary", "canary started")
+
+    def _canary(self, r: Rollout, name: str, policy: PolicyConfig) -> Step:
+        assert r.challenger is not None and r.champion is not None
+        started = float(r.data.get("canary_started", time.time()))
+        since = datetime.fromtimestamp(started, UTC)
+        challenger = self.predictions.with_feedback(self.meta, model=name, version=r.challenger, route="canary",
+                                                    since=since)
+        champion = self.predictions.with_feedback(self.meta, model=name, version=r.champion,
+                                                  route=PRODUCTION, since=since)
+        classes = self.project.registry.resolve(f"{name}/{r.champion}").signature.get("classes")
+        verdict = analyze_canary(challenger, champion, policy.rollout, elapsed_s=time.time() - started,
+                                 classes=classes)
+        if verdict.decision == "wait":
+            return Step(name, r.state, "waiting", verdict.reason, verdict.to_dict())
+        if verdict.decision == "rollback":
+            return self._roll_back(r, name, f"canary regressed: {verdict.reason}", verdict.to_dict())
+        current = self.champion(name)
+        if current is None or current.version != r.challenger:  # idempotent after a restart mid-promotion
+            self.project.registry.promote(name, r.challenger, actor=self.actor,
+                                          reason=f"canary passed: {verdict.reason}")
+        deploy_clear(self.meta, name, actor=self.actor, reason="controller: canary promoted")
+        accuracy = next((c.champion for c in verdict.checks if c.metric == "accuracy"), None)
+        moved = self._move(r, S.PROMOTED, f"{name}/{r.challenger} promoted: {verdict.reason}",
+                           data={"promoted_at": time.time(), "baseline_accuracy": accuracy},
+                           payload=verdict.to_dict())
+        return Step(name, moved.state, "promoted", verdict.reason, verdict.to_dict())
+
+    def _roll_back(self, r: Rollout, name: str, reason: str, payload: dict[str, Any]) -> Step:
+        try:
+            deploy_clear(self.meta, name, actor=self.actor, reason="controller: rollback")
+        except NotFoundError:
+            pass  # no routing policy left to clear
+        moved = self._move(r, S.ROLLED_BACK, reason, payload=payload)
+        self._move(moved, S.IDLE, "production keeps serving the champion")
+        return Step(name, S.IDLE.value, "rolled_back", reason, payload)
+
+    # -- the guard window after promotion -------------------------------------------------------------------
+
+    def _guard(self, r: Rollout, name: str, policy: PolicyConfig) -> Step:
+        assert r.challenger is not None
+        promoted = float(r.data.get("promoted_at", time.time()))
+        elapsed = time.time() - promoted
+        baseline = r.data.get("baseline_accuracy")
+        rows = self.labelled_rows(name, r.challenger, route=PRODUCTION, since=promoted)
+        enough = len(rows) >= max(policy.rollout.guard_rows, 30)
+        if baseline is not None and enough:
+            classes = self.project.registry.resolve(f"{name}/{r.challenger}").signature.get("classes")
+            hits = int(stats.hits(rows["prediction"], rows["label"], classes).sum())
+            drop, p = worse_proportion(hits, len(rows), round(baseline * len(rows)), len(rows))
+            limit = next((c.max_regression for c in policy.rollout.compare if c.metric == "accuracy"), 0.02)
+            detail = {"accuracy": hits / len(rows), "baseline": baseline, "drop": drop, "p_value": p,
+                      "rows": len(rows)}
+            if drop > limit and p < policy.rollout.significance:
+                current = self.champion(name)
+                if current is not None and current.version == r.challenger:
+                    self.project.registry.rollback(name, actor=self.actor,
+                                                   reason=f"guard window: accuracy dropped {drop:.3f} (p={p:.3g})")
+                moved = self._move(r, S.ROLLED_BACK, f"guard window: production accuracy {hits / len(rows):.3f} "
+                                   f"vs {baseline:.3f} before promotion (p={p:.3g})", payload=detail)
+                self._move(moved, S.IDLE, "rolled back to the previous production version")
+                return Step(name, S.IDLE.value, "guard_rollback", f"accuracy dropped {drop:.3f}", detail)
+            done = self._move(r, S.IDLE, f"guard window passed: accuracy {hits / len(rows):.3f} on {len(rows)} "
+                              f"labelled rows (baseline {baseline:.3f})", payload=detail)
+            return Step(name, done.state, "guard_passed", "production held up", detail)
+        if elapsed >= policy.rollout.guard_duration:
+            done = self._move(r, S.IDLE, f"guard window closed after {elapsed:.0f} s with {len(rows)} labelled rows")
+            return Step(name, done.state, "guard_closed", "guard window closed")
+        return Step(name, r.state, "guarding", f"{len(rows)} labelled rows since promotion")
+
+    # -- monitoring hook -------------------------------------------------------------------------------------
+
+    def drift_streak(self, name: str, champion: ModelVersion, policy: PolicyConfig) -> list[dict[str, Any]]:
+        """The newest consecutive monitoring windows of production that showed dataset drift."""
+        return []

@@ -1,0 +1,409 @@
+"""Column drift: pick a method per column, compute every statistic for all columns at once, decide.
+
+Defaults (overridable per column under ``monitoring.columns``):
+
+========== ===================================== =============================================
+column     window of at most ``small_sample`` rows larger windows
+========== ===================================== =============================================
+numeric    Kolmogorov–Smirnov (p < ``alpha``)     Wasserstein / reference std ≥ 0.1
+categorical chi-square; two-proportion Z when      Jensen–Shannon distance ≥ 0.1
+           both sides hold the same two values
+========== ===================================== =============================================
+
+A test flags drift only when its p-value is below the level *and* the effect size reaches the minimum
+(normed Wasserstein for numbers, Jensen–Shannon distance for categories), so a huge window does not flag a
+trivial difference. PSI (≥ 0.2) and Jensen–Shannon on numbers are available as overrides; both are
+computed on reference deciles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlfactory.config import ColumnDriftConfig, MonitoringConfig
+from mlfactory.monitoring import stats
+from mlfactory.monitoring.reference import OTHER
+from mlfactory.monitoring.window_counts import CategoricalCounts, NumericCounts, WindowCounts
+
+TESTS = ("ks", "chisquare", "z")
+NUMERIC_METHODS = ("ks", "wasserstein", "psi", "jensenshannon", "chisquare")
+CATEGORICAL_METHODS = ("chisquare", "z", "jensenshannon", "psi")
+PLOT_CATEGORIES = 20
+
+
+@dataclass
+class ColumnDrift:
+    """The drift check of one column: what was compared, the numbers, and the decision."""
+
+    column: str
+    kind: str
+    role: str = "feature"
+    method: str | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    effect_size: float | None = None
+    effect: str | None = None
+    threshold: float | None = None
+    drifted: bool | None = None
+    status: str = "ok"
+    messages: list[str] = field(default_factory=list)
+    n_reference: int = 0
+    n_current: int = 0
+    current: dict[str, Any] = field(default_factory=dict)
+    plot: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _f(x: Any) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def choose_method(
+    kind: str, n_current: int, binary: bool, override: ColumnDriftConfig | None, settings: MonitoringConfig
+) -> str:
+    """The method a column is checked with: its override, else the default by kind and window size."""
+    if override is not None and override.method != "auto":
+        return override.method
+    small = n_current <= settings.small_sample
+    if kind == "numeric":
+        return "ks" if small else "wasserstein"
+    if small:
+        return "z" if binary else "chisquare"
+    return "jensenshannon"
+
+
+def _threshold(method: str, override: ColumnDriftConfig | None, settings: MonitoringConfig) -> float:
+    if override is not None and override.threshold is not None:
+        return override.threshold
+    return {
+        "wasserstein": settings.wasserstein_threshold,
+        "jensenshannon": settings.jensenshannon_threshold,
+        "psi": settings.psi_threshold,
+    }.get(method, settings.alpha)
+
+
+def _pad(rows: list[np.ndarray], width: int, fill_last: bool = False) -> np.ndarray:
+    out = np.zeros((len(rows), width), dtype="float64")
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+        if fill_last and len(r):
+            out[i, len(r) :] = r[-1]
+    return out
+
+
+def _numeric_matrices(refs: list[dict[str, Any]], curs: list[NumericCounts]) -> dict[str, np.ndarray]:
+    """Padded edges and counts with the over bin moved to the last position."""
+    m = max(len(r["edges"]) - 1 for r in refs)
+    edges = _pad([np.asarray(r["edges"], dtype="float64") for r in refs], m + 1, fill_last=True)
+    ref = np.zeros((len(refs), m + 2))
+    cur = np.zeros((len(refs), m + 2))
+    for i, (r, c) in enumerate(zip(refs, curs, strict=True)):
+        nb = len(r["edges"]) - 1
+        ref[i, 1 : nb + 1] = r["counts"]
+        cur[i, : nb + 1] = c.counts[: nb + 1]
+        cur[i, -1] = c.counts[nb + 1]
+    return {
+        "edges": edges,
+        "ref": ref,
+        "cur": cur,
+        "below": np.array([c.below for c in curs]),
+        "above": np.array([c.above for c in curs]),
+    }
+
+
+def _scale(ref: dict[str, Any]) -> tuple[float, str | None]:
+    if ref.get("feature") == "oov_rate":  # a share in [0, 1]: its shift is already on a common scale
+        return 1.0, None
+    std = ref.get("std")
+    if std:
+        return float(std), None
+    mean = abs(ref.get("mean") or 0.0)
+    return max(mean, 1.0), (
+        f"constant in the reference (value {ref.get('mean')}): Wasserstein is normed by "
+        f"max(|mean|, 1) = {max(mean, 1.0):g} instead of the standard deviation"
+    )
+
+
+def _numeric_plot(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
+    g_ref, g_cur = stats.coarsen(ref[None, :], cur[None, :])
+    labels = ["below range", *[f"decile {i + 1}" for i in range(g_ref.shape[1] - 2)], "above range"]
+    n_r, n_c = max(g_ref.sum(), 1), max(g_cur.sum(), 1)
+    return {
+        "labels": labels,
+        "reference": (g_ref[0] / n_r).tolist(),
+        "current": (g_cur[0] / n_c).tolist(),
+        "range": [float(edges[0]), float(edges[-1])],
+    }
+
+
+def numeric_drift(
+    names: list[str], refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
+) -> list[ColumnDrift]:
+    """Check numeric columns, all statistics computed in one vectorized pass."""
+    if not names:
+        return []
+    mat = _numeric_matrices(refs, curs)
+    d, p_ks = stats.ks_binned(mat["ref"], mat["cur"])
+    w = stats.wasserstein_binned(mat["edges"], mat["ref"], mat["cur"], mat["below"], mat["above"])
+    coarse_ref, coarse_cur = stats.coarsen(mat["ref"], mat["cur"])
+    psi = stats.psi(coarse_ref, coarse_cur)
+    js = stats.jensen_shannon(coarse_ref, coarse_cur)
+    chi, p_chi, _ = stats.chi2_homogeneity(coarse_ref, coarse_cur)
+    out = []
+    for i, name in enumerate(names):
+        scale, note = _scale(refs[i])
+        effect = _f(w[i] / scale)
+        res = ColumnDrift(
+            column=name,
+            kind="numeric",
+            effect_size=effect,
+            effect="wasserstein_normed",
+            n_reference=int(mat["ref"][i].sum()),
+            n_current=curs[i].n,
+            current=curs[i].summary(),
+        )
+        if note:
+            res.messages.append(note)
+        by_method = {
+            "ks": (d[i], p_ks[i]),
+            "wasserstein": (effect, None),
+            "psi": (psi[i], None),
+            "jensenshannon": (js[i], None),
+            "chisquare": (chi[i], p_chi[i]),
+        }
+        res.plot = _numeric_plot(mat["ref"][i], mat["cur"][i], mat["edges"][i])
+        out.append((res, by_method))
+    return [_finish(res, by_method, settings) for res, by_method in out]
+
+
+def _categorical_vectors(
+    ref: dict[str, Any], cur: CategoricalCounts
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Aligned counts over the reference's values, its ``other`` bucket and the window's new values.
+
+    When the reference lumped rare values into ``other``, a value it does not name may be one of them, so
+    such values count as ``other`` rather than as new.
+    """
+    freq: dict[str, int] = ref.get("frequencies", {})
+    keys = list(freq)
+    ref_counts = [float(v) for v in freq.values()]
+    cur_counts = [float(cur.counts.get(k, 0)) for k in keys]
+    unknown = {k: n for k, n in cur.counts.items() if k not in freq}
+    if ref.get("other", 0) > 0:
+        keys.append(OTHER)
+        ref_counts.append(float(ref["other"]))
+        cur_counts.append(float(sum(unknown.values())))
+    else:
+        for k, n in sorted(unknown.items(), key=lambda kv: -kv[1]):
+            keys.append(k)
+            ref_counts.append(0.0)
+            cur_counts.append(float(n))
+    return keys, np.asarray(ref_counts), np.asarray(cur_counts)
+
+
+def categorical_drift(
+    names: list[str], refs: list[dict[str, Any]], curs: list[CategoricalCounts], settings: MonitoringConfig
+) -> list[ColumnDrift]:
+    """Check categorical columns, all statistics computed in one vectorized pass."""
+    if not names:
+        return []
+    aligned = [_categorical_vectors(r, c) for r, c in zip(refs, curs, strict=True)]
+    width = max(len(k) for k, _, _ in aligned)
+    ref = _pad([a[1] for a in aligned], width)
+    cur = _pad([a[2] for a in aligned], width)
+    chi, p_chi, _ = stats.chi2_homogeneity(ref, cur)
+    z, p_z = stats.two_proportion_z(ref[:, 0], ref.sum(axis=1), cur[:, 0], cur.sum(axis=1))
+    js = stats.jensen_shannon(ref, cur)
+    psi = stats.psi(ref, cur)
+    out = []
+    for i, name in enumerate(names):
+        keys, r, c = aligned[i]
+        res = ColumnDrift(
+            column=name,
+            kind="categorical",
+            effect_size=_f(js[i]),
+            effect="jensen_shannon",
+            n_reference=int(r.sum()),
+            n_current=int(c.sum()),
+            current=curs[i].summary(),
+        )
+        known = set(refs[i].get("frequencies", {}))
+        new = {k: int(n) for k, n in zip(keys, c, strict=True) if k not in known and k != OTHER and n > 0}
+        if new and c.sum():
+            res.current["new_share"] = sum(new.values()) / float(c.sum())
+            res.current["new_values"] = sorted(new, key=lambda k: -new[k])[:5]
+        if len(known) == 1:
+            res.messages.append(
+                f"the reference holds a single category ({next(iter(known))!r}); "
+                "any other value in the window counts against it"
+            )
+        binary = len(keys) == 2 and len(known) == 2
+        by_method = {
+            "chisquare": (chi[i], p_chi[i]),
+            "z": (z[i], p_z[i]) if binary else (None, None),
+            "jensenshannon": (js[i], None),
+            "psi": (psi[i], None),
+        }
+        top = np.argsort(-(r / max(r.sum(), 1) + c / max(c.sum(), 1)), kind="stable")[:PLOT_CATEGORIES]
+        res.plot = {
+            "labels": [keys[j] for j in top],
+            "reference": (r[top] / max(r.sum(), 1)).tolist(),
+            "current": (c[top] / max(c.sum(), 1)).tolist(),
+        }
+        if binary:
+            res.current["binary"] = True
+        out.append((res, by_method))
+    return [_finish(res, by_method, settings) for res, by_method in out]
+
+
+def _finish(
+    res: ColumnDrift, by_method: dict[str, tuple[Any, Any]], settings: MonitoringConfig
+) -> ColumnDrift:
+    override = settings.columns.get(res.column)
+    binary = bool(res.current.pop("binary", False))
+    method = choose_method(res.kind, res.n_current, binary, override, settings)
+    allowed = NUMERIC_METHODS if res.kind == "numeric" else CATEGORICAL_METHODS
+    res.method = method
+    if method not in allowed or (method == "z" and not binary):
+        why = (
+            "applies only to a column whose reference and window hold the same two values"
+            if method == "z"
+            else f"does not apply to {res.kind} columns"
+        )
+        res.status = "error"
+        res.messages.append(
+            f"method '{method}' {why}; set monitoring.columns.{res.column}.method to one of "
+            f"{', '.join(m for m in allowed if m != 'z' or binary)} or 'auto'"
+        )
+        return res
+    stat, p = by_method[method]
+    res.statistic, res.p_value = _f(stat), _f(p)
+    res.threshold = _threshold(method, override, settings)
+    if method in TESTS:
+        if res.p_value is None and res.statistic is None:
+            res.statistic, res.p_value = 0.0, 1.0
+            res.messages.append("only one value occurs in the reference and the window; nothing to compare")
+        min_effect = (
+            override.min_effect
+            if override and override.min_effect is not None
+            else (settings.min_effect_numeric if res.kind == "numeric" else settings.min_effect_categorical)
+        )
+        res.drifted = bool(
+            res.p_value is not None and res.p_value < res.threshold and (res.effect_size or 0.0) >= min_effect
+        )
+        if res.p_value is not None and res.p_value < res.threshold and not res.drifted:
+            res.messages.append(
+                f"significant (p={res.p_value:.3g}) but the effect size "
+                f"{res.effect_size or 0:.3g} is below the minimum {min_effect:g}"
+            )
+    else:
+        res.drifted = bool(res.statistic is not None and res.statistic >= res.threshold)
+    return res
+
+
+def _unavailable(name: str, kind: str, role: str, status: str, message: str, n_ref: int = 0) -> ColumnDrift:
+    return ColumnDrift(
+        column=name, kind=kind, role=role, status=status, messages=[message], n_reference=n_ref
+    )
+
+
+def column_drift(
+    reference: dict[str, dict[str, Any]],
+    counts: WindowCounts,
+    settings: MonitoringConfig,
+    *,
+    role: str = "feature",
+    present: set[str] | None = None,
+) -> list[ColumnDrift]:
+    """Check every reference column against the window's counts.
+
+    Columns that cannot be checked get a result with a status and a message instead of numbers:
+    ``missing`` (not in the window's data), ``no_data`` (only nulls in the window), ``no_reference`` (the
+    reference has no values), ``skipped`` (disabled in the project file), ``error`` (a method that does not
+    fit the column).
+
+    Args:
+        reference: column name → reference entry.
+        counts: the window, counted.
+        settings: the project's monitoring section.
+        role: ``feature``, ``output`` or ``label``, copied to each result.
+        present: columns the window's data holds (text views by their source); all when None.
+    """
+    results: list[ColumnDrift] = []
+    groups: dict[str, tuple[list[str], list[dict[str, Any]], list[Any]]] = {
+        "numeric": ([], [], []),
+        "categorical": ([], [], []),
+    }
+    for name, ref in reference.items():
+        kind = ref.get("kind", "numeric")
+        acc = counts.numeric.get(name) if kind == "numeric" else counts.categorical.get(name)
+        override = settings.columns.get(name)
+        source = ref.get("source", name)
+        n_ref = int(ref.get("count", 0))
+        if override is not None and not override.enabled:
+            results.append(_unavailable(name, kind, role, "skipped", "disabled in monitoring.columns"))
+        elif (present is not None and source not in present) or acc is None or not acc.seen:
+            results.append(
+                _unavailable(
+                    name,
+                    kind,
+                    role,
+                    "missing",
+                    f"column '{source}' is not in the window's data, so it cannot be checked",
+                    n_ref,
+                )
+            )
+        elif n_ref == 0 or (kind == "numeric" and len(ref.get("edges", [])) < 2):
+            results.append(
+                _unavailable(
+                    name,
+                    kind,
+                    role,
+                    "no_reference",
+                    "the reference has no values for this column (all null in training)",
+                )
+            )
+        elif (acc.n if isinstance(acc, NumericCounts) else sum(acc.counts.values())) == 0:
+            nulls = acc.nulls + (acc.infinite if isinstance(acc, NumericCounts) else 0)
+            what = f"all {nulls} values in the window are null" if nulls else "the window holds no values"
+            if isinstance(acc, NumericCounts) and acc.infinite:
+                what += f" or infinite ({acc.infinite} infinite)"
+            results.append(
+                _unavailable(name, kind, role, "no_data", what + ", so it cannot be checked", n_ref)
+            )
+        else:
+            names, refs, accs = groups[kind]
+            names.append(name)
+            refs.append(ref)
+            accs.append(acc)
+    checked = numeric_drift(*groups["numeric"], settings) + categorical_drift(
+        *groups["categorical"], settings
+    )
+    for res in checked:
+        res.role = role
+        acc = counts.numeric.get(res.column) or counts.categorical.get(res.column)
+        nulls = acc.nulls if acc is not None else 0
+        if nulls and res.n_current:
+            res.messages.append(f"{nulls} null value(s) in the window were left out")
+    order = {name: i for i, name in enumerate(reference)}
+    return sorted([*results, *checked], key=lambda r: order.get(r.column, len(order)))
+
+
+def dataset_drift(results: list[ColumnDrift], share: float) -> dict[str, Any]:
+    """Whether the share of drifted feature checks reaches ``share`` (None when no check was decided)."""
+    decided = [r for r in results if r.role == "feature" and r.drifted is not None]
+    drifted = [r.column for r in decided if r.drifted]
+    value = len(drifted) / len(decided) if decided else None
+    return {
+        "share": value,
+        "threshold": share,
+        "drifted": None if value is None else value >= share,
+        "columns": drifted,
+        "checked": len(decided),
+        "unchecked": [r.column for r in results if r.role == "feature" and r.drifted is None],
+    }

@@ -1,0 +1,264 @@
+"""Monitoring runs: read a window of the prediction log, check it against each version's reference, store
+the report and evaluate the alert rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from mlfactory.config import MonitoringConfig, ProjectConfig
+from mlfactory.monitoring.alerts import evaluate_alerts
+from mlfactory.monitoring.compare import window_messages
+from mlfactory.monitoring.drift import column_drift, dataset_drift
+from mlfactory.monitoring.logwindow import LogSource, LogWindow, Window
+from mlfactory.monitoring.performance import PerformanceCounts
+from mlfactory.monitoring.reference import version_reference
+from mlfactory.monitoring.report import MonitorReport, flat_metrics
+from mlfactory.monitoring.window_counts import WindowCounts
+from mlfactory.stores.metadata import MetadataStore
+
+PRODUCTION = "production"
+
+
+class ProjectLike(Protocol):
+    """What a monitoring run needs from an opened project."""
+
+    metadata: MetadataStore
+    config: ProjectConfig
+    actor: str
+
+
+def _label_drift(ref: dict[str, Any] | None, counts: dict[str, int], settings: MonitoringConfig) -> list[Any]:
+    if not ref or ref.get("kind") != "categorical" or not counts:
+        return []
+    window = WindowCounts({"label": ref})
+    acc = window.categorical["label"]
+    acc.seen = True
+    for key, n in counts.items():
+        acc.counts[key] += n
+    results = column_drift({"label": ref}, window, settings, role="label")
+    return results
+
+
+def _output_frame(frame: Any, proba: Any) -> Any:
+    out = frame[["prediction"]].copy() if "prediction" in frame.columns else frame.iloc[:, :0].copy()
+    if proba is not None:
+        out["score"] = proba.max(axis=1)
+    return out
+
+
+def monitor_group(
+    metadata: MetadataStore,
+    lw: LogWindow,
+    group: dict[str, Any],
+    settings: MonitoringConfig,
+    now: datetime | None = None,
+) -> MonitorReport:
+    """Check one (version, route) group of a window against that version's reference."""
+    version, route = group["version"], group["route"]
+    mv = metadata.get_model_version(lw.model, version)
+    ref = version_reference(mv.profile, mv.signature.get("label"))
+    inputs = [c["name"] for c in mv.signature.get("inputs", [])]
+    features = WindowCounts(ref["columns"], ref.get("text"))
+    outputs = WindowCounts(ref.get("outputs", {}))
+    perf = PerformanceCounts(mv.signature.get("classes"), ref.get("calibration"))
+    present_outputs: set[str] = set()
+    for frame, proba in lw.chunks(version, route, inputs):
+        ids = frame["request_id"].tolist() if "request_id" in frame.columns else []
+        labels = {f["request_id"]: f["label"] for f in metadata.get_feedback(ids)} if ids else {}
+        features.update(frame)
+        out = _output_frame(frame, proba)
+        present_outputs.update(out.columns)
+        outputs.update(out)
+        label_values = frame["request_id"].map(labels) if labels else None
+        if "prediction" in frame.columns:
+            perf.add(frame["prediction"], proba, label_values)
+    report = MonitorReport(
+        model=lw.model, version=version, route=route, window=lw.window.to_dict(now), rows=group["rows"]
+    )
+    columns = column_drift(ref["columns"], features, settings, present=set(lw.inputs))
+    report.messages = window_messages(report.rows, settings, columns)
+    missing = [c for c in inputs if c not in lw.inputs]
+    if missing:
+        report.messages.append(
+            f"input column(s) {missing} are not in the prediction log, so they are not checked"
+        )
+    if ref.get("format", 0) == 0:
+        report.messages.append(
+            f"{mv.ref} was registered before monitoring references existed: its data profile "
+            "is used (10 bins per number, no out-of-vocabulary reference, no calibration); "
+            "retrain to get the full reference"
+        )
+    report.columns = [c.to_dict() for c in columns]
+    output_results = column_drift(
+        ref.get("outputs", {}), outputs, settings, role="output", present=present_outputs
+    )
+    label_results = _label_drift(ref.get("label"), perf.label_counts, settings)
+    window_messages(report.rows, settings, output_results + label_results)
+    report.outputs = [c.to_dict() for c in output_results]
+    report.label = [c.to_dict() for c in label_results]
+    report.drift = dataset_drift(columns, settings.drift_share)
+    report.performance = perf.result(settings.performance_min_drop, settings.alpha)
+    report.health = {k: v for k, v in group.items() if k not in ("version", "route")}
+    if report.rows == 0:
+        report.status = "empty"
+    elif report.rows < settings.min_rows:
+        report.status = "insufficient"
+    report.metrics = flat_metrics(report)
+    return report
+
+
+def _empty_report(
+    model: str, window: Window, version: int | None, why: str, now: datetime | None
+) -> MonitorReport:
+    report = MonitorReport(
+        model=model,
+        version=version,
+        route=PRODUCTION,
+        window=window.to_dict(now),
+        rows=0,
+        status="empty",
+        messages=[why],
+    )
+    report.metrics = flat_metrics(report)
+    return report
+
+
+def run_monitor(
+    metadata: MetadataStore,
+    log: LogSource,
+    settings: MonitoringConfig,
+    *,
+    model: str,
+    window: Window | None = None,
+    version: int | None = None,
+    route: str | None = None,
+    now: datetime | None = None,
+    store: bool = True,
+    alerts: bool = True,
+    actor: str = "monitor",
+) -> list[MonitorReport]:
+    """Monitor one model: one report per (version, route) found in the window.
+
+    An empty window still gives one report (status ``empty``) for the production version, saying why, so
+    a silent server is noticed rather than mistaken for a healthy one.
+
+    Args:
+        metadata: the metadata store (versions, feedback; reports are stored here).
+        log: the prediction log.
+        settings: the project's monitoring section.
+        model: the model name.
+        window: which rows (default: ``settings.window`` seconds up to now).
+        version, route: only this version or route.
+        now: the end of a time window (default: the current time).
+        store: store each report (and log a ``monitor.report`` event).
+        alerts: evaluate the alert rules on stored reports.
+        actor: who ran it, for the audit log.
+    """
+    now = now or datetime.now(UTC)
+    window = window or Window(seconds=settings.window)
+    metadata.list_model_versions(model)  # NotFoundError naming the known models
+    with LogWindow(log, model, window, now) as lw:
+        groups = [
+            g
+            for g in lw.groups()
+            if (version is None or g["version"] == version) and (route is None or g["route"] == route)
+        ]
+        if groups:
+            reports = [monitor_group(metadata, lw, g, settings, now) for g in groups]
+        else:
+            aliases = metadata.get_aliases(model)
+            target = version if version is not None else aliases.get((model, route or PRODUCTION))
+            since, until = window.bounds(now)
+            span = (
+                f"between {since:%Y-%m-%d %H:%M:%S} and {until:%Y-%m-%d %H:%M:%S} UTC" if since else "at all"
+            )
+            who = f"version {target}" if target is not None else "any version"
+            why = (
+                f"the prediction log holds no rows of {model} ({who}, route {route or 'any'}) {span}; "
+                "is the server running with server.prediction_log.enabled, and is traffic arriving?"
+            )
+            reports = [_empty_report(model, window, target, why, now)]
+    since, until = window.bounds(now)
+    for report in reports:
+        if store:
+            report.id = metadata.add_monitor_report(
+                model=model,
+                version=report.version,
+                route=report.route,
+                window_start=since,
+                window_end=until,
+                rows=report.rows,
+                status=report.status,
+                metrics=report.metrics,
+                report=report.to_dict(),
+                actor=actor,
+            )
+            report.created_at = now.isoformat()
+        if alerts and settings.alerts:
+            report.alerts = evaluate_alerts(metadata, settings, report, window=window, now=now, actor=actor)
+    return reports
+
+
+def monitor_project(
+    project: ProjectLike,
+    log: LogSource,
+    *,
+    models: Sequence[str] | None = None,
+    window: Window | None = None,
+    version: int | None = None,
+    route: str | None = None,
+    store: bool = True,
+) -> list[MonitorReport]:
+    """Monitor every declared model (or ``models``) over one window; see :func:`run_monitor`."""
+    settings = project.config.monitoring
+    names = (
+        list(models)
+        if models
+        else [m for m in project.config.models if m in project.metadata.list_model_names()]
+    )
+    reports: list[MonitorReport] = []
+    for name in names:
+        reports.extend(
+            run_monitor(
+                project.metadata,
+                log,
+                settings,
+                model=name,
+                window=window,
+                version=version,
+                route=route,
+                store=store,
+                actor=project.actor,
+            )
+        )
+    return reports
+
+
+def report_history(
+    metadata: MetadataStore,
+    model: str,
+    *,
+    version: int | None = None,
+    route: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Stored reports of a model, oldest first, without their full content (id, time, window, metrics)."""
+    metadata.list_model_versions(model)
+    return metadata.list_monitor_reports(model, version=version, route=route, limit=limit)
+
+
+def load_report(metadata: MetadataStore, model: str, report_id: str | None = None) -> MonitorReport:
+    """A stored report by id, or the model's newest."""
+    if report_id is None:
+        newest = metadata.list_monitor_reports(model, limit=1)
+        if not newest:
+            from mlfactory.errors import NotFoundError
+
+            raise NotFoundError(
+                f"model '{model}' has no monitoring report yet; run `mlfactory monitor run "
+                f"--model {model}` first"
+            )
+        report_id = newest[0]["id"]
+    return MonitorReport.from_record(metadata.get_monitor_report(report_id))

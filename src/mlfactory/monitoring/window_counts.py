@@ -1,0 +1,136 @@
+"""A current window reduced to the reference's bins, chunk by chunk, so memory does not grow with the window.
+
+Feed it frames of any size with :meth:`WindowCounts.update`; it keeps per numeric column one count per
+reference bin plus moments, and per categorical column one count per value seen (values the reference
+lacks are kept under their own names, up to :data:`MAX_NEW_CATEGORIES`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlfactory.monitoring.reference import as_floats, category_key, text_views
+
+MAX_NEW_CATEGORIES = 1000
+NEW_OTHER = "__new_other__"
+
+
+@dataclass
+class NumericCounts:
+    """One numeric column of the window in its reference bins (under, bins…, over)."""
+
+    edges: np.ndarray
+    counts: np.ndarray
+    below: float = 0.0  # Σ (edges[0] − x) over values under the first edge
+    above: float = 0.0  # Σ (x − edges[-1]) over values above the last edge
+    n: int = 0
+    nulls: int = 0
+    infinite: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+    low: float = np.inf
+    high: float = -np.inf
+    seen: bool = False
+
+    def add(self, raw: np.ndarray) -> None:
+        self.seen = True
+        finite = np.isfinite(raw)
+        self.nulls += int(np.isnan(raw).sum())
+        self.infinite += int(np.isinf(raw).sum())
+        x = raw[finite]
+        if not len(x):
+            return
+        e = self.edges
+        idx = np.searchsorted(e, x, side="right")
+        idx[x == e[-1]] = len(e) - 1  # the last bin is closed, like numpy.histogram
+        self.counts += np.bincount(idx, minlength=len(e) + 1)
+        self.below += float(np.clip(e[0] - x, 0, None).sum())
+        self.above += float(np.clip(x - e[-1], 0, None).sum())
+        self.n += len(x)
+        self.total += float(x.sum())
+        self.squares += float(np.square(x).sum())
+        self.low, self.high = min(self.low, float(x.min())), max(self.high, float(x.max()))
+
+    def summary(self) -> dict[str, Any]:
+        mean = self.total / self.n if self.n else None
+        var = (self.squares - self.n * mean**2) / (self.n - 1) if self.n > 1 and mean is not None else None
+        return {
+            "count": self.n,
+            "nulls": self.nulls,
+            "infinite": self.infinite,
+            "mean": mean,
+            "std": float(np.sqrt(max(var, 0.0))) if var is not None else None,
+            "min": self.low if self.n else None,
+            "max": self.high if self.n else None,
+        }
+
+
+@dataclass
+class CategoricalCounts:
+    """One categorical column of the window: counts per value (as text)."""
+
+    known: set[str]
+    counts: Counter[str] = field(default_factory=Counter)
+    nulls: int = 0
+    seen: bool = False
+    new: int = 0
+
+    def add(self, values: pd.Series) -> None:
+        self.seen = True
+        self.nulls += int(values.isna().sum())
+        for key, n in values.value_counts(dropna=True).items():  # one step per distinct value, not per row
+            k = category_key(key)
+            if k not in self.known and k not in self.counts:
+                if self.new >= MAX_NEW_CATEGORIES:
+                    k = NEW_OTHER
+                else:
+                    self.new += 1
+            self.counts[k] += int(n)
+
+    def summary(self) -> dict[str, Any]:
+        return {"count": int(sum(self.counts.values())), "nulls": self.nulls, "distinct": len(self.counts)}
+
+
+class WindowCounts:
+    """Counts of a current window against a reference (see :mod:`mlfactory.monitoring.reference`).
+
+    Args:
+        columns: the reference's column entries (name → numeric or categorical reference).
+        text: the reference's text entries (source column → vocabulary), whose views feed
+            ``<column>.chars``, ``.words`` and ``.oov_rate``.
+    """
+
+    def __init__(
+        self, columns: dict[str, dict[str, Any]], text: dict[str, dict[str, Any]] | None = None
+    ) -> None:
+        self.numeric: dict[str, NumericCounts] = {}
+        self.categorical: dict[str, CategoricalCounts] = {}
+        self.text = dict(text or {})
+        self.rows = 0
+        for name, ref in columns.items():
+            if ref.get("kind") == "numeric":
+                edges = np.asarray(ref.get("edges") or [0.0, 0.0], dtype="float64")
+                self.numeric[name] = NumericCounts(edges, np.zeros(len(edges) + 1, dtype=np.int64))
+            else:
+                self.categorical[name] = CategoricalCounts(set(ref.get("frequencies", {})))
+        self._vocab = {name: set(spec.get("vocabulary", [])) for name, spec in self.text.items()}
+
+    def update(self, frame: pd.DataFrame) -> None:
+        """Add a chunk; columns are looked up by their reference names (text views by their source)."""
+        self.rows += len(frame)
+        for source in self.text:
+            if source in frame.columns:
+                for view, values in text_views(frame[source], self._vocab[source]).items():
+                    if f"{source}.{view}" in self.numeric:
+                        self.numeric[f"{source}.{view}"].add(values)
+        for name, acc in self.numeric.items():
+            if name in frame.columns:
+                acc.add(as_floats(frame[name]))
+        for name, cat in self.categorical.items():
+            if name in frame.columns:
+                cat.add(frame[name])

@@ -1,0 +1,136 @@
+"""The app factory: ``create_app(settings)`` builds a FastAPI app serving every model of a project.
+
+The lifespan opens the project's stores, loads the served models (before the port accepts requests),
+starts the background refresh and the prediction-log writer, and on shutdown stops refreshing, waits for
+shadow work, closes the predict threads and flushes the log. Errors map to HTTP in one place
+(:func:`_install_error_handlers`): an :class:`~mlfactory.errors.MLFactoryError` answers with its
+``http_status`` and ``{"error": message}``; anything else is a 500 whose body holds only an error id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+import mlfactory
+from mlfactory.errors import MLFactoryError, ValidationError
+from mlfactory.project import open_project
+from mlfactory.server.deps import json_response
+from mlfactory.server.metrics import MetricsMiddleware, ServerMetrics
+from mlfactory.server.routers import admin, health, mlflow, native, v2
+from mlfactory.server.settings import SETTINGS_ENV, ServerSettings
+from mlfactory.serving import PredictionLog, ServingRuntime
+
+log = logging.getLogger("mlfactory.server")
+
+
+def _error_body(request: Request, status: int, message: str, reasons: list[str] | None = None) -> Response:
+    path = request.url.path
+    if path.startswith("/v2/") and status == 422:
+        status = 400  # the V2 protocol signals a bad inference request with 400
+    body: dict[str, Any] = {"error": message}
+    if reasons:
+        body["reasons"] = reasons
+    if path.endswith("/invocations"):
+        body["error_code"] = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
+        body["message"] = message
+    return json_response(body, status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MLFactoryError)
+    async def domain_error(request: Request, exc: MLFactoryError) -> Response:
+        reasons = exc.reasons if isinstance(exc, ValidationError) and len(exc.reasons) > 1 else None
+        return _error_body(request, exc.http_status, str(exc), reasons)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return _error_body(request, 422, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error_body(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        error_id = uuid.uuid4().hex[:12]
+        log.error("unexpected error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        return _error_body(request, 500, f"internal error {error_id}; the server log has the details")
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """A FastAPI app serving the project in ``settings``; stores open and models load in its lifespan."""
+    metrics = ServerMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        project = open_project(settings.project, env=settings.env, actor=settings.actor)
+        cfg = settings.server or project.config.server
+        plog = None
+        if cfg.prediction_log.enabled:
+            plog = PredictionLog(
+                project.loaded.path(cfg.prediction_log.path),
+                flush_interval=cfg.prediction_log.flush_interval,
+                max_pending_rows=cfg.prediction_log.max_pending_rows,
+            ).start()
+        runtime = ServingRuntime(
+            project.registry, cfg, plog, actor=settings.actor, seed=settings.routing_seed
+        )
+        metrics.watch(runtime, plog)
+        app.state.project = project
+        app.state.server_config = cfg
+        app.state.prediction_log = plog
+        app.state.runtime = runtime
+        app.state.actor = settings.actor
+        try:
+            runtime.start()
+            status = runtime.status()
+            log.info(
+                "serving %s",
+                ", ".join(f"{n} v{m['production']}" for n, m in status["models"].items()) or "no models yet",
+            )
+            for ref, why in status["failures"].items():
+                log.error("%s failed to load: %s", ref, why)
+            yield
+        finally:
+            await runtime.drain()
+            runtime.stop()
+            if plog is not None:
+                plog.close()
+            project.close()
+
+    app = FastAPI(
+        title="mlfactory",
+        version=mlfactory.__version__,
+        lifespan=lifespan,
+        description="Every registered model of one project: native, Open Inference Protocol V2 and "
+        "MLflow scoring endpoints, with routing, hot swap and a prediction log.",
+    )
+    app.state.metrics = metrics
+    for router in (native.router, v2.router, mlflow.router, health.router, admin.router):
+        app.include_router(router)
+    _install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for worker processes started by ``mlfactory serve --workers N`` (settings come as JSON in
+    ``MLFACTORY_SERVE_SETTINGS``, written by the parent process: this is the edge where config is built)."""
+    text = os.environ.get(SETTINGS_ENV)
+    if not text:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with `mlfactory serve`")
+    return create_app(ServerSettings.from_json(text))

@@ -1,0 +1,200 @@
+"""The Open Inference Protocol V2 (KServe, Triton) for tabular models.
+
+``POST /v2/models/{name}[/versions/{v}]/infer`` takes either one 2-D input of shape [rows, features] with the
+columns in the model's feature order (``GET /v2/models/{name}`` lists them), or one input per column named
+after it. Outputs: ``predict`` [rows], ``probabilities`` [rows, classes] (classifiers), ``model_version``
+[rows] and ``request_id`` [rows]. JSON and the binary tensor extension both work.
+Errors: ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+import mlfactory
+from mlfactory.errors import NotFoundError, ValidationError
+from mlfactory.server import deps
+from mlfactory.server.v2codec import column_datatype, decode_input, encode_output, to_payload
+from mlfactory.serving import PredictResult, ServedVersion
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
+
+
+@router.get("", summary="Server metadata")
+def server_metadata() -> dict[str, Any]:
+    return {"name": "mlfactory", "version": mlfactory.__version__, "extensions": ["binary_tensor_data"]}
+
+
+@router.get("/health/live", summary="Server liveness")
+def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@router.get("/health/ready", summary="Server readiness: every served model is loaded")
+def ready(request: Request) -> Response:
+    ok = deps.runtime(request).ready()
+    return deps.json_response({"ready": ok}, 200 if ok else 503)
+
+
+async def _served(request: Request, name: str, version: int | None) -> ServedVersion:
+    rt = deps.runtime(request)
+    if version is not None:
+        return await rt.served_version(name, version)
+    table = rt.tables.get(name)
+    if table is None:
+        raise NotFoundError(
+            f"model '{name}' is not served (served: {', '.join(sorted(rt.tables)) or 'none'})"
+        )
+    return table.routes[-1].served
+
+
+def _metadata(name: str, sv: ServedVersion, versions: list[int]) -> dict[str, Any]:
+    sig = sv.version.signature
+    outputs = [
+        {
+            "name": "predict",
+            "datatype": "BYTES"
+            if any(isinstance(c, str) for c in sv.classes or [])
+            else ("INT64" if sv.classes is not None else "FP64"),
+            "shape": [-1],
+        }
+    ]
+    if sv.has_proba:
+        outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(sv.classes or [])]})
+    outputs += [
+        {"name": "model_version", "datatype": "INT64", "shape": [-1]},
+        {"name": "request_id", "datatype": "BYTES", "shape": [-1]},
+    ]
+    return {
+        "name": name,
+        "versions": [str(v) for v in versions],
+        "platform": f"mlfactory-{sv.version.flavor}",
+        "inputs": [
+            {"name": c["name"], "datatype": column_datatype(c["type"]), "shape": [-1]} for c in sig["inputs"]
+        ],
+        "outputs": outputs,
+    }
+
+
+@router.get("/models/{name}", summary="Model metadata (the production version)")
+async def model_metadata(request: Request, name: str) -> dict[str, Any]:
+    sv = await _served(request, name, None)
+    return _metadata(name, sv, sorted(deps.runtime(request).tables[name].versions()))
+
+
+@router.get("/models/{name}/versions/{version}", summary="Model metadata of one version")
+async def version_metadata(request: Request, name: str, version: int) -> dict[str, Any]:
+    sv = await _served(request, name, version)
+    return _metadata(name, sv, [version])
+
+
+async def _ready(request: Request, name: str, version: int | None) -> Response:
+    rt = deps.runtime(request)
+    if version is None:
+        if name not in rt.tables:
+            raise NotFoundError(f"model '{name}' is not served")
+        return deps.json_response({"name": name, "ready": True})
+    rt.metadata.get_model_version(name, version)  # 404 for an unknown version
+    ok = any(r.served.number == version for t in rt.tables.values() if t.model == name for r in t.routes)
+    return deps.json_response({"name": name, "version": str(version), "ready": ok}, 200 if ok else 503)
+
+
+@router.get("/models/{name}/ready", summary="Model readiness")
+async def model_ready(request: Request, name: str) -> Response:
+    return await _ready(request, name, None)
+
+
+@router.get("/models/{name}/versions/{version}/ready", summary="Model version readiness")
+async def version_ready(request: Request, name: str, version: int) -> Response:
+    return await _ready(request, name, version)
+
+
+def _outputs(result: PredictResult) -> dict[str, np.ndarray]:
+    pred = result.predictions
+    if pred.dtype == object:
+        pred = np.asarray([str(p) for p in pred.tolist()], dtype=object)
+    out = {"predict": pred}
+    if result.probabilities is not None:
+        out["probabilities"] = np.asarray(result.probabilities, dtype=np.float64)
+    out["model_version"] = np.asarray(result.versions, dtype=np.int64)
+    out["request_id"] = np.asarray(result.request_ids, dtype=object)
+    return out
+
+
+async def _infer(request: Request, name: str, version: int | None) -> Response:
+    started = time.perf_counter()
+    body = await deps.read_body(request)
+    header = request.headers.get("inference-header-content-length")
+    if header is not None:
+        if not header.isdigit() or int(header) > len(body):
+            raise ValidationError("Inference-Header-Content-Length does not fit the body")
+        body, binary = body[: int(header)], memoryview(body)[int(header) :]
+    else:
+        binary = memoryview(b"")
+    req = deps.parse_json(body)
+    if not isinstance(req, dict) or not isinstance(req.get("inputs"), list) or not req["inputs"]:
+        raise ValidationError("an inference request needs 'inputs': a non-empty list of tensors")
+    decoded, offset = [], 0
+    for i, tensor in enumerate(req["inputs"]):
+        item = decode_input(tensor, i, binary, offset)
+        offset = item[3]
+        decoded.append(item)
+    sv = await _served(request, name, version)
+    payload = to_payload(decoded, sv.spec.names, sv.spec.kinds)
+    params = req.get("parameters") or {}
+    result = await deps.runtime(request).predict(
+        name, payload, version=version, key=params.get("routing_key"), started=started
+    )
+    produced = _outputs(result)
+    wanted = req.get("outputs")
+    binary_default = bool(params.get("binary_data_output", False))
+    if wanted:
+        picks = []
+        for o in wanted:
+            oname = o.get("name") if isinstance(o, dict) else None
+            if oname not in produced:
+                raise ValidationError(f"unknown output {oname!r}; this model gives {list(produced)}")
+            picks.append((oname, bool((o.get("parameters") or {}).get("binary_data", binary_default))))
+    else:
+        picks = [(k, binary_default) for k in produced]
+    outputs, blobs = [], []
+    for oname, as_binary in picks:
+        desc, raw = encode_output(oname, produced[oname], as_binary)
+        outputs.append(desc)
+        if raw is not None:
+            blobs.append(raw)
+    answer: dict[str, Any] = {"model_name": name, "outputs": outputs}
+    if result.version is not None:
+        answer["model_version"] = str(result.version)
+    if "id" in req:
+        answer["id"] = req["id"]
+    if not blobs:
+        return deps.json_response(answer)
+    head = orjson.dumps(answer)
+    return Response(
+        head + b"".join(blobs),
+        media_type="application/octet-stream",
+        headers={"Inference-Header-Content-Length": str(len(head))},
+    )
+
+
+@router.post(
+    "/models/{name}/infer", dependencies=[Depends(deps.require_predict)], summary="Inference (routed)"
+)
+async def infer(request: Request, name: str) -> Response:
+    return await _infer(request, name, None)
+
+
+@router.post(
+    "/models/{name}/versions/{version}/infer",
+    dependencies=[Depends(deps.require_predict)],
+    summary="Inference with one version",
+)
+async def infer_version(request: Request, name: str, version: int) -> Response:
+    return await _infer(request, name, version)

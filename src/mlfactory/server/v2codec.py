@@ -1,0 +1,172 @@
+"""Tensors of the Open Inference Protocol V2 (KServe / Triton), JSON and binary, to and from NumPy.
+
+Supports the ``binary_tensor_data`` extension that Triton's clients use by default: the JSON header's
+length is in the ``Inference-Header-Content-Length`` header, and each binary tensor's bytes follow it in
+input order (``parameters.binary_data_size``). BYTES elements are each a 4-byte little-endian length then
+the bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import numpy as np
+
+from mlfactory.errors import ValidationError
+from mlfactory.serving import Columns, Rows
+from mlfactory.serving.inputs import NUMERIC, Payload
+
+NUMPY_TYPES: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+}
+DATATYPES = (*NUMPY_TYPES, "BYTES")
+COLUMN_TYPES = {"number": "FP64", "integer": "INT64", "boolean": "BOOL"}
+
+
+def column_datatype(kind: str) -> str:
+    """The V2 datatype advertised for a signature column type."""
+    return COLUMN_TYPES.get(kind, "BYTES")
+
+
+def array_datatype(arr: np.ndarray) -> str:
+    kind = arr.dtype.kind
+    if kind == "b":
+        return "BOOL"
+    if kind in "iu":
+        return "INT64"
+    if kind == "f":
+        return "FP64"
+    return "BYTES"
+
+
+def _bytes_elements(raw: bytes, name: str) -> list[bytes]:
+    out, i = [], 0
+    while i < len(raw):
+        if i + 4 > len(raw):
+            raise ValidationError(f"input '{name}': truncated BYTES element at byte {i}")
+        (n,) = struct.unpack_from("<I", raw, i)
+        i += 4
+        out.append(raw[i : i + n])
+        i += n
+    return out
+
+
+def _shape(spec: Any, name: str) -> list[int]:
+    if not isinstance(spec, list) or not spec or not all(isinstance(d, int) and d >= 0 for d in spec):
+        raise ValidationError(
+            f"input '{name}': 'shape' must be a list of non-negative integers, got {spec!r}"
+        )
+    return spec
+
+
+def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[str, np.ndarray, str, int]:
+    """One request input as (name, array in its shape, datatype, new binary offset)."""
+    if not isinstance(tensor, dict):
+        raise ValidationError(f"inputs[{i}] must be an object with name, shape, datatype and data")
+    name = tensor.get("name")
+    if not isinstance(name, str):
+        raise ValidationError(f"inputs[{i}] needs a 'name'")
+    datatype = tensor.get("datatype")
+    if datatype not in DATATYPES:
+        raise ValidationError(f"input '{name}': datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
+    shape = _shape(tensor.get("shape"), name)
+    size = int(np.prod(shape))
+    params = tensor.get("parameters") or {}
+    if "binary_data_size" in params:
+        length = params["binary_data_size"]
+        if not isinstance(length, int) or length < 0 or offset + length > len(binary):
+            raise ValidationError(f"input '{name}': binary_data_size {length!r} does not fit the body")
+        raw = bytes(binary[offset : offset + length])
+        offset += length
+        if datatype == "BYTES":
+            arr = np.empty(size, dtype=object)
+            elements = _bytes_elements(raw, name)
+            if len(elements) != size:
+                raise ValidationError(
+                    f"input '{name}': shape {shape} needs {size} values, got {len(elements)}"
+                )
+            arr[:] = elements
+        else:
+            dtype = np.dtype(NUMPY_TYPES[datatype]).newbyteorder("<")
+            if length != size * dtype.itemsize:
+                raise ValidationError(
+                    f"input '{name}': shape {shape} of {datatype} needs {size * dtype.itemsize} "
+                    f"bytes, got {length}"
+                )
+            arr = np.frombuffer(raw, dtype=dtype).astype(NUMPY_TYPES[datatype])
+        return name, arr.reshape(shape), datatype, offset
+    if "data" not in tensor:
+        raise ValidationError(f"input '{name}' has neither 'data' nor parameters.binary_data_size")
+    data = tensor["data"]
+    try:
+        arr = np.asarray(data, dtype=object if datatype == "BYTES" else None)
+    except (ValueError, TypeError):
+        raise ValidationError(
+            f"input '{name}': 'data' must be a flat or nested list of {datatype} values"
+        ) from None
+    if datatype != "BYTES" and arr.dtype.kind in "iufb":
+        arr = arr.astype(NUMPY_TYPES[datatype])
+    elif arr.dtype.kind in "OU":
+        arr = arr.astype(object)
+    if arr.size != size:
+        raise ValidationError(f"input '{name}': shape {shape} needs {size} values, got {arr.size}")
+    return name, arr.reshape(shape), datatype, offset
+
+
+def to_payload(
+    decoded: list[tuple[str, np.ndarray, str, int]], names: list[str], kinds: list[str]
+) -> Payload:
+    """One 2-D input in feature order → rows; otherwise one input per column → columns."""
+    if len(decoded) == 1 and decoded[0][0] not in names:
+        name, arr, datatype, _ = decoded[0]
+        if arr.ndim != 2 or arr.shape[1] != len(names):
+            raise ValidationError(
+                f"input '{name}' has shape {list(arr.shape)}; send one 2-D input of shape "
+                f"[rows, {len(names)}] "
+                f"with the columns in this order: {names}, or one input per column named after it"
+            )
+        return Rows(arr, None, strings_are_numbers=datatype == "BYTES" or arr.dtype == object)
+    columns: dict[str, Any] = {}
+    strings = False
+    for name, arr, datatype, _ in decoded:
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValidationError(
+                f"input '{name}' has shape {list(arr.shape)}; a column input must be [rows] or [rows, 1]"
+            )
+        if datatype == "BYTES" and name in names and kinds[names.index(name)] in NUMERIC:
+            strings = True
+        columns[name] = arr
+    return Columns(columns, strings_are_numbers=strings)
+
+
+def encode_output(name: str, arr: np.ndarray, binary: bool) -> tuple[dict[str, Any], bytes | None]:
+    """An output tensor as its JSON description and, when binary, its bytes."""
+    datatype = array_datatype(arr)
+    out: dict[str, Any] = {"name": name, "shape": list(arr.shape), "datatype": datatype}
+    if not binary:
+        out["data"] = arr.ravel().tolist()
+        return out, None
+    if datatype == "BYTES":
+        parts = []
+        for v in arr.ravel().tolist():
+            b = v if isinstance(v, bytes) else str(v).encode()
+            parts.append(struct.pack("<I", len(b)) + b)
+        raw = b"".join(parts)
+    else:
+        raw = np.ascontiguousarray(arr, dtype=np.dtype(NUMPY_TYPES[datatype]).newbyteorder("<")).tobytes()
+    out["parameters"] = {"binary_data_size": len(raw)}
+    return out, raw

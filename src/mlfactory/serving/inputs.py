@@ -1,0 +1,407 @@
+"""Request rows checked against a model's signature, without a pandas DataFrame per request.
+
+A request carries rows as records (``[{col: value}, …]``), columns (``{col: [values]}``) or positional rows
+(``[[v1, v2, …]]`` in feature order or under given column names). :class:`InputSpec` turns any of them into a
+:class:`Batch` of typed NumPy columns, or raises :class:`~mlfactory.errors.ValidationError` naming the column,
+the row (counted from 0) and what was received. Extra columns are ignored, as in batch scoring.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlfactory.errors import PayloadTooLargeError, ValidationError
+
+NUMERIC = ("number", "integer", "boolean")
+_NUMBER_KINDS = "iufb"
+
+
+def _kind_name(value: Any) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True)
+class Records:
+    """Rows as a list of ``{column: value}`` objects."""
+
+    rows: list[Any]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Rows as ``{column: [values]}``."""
+
+    data: dict[str, Any]
+    strings_are_numbers: bool = False  # values arrived as text (V2 BYTES) and may be parsed
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows as lists of values, in the model's feature order (``names`` None) or under ``names``."""
+
+    rows: Any  # list of lists, or a 2-D NumPy array
+    names: list[str] | None = None
+    strings_are_numbers: bool = False  # values arrived as text (CSV, V2 BYTES) and may be parsed
+
+
+Payload = Records | Columns | Rows
+
+
+def payload_rows(payload: Payload) -> int:
+    """How many rows a payload holds (before checking it)."""
+    if isinstance(payload, Records):
+        return len(payload.rows)
+    if isinstance(payload, Rows):
+        return len(payload.rows)
+    first = next(iter(payload.data.values()), [])
+    return len(first) if isinstance(first, list | np.ndarray) else 1
+
+
+def payload_field(payload: Payload, name: str) -> list[Any] | None:
+    """The values of a (possibly non-input) field per row, e.g. a routing key; None when absent."""
+    if isinstance(payload, Records):
+        if not payload.rows or not isinstance(payload.rows[0], dict) or name not in payload.rows[0]:
+            return None
+        return [r.get(name) if isinstance(r, dict) else None for r in payload.rows]
+    if isinstance(payload, Columns):
+        values = payload.data.get(name)
+        return list(values) if isinstance(values, list | np.ndarray) else None
+    if payload.names and name in payload.names:
+        j = payload.names.index(name)
+        return [r[j] for r in payload.rows]
+    return None
+
+
+class Batch:
+    """Checked rows as typed columns: float64 for numbers, object for categories and text.
+
+    When every input is numeric the rows are kept as one ``(n, k)`` float64 matrix.
+    """
+
+    __slots__ = ("_columns", "matrix", "n", "names")
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        *,
+        matrix: np.ndarray | None = None,
+        columns: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        self.names = tuple(names)
+        self.matrix = matrix
+        self._columns = columns
+        self.n = int(matrix.shape[0]) if matrix is not None else len(next(iter(columns.values())))  # type: ignore[union-attr]
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        if self._columns is None:
+            assert self.matrix is not None
+            self._columns = {name: self.matrix[:, j] for j, name in enumerate(self.names)}
+        return self._columns
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as the DataFrame the model was trained on."""
+        if self.matrix is not None:
+            return pd.DataFrame(self.matrix, columns=list(self.names), copy=False)
+        return pd.DataFrame(self.columns, copy=False)
+
+    def take(self, index: np.ndarray) -> Batch:
+        if self.matrix is not None:
+            return Batch(self.names, matrix=self.matrix[index])
+        return Batch(self.names, columns={k: v[index] for k, v in self.columns.items()})
+
+    @staticmethod
+    def concat(batches: Sequence[Batch]) -> Batch:
+        if len(batches) == 1:
+            return batches[0]
+        first = batches[0]
+        if all(b.matrix is not None for b in batches):
+            return Batch(first.names, matrix=np.concatenate([b.matrix for b in batches]))  # type: ignore[misc]
+        return Batch(
+            first.names, columns={k: np.concatenate([b.columns[k] for b in batches]) for k in first.names}
+        )
+
+
+class InputSpec:
+    """A model version's inputs, compiled once at load for fast checking.
+
+    Args:
+        signature: the version's signature (``inputs`` = list of ``{"name", "type"}``).
+        allow_nan: whether the model takes missing numbers (found by probing it at load).
+    """
+
+    def __init__(self, signature: dict[str, Any], *, allow_nan: bool = True) -> None:
+        self.names: list[str] = [c["name"] for c in signature["inputs"]]
+        self.kinds: list[str] = [c["type"] for c in signature["inputs"]]
+        self.allow_nan = allow_nan
+        self.numeric_only = all(k in NUMERIC for k in self.kinds)
+        if len(self.names) == 1:
+            only = self.names[0]
+            self._get: Callable[[Any], tuple[Any, ...]] = lambda r: (r[only],)
+        else:
+            self._get = itemgetter(*self.names)
+
+    def describe(self) -> str:
+        return ", ".join(f"{n} ({k})" for n, k in zip(self.names, self.kinds, strict=True))
+
+    def check(self, payload: Payload, *, max_rows: int | None = None) -> Batch:
+        """Validate and convert a payload; ValidationError (or PayloadTooLargeError) naming field and row."""
+        n = payload_rows(payload)
+        if n == 0:
+            raise ValidationError("no rows to predict; send at least one row")
+        if max_rows is not None and n > max_rows:
+            raise PayloadTooLargeError(
+                f"{n} rows is over this server's limit of {max_rows} rows per request; split the request"
+            )
+        if isinstance(payload, Records):
+            return self._records(payload.rows)
+        if isinstance(payload, Columns):
+            return self._columns(payload.data, payload.strings_are_numbers)
+        return self._rows(payload)
+
+    # -- shapes ---------------------------------------------------------------------------------------
+
+    def _records(self, rows: list[Any]) -> Batch:
+        try:
+            tuples = list(map(self._get, rows))
+        except (KeyError, TypeError, IndexError):
+            self._explain_records(rows)
+            raise AssertionError("unreachable") from None
+        if self.numeric_only:
+            fast = self._fast_matrix(tuples)
+            if fast is not None:
+                return fast
+        return self._from_columns(list(zip(*tuples, strict=True)), strings=False)
+
+    def _explain_records(self, rows: list[Any]) -> None:
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise ValidationError(
+                    f"row {i}: expected an object of column → value, got {_kind_name(row)}",
+                    [f"row {i}: not an object"],
+                )
+            missing = [c for c in self.names if c not in row]
+            if missing:
+                raise ValidationError(
+                    f"row {i}: missing input column(s) {missing}; the model takes {self.names}",
+                    [f"row {i}: missing column '{m}'" for m in missing],
+                )
+
+    def _columns(self, data: dict[str, Any], strings: bool = False) -> Batch:
+        missing = [c for c in self.names if c not in data]
+        if missing:
+            raise ValidationError(
+                f"missing input column(s) {missing}; the model takes {self.names}",
+                [f"missing column '{m}'" for m in missing],
+            )
+        values = [data[c] for c in self.names]
+        lengths = {}
+        for name, v in zip(self.names, values, strict=True):
+            if not isinstance(v, list | np.ndarray):
+                raise ValidationError(f"column '{name}' must be a list of values, got {_kind_name(v)}")
+            lengths[name] = len(v)
+        if len(set(lengths.values())) > 1:
+            raise ValidationError(
+                f"columns have different lengths: {lengths}; send one value per row in each"
+            )
+        return self._from_columns(values, strings=strings)
+
+    def _rows(self, payload: Rows) -> Batch:
+        rows = payload.rows
+        k = len(payload.names) if payload.names is not None else len(self.names)
+        if isinstance(rows, np.ndarray):
+            if rows.ndim != 2 or rows.shape[1] != k:
+                raise ValidationError(
+                    f"expected rows of {k} values, got an array of shape {list(rows.shape)}"
+                )
+            matrix = rows
+        else:
+            for i, row in enumerate(rows):
+                if not isinstance(row, list | tuple):
+                    raise ValidationError(f"row {i}: expected a list of {k} values, got {_kind_name(row)}")
+                if len(row) != k:
+                    order = payload.names if payload.names is not None else self.names
+                    raise ValidationError(
+                        f"row {i} has {len(row)} values; expected {k}, in this order: {order}"
+                    )
+            matrix = None
+        if payload.names is None:
+            index = list(range(len(self.names)))
+        else:
+            missing = [c for c in self.names if c not in payload.names]
+            if missing:
+                raise ValidationError(
+                    f"missing input column(s) {missing}; the model takes {self.names}",
+                    [f"missing column '{m}'" for m in missing],
+                )
+            index = [payload.names.index(c) for c in self.names]
+        if matrix is not None:
+            if self.numeric_only and matrix.dtype.kind in _NUMBER_KINDS:
+                return self._checked_matrix(np.ascontiguousarray(matrix[:, index], dtype=np.float64))
+            cols = [matrix[:, j].tolist() for j in index]
+            return self._from_columns(cols, strings=payload.strings_are_numbers)
+        if self.numeric_only and not payload.strings_are_numbers:
+            picked = rows if payload.names is None else [[r[j] for j in index] for r in rows]
+            fast = self._fast_matrix(picked)
+            if fast is not None:
+                return fast
+        cols_all = list(zip(*rows, strict=True))
+        return self._from_columns([cols_all[j] for j in index], strings=payload.strings_are_numbers)
+
+    # -- numbers --------------------------------------------------------------------------------------
+
+    def _fast_matrix(self, rows: Sequence[Sequence[Any]]) -> Batch | None:
+        try:
+            m = np.array(rows)
+        except (ValueError, TypeError):
+            return None
+        if m.ndim != 2 or m.dtype.kind not in _NUMBER_KINDS:
+            return None
+        return self._checked_matrix(m.astype(np.float64, copy=False))
+
+    def _checked_matrix(self, m: np.ndarray) -> Batch:
+        bad = ~np.isfinite(m)
+        if bad.any():
+            reasons = []
+            for j in np.flatnonzero(bad.any(axis=0)):
+                i = int(np.flatnonzero(bad[:, j])[0])
+                if np.isnan(m[i, j]):
+                    if self.allow_nan:
+                        continue
+                    reasons.append(self._missing_reason(j, i))
+                else:
+                    reasons.append(
+                        f"column '{self.names[j]}' row {i}: infinity is not allowed; send a finite number"
+                    )
+            if reasons:
+                raise ValidationError("; ".join(reasons), reasons)
+        return Batch(self.names, matrix=m)
+
+    def _missing_reason(self, j: int, i: int) -> str:
+        return (
+            f"column '{self.names[j]}' ({self.kinds[j]}) row {i}: missing value (null or NaN), which this "
+            "model cannot take; send a number"
+        )
+
+    def _numbers(self, j: int, values: Sequence[Any], strings: bool) -> tuple[np.ndarray | None, str | None]:
+        arr = values if isinstance(values, np.ndarray) else None
+        if arr is None:
+            try:
+                arr = np.array(values)
+            except (ValueError, TypeError):
+                arr = None
+        if arr is not None and arr.ndim == 1 and arr.dtype.kind in _NUMBER_KINDS:
+            out = arr.astype(np.float64, copy=False)
+        else:
+            out = np.empty(len(values), dtype=np.float64)
+            for i, v in enumerate(values):
+                if v is None:
+                    out[i] = math.nan
+                elif isinstance(v, bool | int | float | np.number):
+                    out[i] = float(v)
+                elif strings and isinstance(v, str | bytes):
+                    try:
+                        out[i] = float(v)
+                    except ValueError:
+                        return None, (
+                            f"column '{self.names[j]}' ({self.kinds[j]}) row {i}: {_show(v)} is not a number"
+                        )
+                else:
+                    what = f"{_show(v)} ({_kind_name(v)})" if isinstance(v, str) else _kind_name(v)
+                    return None, (
+                        f"column '{self.names[j]}' ({self.kinds[j]}) row {i}: got {what}; send a number"
+                    )
+        if not np.isfinite(out).all():
+            inf_rows = np.flatnonzero(np.isinf(out))
+            if len(inf_rows):
+                return None, (
+                    f"column '{self.names[j]}' row {int(inf_rows[0])}: infinity is not allowed; "
+                    "send a finite number"
+                )
+            if not self.allow_nan:
+                return None, self._missing_reason(j, int(np.flatnonzero(np.isnan(out))[0]))
+        return out, None
+
+    # -- everything else ------------------------------------------------------------------------------
+
+    def _labels(self, j: int, values: Sequence[Any]) -> tuple[np.ndarray | None, str | None]:
+        kind = self.kinds[j]
+        out = np.empty(len(values), dtype=object)
+        if all(type(v) is str for v in values):
+            out[:] = list(values)
+            return out, None
+        for i, v in enumerate(values):
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                out[i] = "" if kind == "text" else None
+            elif isinstance(v, str):
+                out[i] = v
+            elif isinstance(v, bool | int | float | np.number):
+                out[i] = str(v)
+            elif isinstance(v, bytes):
+                out[i] = v.decode("utf-8", errors="replace")
+            else:
+                return None, f"column '{self.names[j]}' ({kind}) row {i}: got {_kind_name(v)}; send text"
+        return out, None
+
+    def _dates(self, j: int, values: Sequence[Any]) -> tuple[np.ndarray | None, str | None]:
+        parsed = pd.to_datetime(pd.Series(list(values), dtype=object), utc=True, errors="coerce")
+        bad = parsed.isna().to_numpy() & pd.notna(pd.Series(list(values), dtype=object)).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            return None, f"column '{self.names[j]}' (datetime) row {i}: {_show(values[i])} is not a date-time"
+        return parsed.to_numpy(), None
+
+    def _from_columns(self, values: Sequence[Sequence[Any]], *, strings: bool) -> Batch:
+        columns: dict[str, np.ndarray] = {}
+        reasons: list[str] = []
+        for j, (name, kind) in enumerate(zip(self.names, self.kinds, strict=True)):
+            if kind in NUMERIC:
+                arr, why = self._numbers(j, values[j], strings)
+            elif kind == "datetime":
+                arr, why = self._dates(j, values[j])
+            else:
+                arr, why = self._labels(j, values[j])
+            if why:
+                reasons.append(why)
+            else:
+                columns[name] = arr  # type: ignore[assignment]
+        if reasons:
+            raise ValidationError("; ".join(reasons), reasons)
+        if self.numeric_only:
+            return Batch(self.names, matrix=np.column_stack([columns[n] for n in self.names]))
+        return Batch(self.names, columns=columns)
+
+
+def take_payload(payload: Payload, index: np.ndarray) -> Payload:
+    """The rows at ``index`` of a payload, in the same shape."""
+    picks = index.tolist()
+    if isinstance(payload, Records):
+        return Records([payload.rows[i] for i in picks])
+    if isinstance(payload, Columns):
+        return Columns(
+            {
+                k: [v[i] for i in picks] if isinstance(v, list | np.ndarray) else v
+                for k, v in payload.data.items()
+            },
+            payload.strings_are_numbers,
+        )
+    rows = payload.rows[index] if isinstance(payload.rows, np.ndarray) else [payload.rows[i] for i in picks]
+    return Rows(rows, payload.names, payload.strings_are_numbers)

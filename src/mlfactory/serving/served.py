@@ -1,0 +1,134 @@
+"""A model version ready to serve: its input spec, a fast predict, and its micro-batcher."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlfactory.config import BatchingConfig
+from mlfactory.errors import MLFactoryError
+from mlfactory.registry import LoadedModel
+from mlfactory.serving.batching import MicroBatcher
+from mlfactory.serving.compiled import compile_numeric
+from mlfactory.serving.inputs import NUMERIC, Batch, InputSpec
+
+log = logging.getLogger("mlfactory.serving")
+
+# Estimators whose predict() is exactly the class with the highest predict_proba(), so one call gives both.
+_ARGMAX_SAFE = frozenset(
+    {
+        "LogisticRegression",
+        "HistGradientBoostingClassifier",
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "GradientBoostingClassifier",
+        "DecisionTreeClassifier",
+        "GaussianNB",
+        "MultinomialNB",
+        "BernoulliNB",
+        "ComplementNB",
+        "KNeighborsClassifier",
+    }
+)
+
+
+class ModelFailedError(MLFactoryError):
+    """The model raised while predicting rows that passed the input checks (details go to the server log)."""
+
+    http_status = 500
+
+
+def _final_step(estimator: Any) -> Any:
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
+def _probe_nan(estimator: Any, signature: dict[str, Any]) -> bool:
+    """Whether the model takes missing numbers: predict one row with NaN in every numeric input."""
+    row: dict[str, Any] = {}
+    for col in signature["inputs"]:
+        kind = col["type"]
+        row[col["name"]] = (
+            [np.nan]
+            if kind in NUMERIC
+            else ([pd.Timestamp("2020-01-01", tz="UTC")] if kind == "datetime" else ["x"])
+        )
+    if not any(c["type"] in NUMERIC for c in signature["inputs"]):
+        return True
+    try:
+        estimator.predict(pd.DataFrame(row))
+    except Exception:
+        return False
+    return True
+
+
+class ServedVersion:
+    """A loaded version plus everything the server needs to answer with it quickly."""
+
+    def __init__(self, loaded: LoadedModel, batching: BatchingConfig | None = None) -> None:
+        self.loaded = loaded
+        self.version = loaded.version
+        self.name = loaded.version.name
+        self.number = loaded.version.version
+        est = loaded.estimator
+        self.estimator = est
+        self.classes = loaded.classes
+        self.has_proba = hasattr(est, "predict_proba") and self.classes is not None
+        self._argmax = self.has_proba and type(_final_step(est)).__name__ in _ARGMAX_SAFE
+        self._class_array = np.asarray(self.classes, dtype=object) if self.classes is not None else None
+        if self.classes is not None and all(isinstance(c, int | np.integer) for c in self.classes):
+            self._class_array = np.asarray(self.classes, dtype=np.int64)
+        self.spec = InputSpec(loaded.version.signature, allow_nan=_probe_nan(est, loaded.version.signature))
+        self._fast = (
+            compile_numeric(est, self.spec.names)
+            if self.spec.numeric_only and self.has_proba and self._argmax
+            else None
+        )
+        cfg = batching or BatchingConfig()
+        self.batcher = (
+            MicroBatcher(
+                self.predict_batch,
+                max_rows=cfg.max_rows,
+                max_wait=cfg.max_wait_ms / 1000,
+                name=self.version.ref,
+            )
+            if cfg.enabled
+            else None
+        )
+
+    @property
+    def ref(self) -> str:
+        return self.version.ref
+
+    def predict_batch(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions and class probabilities for checked rows (synchronous)."""
+        try:
+            if self._fast is not None and batch.matrix is not None:
+                proba = self._fast(batch.matrix)
+                return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
+            frame = batch.frame()
+            if self._argmax:
+                proba = self.estimator.predict_proba(frame)
+                return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
+            pred = self.estimator.predict(frame)
+            proba = self.estimator.predict_proba(frame) if self.has_proba else None
+            return np.asarray(pred), proba
+        except Exception as exc:
+            log.exception("model %s failed on %d rows", self.ref, batch.n)
+            raise ModelFailedError(
+                f"model {self.ref} failed to predict these rows ({type(exc).__name__}); the server log has "
+                "the details"
+            ) from None
+
+    async def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predict through the micro-batcher (or directly, when batching is off)."""
+        if self.batcher is None:
+            return self.predict_batch(batch)
+        return await self.batcher.submit(batch)
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()

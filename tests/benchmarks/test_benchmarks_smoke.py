@@ -1,0 +1,69 @@
+"""The benchmark scripts run end to end and write their JSON. Timings are never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTGRES_URL = os.environ.get("MLFACTORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+OPERATIONS = {
+    "log_metrics_batch", "log_metric_single", "create_runs", "list_runs", "filter_runs", "register_versions",
+    "move_alias",
+}
+
+
+def test_tracking_benchmark_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "tracking.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "tracking.py"), "--quick", "--output", str(out),
+         "--postgres-url", POSTGRES_URL],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    assert result["benchmark"] == "tracking"
+    assert result["quick"] is True
+    assert {"sizes", "machine", "mlfactory", "anchors", "ratios", "operations"} <= set(result)
+    assert set(result["operations"]) == OPERATIONS
+    sqlite = result["mlfactory"]["sqlite"]
+    for op in OPERATIONS:
+        assert sqlite[op]["median_s"] >= 0
+        assert len(sqlite[op]["all_s"]) == result["sizes"]["repeats"]
+    # the filter saw every run created and kept a subset of them
+    assert sqlite["listed"] == result["sizes"]["runs"]
+    assert 0 < sqlite["matched"] < sqlite["listed"]
+    postgres = result["mlfactory"]["postgresql"]
+    assert "skipped" in postgres or set(postgres) >= OPERATIONS
+    assert result["anchors"] == {} and result["ratios"] == {}  # anchors only with --with-anchors
+    assert "log 500 metrics" in proc.stdout  # the table was printed
+
+
+@pytest.mark.slow
+def test_serving_benchmark_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "serving.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "serving.py"), "--quick", "--duration", "1",
+         "--output", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    assert result["benchmark"] == "serving"
+    assert result["quick"] is True
+    assert {"settings", "machine", "load_generator", "models"} <= set(result)
+    model = result["models"]["logreg"]
+    assert {"in_process", "servers", "ratios"} <= set(model)
+    assert model["in_process"]["sklearn_numpy_1row_ms"] > 0
+    ours = model["servers"]["mlfactory"]
+    if "skipped" not in ours and "failed" not in ours:
+        assert ours["agrees_with_in_process"] is True
+        for case in ("single_c1", "single_c16", "batch"):
+            assert {"rps", "rows_per_s", "p50_ms", "p99_ms", "errors", "concurrency"} <= set(ours[case])

@@ -1,0 +1,157 @@
+"""The controller against a real project: triggers, cooldown and cap, failures, restarts and races."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import yaml
+from project_helpers import make_project
+
+from mlfactory.config import ServerConfig
+from mlfactory.control import Controller, RolloutState
+from mlfactory.control.feedback import feedback_training_rows
+from mlfactory.errors import StoreUnavailableError
+from mlfactory.project import Project, open_project
+from mlfactory.quickstart.story import FEATURES, World, send
+from mlfactory.server.run import start_server
+from mlfactory.server.settings import ServerSettings
+from mlfactory.serving import record_feedback
+
+
+def managed(root: Path, *, policy: dict, gate_min: float = 0.9) -> Project:  # type: ignore[type-arg]
+    """A trained, promoted spam project whose model has the given controller policy."""
+    make_project(root, rows=1200).close()
+    path = root / "mlfactory.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["models"]["spam"]["policy"] = policy
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    project = open_project(root, env={}, actor="test")
+    project.promote("spam", project.train("spam").version.version, reason="first")
+    if gate_min != 0.9:
+        config["models"]["spam"]["gates"][0]["min"] = gate_min
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        project.close()
+        project = open_project(root, env={}, actor="test")
+    return project
+
+
+def kinds(project: Project) -> list[str]:
+    return [e.kind for e in project.metadata.list_events(model="spam") if e.kind.startswith(("rollout.", "controller."))]
+
+
+def test_rejected_challenger_then_cooldown_then_cap(tmp_path: Path) -> None:
+    project = managed(tmp_path / "p", policy={"triggers": {"schedule": "0s"}, "cooldown": "1h"}, gate_min=0.999)
+    first = Controller(project).tick()
+    assert [s.action for s in first] == ["rejected"]
+    assert kinds(project) == ["rollout.retraining", "rollout.rejected", "rollout.idle"]
+    retraining = project.metadata.list_events(kinds=["rollout.retraining"])[0]
+    assert "production spam/1 is" in retraining.reason and retraining.payload["triggers"][0]["kind"] == "schedule"
+    rejected = project.metadata.list_events(kinds=["rollout.rejected"])[0]
+    assert "failed its gates" in rejected.reason and rejected.payload["gates"][0]["passed"] is False
+    assert project.registry.resolve("spam").version == 1  # production untouched
+
+    second = Controller(project).tick()
+    assert second[0].action == "suppressed" and "cooldown" in second[0].reason
+    Controller(project).tick()
+    assert kinds(project).count("controller.suppressed") == 1  # one event per suppression, not per tick
+    project.close()
+
+    path = tmp_path / "p" / "mlfactory.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["models"]["spam"]["policy"].update({"cooldown": "0s", "max_retrains_per_day": 2})
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with open_project(tmp_path / "p", env={}) as project:
+        assert Controller(project).tick()[0].action == "rejected"
+        capped = Controller(project).tick()[0]
+        assert capped.action == "suppressed" and "2 retrains in the last 24 h (max 2)" in capped.reason
+
+
+def test_training_failure_is_recorded_and_production_keeps_serving(tmp_path: Path) -> None:
+    project = managed(tmp_path / "p", policy={"triggers": {"schedule": "0s"}, "cooldown": "0s"})
+    data = tmp_path / "p" / "data" / "emails.csv"
+    pd.read_csv(data).drop(columns=["body"]).to_csv(data, index=False)  # the next ingest fails validation
+    step = Controller(project).tick()[0]
+    assert step.action == "retrain_failed"
+    failed = project.metadata.list_events(kinds=["rollout.failed"])[0]
+    assert "body" in failed.reason
+    assert project.metadata.get_rollout("spam").state == "idle"
+    assert project.registry.resolve("spam").version == 1
+    project.close()
+
+
+def test_database_unavailable_is_an_error_step_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = managed(tmp_path / "p", policy={"triggers": {"schedule": "0s"}})
+    controller = Controller(project)
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailableError("metadata store sqlite:///x cannot be reached: disk I/O error")
+
+    monkeypatch.setattr(project.metadata, "get_rollout", down)
+    steps = controller.tick()
+    assert [s.action for s in steps] == ["error"] and "cannot be reached" in steps[0].reason
+    monkeypatch.undo()
+    assert controller.tick()[0].action in ("canary", "rejected")  # it carries on once the database is back
+    project.close()
+
+
+def test_two_controllers_race_and_only_one_acts(tmp_path: Path) -> None:
+    project = managed(tmp_path / "p", policy={"triggers": {"schedule": "0s"}, "cooldown": "1h"})
+    project.close()
+    cmd = [sys.executable, "-m", "mlfactory.cli.main", "--project", str(tmp_path / "p"), "controller", "tick",
+           "--json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    with open_project(tmp_path / "p", env={}) as project:
+        assert kinds(project).count("rollout.retraining") == 1
+        assert len(project.metadata.list_model_versions("spam")) == 2  # exactly one challenger trained
+
+
+def test_restart_mid_rollout_and_feedback_loop_guard(tmp_path: Path) -> None:
+    policy = {"triggers": {"performance_metric": "accuracy", "performance_below": 0.9}, "window_rows": 100,
+              "cooldown": "0s", "rollout": {"canary_weight": 50, "canary_key": "message_id", "min_canary_rows": 60,
+                                            "guard_rows": 40}}
+    project = managed(tmp_path / "p", policy={**policy, "max_training_rows": 1000}, gate_min=0.8)
+    server_cfg = ServerConfig(reload_interval=0.1)
+    server_cfg = server_cfg.model_copy(update={
+        "prediction_log": server_cfg.prediction_log.model_copy(update={"flush_interval": 0.1})})
+    server = start_server(ServerSettings(project=tmp_path / "p", env={}, server=server_cfg, routing_seed=1))
+    world = World(3)
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            assert send(client, world.emails(200, 0.0)).accuracy > 0.9
+            # mail the model quarantined: nobody reviewed it, so its "label" is the model's own output
+            emails = world.emails(300, 1.0)
+            answer = client.post("/v1/models/spam/predict", json={"records": emails[["message_id", *FEATURES]].to_dict("records")}).json()
+            time.sleep(0.5)
+            log = Controller(project).predictions
+            record_feedback(project.metadata, log, list(zip(answer["request_ids"], answer["predictions"],
+                                                            strict=True)), actor="auto:quarantine")
+            rows = feedback_training_rows(log, project.metadata, "spam", project.config.models["spam"])
+            assert len(rows) == 200  # the 300 self-labelled rows are not training data
+            assert Controller(project).tick()[0].action == "watching"  # self-labels look perfect: no trigger
+
+            send(client, world.emails(800, 1.0))
+            time.sleep(0.5)
+            first = Controller(project, owner="a").tick()[0]
+            assert first.action == "canary", first
+            challenger = project.metadata.get_rollout("spam").challenger
+            for _ in range(100):
+                if {r["version"] for r in client.get("/v1/models/spam").json()["routes"]} == {1, challenger}:
+                    break
+                time.sleep(0.05)
+            send(client, world.emails(400, 1.0))
+            time.sleep(0.5)
+        # a new controller process picks up the rollout where the first left it
+        with open_project(tmp_path / "p", env={}) as again:
+            step = Controller(again, owner="b").tick()[0]
+            assert step.action == "promoted", step
+            assert again.registry.resolve("spam").version == challenger
+            assert again.metadata.get_rollout("spam").state == RolloutState.PROMOTED
+    finally:
+        server.stop()
+        project.close()

@@ -1,0 +1,119 @@
+"""The feature store inside a real project: training through point-in-time retrieval, materialization on
+SQLite and Redis, and the skew check over a prediction log."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlfactory.features import ServiceSpec, enrich_records
+from mlfactory.project import Project, open_project
+from mlfactory.quickstart import init_project
+
+
+def linked_project(root: Path, rows: int = 1500, env: dict[str, str] | None = None) -> Project:
+    init_project(root, rows=rows)
+    y = root / "mlfactory.yaml"
+    y.write_text(
+        y.read_text().replace(
+            "    # feature_service: sender_activity", "    feature_service: sender_activity"
+        )
+    )
+    project = open_project(root, env=env or {}, actor="test")
+    project.ingest("emails")
+    return project
+
+
+def test_train_with_a_feature_service(tmp_path: Path) -> None:
+    with linked_project(tmp_path / "p") as project:
+        result = project.train("spam")
+        assert result.passed, result.gates
+        sig = result.version.signature
+        sources = {c["name"]: c["source"] for c in sig["inputs"]}
+        assert sources["domain_emails_7d"] == "store" and sources["subject"] == "request"
+        spec = ServiceSpec.from_signature(sig)
+        assert spec is not None and spec.join_keys == ["sender_domain"]
+        view = project.features.repo.view("domain_activity")
+        lineage = result.version.lineage
+        assert lineage["feature_views"] == {"domain_activity": view.code_version}
+        ts = project.metadata.get_training_set(lineage["training_set"])
+        assert ts["n_rows"] == 1500
+        assert project.metadata.get_run(result.run_id).artifacts["training_set"] == ts["digest"]
+        assert [v["code_version"] for v in project.metadata.list_feature_views("domain_activity")] == [
+            view.code_version
+        ]
+        # no leakage: every joined value became known at or before the email it is used for
+        frame = pd.read_parquet(project.artifacts.local_path(ts["digest"]))
+        table, _ = project.features.table(view)
+        feats = pd.read_parquet(table.path)
+        first_seen = feats.groupby("sender_domain")["_event_ts"].min()
+        early = frame["sent_at"] < frame["sender_domain"].map(first_seen)
+        assert early.any() and frame.loc[early, "domain_emails_7d"].isna().all()
+        assert frame.loc[~early, "domain_emails_7d"].notna().all()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_materialize_and_look_up(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    env = {}
+    prefix = f"mlftest-{uuid.uuid4().hex[:8]}."
+    if backend == "redis":
+        url = request.getfixturevalue("redis_url")
+        env["MLFACTORY_STORES__ONLINE"] = f"{url}?prefix={prefix}"
+    with linked_project(tmp_path / "p", rows=600, env=env) as project:
+        fs = project.features
+        try:
+            first = fs.materialize()
+            assert first[0].entities_written > 5 and first[0].full
+            assert fs.materialize()[0].rows_read == 0
+            result = project.train("spam")
+            spec = ServiceSpec.from_signature(result.version.signature)
+            rows, statuses = enrich_records(
+                [{"sender_domain": "mail.example.com"}, {"sender_domain": "unknown.example"}],
+                spec,
+                fs.online,
+                on_missing="defaults",
+            )
+            assert statuses == ["present", "not_found"]
+            assert rows[0]["domain_emails_7d"] > 0 and rows[1]["domain_emails_7d"] == 0
+            events = project.metadata.list_events(kinds=["features.materialized"])
+            assert len(events) == 2
+        finally:
+            if backend == "redis":
+                fs.online.clear("domain_activity")
+
+
+def test_skew_report_from_a_prediction_log(tmp_path: Path) -> None:
+    with linked_project(tmp_path / "p", rows=600) as project:
+        result = project.train("spam")
+        emails = pd.read_csv(tmp_path / "p" / "data" / "emails.csv", parse_dates=["sent_at"]).tail(50)
+        emails["time"] = pd.to_datetime(emails["sent_at"], utc=True)
+        fs = project.features
+        table, _ = fs.table(fs.repo.view("domain_activity"))
+        spec = ServiceSpec.from_signature(result.version.signature)
+        from mlfactory.features import point_in_time_join
+
+        point_in_time_join(emails[["sender_domain", "time"]], "time", [table], tmp_path / "truth.parquet")
+        truth = pd.read_parquet(tmp_path / "truth.parquet")
+        log = pd.DataFrame(
+            {
+                "request_id": [f"r{i}" for i in range(len(truth))],
+                "time": truth["time"],
+                "model": "spam",
+                "version": result.version.version,
+                "input.sender_domain": truth["sender_domain"],
+                **{f"input.{f}": truth[f] for f in spec.features},
+            }
+        )
+        log.loc[3, "input.domain_links_mean_7d"] = 99.0  # one served value that differs
+        folder = tmp_path / "p" / ".mlfactory" / "predictions" / "model=spam" / "date=2026-01-01"
+        folder.mkdir(parents=True)
+        log.to_parquet(folder / "part-1.parquet")
+        report = fs.skew("spam")
+        per = report["features"][f"v{result.version.version}.domain_links_mean_7d"]
+        assert per["mismatches"] == 1 and per["examples"][0]["id"] == "r3"
+        assert report["features"][f"v{result.version.version}.domain_emails_7d"]["mismatches"] == 0
+        stored = project.metadata.list_skew_reports("spam")
+        assert stored[0]["id"] == report["id"] and project.metadata.list_events(kinds=["features.skew"])

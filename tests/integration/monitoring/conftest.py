@@ -1,0 +1,77 @@
+"""A trained, promoted spam project and a way to send traffic into its prediction log."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlfactory.project import Project, open_project
+from mlfactory.quickstart.world import SpamWorld
+from mlfactory.registry.loaded import check_input
+from mlfactory.serving import Batch, PredictionLog
+from project_helpers import make_project
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("monitoring") / "template"
+    with make_project(root, rows=2500) as project:
+        result = project.train("spam")
+        project.promote("spam", result.version.version, reason="monitoring tests")
+    return root
+
+
+@pytest.fixture
+def project(trained_template: Path, tmp_path: Path) -> Iterator[Project]:
+    root = tmp_path / "project"
+    shutil.copytree(trained_template, root)
+    with open_project(root, env={}, actor="test") as p:
+        yield p
+
+
+@pytest.fixture
+def plog(project: Project) -> PredictionLog:
+    return PredictionLog(project.loaded.path(project.config.server.prediction_log.path))
+
+
+Sender = Callable[..., tuple[list[str], np.ndarray]]
+
+
+@pytest.fixture
+def send(project: Project, plog: PredictionLog) -> Sender:
+    """``send(n, drift=0.0, route="production", drop=())``: score n generated emails with the production
+    version and log them like the server does; returns (request ids, true labels)."""
+    version = project.registry.resolve("spam@production")
+    model = project.registry.load(version)
+    world = SpamWorld(99)
+
+    def _send(
+        n: int, drift: float = 0.0, route: str = "production", drop: tuple[str, ...] = (), **_: Any
+    ) -> tuple[list[str], np.ndarray]:
+        now = datetime.now(UTC)
+        frame = world.emails(n, start=now - timedelta(days=1), end=now, drift=drift)
+        x = check_input(frame, version.signature).drop(columns=list(drop))
+        pred, proba = model.predict(frame)
+        ids = plog.ids.make(n)
+        plog.append(
+            model="spam",
+            version=version.version,
+            route=route,
+            time=time.time(),
+            latency_ms=2.0,
+            request_ids=ids,
+            batch=Batch(list(x.columns), columns={c: x[c].to_numpy() for c in x.columns}),
+            predictions=pred,
+            probabilities=proba,
+        )
+        plog.flush()
+        return ids, frame["is_spam"].to_numpy()
+
+    return _send

@@ -1,0 +1,110 @@
+"""Monitoring over the real prediction log of a trained project: reports, history, HTML, drift, feedback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlfactory.monitoring import Window, load_report, render_html, report_history, run_monitor
+from mlfactory.project import Project
+from mlfactory.serving import PredictionLog
+
+
+def _labels(project: Project, ids: list[str], y: np.ndarray, n: int) -> None:
+    project.metadata.add_feedback(list(zip(ids[:n], y[:n].tolist(), strict=True)), actor="test", model="spam")
+
+
+def test_quiet_traffic_reports_no_drift_and_good_performance(
+    project: Project, plog: PredictionLog, send
+) -> None:
+    ids, y = send(1000)
+    _labels(project, ids, y, 600)
+    (report,) = run_monitor(
+        project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=3600)
+    )
+    assert report.status == "ok" and report.rows == 1000 and report.route == "production"
+    assert report.drift["drifted"] is False and report.drift["checked"] == 11  # 5 columns + 3 views × 2 texts
+    assert {c["column"] for c in report.outputs} == {"prediction", "score"}
+    perf = report.performance
+    assert perf["labelled_rows"] == 600 and perf["realized"]["accuracy"] > 0.9
+    assert abs(perf["estimated"]["accuracy"] - perf["realized"]["accuracy"]) < 0.05
+    assert report.metrics["health.latency_p95_ms"] == 2.0 and report.metrics["health.error_rate"] is None
+    assert "records answered rows only" in report.health["error_note"]
+    stored = load_report(project.metadata, "spam")
+    assert stored.id == report.id and stored.metrics == report.metrics
+
+
+def test_drifted_traffic_is_flagged_with_concept_change(project: Project, plog: PredictionLog, send) -> None:
+    ids, y = send(1500, drift=0.9)
+    _labels(project, ids, y, 800)
+    (report,) = run_monitor(
+        project.metadata, plog, project.config.monitoring, model="spam", window=Window(last=1500)
+    )
+    assert report.drift["share"] >= 0.3
+    assert {"n_links", "sender_domain"} <= set(report.drifted_columns())
+    assert report.metrics["drift.prediction"] == 1.0 and report.metrics["drift.label"] == 1.0
+    assert report.performance["tests"]["accuracy_drop"]["drifted"] is True
+    assert report.performance["tests"]["below_estimate"]["drifted"] is True  # the concept changed too
+
+
+def test_routes_get_their_own_reports_and_history(project: Project, plog: PredictionLog, send) -> None:
+    send(300)
+    send(200, route="canary")
+    reports = run_monitor(
+        project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=600)
+    )
+    assert sorted((r.route, r.rows) for r in reports) == [("canary", 200), ("production", 300)]
+    run_monitor(project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=600))
+    history = report_history(project.metadata, "spam")
+    assert len(history) == 4 and all("report" not in h for h in history)
+    assert [h["route"] for h in history[-2:]] == ["canary", "production"]
+
+
+def test_bad_windows_give_messages(project: Project, plog: PredictionLog, send) -> None:
+    (empty,) = run_monitor(
+        project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=60)
+    )
+    assert empty.status == "empty" and "holds no rows" in empty.messages[0]
+    send(40, drop=("language",))
+    (small,) = run_monitor(
+        project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=60)
+    )
+    assert small.status == "insufficient" and "fewer than the minimum" in small.messages[0]
+    language = next(c for c in small.columns if c["column"] == "language")
+    assert language["status"] == "missing" and language["drifted"] is None
+    assert any("['language'] are not in the prediction log" in m for m in small.messages)
+
+
+def test_html_report_is_self_contained(project: Project, plog: PredictionLog, send, tmp_path: Path) -> None:
+    send(800, drift=0.9)
+    (report,) = run_monitor(
+        project.metadata, plog, project.config.monitoring, model="spam", window=Window(last=800)
+    )
+    run_monitor(project.metadata, plog, project.config.monitoring, model="spam", window=Window(last=800))
+    page = render_html(report, project.metadata.list_monitor_reports("spam"))
+    from plotly.offline import get_plotlyjs
+
+    assert get_plotlyjs() in page  # plotly's JavaScript inlined from the installed package
+    rest = page.replace(get_plotlyjs(), "")
+    assert "src=" not in rest and "cdn.plot.ly" not in rest  # nothing fetched from the network
+    assert "Plotly.newPlot" in page and "drift and performance over time" in page
+    assert "sender_domain" in page
+
+
+def test_versions_without_monitoring_reference_fall_back_to_the_profile(
+    project: Project, plog: PredictionLog, send
+) -> None:
+    from mlfactory.stores.sql import schema as t
+
+    mv = project.registry.resolve("spam@production")
+    legacy = {k: v for k, v in mv.profile.items() if k != "monitoring"}
+    with project.metadata.engine.begin() as c:  # type: ignore[attr-defined]
+        c.execute(t.model_versions.update().where(t.model_versions.c.name == "spam").values(profile=legacy))
+    send(500)
+    (report,) = run_monitor(
+        project.metadata, plog, project.config.monitoring, model="spam", window=Window(last=500)
+    )
+    assert any("registered before monitoring references existed" in m for m in report.messages)
+    assert report.drift["drifted"] is False
+    assert any("no calibration data" in m for m in report.performance["messages"])

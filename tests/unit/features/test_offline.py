@@ -1,0 +1,158 @@
+"""Point-in-time joins against a brute-force reference, including backfills and TTLs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlfactory.errors import ValidationError
+from mlfactory.features import ViewTable, point_in_time_join, read_range
+
+DAY_US = 86_400 * 1_000_000
+T0 = pd.Timestamp("2026-01-01", tz="UTC")
+
+
+def ts(days: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(days=days)
+
+
+def reference(labels: pd.DataFrame, feats: pd.DataFrame, key: str, ttl_days: float | None, col: str) -> list:
+    """For each label: among rows true and written by t, the latest event (then created); within the TTL."""
+    out = []
+    for _, lab in labels.iterrows():
+        t = lab["t"]
+        rows = feats[(feats[key] == lab[key]) & (feats["_event_ts"] <= t) & (feats["_created_ts"] <= t)]
+        if rows.empty:
+            out.append(None)
+            continue
+        best = rows.sort_values(["_event_ts", "_created_ts"]).iloc[-1]
+        if ttl_days is not None and best["_event_ts"] < t - pd.Timedelta(days=ttl_days):
+            out.append(None)
+        else:
+            out.append(best[col])
+    return out
+
+
+def random_world(seed: int, n_feat: int = 400, n_labels: int = 300, backfill_share: float = 0.3):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    event = rng.integers(0, 60 * 24, n_feat) / 24  # hours, as days
+    delay = np.where(rng.random(n_feat) < backfill_share, rng.integers(1, 20 * 24, n_feat) / 24, 0.0)
+    feats = pd.DataFrame(
+        {
+            "k": rng.integers(0, 15, n_feat),
+            "_event_ts": [ts(d) for d in event],
+            "_created_ts": [ts(d) for d in event + delay],
+            "x": rng.normal(size=n_feat),
+        }
+    ).drop_duplicates(["k", "_event_ts", "_created_ts"])
+    labels = pd.DataFrame(
+        {
+            "k": rng.integers(0, 17, n_labels),
+            "t": [ts(d) for d in rng.integers(0, 70 * 24, n_labels) / 24],
+            "label": rng.integers(0, 2, n_labels),
+        }
+    )
+    return feats, labels
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("ttl_days", [None, 5.0])
+def test_matches_brute_force_with_backfills(tmp_path: Path, seed: int, ttl_days: float | None) -> None:
+    feats, labels = random_world(seed)
+    feats.to_parquet(tmp_path / "f.parquet")
+    view = ViewTable(
+        name="v",
+        path=tmp_path / "f.parquet",
+        join_keys=("k",),
+        features=("x",),
+        ttl_seconds=None if ttl_days is None else ttl_days * 86400,
+        backfills=True,
+    )
+    n = point_in_time_join(labels, "t", [view], tmp_path / "out.parquet")
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert n == len(labels) == len(out)
+    assert out[["k", "t", "label"]].equals(labels[["k", "t", "label"]])  # input order kept
+    expected = reference(labels, feats, "k", ttl_days, "x")
+    got = out["x"].tolist()
+    for e, g in zip(expected, got, strict=True):
+        assert (e is None and (g is None or math.isnan(g))) or e == pytest.approx(g)
+
+
+def test_a_backfilled_value_is_never_used_before_it_was_written(tmp_path: Path) -> None:
+    feats = pd.DataFrame(
+        {"k": [1, 1], "_event_ts": [ts(1), ts(3)], "_created_ts": [ts(1), ts(10)], "x": [1.0, 3.0]}
+    )
+    feats.to_parquet(tmp_path / "f.parquet")
+    labels = pd.DataFrame({"k": [1, 1, 1], "t": [ts(4), ts(9.9), ts(10)]})
+    view = ViewTable(
+        name="v", path=tmp_path / "f.parquet", join_keys=("k",), features=("x",), ttl_seconds=None
+    )
+    point_in_time_join(labels, "t", [view], tmp_path / "o.parquet")
+    assert pd.read_parquet(tmp_path / "o.parquet")["x"].tolist() == [1.0, 1.0, 3.0]
+
+
+def test_several_views_multi_keys_and_key_types(tmp_path: Path) -> None:
+    a = pd.DataFrame(
+        {"k": ["1", "2"], "_event_ts": [ts(0), ts(0)], "_created_ts": [ts(0), ts(0)], "a": [10, 20]}
+    )
+    b = pd.DataFrame(
+        {
+            "k": [1, 2],
+            "r": ["x", "x"],
+            "_event_ts": [ts(1), ts(5)],
+            "_created_ts": [ts(1), ts(5)],
+            "b": ["p", "q"],
+        }
+    )
+    a.to_parquet(tmp_path / "a.parquet")
+    b.to_parquet(tmp_path / "b.parquet")
+    labels = pd.DataFrame({"k": [1, 2, 2, 3], "r": ["x", "x", "y", "x"], "t": [ts(2), ts(2), ts(6), ts(6)]})
+    views = [
+        ViewTable(
+            name="a",
+            path=tmp_path / "a.parquet",
+            join_keys=("k",),
+            features=("a",),
+            ttl_seconds=None,
+            backfills=False,
+        ),
+        ViewTable(
+            name="b", path=tmp_path / "b.parquet", join_keys=("k", "r"), features=("b",), ttl_seconds=None
+        ),
+    ]
+    point_in_time_join(labels, "t", views, tmp_path / "o.parquet")
+    out = pd.read_parquet(tmp_path / "o.parquet")
+    assert out["a"].tolist()[:3] == [10, 20, 20] and pd.isna(out["a"].iloc[3])
+    assert out["b"].iloc[0] == "p" and out["b"].iloc[1:].isna().all()
+
+
+def test_labels_from_a_parquet_file_and_bad_inputs(tmp_path: Path) -> None:
+    feats, labels = random_world(5, 50, 40)
+    feats.to_parquet(tmp_path / "f.parquet")
+    labels.to_parquet(tmp_path / "l.parquet")
+    view = ViewTable(
+        name="v", path=tmp_path / "f.parquet", join_keys=("k",), features=("x",), ttl_seconds=None
+    )
+    assert point_in_time_join(tmp_path / "l.parquet", "t", [view], tmp_path / "o.parquet") == 40
+    assert pd.read_parquet(tmp_path / "o.parquet")["label"].tolist() == labels["label"].tolist()
+    with pytest.raises(ValidationError, match="no event time column 'when'"):
+        point_in_time_join(labels, "when", [view], tmp_path / "o.parquet")
+    with pytest.raises(ValidationError, match="lack join key"):
+        point_in_time_join(labels.drop(columns="k"), "t", [view], tmp_path / "o.parquet")
+    with pytest.raises(ValidationError, match="clashes with a column of the labels"):
+        point_in_time_join(labels.assign(x=1), "t", [view], tmp_path / "o.parquet")
+
+
+def test_read_range_without_entities(tmp_path: Path) -> None:
+    feats, _ = random_world(7, 100, 1)
+    feats.to_parquet(tmp_path / "f.parquet")
+    view = ViewTable(
+        name="v", path=tmp_path / "f.parquet", join_keys=("k",), features=("x",), ttl_seconds=None
+    )
+    got = read_range(view, ts(10), ts(20))
+    assert len(got) == int(((feats["_event_ts"] >= ts(10)) & (feats["_event_ts"] < ts(20))).sum())
+    assert got["_event_ts"].is_monotonic_increasing

@@ -1,0 +1,80 @@
+"""The binned statistics agree with their textbook definitions computed by scipy on raw values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+from scipy.spatial import distance
+
+from mlfactory.monitoring import compare_frames, stats
+from mlfactory.monitoring.reference import numeric_reference
+from mlfactory.monitoring.window_counts import NumericCounts
+
+
+def _counts(ref_values: np.ndarray, cur_values: np.ndarray) -> tuple[dict, NumericCounts]:
+    ref = numeric_reference(ref_values)
+    edges = np.asarray(ref["edges"])
+    acc = NumericCounts(edges, np.zeros(len(edges) + 1, dtype=np.int64))
+    acc.add(cur_values)
+    return ref, acc
+
+
+def _matrices(ref: dict, acc: NumericCounts) -> tuple[np.ndarray, ...]:
+    r = np.concatenate([[0], ref["counts"], [0]])[None, :].astype(float)
+    c = acc.counts[None, :].astype(float)
+    return np.asarray(ref["edges"])[None, :], r, c
+
+
+def test_ks_binned_never_exceeds_exact_and_is_close() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=3000), rng.normal(0.2, 1.1, size=2000)
+    ref, acc = _counts(a, b)
+    _, r, c = _matrices(ref, acc)
+    d, p = stats.ks_binned(r, c)
+    exact = sps.ks_2samp(a, b)
+    assert d[0] <= exact.statistic + 1e-12
+    assert d[0] == pytest.approx(exact.statistic, abs=0.01)
+    assert p[0] == pytest.approx(exact.pvalue, rel=0.5, abs=1e-6)
+
+
+def test_wasserstein_binned_matches_scipy_including_values_outside_the_reference_range() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=5000), rng.normal(0.7, 1.5, size=4000)  # many values beyond the reference range
+    ref, acc = _counts(a, b)
+    edges, r, c = _matrices(ref, acc)
+    w = stats.wasserstein_binned(edges, r, c, np.array([acc.below]), np.array([acc.above]))
+    assert w[0] == pytest.approx(sps.wasserstein_distance(a, b), rel=0.03)
+
+
+def test_chi2_and_z_match_scipy_and_each_other() -> None:
+    ref = np.array([[30.0, 50, 20, 0], [400, 600, 0, 0]])
+    cur = np.array([[25.0, 40, 30, 5], [380, 620, 0, 0]])
+    stat, p, dof = stats.chi2_homogeneity(ref, cur)
+    expected = sps.chi2_contingency(np.array([ref[0], cur[0]]), correction=False)
+    assert stat[0] == pytest.approx(expected.statistic) and p[0] == pytest.approx(expected.pvalue)
+    assert dof.tolist() == [3, 1]
+    z, pz = stats.two_proportion_z(ref[1:, 0], ref[1:].sum(1), cur[1:, 0], cur[1:].sum(1))
+    assert z[0] ** 2 == pytest.approx(stat[1]) and pz[0] == pytest.approx(p[1])
+
+
+def test_js_and_psi_known_values() -> None:
+    p = np.array([[50.0, 50.0]])
+    q = np.array([[90.0, 10.0]])
+    js = stats.jensen_shannon(p, q)
+    assert js[0] == pytest.approx(distance.jensenshannon([0.5, 0.5], [0.9, 0.1], base=2))
+    assert stats.psi(p, q)[0] == pytest.approx(
+        (0.9 - 0.5) * np.log(0.9 / 0.5) + (0.1 - 0.5) * np.log(0.1 / 0.5)
+    )
+    assert stats.psi(p, p)[0] == 0.0 and stats.jensen_shannon(p, p)[0] == 0.0
+
+
+def test_results_do_not_depend_on_chunk_size() -> None:
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"x": rng.normal(size=2000), "c": rng.choice(list("abc"), 2000)})
+    cur = pd.DataFrame({"x": rng.normal(0.1, size=3000), "c": rng.choice(list("abcd"), 3000)})
+    whole = compare_frames(ref, cur, chunk_rows=10_000)
+    chunked = compare_frames(ref, cur, chunk_rows=97)
+    for a, b in zip(whole["columns"], chunked["columns"], strict=True):
+        assert a["statistic"] == pytest.approx(b["statistic"]) and a["drifted"] == b["drifted"]

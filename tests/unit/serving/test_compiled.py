@@ -1,0 +1,46 @@
+"""The NumPy fast path agrees with scikit-learn, and declines what it does not know."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlfactory.serving.compiled import compile_numeric
+
+NAMES = ["a", "b", "c"]
+
+
+def _data(classes: int = 2) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(300, 3)) * [1, 5, 100], columns=NAMES)
+    y = rng.integers(0, classes, 300)
+    return x, y
+
+
+def test_matches_sklearn_binary_and_multiclass() -> None:
+    for classes in (2, 3):
+        x, y = _data(classes)
+        pre = ColumnTransformer(
+            [("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), NAMES)]
+        )
+        model = Pipeline([("preprocess", pre), ("model", LogisticRegression())]).fit(x, y)
+        fast = compile_numeric(model, NAMES)
+        assert fast is not None
+        probe = x.to_numpy()[:20].copy()
+        probe[3, 1] = np.nan
+        np.testing.assert_allclose(
+            fast(probe), model.predict_proba(pd.DataFrame(probe, columns=NAMES)), rtol=1e-9
+        )
+
+
+def test_declines_unknown_pipelines() -> None:
+    x, y = _data()
+    assert compile_numeric(HistGradientBoostingClassifier(max_iter=5).fit(x, y), NAMES) is None
+    reordered = make_pipeline(StandardScaler(), LogisticRegression()).fit(x[["c", "b", "a"]], y)
+    assert compile_numeric(reordered, NAMES) is None  # columns in another order disagree, so declined

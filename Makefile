@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[server]"
+	$(BIN)/pip install --quiet -e .
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,6 +43,9 @@ FULL = {
     "lookups_1": 2000,
     "lookups_100": 500,
     "anchor_scale": 10,
+    "server_rows": 3000,
+    "server_requests_1": 2000,
+    "server_requests_100": 500,
 }
 QUICK = {
     "entities": 2_000,
@@ -51,6 +56,9 @@ QUICK = {
     "lookups_1": 200,
     "lookups_100": 50,
     "anchor_scale": 1,
+    "server_rows": 1000,
+    "server_requests_1": 200,
+    "server_requests_100": 50,
 }
 
 
@@ -216,6 +224,146 @@ def bench_materialize_full(store: Any, work: Path, sizes: dict[str, int]) -> dic
     }
 
 
+# -- through the server ------------------------------------------------------------------------------
+
+
+def _server_project(root: Path, rows: int) -> list[dict[str, Any]]:
+    """The quickstart project (feature service on): ingested, materialized, trained and promoted as ``spam``,
+    plus ``spam_plain``: the very same fitted model registered without its feature service, so the same
+    vector costs one plain predict. Returns request rows (entity key + request-time values) with the
+    online values of their features under ``_features``."""
+    from mlfactory.features import ServiceSpec, enrich_records
+    from mlfactory.project import open_project
+    from mlfactory.quickstart import init_project
+
+    init_project(root, rows=rows)
+    with open_project(root, env={}, actor="bench") as project:
+        project.ingest("emails")
+        project.features.materialize(actor="bench")
+        mv = project.train("spam").version
+        project.promote("spam", mv.version, reason="bench", force=True)
+        plain_sig = {k: v for k, v in mv.signature.items() if k not in ("feature_service", "entity_keys")}
+        plain = project.metadata.create_model_version(
+            "spam_plain",
+            status=mv.status,
+            run_id=mv.run_id,
+            artifact=mv.artifact,
+            flavor=mv.flavor,
+            signature=plain_sig,
+            metrics=mv.metrics,
+            gates=mv.gates,
+            profile=mv.profile,
+            lineage=mv.lineage,
+            card=mv.card,
+            actor="bench",
+        )
+        project.promote("spam_plain", plain.version, reason="bench", force=True)
+        spec = ServiceSpec.from_signature(mv.signature)
+        assert spec is not None
+        emails = pd.read_csv(root / "data" / "emails.csv")
+        request = [c["name"] for c in mv.signature["inputs"] if c["source"] == "request"]
+        records = emails[request].tail(2000).to_dict(orient="records")
+        full, statuses = enrich_records(records, spec, project.features.online)
+        assert set(statuses) == {"present"}
+    for rec, done in zip(records, full, strict=True):
+        rec["_features"] = {f: done[f] for f in spec.features}
+    return records
+
+
+def _serve(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    import httpx
+
+    from mlfactory.server.run import free_port
+
+    port = free_port()
+    exe = Path(sys.executable).with_name("mlfactory")
+    proc = subprocess.Popen(
+        [str(exe), "--project", str(root), "serve", "--port", str(port)],
+        env={**os.environ, **env, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"`mlfactory serve` on {url} did not become ready")
+
+
+def bench_server(
+    root: Path, records: list[dict[str, Any]], env: dict[str, str], reps: dict[int, int]
+) -> dict[str, Any]:
+    """Per-request latency (closed loop, one connection) of ``spam`` (lookup + predict, the request carries
+    no feature values) against ``spam_plain`` (the same model and vector, the request carries the values)."""
+    import httpx
+
+    proc, url = _serve(root, env)
+    out: dict[str, Any] = {}
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for batch, n in reps.items():
+                times: dict[str, list[float]] = {"lookup": [], "plain": []}
+                for i in range(n + 20):
+                    rows = [records[(i * 31 + j) % len(records)] for j in range(batch)]
+                    keyed = orjson.dumps(
+                        {"records": [{k: v for k, v in r.items() if k != "_features"} for r in rows]}
+                    )
+                    full = orjson.dumps(
+                        {
+                            "records": [
+                                {**{k: v for k, v in r.items() if k != "_features"}, **r["_features"]}
+                                for r in rows
+                            ]
+                        }
+                    )
+                    answers = {}
+                    for kind, model, body in (("lookup", "spam", keyed), ("plain", "spam_plain", full)):
+                        t = time.perf_counter()
+                        r = client.post(
+                            f"/v1/models/{model}/predict",
+                            content=body,
+                            headers={"content-type": "application/json"},
+                        )
+                        elapsed = time.perf_counter() - t
+                        r.raise_for_status()
+                        answers[kind] = r.json()
+                        if i >= 20:
+                            times[kind].append(elapsed)
+                    assert answers["lookup"]["probabilities"] == answers["plain"]["probabilities"]
+                    assert set(answers["lookup"]["feature_status"]) == {"present"}
+                out[f"server_{batch}"] = {k: percentiles(v) for k, v in times.items()}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return out
+
+
+def run_server_bench(work: Path, sizes: dict[str, int], redis: bool) -> dict[str, Any]:
+    root = work / "server_project"
+    records = _server_project(root, sizes["server_rows"])
+    reps = {1: sizes["server_requests_1"], 100: sizes["server_requests_100"]}
+    result = {"sqlite": bench_server(root, records, {}, reps)}
+    if redis:
+        from mlfactory.project import open_project
+
+        url = f"{REDIS_URL}?prefix=mlfbench.server.{int(time.time())}."
+        env = {"MLFACTORY_STORES__ONLINE": url}
+        with open_project(root, env=env, actor="bench") as project:
+            project.features.materialize(actor="bench")
+            try:
+                result["redis"] = bench_server(root, records, env, reps)
+            finally:
+                for view in project.features.repo.views:
+                    project.features.online.clear(view)
+    return result
+
+
 # -- Feast ------------------------------------------------------------------------------------------
 
 
@@ -257,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--with-anchors", action="store_true", help="also run Feast 0.67 in its own venv")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis online store")
+    parser.add_argument("--no-server", action="store_true", help="skip the through-the-server rows")
+    parser.add_argument("--only-server", action="store_true", help="only the through-the-server rows")
     parser.add_argument("--output", type=Path, help="where to write the JSON (default benchmarks/results/)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -273,6 +423,13 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="mlf-bench-features-") as tmp:
         work = Path(tmp)
+        if args.only_server:
+            with console.status("through the server: lookup + predict vs a plain predict…"):
+                result["mlfactory"]["server"] = run_server_bench(work, sizes, not args.no_redis)
+            print_server_table(result["mlfactory"]["server"])
+            path = write_json("features_server", result, args.output)
+            console.print(f"[dim]results written to {path}[/dim]")
+            return 0
         with console.status("generating data…"):
             feature_table(
                 work / "online_view.parquet",
@@ -293,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
                 result["mlfactory"][f"online_{name}"] = bench_online(store, work, sizes)
                 result["mlfactory"][f"materialize_full_{name}"] = bench_materialize_full(store, work, sizes)
             store.close()
+        if not args.no_server:
+            with console.status("through the server: lookup + predict vs a plain predict…"):
+                result["mlfactory"]["server"] = run_server_bench(work, sizes, "redis" in stores)
         for n_views, backfills in ((2, False), (2, True), (4, False)):
             with console.status(
                 f"point-in-time join, {n_views} views{' (backfill-safe path)' if backfills else ''}…"
@@ -391,9 +551,33 @@ def print_table(result: dict[str, Any]) -> None:
             fmt_ratio(ratios.get("pit_join"), 10),
         )
     console.print(t)
-    console.print(
-        "[dim]through the server: not measured (the server does not call the feature store yet)[/dim]"
-    )
+    print_server_table(ours.get("server"))
+
+
+def print_server_table(server: dict[str, Any] | None) -> None:
+    """Through ``mlfactory serve`` (one process, one connection, closed loop): lookup + predict against a
+    plain predict of the same model and vector."""
+    from rich.table import Table
+
+    if not server:
+        return
+    t = Table(title="through the server: lookup + predict vs plain predict", title_justify="left")
+    for col in ("store", "entities", "pct", "plain predict", "lookup + predict", "added"):
+        t.add_column(col, justify="left" if col in ("store", "pct") else "right")
+    for store, res in server.items():
+        for batch in (1, 100):
+            row = res[f"server_{batch}"]
+            for p in ("p50", "p99"):
+                plain, looked = row["plain"][p], row["lookup"][p]
+                t.add_row(
+                    store,
+                    str(batch),
+                    p,
+                    fmt_seconds(plain),
+                    fmt_seconds(looked),
+                    f"{fmt_seconds(looked - plain)} ({(looked / plain - 1) * 100:+.0f}%)",
+                )
+    console.print(t)
 
 
 if __name__ == "__main__":

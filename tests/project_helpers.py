@@ -8,10 +8,33 @@ from mlfactory.project import Project, open_project
 from mlfactory.quickstart import init_project
 
 
-def make_project(root: Path, *, rows: int = 1500, metadata_url: str | None = None, seed: int = 7) -> Project:
-    """The quickstart's spam project (smaller), optionally on another metadata store, ingested."""
+def make_project(
+    root: Path,
+    *,
+    rows: int = 1500,
+    metadata_url: str | None = None,
+    seed: int = 7,
+    feature_service: bool = False,
+) -> Project:
+    """The quickstart's spam project (smaller), optionally on another metadata store, ingested.
+
+    Without ``feature_service`` the model takes only the email's own columns (no online lookups), as the
+    serving, registry and controller tests expect; the feature store's tests turn it on.
+    """
     init_project(root, rows=rows, seed=seed)
+    if not feature_service:
+        without_feature_service(root)
     env = {"MLFACTORY_STORES__METADATA": metadata_url} if metadata_url else {}
     project = open_project(root, env=env, actor="test")
     project.ingest("emails")
     return project
+
+
+def without_feature_service(root: Path) -> None:
+    """Comment out the quickstart model's feature service in the project file at ``root``."""
+    y = root / "mlfactory.yaml"
+    text = y.read_text()
+    for line in ("    feature_service: sender_activity", "    on_missing_features: defaults"):
+        assert line in text, f"the quickstart project file no longer has {line.strip()!r}"
+        text = text.replace(line, "    # " + line.strip())
+    y.write_text(text)

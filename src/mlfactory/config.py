@@ -274,6 +274,10 @@ class BatchingConfig(_Strict):
         default=0.0, ge=0.0, le=50.0,
         description="longest a request waits for others to join its batch, only while requests are queueing",
     )
+    native_threads: int | None = Field(
+        default=1, ge=1, description="OpenMP/BLAS threads a predict thread may use; 1 serves many small "
+        "requests best on a small machine (measured in benchmarks/serving.py); null keeps library defaults",
+    )
 
 
 class PredictionLogConfig(_Strict):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from mlfactory.control import assess
 from mlfactory.project import open_project
 from mlfactory.quickstart import run_quickstart
 
@@ -31,5 +32,7 @@ def test_quickstart_closes_the_loop(tmp_path: Path) -> None:
         assert check["status"] == "regressed" and check["p_value"] < 0.001
         assert all(e.actor.startswith("controller:") for e in events)
         assert [v.status.value for v in project.metadata.list_model_versions("spam")] == ["ready"] * 3
+        maturity = assess(project)
+        assert maturity.level == 3 and maturity.missing == []
     text = out.getvalue()
     assert "timeline" in text and "rolled_back" in text

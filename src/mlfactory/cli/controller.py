@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -52,7 +52,7 @@ def status(ctx: typer.Context, json: JSON = False) -> None:
     project = project_from(ctx)
     meta = project.metadata
     names = [n for n, m in project.config.models.items() if m.policy is not None]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in names:
         r = meta.get_rollout(name)
         last = meta.list_events(model=name, limit=3)

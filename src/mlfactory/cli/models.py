@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,7 @@ ALIAS = Annotated[str, typer.Option("--alias", help="the alias to move")]
 def list_models(ctx: typer.Context, json: JSON = False) -> None:
     """Every model with its versions and aliases."""
     meta = project_from(ctx).metadata
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in meta.list_model_names():
         versions = meta.list_model_versions(name)
         aliases = {a: v for (_, a), v in meta.get_aliases(name).items()}

@@ -29,6 +29,7 @@ from mlfactory.control.stats import worse_proportion
 from mlfactory.control.triggers import check_triggers
 from mlfactory.entities import ModelVersion, Rollout
 from mlfactory.errors import ConflictError, MLFactoryError, NotFoundError
+from mlfactory.monitoring import drift_streak
 from mlfactory.registry import PRODUCTION
 from mlfactory.serving import PredictionLog, deploy_canary, deploy_clear, deploy_shadow
 
@@ -187,13 +188,14 @@ class Controller:
     def _retrain(self, r: Rollout, name: str, model: ModelConfig, policy: PolicyConfig) -> Step:
         try:
             dataset = self.project.ingest(model.source).dataset
+            self._refresh_features(model)
             extra = (feedback_training_rows(self.predictions, self.meta, name, model) if policy.include_feedback
                      else pd.DataFrame())
             result = self.project.train(name, dataset=dataset.id, extra_rows=extra, max_rows=policy.max_training_rows,
                                         actor=self.actor)
         except MLFactoryError as exc:
-            failed = self._move(r, S.FAILED, f"retraining failed: {exc}", payload={"error": type(exc).__name__})
-            self._move(failed, S.IDLE, "production keeps serving the champion")
+            broken = self._move(r, S.FAILED, f"retraining failed: {exc}", payload={"error": type(exc).__name__})
+            self._move(broken, S.IDLE, "production keeps serving the champion")
             return Step(name, S.IDLE.value, "retrain_failed", str(exc))
         v = result.version
         payload = {"version": v.version, "dataset": dataset.id, "feedback_rows": len(extra),
@@ -208,6 +210,16 @@ class Controller:
         reason = f"challenger {v.ref} passed every gate against {r.champion and f'{name}/{r.champion}'}"
         gated = self._move(r, S.GATED, reason, challenger=v.version, payload=payload)
         return self._go_live(gated, name, policy)
+
+    def _refresh_features(self, model: ModelConfig) -> None:
+        """Materialize the model's feature views from the data just ingested, before the challenger trains on
+        it, so the values it is served online are the ones it learned from (incremental: cheap when nothing
+        changed)."""
+        if not model.feature_service:
+            return
+        fs = self.project.features
+        views = [sel.view.name for sel in fs.repo.service(model.feature_service).selections()]
+        fs.materialize(views, actor=self.actor)
 
     # -- shadow and canary ---------------------------------------------------------------------------------
 
@@ -315,8 +327,8 @@ class Controller:
             return Step(name, done.state, "guard_closed", "guard window closed")
         return Step(name, r.state, "guarding", f"{len(rows)} labelled rows since promotion")
 
-    # -- monitoring hook -------------------------------------------------------------------------------------
+    # -- what monitoring saw ---------------------------------------------------------------------------------
 
-    def drift_streak(self, name: str, champion: ModelVersion, policy: PolicyConfig) -> list[dict[str, Any]]:
-        """The newest consecutive monitoring windows of production that showed dataset drift."""
-        return []
+    def drift_streak(self, name: str, champion: ModelVersion) -> list[dict[str, Any]]:
+        """The newest consecutive stored monitoring windows of production that showed dataset drift."""
+        return drift_streak(self.meta, name, champion.version)

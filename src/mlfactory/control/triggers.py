@@ -69,7 +69,7 @@ def _drift(ctl: Controller, name: str, policy: PolicyConfig, champion: ModelVers
     k = policy.triggers.drift_windows
     if k is None:
         return None
-    streak = ctl.drift_streak(name, champion, policy)
+    streak = ctl.drift_streak(name, champion)
     if len(streak) < k:
         return None
     return Fired("drift", f"dataset drift in {len(streak)} consecutive windows "

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from mlfactory.config import LoadedConfig
@@ -253,6 +254,45 @@ class FeatureStore:
             "feature_datasets": {k: v["dataset"] for k, v in sources.items()},
         }
         return TrainingSet(ts_id, digest, frame, spec, lineage)
+
+    def features_for(
+        self, spec: ServiceSpec, rows: pd.DataFrame, event_time: str | None = None
+    ) -> pd.DataFrame:
+        """A service's features for ``rows`` (which carry its join keys), joined point-in-time at each row's
+        ``event_time`` column (now when None) from the offline tables, exactly as training joins them: what
+        batch scoring feeds a model that looks its features up when served. Row order and index are kept.
+        """
+        at = pd.to_datetime(rows[event_time], utc=True) if event_time else pd.Timestamp.now(tz="UTC")
+        missing = [k for k in spec.join_keys if k not in rows.columns]
+        if missing:
+            raise ValidationError(
+                f"the rows lack the entity key(s) {missing} that feature service '{spec.name}' is looked "
+                "up by; add them to the input"
+            )
+        keys = pd.DataFrame({k: rows[k].to_numpy() for k in spec.join_keys}).assign(_at=np.asarray(at))
+        tables = []
+        for v in spec.views:
+            table, _ = self.table(self.repo.view(v.name))
+            tables.append(
+                ViewTable(
+                    name=v.name,
+                    path=table.path,
+                    join_keys=v.join_keys,
+                    features=tuple(v.features),
+                    ttl_seconds=v.ttl_seconds,
+                    backfills=table.backfills,
+                )
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "features.parquet"
+            limit = self.loaded.config.features.memory_limit
+            point_in_time_join(keys, "_at", tables, out, memory_limit=limit, workdir=Path(tmp))
+            joined = pd.read_parquet(out, columns=list(spec.features))
+        for name, kind in spec.features.items():
+            if kind in NUMERIC_KINDS:
+                numbers = pd.to_numeric(joined[name].astype("Float64"), errors="coerce")
+                joined[name] = numbers.astype("float64")
+        return joined.set_axis(rows.index)
 
     # -- skew ------------------------------------------------------------------------------------------
 

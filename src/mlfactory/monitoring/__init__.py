@@ -11,6 +11,7 @@ from mlfactory.monitoring.performance import PerformanceCounts, build_calibratio
 from mlfactory.monitoring.reference import build_reference, version_reference
 from mlfactory.monitoring.report import MonitorReport
 from mlfactory.monitoring.service import (
+    drift_streak,
     load_report,
     monitor_project,
     report_history,
@@ -33,6 +34,7 @@ __all__ = [
     "compare_frames",
     "dataset_drift",
     "drift_against",
+    "drift_streak",
     "evaluate_alerts",
     "infer_types",
     "load_report",

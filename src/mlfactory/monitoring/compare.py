@@ -101,9 +101,10 @@ def read_chunks(
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        file = pq.ParquetFile(path)
+        # no pre-buffering and no read-ahead threads: Arrow would otherwise hold much of the file at once
+        file = pq.ParquetFile(path, pre_buffer=False)
         names = [c for c in (columns or file.schema_arrow.names) if c in file.schema_arrow.names]
-        for batch in file.iter_batches(batch_size=chunk_rows, columns=names):
+        for batch in file.iter_batches(batch_size=chunk_rows, columns=names, use_threads=False):
             yield batch.to_pandas()
     elif suffix == ".csv":
         yield from pd.read_csv(path, chunksize=chunk_rows, usecols=lambda c: columns is None or c in columns)

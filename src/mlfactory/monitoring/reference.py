@@ -76,7 +76,10 @@ def numeric_reference(values: Any, bins: int = BINS) -> dict[str, Any]:
     }
     if not len(finite):
         return out
-    edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)))
+    pos = np.linspace(0.0, 1.0, bins + 1) * (len(finite) - 1)  # numpy's linear quantiles, on the sorted data
+    low = np.floor(pos).astype(np.int64)
+    high = np.minimum(low + 1, len(finite) - 1)
+    edges = np.unique(finite[low] + (finite[high] - finite[low]) * (pos - low))
     if len(edges) == 1:
         edges = np.array([edges[0], edges[0]])
     starts = np.searchsorted(finite, edges, side="left")

@@ -262,3 +262,23 @@ def load_report(metadata: MetadataStore, model: str, report_id: str | None = Non
             )
         report_id = newest[0]["id"]
     return MonitorReport.from_record(metadata.get_monitor_report(report_id))
+
+
+def drift_streak(metadata: MetadataStore, model: str, version: int, *, route: str = PRODUCTION,
+                 limit: int = 50) -> list[dict[str, Any]]:
+    """The newest consecutive stored windows of one version and route that showed dataset drift, oldest
+    first: each ``{"report", "created_at", "share", "drifted"}`` (drifted column names). Windows without a
+    decision (empty or too small) neither extend nor break the streak."""
+    rows = metadata.list_monitor_reports(model, version=version, route=route, limit=limit)
+    streak: list[dict[str, Any]] = []
+    for r in reversed(rows):
+        flag = r["metrics"].get("drift.dataset")
+        if flag is None:
+            continue
+        if not flag:
+            break
+        report = metadata.get_monitor_report(r["id"])["report"]
+        streak.append({"report": r["id"], "created_at": r["created_at"],
+                       "share": r["metrics"].get("drift.share"),
+                       "drifted": report.get("drift", {}).get("columns", [])})
+    return streak[::-1]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlfactory.config import LoadedConfig, ModelConfig, load_project_config
 from mlfactory.data import IngestResult, ingest
-from mlfactory.entities import DatasetVersion, Event, Run, RunStatus
+from mlfactory.entities import DatasetVersion, Event, ModelVersion, Run, RunStatus
 from mlfactory.errors import ConfigError, NotFoundError, ValidationError
 from mlfactory.registry import PRODUCTION, Registry
 from mlfactory.stores import open_artifact_store, open_metadata_store
@@ -137,9 +137,27 @@ class Project:
         src, dst = Path(input_path), Path(output_path)
         frame = read_table(src)
         model = self.registry.load(ref)
-        scored = pd.concat([frame, model.predict_frame(frame)], axis=1)
+        inputs = self._with_store_features(model.version, frame)
+        scored = pd.concat([frame, model.predict_frame(inputs)], axis=1)
         write_table(scored, dst)
         return {"model": model.version.ref, "rows": len(scored), "output": str(dst)}
+
+
+    def _with_store_features(self, version: ModelVersion, frame: pd.DataFrame) -> pd.DataFrame:
+        """For a version that looks features up when served, the rows with those features joined point-in-time
+        (at the model's timestamp column when the rows carry it, else now); columns the rows carry win."""
+        if not version.signature.get("feature_service"):
+            return frame
+        from mlfactory.features.spec import ServiceSpec
+
+        spec = ServiceSpec.from_signature(version.signature)
+        if spec is None or all(f in frame.columns for f in spec.features):
+            return frame
+        declared = self.loaded.config.models.get(version.name)
+        ts = declared.timestamp if declared is not None and declared.timestamp in frame.columns else None
+        feats = self.features.features_for(spec, frame, ts)
+        feats = feats.drop(columns=[c for c in feats.columns if c in frame.columns])
+        return pd.concat([feats, frame], axis=1)
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlfactory.project import Project, open_project
+from mlfactory.quickstart.drift_view import show_drift
 from mlfactory.quickstart.scaffold import init_project
 from mlfactory.quickstart.story import Story
 from mlfactory.registry import PRODUCTION
@@ -57,6 +58,7 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
     story = Story(directory.resolve(), seed, console.print).run()
     with open_project(directory, env={}, actor="quickstart") as project:
         print_timeline(console, project)
+        report_path = show_drift(console, project)
     elapsed = time.perf_counter() - started
     console.rule(f"done in {elapsed:.1f} s")
     console.print(
@@ -69,6 +71,9 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         "  mlfactory runs list\n"
         "  mlfactory models show spam@production --card\n"
         "  mlfactory models history spam\n"
+        "  mlfactory monitor history spam\n"
+        "  mlfactory monitor report spam --html report.html\n"
+        f"  open {report_path}\n"
         "  mlfactory features list\n"
         "  mlfactory features get domain_activity --key sender_domain=mail.example.com\n"
         "  mlfactory predict --model spam@production --input data/emails.csv --output scored.parquet\n"
@@ -85,7 +90,9 @@ def print_timeline(console: Console, project: Project) -> None:
     """The audit log of the story: what the controller and the people did, and why."""
     events = [e for e in project.metadata.list_events(model="spam")
               if e.kind.startswith("rollout.") or e.kind in TIMELINE_KINDS]
-    t0 = events[0].time if events else None
+    if not events:
+        return
+    t0 = events[0].time
     table = Table(title="timeline (mlfactory events --model spam)", title_justify="left")
     for col in ("t+s", "event", "by", "why"):
         table.add_column(col, overflow="fold")

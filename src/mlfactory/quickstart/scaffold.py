@@ -49,8 +49,9 @@ models:
     source: emails
     label: is_spam
     timestamp: sent_at
-    # feature_service: sender_activity           # also use features.py's per-domain features (joined
-    #                                            # point-in-time for training, looked up online when served)
+    feature_service: sender_activity             # also use features.py's per-domain features (joined
+                                                 # point-in-time for training, looked up online when served)
+    on_missing_features: defaults                # a domain not in the online store yet: declared defaults
     features:
       numeric: [n_links, n_attachments, hour_sent]
       categorical: [sender_domain, language]

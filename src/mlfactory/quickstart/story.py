@@ -21,11 +21,14 @@ import yaml
 
 from mlfactory.config import ServerConfig
 from mlfactory.control import Controller, Step
+from mlfactory.errors import MLFactoryError
+from mlfactory.monitoring import Window, monitor_project
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart.scaffold import START
 from mlfactory.quickstart.world import SpamWorld
 from mlfactory.server.run import RunningServer, start_server
 from mlfactory.server.settings import ServerSettings
+from mlfactory.serving import PredictionLog
 
 FEATURES = ["sender_domain", "language", "subject", "body", "n_links", "n_attachments", "hour_sent"]
 BATCH = 50
@@ -38,6 +41,7 @@ class Traffic:
     rows: int
     by_version: dict[str, int]
     accuracy: float
+    request_ids: list[str]
 
 
 @dataclass
@@ -75,7 +79,7 @@ def send(client: httpx.Client, frame: pd.DataFrame, extra: dict[str, Any] | None
             hits += int(prediction == label)
             labels.append({"request_id": request_id, "label": label})
     client.post("/v1/feedback", json={"labels": labels}).raise_for_status()
-    return Traffic(len(records), versions, hits / max(len(records), 1))
+    return Traffic(len(records), versions, hits / max(len(records), 1), [r["request_id"] for r in labels])
 
 
 def add_leaky_feature(root: Path, world: World, rows: int = 2400) -> None:
@@ -106,8 +110,18 @@ class Story:
     seed: int
     say: Callable[[str], None]
     steps: list[tuple[str, list[Step]]] = field(default_factory=list)
+    log: PredictionLog = field(init=False)
+
+    def monitor(self, project: Project) -> None:
+        """Check the last two bursts of traffic, as a monitoring cron job would, before the controller."""
+        for r in monitor_project(project, self.log, models=["spam"], window=Window(last=800)):
+            drifted = ", ".join(r.drifted_columns()[:4]) or ("no column" if r.status == "ok" else r.status)
+            share = r.metrics.get("drift.share")
+            self.say(f"    monitoring: {r.model}/{r.version} {r.route}, last {r.rows} rows: drifted share "
+                     f"{'-' if share is None else f'{share:.2f}'} ({drifted})")
 
     def tick(self, project: Project, chapter: str) -> list[Step]:
+        self.monitor(project)
         steps = Controller(project, owner="quickstart").tick()
         self.steps.append((chapter, steps))
         for s in steps:
@@ -121,6 +135,7 @@ class Story:
             "prediction_log": server_cfg.prediction_log.model_copy(update={"flush_interval": 0.2})})
         settings = ServerSettings(project=self.root, env={}, server=server_cfg, actor="quickstart-users",
                                   routing_seed=self.seed)
+        self.log = PredictionLog(self.root / server_cfg.prediction_log.path)
         server: RunningServer = start_server(settings)
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -133,7 +148,8 @@ class Story:
         traffic = send(client, world.emails(n, drift), extra)
         shares = ", ".join(f"{v} {c}" for v, c in sorted(traffic.by_version.items()))
         self.say(f"  {what}: {traffic.rows} emails ({shares}), live accuracy {traffic.accuracy:.3f}")
-        time.sleep(0.6)  # the server writes its prediction log every 0.2 s
+        if not self.log.wait_for(traffic.request_ids):  # the server writes its log every 0.2 s
+            raise MLFactoryError("the server did not write its prediction log within 30 s")
         return traffic
 
     def _wait_for_routes(self, client: httpx.Client, expect: set[int]) -> None:

@@ -60,4 +60,6 @@ def native_answer(result: PredictResult) -> dict[str, Any]:
     out["versions"] = jsonable(result.versions)
     out["routes"] = result.routes
     out["request_ids"] = result.request_ids
+    if result.feature_status is not None:
+        out["feature_status"] = result.feature_status
     return out

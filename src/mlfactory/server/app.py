@@ -26,9 +26,12 @@ from mlfactory.errors import MLFactoryError, ValidationError
 from mlfactory.project import open_project
 from mlfactory.server.deps import json_response
 from mlfactory.server.metrics import MetricsMiddleware, ServerMetrics
+from mlfactory.server.monitoring_metrics import MonitoringCollector
 from mlfactory.server.routers import admin, health, mlflow, native, v2
+from mlfactory.server.routers import monitoring as monitoring_router
 from mlfactory.server.settings import SETTINGS_ENV, ServerSettings
 from mlfactory.serving import PredictionLog, ServingRuntime
+from mlfactory.serving.lookup import online_features
 
 log = logging.getLogger("mlfactory.server")
 
@@ -86,10 +89,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 flush_interval=cfg.prediction_log.flush_interval,
                 max_pending_rows=cfg.prediction_log.max_pending_rows,
             ).start()
+        features = online_features(project.loaded)
         runtime = ServingRuntime(
-            project.registry, cfg, plog, actor=settings.actor, seed=settings.routing_seed
+            project.registry, cfg, plog, actor=settings.actor, seed=settings.routing_seed, features=features
         )
         metrics.watch(runtime, plog)
+        metrics.registry.register(MonitoringCollector(project.metadata))
         app.state.project = project
         app.state.server_config = cfg
         app.state.prediction_log = plog
@@ -110,6 +115,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             runtime.stop()
             if plog is not None:
                 plog.close()
+            features.close()
             project.close()
 
     app = FastAPI(
@@ -120,7 +126,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         "MLflow scoring endpoints, with routing, hot swap and a prediction log.",
     )
     app.state.metrics = metrics
-    for router in (native.router, v2.router, mlflow.router, health.router, admin.router):
+    for router in (native.router, v2.router, mlflow.router, health.router, admin.router,
+                   monitoring_router.router):
         app.include_router(router)
     _install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mlfactory.serving.inputs import Batch
 
@@ -54,9 +55,11 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, fn: PredictFn, *, max_rows: int = 512, max_wait: float = 0.0, name: str = "model"
+        self, fn: PredictFn, *, max_rows: int = 512, max_wait: float = 0.0, name: str = "model",
+        threads: int | None = None,
     ) -> None:
         self.fn = fn
+        self.threads = threads
         self.max_rows = max_rows
         self.max_wait = max_wait
         self._queue: deque[tuple[Batch, asyncio.Future[Any], asyncio.AbstractEventLoop]] = deque()
@@ -108,6 +111,13 @@ class MicroBatcher:
             return taken
 
     def _run(self) -> None:
+        if self.threads is None:
+            self._serve()
+            return
+        with threadpool_limits(limits=self.threads):  # OpenMP limits hold per thread: set them here
+            self._serve()
+
+    def _serve(self) -> None:
         while True:
             taken = self._take()
             if taken is None:

@@ -369,6 +369,19 @@ class PredictionLog:
         finally:
             con.close()
 
+    def wait_for(self, request_ids: Sequence[str], *, timeout: float = 30.0) -> bool:
+        """Wait until every id is in a written segment (rows another process logged); False on timeout."""
+        wanted = set(request_ids)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = set(self.query(request_ids=list(wanted))["request_id"]) if wanted else set()
+            wanted -= found
+            if not wanted:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
     def known_request_ids(self, request_ids: Sequence[str]) -> dict[str, str]:
         """Which of ``request_ids`` were logged, as id → model (queued rows included)."""
         wanted = set(request_ids)

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from mlfactory.serving.policy import RoutingPolicy
 from mlfactory.serving.predlog import PredictionLog, RequestIds
 from mlfactory.serving.router import RouteTable, build_table
 from mlfactory.serving.served import ServedVersion
+
+if TYPE_CHECKING:
+    from mlfactory.serving.lookup import OnlineFeatures
 
 log = logging.getLogger("mlfactory.serving")
 Observer = Callable[[str, int, str, int], None]
@@ -53,6 +56,7 @@ class PredictResult:
     versions: np.ndarray
     routes: list[str]
     request_ids: list[str]
+    feature_status: list[str | None] | None = None  # per row, when a version looked features up online
 
     @property
     def version(self) -> int | None:
@@ -62,7 +66,12 @@ class PredictResult:
 
 
 def _same_spec(a: ServedVersion, b: ServedVersion) -> bool:
-    return (a.spec.names, a.spec.kinds, a.spec.allow_nan) == (b.spec.names, b.spec.kinds, b.spec.allow_nan)
+    return (a.spec.names, a.spec.kinds, a.spec.allow_nan, a.features) == (
+        b.spec.names,
+        b.spec.kinds,
+        b.spec.allow_nan,
+        b.features,
+    )
 
 
 class ServingRuntime:
@@ -74,6 +83,7 @@ class ServingRuntime:
         prediction_log: where answered rows go; None logs nothing.
         actor: who load-failure events are recorded as.
         seed: seeds random canary assignment of rows without a routing key (tests).
+        features: the online feature store, for versions that declare a feature service.
     """
 
     def __init__(
@@ -84,8 +94,10 @@ class ServingRuntime:
         *,
         actor: str = "server",
         seed: int | None = None,
+        features: OnlineFeatures | None = None,
     ) -> None:
         self.registry = registry
+        self.features = features
         self.metadata = registry.metadata
         self.config = config
         self.log = prediction_log
@@ -278,7 +290,35 @@ class ServingRuntime:
             "refresh_error": self.refresh_error,
         }
 
+    def readiness(self) -> dict[str, Any]:
+        """:meth:`status`, plus (pinging it) the online feature store when a served version needs it."""
+        status = self.status()
+        if self.features is not None and self._uses_features():
+            online = self.features.check()
+            status["online_store"] = online
+            status["ready"] = status["ready"] and online["ok"]
+        return status
+
+    def _uses_features(self) -> bool:
+        tables = list(self.tables.values())
+        served = [r.served for t in tables for r in t.routes] + [t.shadow for t in tables if t.shadow]
+        return any(sv.features is not None for sv in served)
+
     # -- prediction -----------------------------------------------------------------------------------
+
+    async def _complete(
+        self, name: str, sv: ServedVersion, payload: Payload, n: int
+    ) -> tuple[Payload, list[str] | None]:
+        """The payload with ``sv``'s online features merged in and each row's status (unchanged, None,
+        for a version without a feature service)."""
+        if sv.features is None:
+            return payload, None
+        if self.features is None:
+            raise ModelUnavailableError(
+                f"{sv.ref} looks features up online, but this runtime has no online store; serve it with "
+                "`mlfactory serve` (which opens stores.online)"
+            )
+        return await asyncio.to_thread(self.features.complete, name, sv.features, payload, n)
 
     async def served_version(self, name: str, version: int) -> ServedVersion:
         key = (name, version)
@@ -331,6 +371,35 @@ class ServingRuntime:
                 groups.append((route.served, route.name, None if len(rows) == n else rows))
         return groups, table
 
+    async def _batches(
+        self, name: str, groups: list[tuple[ServedVersion, str, np.ndarray | None]], payload: Payload, n: int
+    ) -> tuple[Batch | None, list[Batch], list[str | None] | None]:
+        """Each group's checked rows (online features merged in) and each row's feature status.
+
+        When every group's version takes the same inputs, the request is completed and checked once (the
+        full batch is returned for the shadow); otherwise each group's rows are completed and checked on
+        their own, so one version's missing-feature policy never refuses rows another version answers.
+        """
+        primary = groups[0][0]
+        if n > self.config.max_rows:  # refuse before looking anything up
+            primary.spec.check(payload, max_rows=self.config.max_rows)
+        if all(_same_spec(sv, primary) for sv, _, _ in groups):
+            completed, found = await self._complete(name, primary, payload, n)
+            full = primary.spec.check(completed, max_rows=self.config.max_rows)
+            subs = [full if rows is None else full.take(rows) for _, _, rows in groups]
+            return full, subs, None if found is None else list(found)
+        subs = []
+        statuses: list[str | None] | None = None
+        for sv, _, rows in groups:
+            part = payload if rows is None else take_payload(payload, rows)
+            part, found = await self._complete(name, sv, part, payload_rows(part))
+            subs.append(sv.spec.check(part))
+            if found is not None:
+                statuses = statuses or [None] * n
+                for i, st in zip(range(n) if rows is None else rows.tolist(), found, strict=True):
+                    statuses[i] = st
+        return None, subs, statuses
+
     async def predict(
         self,
         name: str,
@@ -371,18 +440,11 @@ class ServingRuntime:
         else:
             groups, table = self._groups(name, payload, n, alias, version, key)
         primary = groups[0][0]
-        full = primary.spec.check(payload, max_rows=self.config.max_rows)
-        subs: list[Batch] = []
-        for sv, _, rows in groups:
-            if rows is None:
-                subs.append(full)
-            elif _same_spec(sv, primary):
-                subs.append(full.take(rows))
-            else:
-                subs.append(sv.spec.check(take_payload(payload, rows)))
+        full, subs, statuses = await self._batches(name, groups, payload, n)
         outs = await asyncio.gather(*(sv.predict(b) for (sv, _, _), b in zip(groups, subs, strict=True)))
         request_ids = self.ids.make(n, now)
         result = self._assemble(name, n, groups, outs, request_ids)
+        result.feature_status = statuses
         latency = (time.perf_counter() - t0) * 1000
         for (sv, route, rows), batch, (pred, proba) in zip(groups, subs, outs, strict=True):
             ids = request_ids if rows is None else [request_ids[i] for i in rows.tolist()]
@@ -440,7 +502,7 @@ class ServingRuntime:
         shadow: ServedVersion,
         primary: ServedVersion,
         payload: Payload,
-        full: Batch,
+        full: Batch | None,
         request_ids: list[str],
         now: float,
     ) -> None:
@@ -458,13 +520,17 @@ class ServingRuntime:
         shadow: ServedVersion,
         primary: ServedVersion,
         payload: Payload,
-        full: Batch,
+        full: Batch | None,
         request_ids: list[str],
         now: float,
     ) -> None:
         t0 = time.perf_counter()
         try:
-            batch = full if _same_spec(shadow, primary) else shadow.spec.check(payload)
+            if full is not None and _same_spec(shadow, primary):
+                batch = full
+            else:
+                completed, _ = await self._complete(shadow.name, shadow, payload, payload_rows(payload))
+                batch = shadow.spec.check(completed)
             pred, proba = await shadow.predict(batch)
         except Exception as exc:  # a shadow never affects the real answer
             self.shadow_failed += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,9 @@ from mlfactory.registry import LoadedModel
 from mlfactory.serving.batching import MicroBatcher
 from mlfactory.serving.compiled import compile_numeric
 from mlfactory.serving.inputs import NUMERIC, Batch, InputSpec
+
+if TYPE_CHECKING:
+    from mlfactory.features.spec import ServiceSpec
 
 log = logging.getLogger("mlfactory.serving")
 
@@ -65,6 +68,15 @@ def _probe_nan(estimator: Any, signature: dict[str, Any]) -> bool:
     return True
 
 
+def _feature_service(signature: dict[str, Any]) -> ServiceSpec | None:
+    """The feature service the version looks up online, or None (no import of the feature store then)."""
+    if not signature.get("feature_service"):
+        return None
+    from mlfactory.features.spec import ServiceSpec
+
+    return ServiceSpec.from_signature(signature)
+
+
 class ServedVersion:
     """A loaded version plus everything the server needs to answer with it quickly."""
 
@@ -82,6 +94,7 @@ class ServedVersion:
         if self.classes is not None and all(isinstance(c, int | np.integer) for c in self.classes):
             self._class_array = np.asarray(self.classes, dtype=np.int64)
         self.spec = InputSpec(loaded.version.signature, allow_nan=_probe_nan(est, loaded.version.signature))
+        self.features = _feature_service(loaded.version.signature)
         self._fast = (
             compile_numeric(est, self.spec.names)
             if self.spec.numeric_only and self.has_proba and self._argmax
@@ -94,6 +107,7 @@ class ServedVersion:
                 max_rows=cfg.max_rows,
                 max_wait=cfg.max_wait_ms / 1000,
                 name=self.version.ref,
+                threads=cfg.native_threads,
             )
             if cfg.enabled
             else None

@@ -123,29 +123,29 @@ def test_restart_mid_rollout_and_feedback_loop_guard(tmp_path: Path) -> None:
     world = World(3)
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            assert send(client, world.emails(200, 0.0)).accuracy > 0.9
+            first = send(client, world.emails(200, 0.0))
+            assert first.accuracy > 0.9
             # mail the model quarantined: nobody reviewed it, so its "label" is the model's own output
             emails = world.emails(300, 1.0)
-            answer = client.post("/v1/models/spam/predict", json={"records": emails[["message_id", *FEATURES]].to_dict("records")}).json()
-            time.sleep(0.5)
+            records = emails[["message_id", *FEATURES]].to_dict("records")
+            answer = client.post("/v1/models/spam/predict", json={"records": records}).json()
             log = Controller(project).predictions
+            assert log.wait_for([*first.request_ids, *answer["request_ids"]])
             record_feedback(project.metadata, log, list(zip(answer["request_ids"], answer["predictions"],
                                                             strict=True)), actor="auto:quarantine")
             rows = feedback_training_rows(log, project.metadata, "spam", project.config.models["spam"])
             assert len(rows) == 200  # the 300 self-labelled rows are not training data
             assert Controller(project).tick()[0].action == "watching"  # self-labels look perfect: no trigger
 
-            send(client, world.emails(800, 1.0))
-            time.sleep(0.5)
-            first = Controller(project, owner="a").tick()[0]
-            assert first.action == "canary", first
+            assert log.wait_for(send(client, world.emails(800, 1.0)).request_ids)
+            step = Controller(project, owner="a").tick()[0]
+            assert step.action == "canary", step
             challenger = project.metadata.get_rollout("spam").challenger
             for _ in range(100):
                 if {r["version"] for r in client.get("/v1/models/spam").json()["routes"]} == {1, challenger}:
                     break
                 time.sleep(0.05)
-            send(client, world.emails(400, 1.0))
-            time.sleep(0.5)
+            assert log.wait_for(send(client, world.emails(400, 1.0)).request_ids)
         # a new controller process picks up the rollout where the first left it
         with open_project(tmp_path / "p", env={}) as again:
             step = Controller(again, owner="b").tick()[0]

@@ -117,3 +117,16 @@ def test_skew_report_from_a_prediction_log(tmp_path: Path) -> None:
         assert report["features"][f"v{result.version.version}.domain_emails_7d"]["mismatches"] == 0
         stored = project.metadata.list_skew_reports("spam")
         assert stored[0]["id"] == report["id"] and project.metadata.list_events(kinds=["features.skew"])
+
+
+def test_batch_scoring_joins_the_features_point_in_time(tmp_path: Path) -> None:
+    with linked_project(tmp_path / "p", rows=600) as project:
+        result = project.train("spam")
+        ref = result.version.ref
+        project.predict_file(ref, tmp_path / "p" / "data" / "emails.csv", tmp_path / "scored.parquet")
+        scored = pd.read_parquet(tmp_path / "scored.parquet")
+        ts = project.metadata.get_training_set(result.version.lineage["training_set"])
+        joined = pd.read_parquet(project.artifacts.local_path(ts["digest"]))  # what training joined
+        expected = project.registry.load(ref).predict_frame(joined)
+        assert len(scored) == 600 and "domain_emails_7d" not in scored  # output: the input + predictions
+        assert scored["prediction"].tolist() == expected["prediction"].tolist()

@@ -44,7 +44,7 @@ def test_source_without_the_timestamp_column(root: Path) -> None:
 
 def test_model_naming_an_unknown_service(root: Path) -> None:
     y = root / "mlfactory.yaml"
-    y.write_text(y.read_text().replace("    # feature_service: sender_activity", "    feature_service: nope"))
+    y.write_text(y.read_text().replace("    feature_service: sender_activity", "    feature_service: nope"))
     with pytest.raises(ConfigError, match="unknown feature service 'nope' \\(services: sender_activity\\)"):
         load(root)
 

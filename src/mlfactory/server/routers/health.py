@@ -16,9 +16,13 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready only when every served model is loaded; lists load failures")
+@router.get(
+    "/readyz",
+    summary="Ready only when every served model is loaded and, when one looks features up, the online "
+    "store answers; lists load failures",
+)
 def readyz(request: Request) -> Response:
-    status = deps.runtime(request).status()
+    status = deps.runtime(request).readiness()
     return deps.json_response(status, 200 if status["ready"] else 503)
 
 

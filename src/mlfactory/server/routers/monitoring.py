@@ -1,0 +1,74 @@
+"""``GET /v1/models/{name}/monitoring``: the model's newest monitoring reports, or a fresh check of a window.
+
+Without ``window`` or ``last`` the answer is read from the stored reports (what `mlfactory monitor run` and
+the controller wrote), newest per version and route, plus a short history. With ``window=1h`` or
+``last=5000`` the server checks that window of its own prediction log now and answers with the reports
+without storing them, so the GET has no side effects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from mlfactory.config import parse_duration
+from mlfactory.errors import ConfigError, ValidationError
+from mlfactory.monitoring import Window, report_history, run_monitor
+from mlfactory.server import deps
+
+router = APIRouter(prefix="/v1", tags=["monitoring"])
+
+
+def _window(window: str | None, last: int | None) -> Window | None:
+    if window is not None and last is not None:
+        raise ValidationError("give either window (a time span such as 1h) or last (a row count), not both")
+    if last is not None:
+        return Window(last=last)
+    if window is None:
+        return None
+    try:
+        return Window(seconds=parse_duration(window))
+    except ValueError as exc:
+        raise ValidationError(f"window: {exc}") from None
+
+
+@router.get("/models/{name}/monitoring", summary="Drift, performance and health of a model's traffic")
+def monitoring(
+    request: Request,
+    name: str,
+    window: str | None = Query(None, description="check this time window now, e.g. 15m or 1h"),
+    last: int | None = Query(None, ge=1, description="check the last N logged rows now"),
+    version: int | None = Query(None, description="only this version"),
+    route: str | None = Query(None, description="only this route (production, canary, shadow, …)"),
+    history: int = Query(20, ge=0, le=500, description="stored reports to list"),
+) -> Response:
+    project = deps.project(request)
+    spec = _window(window, last)
+    body: dict[str, Any] = {"model": name}
+    if spec is not None:
+        plog = deps.prediction_log(request)
+        if plog is None:
+            raise ConfigError("this server does not write a prediction log (server.prediction_log.enabled is "
+                              "false), so there is no traffic to check")
+        plog.flush()
+        reports = run_monitor(project.metadata, plog, project.config.monitoring, model=name, window=spec,
+                              version=version, route=route, store=False, alerts=False)
+        body["source"] = "computed"
+        body["reports"] = [r.to_dict() for r in reports]
+    else:
+        rows = report_history(project.metadata, name, version=version, route=route, limit=max(history, 50))
+        newest: dict[tuple[Any, Any], dict[str, Any]] = {}
+        for r in rows:
+            newest[(r["version"], r["route"])] = r
+        body["source"] = "stored"
+        body["reports"] = [project.metadata.get_monitor_report(r["id"])["report"] | {"id": r["id"]}
+                           for r in newest.values()]
+        if not rows:
+            body["message"] = (f"no stored monitoring report for '{name}' yet; run `mlfactory monitor run "
+                               f"--model {name}` or ask for a fresh check with ?window=1h")
+    keys = ("id", "created_at", "version", "route", "rows", "status", "metrics")
+    recent = report_history(project.metadata, name, version=version, route=route, limit=history)
+    body["history"] = [{k: r[k] for k in keys} for r in recent][-history:] if history else []
+    return deps.json_response(body)

@@ -42,7 +42,7 @@ from rich.table import Table
 from mlfactory.entities import Metric, VersionStatus
 from mlfactory.registry import Registry
 from mlfactory.stores import LocalArtifactStore, MetadataStore, open_metadata_store
-from mlfactory.tracking import filter_runs, start_run
+from mlfactory.tracking import search_runs, start_run
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FILTER = "metrics.accuracy > 0.5 and params.C = 1"
@@ -58,7 +58,7 @@ OPERATIONS = [
     ("log_metric_single", "log {single:,} metrics, one call each"),
     ("create_runs", "create {runs} runs (3 params, 3 metrics)"),
     ("list_runs", "list {runs} runs"),
-    ("filter_runs", "list + filter {runs} runs"),
+    ("filter_runs", "search {runs} runs with a filter"),
     ("register_versions", "register {versions} model versions"),
     ("move_alias", "move an alias {versions} times"),
 ]
@@ -83,7 +83,7 @@ def mlfactory_repetition(store: MetadataStore, artifacts_root: Path, sizes: dict
     listed: list[Any] = []
     matched: list[Any] = []
     out["list_runs"] = timed(lambda: listed.extend(store.list_runs()))
-    out["filter_runs"] = timed(lambda: matched.extend(filter_runs(store.list_runs(), FILTER)))
+    out["filter_runs"] = timed(lambda: matched.extend(search_runs(store, FILTER)))
     out["_listed"], out["_matched"] = len(listed), len(matched)
 
     with start_run(store, "single") as run:

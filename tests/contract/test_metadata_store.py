@@ -133,3 +133,19 @@ def test_reopening_keeps_everything(metadata_url: str) -> None:
     again = open_metadata_store(metadata_url)  # migrations already applied: a no-op
     assert again.get_run(run_id).name == "x"
     again.close()
+
+
+def test_search_reads_only_what_the_filter_needs_and_agrees_with_filtering(metadata: MetadataStore) -> None:
+    from mlfactory.tracking import filter_runs, search_runs
+
+    for i in range(12):
+        run_id = metadata.create_run("m" if i % 3 else "other", params={"C": i % 2})
+        metadata.log_metrics(run_id, [Metric("acc", 0.1, 0, 0.0), Metric("acc", i / 12, 1, 0.0)])
+    index = metadata.run_index(["acc"])
+    assert len(index) == 12 and all(set(r["metrics"]) == {"acc"} for r in index)
+    expr = "metrics.acc >= 0.5 and params.C = 1 and name = m"
+    expected = [r.id for r in filter_runs(metadata.list_runs(), expr)]
+    assert [r.id for r in search_runs(metadata, expr)] == expected and len(expected) == 2
+    assert [r.id for r in search_runs(metadata, expr, limit=1)] == expected[:1]
+    assert search_runs(metadata, "metrics.acc > 2") == []
+    assert {r.id for r in metadata.list_runs(ids=expected)} == set(expected)

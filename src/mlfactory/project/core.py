@@ -18,7 +18,7 @@ from mlfactory.entities import DatasetVersion, Event, ModelVersion, Run, RunStat
 from mlfactory.errors import ConfigError, NotFoundError, ValidationError
 from mlfactory.registry import PRODUCTION, Registry
 from mlfactory.stores import open_artifact_store, open_metadata_store
-from mlfactory.tracking import filter_runs
+from mlfactory.tracking import search_runs
 
 if TYPE_CHECKING:
     from mlfactory.features.store import FeatureStore
@@ -116,10 +116,10 @@ class Project:
     def runs(self, *, where: str | None = None, name: str | None = None, status: str | None = None,
              limit: int | None = None) -> list[Run]:
         """Runs, newest first, optionally filtered (see :func:`mlfactory.tracking.filter_runs`)."""
-        runs = self.metadata.list_runs(name=name, status=RunStatus(status) if status else None)
+        state = RunStatus(status) if status else None
         if where:
-            runs = filter_runs(runs, where)
-        return runs[:limit] if limit else runs
+            return search_runs(self.metadata, where, name=name, status=state, limit=limit)
+        return self.metadata.list_runs(name=name, status=state, limit=limit)
 
     # -- registry ---------------------------------------------------------------------------------------
 

@@ -89,17 +89,10 @@ class Registry:
                 f"{mv.ref} was rejected by its gates ({'; '.join(failed)}); it cannot take '{PRODUCTION}'. "
                 "Pass --force to override (the override is recorded)"
             )
-        current = self.metadata.get_aliases(name).get((name, alias))
         payload: dict[str, Any] = {"forced": True} if force and mv.status == VersionStatus.REJECTED else {}
+        # setting an alias does not depend on where it pointed: the move and its event record the old value
         return self.metadata.move_alias(
-            name,
-            alias,
-            version,
-            kind="alias.set",
-            actor=actor,
-            reason=reason,
-            payload=payload,
-            expect=current,
+            name, alias, version, kind="alias.set", actor=actor, reason=reason, payload=payload
         )
 
     def _stack(self, name: str, alias: str) -> list[int]:

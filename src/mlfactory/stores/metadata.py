@@ -96,9 +96,17 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def list_runs(
-        self, *, name: str | None = None, status: RunStatus | None = None, limit: int | None = None
+        self, *, name: str | None = None, status: RunStatus | None = None, limit: int | None = None,
+        ids: Sequence[str] | None = None,
     ) -> list[Run]:
-        """Runs, newest first."""
+        """Runs, newest first; optionally only those with the given ids."""
+
+    @abstractmethod
+    def run_index(
+        self, metric_keys: Sequence[str], *, name: str | None = None, status: RunStatus | None = None
+    ) -> list[dict[str, Any]]:
+        """Light rows for searching, newest first: id, name, status, dataset_id, params, tags, and
+        ``metrics`` holding the latest value of each of ``metric_keys``."""
 
     @abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[Metric]:

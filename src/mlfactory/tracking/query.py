@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlfactory.entities import Run
+from mlfactory.entities import Run, RunStatus
 from mlfactory.errors import ConfigError
+from mlfactory.stores.metadata import MetadataStore
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
@@ -24,18 +25,12 @@ _CLAUSE = re.compile(
 )
 
 
-def _value(run: Run, field: str, key: str | None) -> Any:
-    if field == "metrics":
-        return run.metrics.get(key or "")
-    if field == "params":
-        return run.params.get(key or "")
-    if field == "tags":
-        return run.tags.get(key or "")
-    if field == "status":
-        return run.status.value
+def _value(row: dict[str, Any], field: str, key: str | None) -> Any:
+    if field in ("metrics", "params", "tags"):
+        return row[field].get(key or "")
     if field == "dataset":
-        return run.dataset_id
-    return run.name
+        return row["dataset_id"]
+    return row[field]
 
 
 def _coerce(raw: str, current: Any) -> Any:
@@ -50,38 +45,56 @@ def _coerce(raw: str, current: Any) -> Any:
     return raw
 
 
-def filter_runs(runs: Sequence[Run], expression: str) -> list[Run]:
-    """Keep the runs matching every ``field[.key] op value`` clause joined by ``and``.
-
-    Fields: ``metrics.KEY``, ``params.KEY``, ``tags.KEY``, ``status``, ``name``, ``dataset``. Runs missing
-    the key do not match.
-    """
+def _parse(expression: str) -> list[tuple[str, str | None, str, str]]:
     clauses = []
     for part in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
         match = _CLAUSE.match(part)
         if not match:
             raise ConfigError(
                 f"cannot read filter clause '{part}'; write e.g. \"metrics.accuracy >= 0.9 and params.C = 1 "
-                'and status = finished" (fields: metrics.*, params.*, tags.*, status, name, dataset)'
+                "and status = finished\" (fields: metrics.*, params.*, tags.*, status, name, dataset)"
             )
         clauses.append(match.groups())
-    kept = []
-    for run in runs:
-        ok = True
-        for field, key, op, raw in clauses:
-            current = _value(run, field, key)
-            if current is None:
-                ok = False
-                break
-            try:
-                ok = _OPS[op](current, _coerce(raw, current))
-            except TypeError:
-                ok = False
-            if not ok:
-                break
-        if ok:
-            kept.append(run)
-    return kept
+    return clauses
+
+
+def _matches(row: dict[str, Any], clauses: list[tuple[str, str | None, str, str]]) -> bool:
+    for field, key, op, raw in clauses:
+        current = _value(row, field, key)
+        if current is None:
+            return False
+        try:
+            if not _OPS[op](current, _coerce(raw, current)):
+                return False
+        except TypeError:
+            return False
+    return True
+
+
+def _row(run: Run) -> dict[str, Any]:
+    return {"id": run.id, "name": run.name, "status": run.status.value, "dataset_id": run.dataset_id,
+            "params": run.params, "tags": run.tags, "metrics": run.metrics}
+
+
+def filter_runs(runs: Sequence[Run], expression: str) -> list[Run]:
+    """Keep the runs matching every ``field[.key] op value`` clause joined by ``and``.
+
+    Fields: ``metrics.KEY`` (its latest value), ``params.KEY``, ``tags.KEY``, ``status``, ``name``,
+    ``dataset``. Runs missing the key do not match.
+    """
+    clauses = _parse(expression)
+    return [run for run in runs if _matches(_row(run), clauses)]
+
+
+def search_runs(store: MetadataStore, expression: str, *, name: str | None = None,
+                status: RunStatus | None = None, limit: int | None = None) -> list[Run]:
+    """Runs matching ``expression`` (see :func:`filter_runs`), newest first, read from the store without
+    loading every run in full: only the metrics the expression names are fetched to decide."""
+    clauses = _parse(expression)
+    keys = sorted({key for field, key, _, _ in clauses if field == "metrics" and key})
+    ids = [row["id"] for row in store.run_index(keys, name=name, status=status) if _matches(row, clauses)]
+    ids = ids[:limit] if limit else ids
+    return store.list_runs(ids=ids) if ids else []
 
 
 def compare_runs(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Row, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
@@ -12,62 +11,72 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from mlfactory.entities import Event, Rollout
 from mlfactory.errors import ConflictError
 from mlfactory.stores.sql import schema as t
+from mlfactory.stores.sql.base import SqlBase, _aware
+from mlfactory.stores.sql.base import now as _now
 
 IDLE = "idle"
-
-
-class _Sql(Protocol):
-    def _tx(self) -> AbstractContextManager[Connection]: ...
-
-    @staticmethod
-    def _insert_event(
-        c: Connection, kind: str, actor: str, model: str | None, payload: dict[str, Any], reason: str
-    ) -> Event: ...
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(ts: datetime | None) -> datetime | None:
-    return None if ts is None else (ts if ts.tzinfo else ts.replace(tzinfo=UTC))
 
 
 def _rollout(row: Row[Any]) -> Rollout:
     m = row._mapping
     return Rollout(
-        model=m["model"], state=m["state"], revision=m["revision"], challenger=m["challenger"],
-        champion=m["champion"], data=m["data"], paused=bool(m["paused"]),
+        model=m["model"],
+        state=m["state"],
+        revision=m["revision"],
+        challenger=m["challenger"],
+        champion=m["champion"],
+        data=m["data"],
+        paused=bool(m["paused"]),
         updated_at=_aware(m["updated_at"]),  # type: ignore[arg-type]
-        lease_owner=m["lease_owner"], lease_until=_aware(m["lease_until"]),
+        lease_owner=m["lease_owner"],
+        lease_until=_aware(m["lease_until"]),
     )
 
 
 def _ensure_row(c: Connection, model: str) -> None:
     if c.execute(select(t.rollouts.c.model).where(t.rollouts.c.model == model)).first() is None:
-        c.execute(insert(t.rollouts).values(
-            model=model, state=IDLE, revision=0, challenger=None, champion=None, data={}, paused=False,
-            updated_at=_now(), lease_owner=None, lease_until=None,
-        ))
+        c.execute(
+            insert(t.rollouts).values(
+                model=model,
+                state=IDLE,
+                revision=0,
+                challenger=None,
+                champion=None,
+                data={},
+                paused=False,
+                updated_at=_now(),
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
 
 
-class ControlStoreMixin:
+class ControlStoreMixin(SqlBase):
     """The control part of the SQL metadata store."""
 
-    def get_rollout(self: _Sql, model: str) -> Rollout:
+    def get_rollout(self, model: str) -> Rollout:
         with self._tx() as c:
             row = c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).first()
         if row is None:
             return Rollout(model, IDLE, 0, None, None, {}, False, _now())
         return _rollout(row)
 
-    def list_rollouts(self: _Sql) -> list[Rollout]:
+    def list_rollouts(self) -> list[Rollout]:
         with self._tx() as c:
             return [_rollout(r) for r in c.execute(select(t.rollouts).order_by(t.rollouts.c.model))]
 
     def save_rollout(
-        self: _Sql, model: str, *, expect_revision: int, state: str, challenger: int | None,
-        champion: int | None, data: dict[str, Any], event: str, actor: str, reason: str,
+        self,
+        model: str,
+        *,
+        expect_revision: int,
+        state: str,
+        challenger: int | None,
+        champion: int | None,
+        data: dict[str, Any],
+        event: str,
+        actor: str,
+        reason: str,
         payload: dict[str, Any] | None = None,
     ) -> Rollout:
         with self._tx() as c:
@@ -79,16 +88,35 @@ class ControlStoreMixin:
                     f"rollout of '{model}' changed meanwhile (revision {current.revision}, expected "
                     f"{expect_revision}); another controller acted first"
                 )
-            c.execute(update(t.rollouts).where(t.rollouts.c.model == model).values(
-                state=state, revision=current.revision + 1, challenger=challenger, champion=champion,
-                data=data, updated_at=_now(),
-            ))
-            self._insert_event(c, event, actor, model,
-                               {"from_state": current.state, "to_state": state, "challenger": challenger,
-                                "champion": champion, **(payload or {})}, reason)
+            c.execute(
+                update(t.rollouts)
+                .where(t.rollouts.c.model == model)
+                .values(
+                    state=state,
+                    revision=current.revision + 1,
+                    challenger=challenger,
+                    champion=champion,
+                    data=data,
+                    updated_at=_now(),
+                )
+            )
+            self._insert_event(
+                c,
+                event,
+                actor,
+                model,
+                {
+                    "from_state": current.state,
+                    "to_state": state,
+                    "challenger": challenger,
+                    "champion": champion,
+                    **(payload or {}),
+                },
+                reason,
+            )
             return _rollout(c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).one())
 
-    def acquire_lease(self: _Sql, model: str, owner: str, seconds: float) -> bool:
+    def acquire_lease(self, model: str, owner: str, seconds: float) -> bool:
         now = _now()
         for _ in range(3):
             try:
@@ -96,9 +124,16 @@ class ControlStoreMixin:
                     _ensure_row(c, model)
                     taken = c.execute(
                         update(t.rollouts)
-                        .where(and_(t.rollouts.c.model == model, or_(
-                            t.rollouts.c.lease_owner.is_(None), t.rollouts.c.lease_owner == owner,
-                            t.rollouts.c.lease_until < now)))
+                        .where(
+                            and_(
+                                t.rollouts.c.model == model,
+                                or_(
+                                    t.rollouts.c.lease_owner.is_(None),
+                                    t.rollouts.c.lease_owner == owner,
+                                    t.rollouts.c.lease_until < now,
+                                ),
+                            )
+                        )
                         .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
                     )
                     return taken.rowcount == 1
@@ -106,15 +141,17 @@ class ControlStoreMixin:
                 continue
         return False
 
-    def release_lease(self: _Sql, model: str, owner: str) -> None:
+    def release_lease(self, model: str, owner: str) -> None:
         with self._tx() as c:
-            c.execute(update(t.rollouts).where(t.rollouts.c.model == model, t.rollouts.c.lease_owner == owner)
-                      .values(lease_owner=None, lease_until=_now()))  # kept: when a controller last acted
+            c.execute(
+                update(t.rollouts)
+                .where(t.rollouts.c.model == model, t.rollouts.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=_now())
+            )  # kept: when a controller last acted
 
-    def set_paused(self: _Sql, model: str, paused: bool, *, actor: str, reason: str = "") -> Event:
+    def set_paused(self, model: str, paused: bool, *, actor: str, reason: str = "") -> Event:
         with self._tx() as c:
             _ensure_row(c, model)
             c.execute(update(t.rollouts).where(t.rollouts.c.model == model).values(paused=paused))
             kind = "controller.paused" if paused else "controller.resumed"
             return self._insert_event(c, kind, actor, model, {}, reason)
-

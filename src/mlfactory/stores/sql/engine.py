@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
@@ -21,11 +22,19 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
 
 
+def _dumps(value: object) -> str:
+    # NumPy scalars and arrays (metrics, profiles) are stored as plain JSON numbers and lists
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
+
+
+JSON_CODEC = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(url: str) -> Engine:
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60})
+    engine = create_engine(url, connect_args={"timeout": 60}, **JSON_CODEC)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -54,7 +63,7 @@ def make_engine(url: str) -> Engine:
     if scheme in ("postgresql", "postgresql+psycopg"):
         if scheme == "postgresql":
             url = "postgresql+psycopg" + url.removeprefix("postgresql")
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **JSON_CODEC)
     raise ConfigError(
         f"metadata store URL scheme '{scheme}' is not supported; use one of: {', '.join(SCHEMES)}"
     )

@@ -1,0 +1,99 @@
+"""The SQL metadata store's base: engine, transactions and the append-only event log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select
+
+from mlfactory.entities import (
+    Event,
+)
+from mlfactory.stores.sql import schema as t
+from mlfactory.stores.sql.engine import make_engine, migrate, unavailable_as_error
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _event(row: Row[Any]) -> Event:
+    m = row._mapping
+    return Event(
+        id=m["id"],
+        time=_aware(m["time"]),  # type: ignore[arg-type]
+        kind=m["kind"],
+        actor=m["actor"],
+        model=m["model"],
+        payload=m["payload"],
+        reason=m["reason"],
+    )
+
+
+class SqlBase:
+    """Connection handling and the event log, shared by every part of the SQL metadata store."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        with unavailable_as_error(url):
+            migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with unavailable_as_error(self.url), self.engine.begin() as conn:
+            yield conn
+
+    # -- events -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _insert_event(
+        c: Connection, kind: str, actor: str, model: str | None, payload: dict[str, Any], reason: str
+    ) -> Event:
+        values = dict(time=now(), kind=kind, actor=actor, model=model, payload=payload, reason=reason)
+        event_id = c.execute(insert(t.events).values(**values).returning(t.events.c.id)).scalar_one()
+        return Event(id=event_id, **values)  # type: ignore[arg-type]
+
+    def add_event(
+        self,
+        kind: str,
+        *,
+        actor: str,
+        model: str | None = None,
+        payload: dict[str, Any] | None = None,
+        reason: str = "",
+    ) -> Event:
+        with self._tx() as c:
+            return self._insert_event(c, kind, actor, model, payload or {}, reason)
+
+    def list_events(
+        self,
+        *,
+        model: str | None = None,
+        since: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        q = select(t.events).order_by(t.events.c.id)
+        if model is not None:
+            q = q.where(t.events.c.model == model)
+        if since is not None:
+            q = q.where(t.events.c.time >= since)
+        if kinds:
+            q = q.where(t.events.c.kind.in_(list(kinds)))
+        with self._tx() as c:
+            rows = c.execute(q).all()
+        events = [_event(r) for r in rows]
+        return events[-limit:] if limit else events

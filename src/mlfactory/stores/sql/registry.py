@@ -1,0 +1,193 @@
+"""Model versions and aliases; every alias move is an event in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select
+
+from mlfactory.entities import (
+    Event,
+    ModelVersion,
+    VersionStatus,
+)
+from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.stores.sql import schema as t
+from mlfactory.stores.sql.base import SqlBase, _aware, now
+from mlfactory.stores.sql.engine import retry_on_conflict
+
+
+def _version(row: Row[Any], aliases: Iterable[str] = ()) -> ModelVersion:
+    m = row._mapping
+    return ModelVersion(
+        name=m["name"],
+        version=m["version"],
+        status=VersionStatus(m["status"]),
+        run_id=m["run_id"],
+        artifact=m["artifact"],
+        flavor=m["flavor"],
+        signature=m["signature"],
+        metrics=m["metrics"],
+        gates=m["gates"],
+        profile=m["profile"],
+        lineage=m["lineage"],
+        card=m["card"],
+        created_at=_aware(m["created_at"]),  # type: ignore[arg-type]
+        aliases=tuple(sorted(aliases)),
+    )
+
+
+class RegistryMixin(SqlBase):
+    """Model versions and aliases; every alias move is an event in the same transaction."""
+
+    def create_model_version(
+        self,
+        name: str,
+        *,
+        status: VersionStatus,
+        run_id: str | None,
+        artifact: str,
+        flavor: str,
+        signature: dict[str, Any],
+        metrics: dict[str, Any],
+        gates: list[dict[str, Any]],
+        profile: dict[str, Any],
+        lineage: dict[str, Any],
+        card: str,
+        actor: str = "train",
+    ) -> ModelVersion:
+        def attempt() -> ModelVersion:
+            with self._tx() as c:
+                latest = c.execute(
+                    select(func.max(t.model_versions.c.version)).where(t.model_versions.c.name == name)
+                ).scalar()
+                values = dict(
+                    name=name,
+                    version=(latest or 0) + 1,
+                    status=status.value,
+                    run_id=run_id,
+                    artifact=artifact,
+                    flavor=flavor,
+                    signature=signature,
+                    metrics=metrics,
+                    gates=gates,
+                    profile=profile,
+                    lineage=lineage,
+                    card=card.replace("{version}", str((latest or 0) + 1)),
+                    created_at=now(),
+                )
+                c.execute(insert(t.model_versions).values(**values))
+                failed = [g["metric"] for g in gates if not g.get("passed")]
+                self._insert_event(
+                    c,
+                    "model.registered",
+                    actor,
+                    name,
+                    {"version": values["version"], "status": status.value, "run": run_id},
+                    f"failed gates: {', '.join(failed)}" if failed else "passed every gate",
+                )
+                row = c.execute(
+                    select(t.model_versions).where(
+                        t.model_versions.c.name == name, t.model_versions.c.version == values["version"]
+                    )
+                ).one()
+                return _version(row)
+
+        return retry_on_conflict(attempt)
+
+    def _aliases_of(self, c: Connection, name: str) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for alias, version in c.execute(
+            select(t.aliases.c.alias, t.aliases.c.version).where(t.aliases.c.name == name)
+        ):
+            out.setdefault(version, []).append(alias)
+        return out
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        with self._tx() as c:
+            row = c.execute(
+                select(t.model_versions).where(
+                    t.model_versions.c.name == name, t.model_versions.c.version == version
+                )
+            ).first()
+            if row is None:
+                known = self._version_numbers(c, name)
+                if not known:
+                    raise NotFoundError(self._unknown_model(c, name))
+                raise NotFoundError(f"model '{name}' has no version {version} (versions: {known})")
+            return _version(row, self._aliases_of(c, name).get(version, []))
+
+    def _version_numbers(self, c: Connection, name: str) -> list[int]:
+        q = select(t.model_versions.c.version).where(t.model_versions.c.name == name)
+        return sorted(v for (v,) in c.execute(q))
+
+    def _unknown_model(self, c: Connection, name: str) -> str:
+        names = sorted({n for (n,) in c.execute(select(t.model_versions.c.name).distinct())})
+        return (
+            f"no model named '{name}' (registered: {', '.join(names) or 'none yet; run `mlfactory train`'})"
+        )
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        with self._tx() as c:
+            rows = c.execute(
+                select(t.model_versions)
+                .where(t.model_versions.c.name == name)
+                .order_by(t.model_versions.c.version)
+            ).all()
+            if not rows:
+                raise NotFoundError(self._unknown_model(c, name))
+            aliases = self._aliases_of(c, name)
+            return [_version(r, aliases.get(r._mapping["version"], [])) for r in rows]
+
+    def list_model_names(self) -> list[str]:
+        with self._tx() as c:
+            return sorted(n for (n,) in c.execute(select(t.model_versions.c.name).distinct()))
+
+    def get_aliases(self, name: str | None = None) -> dict[tuple[str, str], int]:
+        q = select(t.aliases.c.name, t.aliases.c.alias, t.aliases.c.version)
+        if name is not None:
+            q = q.where(t.aliases.c.name == name)
+        with self._tx() as c:
+            return {(n, a): v for n, a, v in c.execute(q)}
+
+    def move_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        kind: str,
+        actor: str,
+        reason: str,
+        payload: dict[str, Any] | None = None,
+        expect: int | None | bool = False,
+    ) -> Event:
+        with self._tx() as c:
+            current = c.execute(
+                select(t.aliases.c.version).where(t.aliases.c.name == name, t.aliases.c.alias == alias)
+            ).scalar()
+            if expect is not False and current != expect:
+                raise ConflictError(
+                    f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected {expect}); "
+                    "look at `mlfactory models history` and try again"
+                )
+            if version is not None:
+                exists = c.execute(
+                    select(t.model_versions.c.version).where(
+                        t.model_versions.c.name == name, t.model_versions.c.version == version
+                    )
+                ).first()
+                if exists is None:
+                    raise NotFoundError(f"model '{name}' has no version {version}")
+            c.execute(delete(t.aliases).where(t.aliases.c.name == name, t.aliases.c.alias == alias))
+            if version is not None:
+                c.execute(insert(t.aliases).values(name=name, alias=alias, version=version, updated_at=now()))
+            return self._insert_event(
+                c,
+                kind,
+                actor,
+                name,
+                {"alias": alias, "from": current, "to": version, **(payload or {})},
+                reason,
+            )

@@ -1,0 +1,191 @@
+"""Training runs with params, metrics, tags and artifacts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+
+from mlfactory.entities import (
+    Metric,
+    Run,
+    RunStatus,
+)
+from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.stores.sql import schema as t
+from mlfactory.stores.sql.base import SqlBase, _aware, now
+
+
+class RunsMixin(SqlBase):
+    """Training runs with params, metrics, tags and artifacts."""
+
+    def create_run(
+        self,
+        name: str,
+        *,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        environment: dict[str, Any] | None = None,
+        dataset_id: str | None = None,
+    ) -> str:
+        run_id = uuid.uuid4().hex
+        with self._tx() as c:
+            c.execute(
+                insert(t.runs).values(
+                    id=run_id,
+                    name=name,
+                    status=RunStatus.RUNNING.value,
+                    started_at=now(),
+                    ended_at=None,
+                    params=params or {},
+                    tags=tags or {},
+                    environment=environment or {},
+                    dataset_id=dataset_id,
+                    error=None,
+                )
+            )
+        return run_id
+
+    def _merge_run_json(self, run_id: str, column: str, values: dict[str, Any]) -> None:
+        with self._tx() as c:
+            current = c.execute(select(t.runs.c[column]).where(t.runs.c.id == run_id)).first()
+            if current is None:
+                raise NotFoundError(f"no run '{run_id}'")
+            c.execute(update(t.runs).where(t.runs.c.id == run_id).values({column: {**current[0], **values}}))
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        self._merge_run_json(run_id, "params", params)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self._merge_run_json(run_id, "tags", tags)
+
+    def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        if not metrics:
+            return
+        rows = [
+            {
+                "run_id": run_id,
+                "key": m.key,
+                "value": float(m.value),
+                "step": int(m.step),
+                "timestamp": float(m.timestamp),
+            }
+            for m in metrics
+        ]
+        with self._tx() as c:
+            c.execute(insert(t.metrics), rows)
+
+    def log_artifact(self, run_id: str, name: str, digest: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                delete(t.run_artifacts).where(
+                    t.run_artifacts.c.run_id == run_id, t.run_artifacts.c.name == name
+                )
+            )
+            c.execute(insert(t.run_artifacts).values(run_id=run_id, name=name, digest=digest))
+
+    def end_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        with self._tx() as c:
+            c.execute(
+                update(t.runs)
+                .where(t.runs.c.id == run_id)
+                .values(status=status.value, ended_at=now(), error=error)
+            )
+
+    def _runs(self, c: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
+        ids = [r._mapping["id"] for r in rows]
+        latest: dict[str, dict[str, float]] = {i: {} for i in ids}
+        arts: dict[str, dict[str, str]] = {i: {} for i in ids}
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            q = (
+                select(t.metrics.c.run_id, t.metrics.c.key, t.metrics.c.value)
+                .where(t.metrics.c.run_id.in_(chunk))
+                .order_by(t.metrics.c.step, t.metrics.c.id)
+            )
+            for run_id, key, value in c.execute(q):
+                latest[run_id][key] = value
+            q2 = select(t.run_artifacts).where(t.run_artifacts.c.run_id.in_(chunk))
+            for run_id, name, digest in c.execute(q2):
+                arts[run_id][name] = digest
+        out = []
+        for r in rows:
+            m = r._mapping
+            out.append(
+                Run(
+                    id=m["id"],
+                    name=m["name"],
+                    status=RunStatus(m["status"]),
+                    started_at=_aware(m["started_at"]),  # type: ignore[arg-type]
+                    ended_at=_aware(m["ended_at"]),
+                    params=m["params"],
+                    tags=m["tags"],
+                    environment=m["environment"],
+                    dataset_id=m["dataset_id"],
+                    error=m["error"],
+                    metrics=latest[m["id"]],
+                    artifacts=arts[m["id"]],
+                )
+            )
+        return out
+
+    def get_run(self, run_id: str) -> Run:
+        with self._tx() as c:
+            rows = c.execute(select(t.runs).where(t.runs.c.id.startswith(run_id, autoescape=True))).all()
+            if len(rows) > 1 and not any(r._mapping["id"] == run_id for r in rows):
+                raise ConflictError(
+                    f"run id prefix '{run_id}' matches {len(rows)} runs; give more characters"
+                )
+            rows = [r for r in rows if r._mapping["id"] == run_id] or rows
+            if not rows:
+                raise NotFoundError(f"no run '{run_id}'; `mlfactory runs list` shows them")
+            return self._runs(c, rows)[0]
+
+    def list_runs(
+        self, *, name: str | None = None, status: RunStatus | None = None, limit: int | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[Run]:
+        q = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
+        if name is not None:
+            q = q.where(t.runs.c.name == name)
+        if status is not None:
+            q = q.where(t.runs.c.status == status.value)
+        if ids is not None:
+            q = q.where(t.runs.c.id.in_(list(ids)))
+        if limit:
+            q = q.limit(limit)
+        with self._tx() as c:
+            return self._runs(c, c.execute(q).all())
+
+    def run_index(
+        self, metric_keys: Sequence[str], *, name: str | None = None, status: RunStatus | None = None
+    ) -> list[dict[str, Any]]:
+        cols = [t.runs.c.id, t.runs.c.name, t.runs.c.status, t.runs.c.dataset_id, t.runs.c.params, t.runs.c.tags]
+        q = select(*cols).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
+        if name is not None:
+            q = q.where(t.runs.c.name == name)
+        if status is not None:
+            q = q.where(t.runs.c.status == status.value)
+        with self._tx() as c:
+            rows = [dict(r._mapping, metrics={}) for r in c.execute(q)]
+            by_id = {r["id"]: r for r in rows}
+            if metric_keys and rows:
+                mq = (
+                    select(t.metrics.c.run_id, t.metrics.c.key, t.metrics.c.value)
+                    .where(t.metrics.c.key.in_(list(metric_keys)))
+                    .order_by(t.metrics.c.step, t.metrics.c.id)
+                )
+                for run_id, key, value in c.execute(mq):
+                    if run_id in by_id:
+                        by_id[run_id]["metrics"][key] = value
+        return rows
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        q = (
+            select(t.metrics.c.key, t.metrics.c.value, t.metrics.c.step, t.metrics.c.timestamp)
+            .where(t.metrics.c.run_id == run_id, t.metrics.c.key == key)
+            .order_by(t.metrics.c.step, t.metrics.c.id)
+        )
+        with self._tx() as c:
+            return [Metric(*r) for r in c.execute(q)]

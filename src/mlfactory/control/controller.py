@@ -238,9 +238,20 @@ class Controller:
         frame = self.predictions.with_feedback(self.meta, model=name, version=version, route=route, since=start)
         return frame[frame["label"].notna()] if "label" in frame else frame
 
+    def _load_failure(self, name: str, version: int, since: datetime) -> str | None:
+        """Why a server could not load ``version`` since ``since``, if one reported it."""
+        for e in self.meta.list_events(model=name, since=since, kinds=["serving.load_failed"]):
+            if e.payload.get("version") == version:
+                return e.reason
+        return None
+
     def _shadow(self, r: Rollout, name: str, policy: PolicyConfig) -> Step:
         assert r.challenger is not None
         started = float(r.data.get("shadow_started", time.time()))
+        broken = self._load_failure(name, r.challenger, datetime.fromtimestamp(started, UTC))
+        if broken:
+            return self._roll_back(r, name, f"challenger {name}/{r.challenger} failed to load on a server: {broken}",
+                                   {"load_failed": broken})
         rows = self.predictions.query(model=name, version=r.challenger, route="shadow",
                                       since=datetime.fromtimestamp(started, UTC))
         if len(rows) < policy.rollout.shadow_min_rows:
@@ -263,6 +274,10 @@ class Controller:
         assert r.challenger is not None and r.champion is not None
         started = float(r.data.get("canary_started", time.time()))
         since = datetime.fromtimestamp(started, UTC)
+        broken = self._load_failure(name, r.challenger, since)
+        if broken:
+            return self._roll_back(r, name, f"challenger {name}/{r.challenger} failed to load on a server: {broken}",
+                                   {"load_failed": broken})
         challenger = self.predictions.with_feedback(self.meta, model=name, version=r.challenger, route="canary",
                                                     since=since)
         champion = self.predictions.with_feedback(self.meta, model=name, version=r.champion,

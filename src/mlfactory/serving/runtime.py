@@ -234,7 +234,11 @@ class ServingRuntime:
         needed |= {v for v, _ in policy.ab} | ({policy.canary} if policy.canary is not None else set())
         served = {v: self._try_load(name, v, failures) for v in sorted(needed)}  # type: ignore[type-var]
         if any(sv is None for sv in served.values()):
-            return None
+            primary = served.get(production) if production is not None else None
+            if name in self.tables or primary is None:
+                return None  # keep serving what we served
+            # nothing served yet (a fresh server): answer with production alone rather than not at all
+            return build_table(name, RoutingPolicy(), production, {production: primary}, None)
         shadow = self._try_load(name, policy.shadow, failures) if policy.shadow is not None else None
         old = self.tables.get(name)
         if (

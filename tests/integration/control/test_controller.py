@@ -155,3 +155,29 @@ def test_restart_mid_rollout_and_feedback_loop_guard(tmp_path: Path) -> None:
     finally:
         server.stop()
         project.close()
+
+
+def test_challenger_that_fails_to_load_is_rolled_back_at_once(tmp_path: Path) -> None:
+    project = managed(tmp_path / "p", policy={"triggers": {"schedule": "0s"}, "cooldown": "1h"})
+    assert Controller(project).tick()[0].action == "canary"
+    challenger = project.metadata.get_model_version("spam", 2)
+    path = project.artifacts.local_path(challenger.artifact)
+    path.write_bytes(b"not a model")  # the bytes changed after registration: no server may load them
+    server = start_server(ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1)))
+    try:
+        for _ in range(100):
+            if project.metadata.list_events(kinds=["serving.load_failed"]):
+                break
+            time.sleep(0.05)
+        with httpx.Client(base_url=server.url) as client:  # production keeps answering meanwhile
+            body = {"records": World(1).emails(5, 0.0)[FEATURES].to_dict("records")}
+            answer = client.post("/v1/models/spam/predict", json=body)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["versions"] == [1] * 5
+        step = Controller(project).tick()[0]
+        assert step.action == "rolled_back" and "failed to load" in step.reason
+        assert project.registry.resolve("spam").version == 1
+        assert project.metadata.get_routing_policies("spam") == {}
+    finally:
+        server.stop()
+        project.close()

@@ -27,7 +27,12 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
 
 
-JSON_CODEC = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+def _loads(value: str | bytes | float) -> object:
+    # SQLite gives a JSON column numeric affinity: a bare number comes back as a number, not text
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+JSON_CODEC = {"json_serializer": _dumps, "json_deserializer": _loads}
 
 
 def _sqlite_engine(url: str) -> Engine:

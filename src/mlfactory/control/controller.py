@@ -238,6 +238,14 @@ class Controller:
         frame = self.predictions.with_feedback(self.meta, model=name, version=version, route=route, since=start)
         return frame[frame["label"].notna()] if "label" in frame else frame
 
+    def _failed_rows(self, name: str, since: datetime) -> dict[tuple[int, str], int]:
+        """Rows each (version, route) failed to predict since ``since``, as every server reported them."""
+        out: dict[tuple[int, str], int] = {}
+        for e in self.meta.list_events(model=name, since=since, kinds=["serving.predict_failed"]):
+            key = (e.payload["version"], e.payload["route"])
+            out[key] = out.get(key, 0) + int(e.payload["rows"])
+        return out
+
     def _load_failure(self, name: str, version: int, since: datetime) -> str | None:
         """Why a server could not load ``version`` since ``since``, if one reported it."""
         for e in self.meta.list_events(model=name, since=since, kinds=["serving.load_failed"]):
@@ -283,8 +291,12 @@ class Controller:
         champion = self.predictions.with_feedback(self.meta, model=name, version=r.champion,
                                                   route=PRODUCTION, since=since)
         classes = self.project.registry.resolve(f"{name}/{r.champion}").signature.get("classes")
+        failed = self._failed_rows(name, since)
+        errors = {side: (failed.get((version, route), 0), failed.get((version, route), 0) + len(frame))
+                  for side, version, route, frame in (("challenger", r.challenger, "canary", challenger),
+                                                      ("champion", r.champion, PRODUCTION, champion))}
         verdict = analyze_canary(challenger, champion, policy.rollout, elapsed_s=time.time() - started,
-                                 classes=classes)
+                                 classes=classes, errors=errors)
         if verdict.decision == "wait":
             return Step(name, r.state, "waiting", verdict.reason, verdict.to_dict())
         if verdict.decision == "rollback":

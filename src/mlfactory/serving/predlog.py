@@ -417,7 +417,9 @@ class PredictionLog:
         """:meth:`query` joined with the true labels received so far (``label``, ``label_received_at``;
         empty for rows without feedback)."""
         frame = self.query(**filters)
-        labels = metadata.get_feedback(frame["request_id"].unique().tolist()) if len(frame) else []
+        if frame.empty:
+            return frame.assign(label=pd.Series(dtype=object), label_received_at=pd.Series(dtype=object))
+        labels = metadata.get_feedback(frame["request_id"].unique().tolist())
         fb = pd.DataFrame(
             {
                 "request_id": [f["request_id"] for f in labels],

@@ -30,7 +30,7 @@ from mlfactory.serving.inputs import Batch, Payload, payload_field, payload_rows
 from mlfactory.serving.policy import RoutingPolicy
 from mlfactory.serving.predlog import PredictionLog, RequestIds
 from mlfactory.serving.router import RouteTable, build_table
-from mlfactory.serving.served import ServedVersion
+from mlfactory.serving.served import ModelFailedError, ServedVersion
 
 if TYPE_CHECKING:
     from mlfactory.serving.lookup import OnlineFeatures
@@ -120,6 +120,8 @@ class ServingRuntime:
         self._cache_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
+        self._failure_lock = threading.Lock()
+        self._predict_failures: dict[tuple[str, int, str], int] = {}
         self._thread: threading.Thread | None = None
         self._shadow_tasks: set[asyncio.Task[None]] = set()
 
@@ -136,9 +138,30 @@ class ServingRuntime:
         while not self._stop.wait(self.config.reload_interval):
             try:
                 self.refresh()
+                self.flush_failures()
             except Exception as exc:  # a lost database must not stop serving the loaded models
                 self.refresh_error = f"{type(exc).__name__}: {exc}"
                 log.warning("serving refresh failed: %s", self.refresh_error)
+
+    async def _counted(self, name: str, sv: ServedVersion, route: str,
+                       batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
+        try:
+            return await sv.predict(batch)
+        except ModelFailedError:
+            with self._failure_lock:
+                key = (name, sv.number, route)
+                self._predict_failures[key] = self._predict_failures.get(key, 0) + batch.n
+            raise
+
+    def flush_failures(self) -> None:
+        """Record the rows each version failed on since the last flush, as one event per version and route,
+        so the controller can compare error rates across every replica."""
+        with self._failure_lock:
+            counts, self._predict_failures = self._predict_failures, {}
+        for (name, version, route), rows in sorted(counts.items()):
+            self.metadata.add_event("serving.predict_failed", actor=self.actor, model=name,
+                                    payload={"version": version, "route": route, "rows": rows},
+                                    reason=f"{name}/{version} failed on {rows} rows ({route})")
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait (bounded) for shadow predictions still running."""
@@ -150,6 +173,8 @@ class ServingRuntime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        with contextlib.suppress(MLFactoryError):
+            self.flush_failures()
         with self._cache_lock:
             served, self._cache = list(self._cache.values()), {}
         for sv in served:
@@ -445,7 +470,8 @@ class ServingRuntime:
             groups, table = self._groups(name, payload, n, alias, version, key)
         primary = groups[0][0]
         full, subs, statuses = await self._batches(name, groups, payload, n)
-        outs = await asyncio.gather(*(sv.predict(b) for (sv, _, _), b in zip(groups, subs, strict=True)))
+        outs = await asyncio.gather(*(self._counted(name, sv, route, b)
+                                      for (sv, route, _), b in zip(groups, subs, strict=True)))
         request_ids = self.ids.make(n, now)
         result = self._assemble(name, n, groups, outs, request_ids)
         result.feature_status = statuses

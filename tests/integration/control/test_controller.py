@@ -181,3 +181,41 @@ def test_challenger_that_fails_to_load_is_rolled_back_at_once(tmp_path: Path) ->
     finally:
         server.stop()
         project.close()
+
+
+def test_a_challenger_that_errors_in_its_canary_is_rolled_back(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlfactory.serving.served import ModelFailedError, ServedVersion
+
+    policy = {"triggers": {"schedule": "0s"}, "cooldown": "1h",
+              "rollout": {"canary_weight": 50, "canary_key": "message_id", "min_canary_rows": 500}}
+    project = managed(tmp_path / "p", policy=policy)
+    assert Controller(project).tick()[0].action == "canary"
+    real = ServedVersion.predict_batch
+
+    def broken_for_v2(self: ServedVersion, batch):  # type: ignore[no-untyped-def]
+        if self.number == 2:  # what predict_batch raises when the estimator fails on live rows
+            raise ModelFailedError(f"model {self.ref} failed to predict these rows (RuntimeError)")
+        return real(self, batch)
+
+    monkeypatch.setattr(ServedVersion, "predict_batch", broken_for_v2)
+    server = start_server(ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1)))
+    try:
+        emails = World(5).emails(200, 0.0)[["message_id", *FEATURES]].to_dict("records")
+        with httpx.Client(base_url=server.url) as client:
+            codes = [client.post("/v1/models/spam/predict", json={"records": [e]}).status_code for e in emails]
+        assert 500 in codes and 200 in codes  # the canary's rows fail, production's rows are answered
+        assert "Traceback" not in str(codes)
+        for _ in range(100):
+            if project.metadata.list_events(kinds=["serving.predict_failed"]):
+                break
+            time.sleep(0.05)
+        time.sleep(1.5)  # the answered rows reach the prediction log (flushed every second)
+        step = Controller(project).tick()[0]
+        assert step.action == "rolled_back", step
+        check = next(c for c in step.payload["checks"] if c["metric"] == "error_rate")
+        assert check["status"] == "regressed" and check["challenger"] == 1.0
+        assert project.registry.resolve("spam").version == 1
+    finally:
+        server.stop()
+        project.close()

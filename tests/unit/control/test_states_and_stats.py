@@ -101,3 +101,13 @@ def test_canary_latency_and_small_noise() -> None:
     close = analyze_canary(frame(300, 0.89, seed=6), frame(700, 0.90, seed=7), POLICY, elapsed_s=10,
                            classes=[0, 1])
     assert close.decision == "promote"  # a small, insignificant difference is not a regression
+
+
+def test_canary_rolls_back_on_errors_counted_by_the_servers() -> None:
+    policy = RolloutConfig(min_canary_rows=100, compare=[CompareConfig(metric="error_rate", max_regression=0.01)])
+    errors = {"challenger": (40, 240), "champion": (0, 700)}
+    v = analyze_canary(frame(200, 0.9), frame(700, 0.9, seed=8), policy, elapsed_s=10, classes=[0, 1], errors=errors)
+    assert v.decision == "rollback" and "error rate 40/240 vs 0/700" in v.reason
+    fine = analyze_canary(frame(200, 0.9), frame(700, 0.9, seed=8), policy, elapsed_s=10, classes=[0, 1],
+                          errors={"challenger": (0, 200), "champion": (1, 701)})
+    assert fine.decision == "promote"

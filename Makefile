@@ -27,6 +27,7 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy src/mlfactory
 
 bench: install-dev
 	$(BIN)/python benchmarks/tracking.py

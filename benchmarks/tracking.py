@@ -87,6 +87,7 @@ def mlfactory_repetition(store: MetadataStore, artifacts_root: Path, sizes: dict
     out["_listed"], out["_matched"] = len(listed), len(matched)
 
     with start_run(store, "single") as run:
+
         def single() -> None:
             for i in range(sizes["single"]):
                 run.log_metric("loss", 1.0 / (i + 1), step=i)
@@ -95,6 +96,7 @@ def mlfactory_repetition(store: MetadataStore, artifacts_root: Path, sizes: dict
         run_id = run.id
 
     with start_run(store, "batch") as run:
+
         def batch() -> None:
             ts = time.time()
             run.log_metrics([Metric(f"m{i % 100}", float(i), i // 100, ts) for i in range(sizes["batch"])])
@@ -108,8 +110,16 @@ def mlfactory_repetition(store: MetadataStore, artifacts_root: Path, sizes: dict
     def register() -> None:
         for _ in range(sizes["versions"]):
             store.create_model_version(
-                "bench-model", status=VersionStatus.READY, run_id=run_id, artifact=digest, flavor="sklearn",
-                signature={"columns": []}, metrics={"accuracy": 0.9}, gates=[], profile={}, lineage={},
+                "bench-model",
+                status=VersionStatus.READY,
+                run_id=run_id,
+                artifact=digest,
+                flavor="sklearn",
+                signature={"columns": []},
+                metrics={"accuracy": 0.9},
+                gates=[],
+                profile={},
+                lineage={},
                 card="# bench-model v{version}\n",
             )
 
@@ -193,8 +203,12 @@ def run_mlflow(sizes: dict[str, int]) -> dict[str, Any]:
     script = ROOT / "benchmarks" / "anchors" / "mlflow_tracking.py"
     console.print("[dim]  MLflow on SQLite: running in its own environment...[/dim]")
     proc = subprocess.run(
-        [str(python), str(script), json.dumps(sizes)], capture_output=True, text=True,
-        env=anchor_environ(python), cwd=tempfile.gettempdir(), timeout=1800,
+        [str(python), str(script), json.dumps(sizes)],
+        capture_output=True,
+        text=True,
+        env=anchor_environ(python),
+        cwd=tempfile.gettempdir(),
+        timeout=1800,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"the MLflow anchor failed:\n{proc.stderr[-3000:]}")
@@ -239,8 +253,10 @@ def print_table(result: dict[str, Any], sizes: dict[str, int]) -> None:
         else:
             console.print(f"[dim]{name}: filter kept {data['matched']} of {data['listed']} runs[/dim]")
     if mlflow:
-        console.print(f"[dim]MLflow: filter kept {mlflow['operations']['matched']} of "
-                      f"{mlflow['operations']['listed']} runs[/dim]")
+        console.print(
+            f"[dim]MLflow: filter kept {mlflow['operations']['matched']} of "
+            f"{mlflow['operations']['listed']} runs[/dim]"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-anchors", action="store_true", help="also run MLflow (SQLite), own venv")
     parser.add_argument("--repeats", type=int, help="repetitions per backend (default 3, 1 with --quick)")
     parser.add_argument(
-        "--postgres-url", default=os.environ.get("MLFACTORY_BENCH_POSTGRES_URL", DEFAULT_PG),
+        "--postgres-url",
+        default=os.environ.get("MLFACTORY_BENCH_POSTGRES_URL", DEFAULT_PG),
         help="PostgreSQL to measure on (a temporary schema is created and dropped); default %(default)s",
     )
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
@@ -263,8 +280,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes["repeats"] = args.repeats
 
     result: dict[str, Any] = {
-        "benchmark": "tracking", "quick": args.quick, "sizes": sizes, "machine": machine(),
-        "filter": FILTER, "mlfactory": {}, "anchors": {}, "ratios": {},
+        "benchmark": "tracking",
+        "quick": args.quick,
+        "sizes": sizes,
+        "machine": machine(),
+        "filter": FILTER,
+        "mlfactory": {},
+        "anchors": {},
+        "ratios": {},
         "operations": {key: label.format(**sizes) for key, label in OPERATIONS},
     }
     result["mlfactory"]["sqlite"] = summarize(run_mlfactory("sqlite", sizes, args.postgres_url))
@@ -277,13 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.with_anchors:
         anchor = run_mlflow(sizes)
         result["anchors"]["mlflow_sqlite"] = {
-            "version": anchor["version"], "operations": summarize(anchor["timings"])
+            "version": anchor["version"],
+            "operations": summarize(anchor["timings"]),
         }
         ours = result["mlfactory"]["sqlite"]
         theirs = result["anchors"]["mlflow_sqlite"]["operations"]
-        result["ratios"] = {
-            key: theirs[key]["median_s"] / ours[key]["median_s"] for key, _ in OPERATIONS
-        }
+        result["ratios"] = {key: theirs[key]["median_s"] / ours[key]["median_s"] for key, _ in OPERATIONS}
 
     print_table(result, sizes)
     path = write_json("tracking", result, args.output)

@@ -25,7 +25,10 @@ def main() -> None:
     model = sio.load(model_path, trusted=trusted)
     sample = pd.read_csv(sample_path)
     mlflow.sklearn.save_model(
-        model, out_dir, serialization_format="skops", skops_trusted_types=trusted or None,
+        model,
+        out_dir,
+        serialization_format="skops",
+        skops_trusted_types=trusted or None,
         signature=infer_signature(sample, model.predict(sample)),
     )
     print(json.dumps({"version": mlflow.__version__, "path": out_dir}))

@@ -52,7 +52,9 @@ def one_repetition(sizes: dict, root: Path) -> dict:
                     Metric("loss", rng.uniform(0.0, 1.0), ts, 0),
                 ],
                 params=[
-                    Param("C", str([0.1, 1, 10][i % 3])), Param("max_iter", "100"), Param("penalty", "l2")
+                    Param("C", str([0.1, 1, 10][i % 3])),
+                    Param("max_iter", "100"),
+                    Param("penalty", "l2"),
                 ],
             )
             client.set_terminated(run.info.run_id)
@@ -63,6 +65,7 @@ def one_repetition(sizes: dict, root: Path) -> dict:
     out["_listed"], out["_matched"] = len(listed), len(matched)
 
     with mlflow.start_run(experiment_id=exp) as run:
+
         def single() -> None:
             for i in range(sizes["single"]):
                 mlflow.log_metric("loss", 1.0 / (i + 1), step=i)

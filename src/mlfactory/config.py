@@ -165,7 +165,9 @@ class RolloutConfig(_Strict):
     canary_key: str | None = Field(default=None, description="request field keeping each caller on one side")
     min_canary_rows: int = Field(default=200, ge=10)
     min_canary_duration: Duration = 0.0
-    max_canary_duration: Duration = Field(default=86400.0, description="undecided canaries roll back after this")
+    max_canary_duration: Duration = Field(
+        default=86400.0, description="undecided canaries roll back after this"
+    )
     compare: list[CompareConfig] = [
         CompareConfig(metric="error_rate", max_regression=0.01),
         CompareConfig(metric="accuracy", max_regression=0.02),
@@ -185,7 +187,9 @@ class PolicyConfig(_Strict):
     max_retrains_per_day: int = Field(default=4, ge=1)
     include_feedback: bool = Field(default=True, description="train on labelled production traffic too")
     max_training_rows: int | None = Field(
-        default=None, ge=100, description="retrain on only the newest N labelled rows (source and feedback "
+        default=None,
+        ge=100,
+        description="retrain on only the newest N labelled rows (source and feedback "
         "together, by the model's timestamp), so a changed world outweighs the old one",
     )
     rollout: RolloutConfig = RolloutConfig()
@@ -219,7 +223,9 @@ class ModelConfig(_Strict):
     trusted_types: list[str] = Field(
         default=[], description="extra types skops may load for this model, beyond scikit-learn's own"
     )
-    policy: PolicyConfig | None = Field(default=None, description="set to let the controller manage the model")
+    policy: PolicyConfig | None = Field(
+        default=None, description="set to let the controller manage the model"
+    )
     # -- features (issue 4) --
     feature_service: str | None = Field(
         default=None,
@@ -227,7 +233,8 @@ class ModelConfig(_Strict):
         "training joins them point-in-time at the 'timestamp' column, serving looks them up online",
     )
     on_missing_features: Literal["reject", "defaults"] = Field(
-        default="reject", description="a row whose entity is not found or is stale in the online store: "
+        default="reject",
+        description="a row whose entity is not found or is stale in the online store: "
         "'reject' answers 4xx naming the row, 'defaults' uses the view's declared defaults",
     )
 
@@ -235,7 +242,11 @@ class ModelConfig(_Strict):
     def _metrics_known(self) -> ModelConfig:
         allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
         trigger_metric = self.policy.triggers.performance_metric if self.policy else None
-        for name in [*(self.metrics or []), *(g.metric for g in self.gates), *([trigger_metric] if trigger_metric else [])]:
+        for name in [
+            *(self.metrics or []),
+            *(g.metric for g in self.gates),
+            *([trigger_metric] if trigger_metric else []),
+        ]:
             if name not in allowed:
                 raise ValueError(f"unknown {self.task} metric '{name}'; allowed: {', '.join(allowed)}")
         if self.label in self.features.all():
@@ -243,8 +254,10 @@ class ModelConfig(_Strict):
         if self.split.strategy == "time" and not self.timestamp:
             raise ValueError("split strategy 'time' needs the model's 'timestamp' column")
         if self.feature_service and not self.timestamp:
-            raise ValueError("feature_service needs the model's 'timestamp' column (the label's event time) "
-                             "for the point-in-time join")
+            raise ValueError(
+                "feature_service needs the model's 'timestamp' column (the label's event time) "
+                "for the point-in-time join"
+            )
         return self
 
     def metric_names(self) -> list[str]:
@@ -271,11 +284,15 @@ class BatchingConfig(_Strict):
     enabled: bool = True
     max_rows: int = Field(default=512, ge=1, description="most rows one batched predict call takes")
     max_wait_ms: float = Field(
-        default=0.0, ge=0.0, le=50.0,
+        default=0.0,
+        ge=0.0,
+        le=50.0,
         description="longest a request waits for others to join its batch, only while requests are queueing",
     )
     native_threads: int | None = Field(
-        default=1, ge=1, description="OpenMP/BLAS threads a predict thread may use; 1 serves many small "
+        default=1,
+        ge=1,
+        description="OpenMP/BLAS threads a predict thread may use; 1 serves many small "
         "requests best on a small machine (measured in benchmarks/serving.py); null keeps library defaults",
     )
 
@@ -287,7 +304,9 @@ class PredictionLogConfig(_Strict):
     path: str = ".mlfactory/predictions"
     flush_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between segment writes")
     max_pending_rows: int = Field(
-        default=2_000_000, ge=1000, description="rows held in memory before new ones are dropped (and counted)"
+        default=2_000_000,
+        ge=1000,
+        description="rows held in memory before new ones are dropped (and counted)",
     )
 
 
@@ -301,7 +320,9 @@ class ServerConfig(_Strict):
     reload_interval: float = Field(default=2.0, gt=0)
     default_model: str | None = Field(default=None, description="model behind POST /invocations")
     model_cache: int = Field(default=8, ge=1, description="explicitly requested versions kept loaded")
-    shadow_queue: int = Field(default=64, ge=1, description="shadow requests waiting before new ones are skipped")
+    shadow_queue: int = Field(
+        default=64, ge=1, description="shadow requests waiting before new ones are skipped"
+    )
     batching: BatchingConfig = BatchingConfig()
     prediction_log: PredictionLogConfig = PredictionLogConfig()
 
@@ -310,11 +331,13 @@ class FeatureStoreConfig(_Strict):
     """Where the project's feature definitions live and how offline retrieval may use memory."""
 
     module: str | None = Field(
-        default=None, description="Python file (relative to the project) defining entities, feature views "
+        default=None,
+        description="Python file (relative to the project) defining entities, feature views "
         "and feature services",
     )
-    memory_limit: str = Field(default="2GB", description="DuckDB memory limit for point-in-time joins; "
-                              "larger joins spill to disk")
+    memory_limit: str = Field(
+        default="2GB", description="DuckDB memory limit for point-in-time joins; larger joins spill to disk"
+    )
 
 
 # -- monitoring (issue 5) ---------------------------------------------------------------------------------
@@ -327,7 +350,9 @@ class ColumnDriftConfig(_Strict):
 
     method: DriftMethod = "auto"
     threshold: float | None = Field(
-        default=None, gt=0.0, description="p-value level for ks, chisquare and z; the distance that counts as "
+        default=None,
+        gt=0.0,
+        description="p-value level for ks, chisquare and z; the distance that counts as "
         "drift for wasserstein (normed by the reference's standard deviation), jensenshannon and psi",
     )
     min_effect: float | None = Field(default=None, ge=0.0, description="smallest effect size a test may flag")
@@ -338,8 +363,10 @@ class AlertRuleConfig(_Strict):
     """A rule checked on every monitoring report: fires when ``metric`` is above or below its bound."""
 
     name: str = Field(min_length=1)
-    metric: str = Field(description="a report metric, e.g. drift.share, performance.accuracy, "
-                        "estimated.accuracy, health.latency_p95_ms (see `mlfactory monitor report --json`)")
+    metric: str = Field(
+        description="a report metric, e.g. drift.share, performance.accuracy, "
+        "estimated.accuracy, health.latency_p95_ms (see `mlfactory monitor report --json`)"
+    )
     above: float | None = None
     below: float | None = None
     window: Duration | None = Field(default=None, description="only reports over this time window, e.g. 1h")
@@ -365,21 +392,28 @@ class MonitoringConfig(_Strict):
     small_sample: int = Field(default=1000, ge=1, description="windows up to this size use statistical tests")
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0, description="p-value level of the tests")
     min_effect_numeric: float = Field(
-        default=0.1, ge=0.0, description="smallest normed Wasserstein distance a test may flag as drift")
+        default=0.1, ge=0.0, description="smallest normed Wasserstein distance a test may flag as drift"
+    )
     min_effect_categorical: float = Field(
-        default=0.05, ge=0.0, description="smallest Jensen–Shannon distance a test may flag as drift")
+        default=0.05, ge=0.0, description="smallest Jensen–Shannon distance a test may flag as drift"
+    )
     wasserstein_threshold: float = Field(default=0.1, gt=0.0)
     jensenshannon_threshold: float = Field(default=0.1, gt=0.0)
     psi_threshold: float = Field(default=0.2, gt=0.0)
-    drift_share: float = Field(default=0.5, gt=0.0, le=1.0,
-                               description="share of drifted columns that makes the dataset drifted")
+    drift_share: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="share of drifted columns that makes the dataset drifted"
+    )
     columns: dict[str, ColumnDriftConfig] = Field(
-        default={}, description="per-column overrides by column name (text views as COLUMN.chars, "
-        "COLUMN.words, COLUMN.oov_rate; outputs as prediction and score)")
-    performance_min_drop: float = Field(default=0.02, ge=0.0,
-                                        description="smallest accuracy drop against the holdout that counts")
-    calibration_max_ece: float = Field(default=0.05, gt=0.0, le=1.0,
-                                       description="expected calibration error above which estimates warn")
+        default={},
+        description="per-column overrides by column name (text views as COLUMN.chars, "
+        "COLUMN.words, COLUMN.oov_rate; outputs as prediction and score)",
+    )
+    performance_min_drop: float = Field(
+        default=0.02, ge=0.0, description="smallest accuracy drop against the holdout that counts"
+    )
+    calibration_max_ece: float = Field(
+        default=0.05, gt=0.0, le=1.0, description="expected calibration error above which estimates warn"
+    )
     alerts: list[AlertRuleConfig] = []
     webhook_url: str | None = Field(default=None, description="firing alerts are posted here as JSON")
     webhook_timeout: float = Field(default=5.0, gt=0.0, le=60.0)
@@ -446,7 +480,9 @@ class LoadedConfig(BaseModel):
         """Resolve a project-relative path, refusing one that escapes the project folder."""
         p = (self.root / relative).resolve()
         if self.root not in p.parents and p != self.root:
-            raise ConfigError(f"path '{relative}' escapes the project folder {self.root}; use a path inside it")
+            raise ConfigError(
+                f"path '{relative}' escapes the project folder {self.root}; use a path inside it"
+            )
         return p
 
     def online_url(self) -> str:

@@ -11,9 +11,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_URL = os.environ.get("MLFACTORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "MLFACTORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 OPERATIONS = {
-    "log_metrics_batch", "log_metric_single", "create_runs", "list_runs", "filter_runs", "register_versions",
+    "log_metrics_batch",
+    "log_metric_single",
+    "create_runs",
+    "list_runs",
+    "filter_runs",
+    "register_versions",
     "move_alias",
 }
 
@@ -21,9 +28,19 @@ OPERATIONS = {
 def test_tracking_benchmark_quick_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "tracking.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "tracking.py"), "--quick", "--output", str(out),
-         "--postgres-url", POSTGRES_URL],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "tracking.py"),
+            "--quick",
+            "--output",
+            str(out),
+            "--postgres-url",
+            POSTGRES_URL,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -49,9 +66,19 @@ def test_tracking_benchmark_quick_writes_json(tmp_path: Path) -> None:
 def test_serving_benchmark_quick_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "serving.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "serving.py"), "--quick", "--duration", "1",
-         "--output", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "serving.py"),
+            "--quick",
+            "--duration",
+            "1",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())

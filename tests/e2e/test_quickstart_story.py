@@ -18,8 +18,16 @@ def test_quickstart_closes_the_loop(tmp_path: Path) -> None:
     with open_project(tmp_path / "qs", env={}) as project:
         events = [e for e in project.metadata.list_events(model="spam") if e.kind.startswith("rollout.")]
         assert [e.kind for e in events] == [
-            "rollout.retraining", "rollout.gated", "rollout.canary", "rollout.promoted", "rollout.idle",
-            "rollout.retraining", "rollout.gated", "rollout.canary", "rollout.rolled_back", "rollout.idle",
+            "rollout.retraining",
+            "rollout.gated",
+            "rollout.canary",
+            "rollout.promoted",
+            "rollout.idle",
+            "rollout.retraining",
+            "rollout.gated",
+            "rollout.canary",
+            "rollout.rolled_back",
+            "rollout.idle",
         ]
         first, _, _, promoted, guard, second, gated, _, rolled_back, _ = events
         assert "realized accuracy" in first.reason and first.payload["triggers"][0]["kind"] == "performance"

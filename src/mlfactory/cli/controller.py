@@ -12,8 +12,9 @@ from mlfactory.cli.output import console, fmt, print_json, table
 from mlfactory.config import parse_duration
 from mlfactory.errors import ConfigError
 
-app = typer.Typer(help="The controller that retrains, canaries, promotes and rolls back by itself.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The controller that retrains, canaries, promotes and rolls back by itself.", no_args_is_help=True
+)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
@@ -21,8 +22,11 @@ def _show_steps(steps: list, json: bool) -> None:  # type: ignore[type-arg]
     if json:
         print_json(steps)
         return
-    table("controller pass", ["model", "state", "action", "why"], [[s.model, s.state, s.action, s.reason]
-                                                                    for s in steps])
+    table(
+        "controller pass",
+        ["model", "state", "action", "why"],
+        [[s.model, s.state, s.action, s.reason] for s in steps],
+    )
 
 
 @app.command()
@@ -34,15 +38,19 @@ def tick(ctx: typer.Context, json: JSON = False) -> None:
 
 
 @app.command()
-def run(ctx: typer.Context,
-        iterations: Annotated[int | None, typer.Option(help="stop after this many passes")] = None) -> None:
+def run(
+    ctx: typer.Context,
+    iterations: Annotated[int | None, typer.Option(help="stop after this many passes")] = None,
+) -> None:
     """Run passes forever, every `controller.interval` seconds from the project file."""
     from mlfactory.control import Controller
 
     project = project_from(ctx)
     controller = Controller(project)
-    console.print(f"controller {controller.owner}: a pass every {project.config.controller.interval:g} s "
-                  f"over {', '.join(controller.managed()) or 'no models (add a policy to one)'}; Ctrl-C stops")
+    console.print(
+        f"controller {controller.owner}: a pass every {project.config.controller.interval:g} s "
+        f"over {', '.join(controller.managed()) or 'no models (add a policy to one)'}; Ctrl-C stops"
+    )
     controller.run(iterations=iterations)
 
 
@@ -56,15 +64,36 @@ def status(ctx: typer.Context, json: JSON = False) -> None:
     for name in names:
         r = meta.get_rollout(name)
         last = meta.list_events(model=name, limit=3)
-        rows.append({"model": name, "state": r.state, "paused": r.paused, "challenger": r.challenger,
-                     "champion": r.champion, "updated": r.updated_at,
-                     "last": [{"time": e.time, "kind": e.kind, "reason": e.reason} for e in last]})
+        rows.append(
+            {
+                "model": name,
+                "state": r.state,
+                "paused": r.paused,
+                "challenger": r.challenger,
+                "champion": r.champion,
+                "updated": r.updated_at,
+                "last": [{"time": e.time, "kind": e.kind, "reason": e.reason} for e in last],
+            }
+        )
     if json:
         print_json(rows)
         return
-    table("rollouts", ["model", "state", "paused", "champion", "challenger", "updated", "last decision"],
-          [[r["model"], r["state"], "yes" if r["paused"] else "", r["champion"], r["challenger"], fmt(r["updated"]),
-            (r["last"][-1]["kind"] + ": " + r["last"][-1]["reason"]) if r["last"] else ""] for r in rows])
+    table(
+        "rollouts",
+        ["model", "state", "paused", "champion", "challenger", "updated", "last decision"],
+        [
+            [
+                r["model"],
+                r["state"],
+                "yes" if r["paused"] else "",
+                r["champion"],
+                r["challenger"],
+                fmt(r["updated"]),
+                (r["last"][-1]["kind"] + ": " + r["last"][-1]["reason"]) if r["last"] else "",
+            ]
+            for r in rows
+        ],
+    )
 
 
 def _set_paused(ctx: typer.Context, model: str | None, paused: bool, reason: str) -> None:
@@ -72,21 +101,29 @@ def _set_paused(ctx: typer.Context, model: str | None, paused: bool, reason: str
     names = [model] if model else [n for n, m in project.config.models.items() if m.policy is not None]
     for name in names:
         if name not in project.config.models:
-            raise ConfigError(f"no model '{name}' in the project file (models: {', '.join(project.config.models)})")
+            raise ConfigError(
+                f"no model '{name}' in the project file (models: {', '.join(project.config.models)})"
+            )
         project.metadata.set_paused(name, paused, actor=project.actor, reason=reason)
         console.print(f"{name}: controller {'paused' if paused else 'resumed'}")
 
 
 @app.command()
-def pause(ctx: typer.Context, model: Annotated[str | None, typer.Argument()] = None,
-          reason: Annotated[str, typer.Option(help="why, for the audit log")] = "") -> None:
+def pause(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Argument()] = None,
+    reason: Annotated[str, typer.Option(help="why, for the audit log")] = "",
+) -> None:
     """Stop the controller acting on one model (or all); serving is not affected."""
     _set_paused(ctx, model, True, reason)
 
 
 @app.command()
-def resume(ctx: typer.Context, model: Annotated[str | None, typer.Argument()] = None,
-           reason: Annotated[str, typer.Option(help="why, for the audit log")] = "") -> None:
+def resume(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Argument()] = None,
+    reason: Annotated[str, typer.Option(help="why, for the audit log")] = "",
+) -> None:
     """Let the controller act on one model (or all) again."""
     _set_paused(ctx, model, False, reason)
 
@@ -110,8 +147,11 @@ def events(
     if json:
         print_json(found)
         return
-    table("events", ["time", "model", "event", "actor", "reason"],
-          [[fmt(e.time), e.model or "", e.kind, e.actor, e.reason] for e in found])
+    table(
+        "events",
+        ["time", "model", "event", "actor", "reason"],
+        [[fmt(e.time), e.model or "", e.kind, e.actor, e.reason] for e in found],
+    )
 
 
 def maturity(ctx: typer.Context, json: JSON = False) -> None:

@@ -17,7 +17,9 @@ from mlfactory.errors import GateFailedError, MLFactoryError, ValidationError
 
 app = typer.Typer(
     help="mlfactory: a factory for ML models that keeps itself running.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
 )
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
@@ -37,14 +39,22 @@ JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 @app.callback()
 def _root(
     ctx: typer.Context,
-    project: Annotated[Path | None, typer.Option("--project", "-p", help="project folder (default: nearest "
-                                                 "folder at or above the working one with mlfactory.yaml)")] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="project folder (default: nearest folder at or above the working one with mlfactory.yaml)",
+        ),
+    ] = None,
 ) -> None:
     ctx.obj = {"project": project}
 
 
 @app.command()
-def init(directory: Path, force: Annotated[bool, typer.Option(help="write into a non-empty folder")] = False) -> None:
+def init(
+    directory: Path, force: Annotated[bool, typer.Option(help="write into a non-empty folder")] = False
+) -> None:
     """Create a new project: mlfactory.yaml, an example source and a model section."""
     from mlfactory.quickstart import init_project
 
@@ -55,10 +65,12 @@ def init(directory: Path, force: Annotated[bool, typer.Option(help="write into a
 
 @app.command()
 def quickstart(
-    directory: Annotated[Path, typer.Argument(help="where to create the example project")] = Path("quickstart"),
+    directory: Annotated[Path, typer.Argument(help="where to create the example project")] = Path(
+        "quickstart"
+    ),
     seed: Annotated[int, typer.Option(help="seed of the simulated world")] = 7,
 ) -> None:
-    """Create the example spam-filter project and run ingest → validate → train → gate → register → promote."""
+    """Create the example spam-filter project and run the whole loop on it, from ingest to rollback."""
     from mlfactory.quickstart import run_quickstart
 
     run_quickstart(directory, seed=seed, console=console)
@@ -66,8 +78,11 @@ def quickstart(
 
 @app.command()
 def ingest(
-    ctx: typer.Context, source: str,
-    allow_invalid: Annotated[bool, typer.Option("--allow-invalid", help="exit 0 even when validation fails")] = False,
+    ctx: typer.Context,
+    source: str,
+    allow_invalid: Annotated[
+        bool, typer.Option("--allow-invalid", help="exit 0 even when validation fails")
+    ] = False,
     json: JSON = False,
 ) -> None:
     """Snapshot a declared source into a dataset version (hash, schema, profile, validation report)."""
@@ -83,7 +98,9 @@ def ingest(
     if not d.valid:
         message = f"dataset {d.id} failed validation:\n  " + "\n  ".join(d.reasons)
         if not allow_invalid:
-            raise ValidationError(message + "\n(it is recorded; training on it needs --allow-invalid)", d.reasons)
+            raise ValidationError(
+                message + "\n(it is recorded; training on it needs --allow-invalid)", d.reasons
+            )
         err_console.print(Text(message, style="yellow"))
 
 
@@ -91,9 +108,15 @@ def ingest(
 def train(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="model name (default: the only one declared)")] = None,
-    dataset: Annotated[str | None, typer.Option(help="dataset version (ID or SOURCE@N); default: newest")] = None,
-    allow_invalid: Annotated[bool, typer.Option("--allow-invalid", help="train on a dataset that failed "
-                                                "validation (recorded on the run)")] = False,
+    dataset: Annotated[
+        str | None, typer.Option(help="dataset version (ID or SOURCE@N); default: newest")
+    ] = None,
+    allow_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--allow-invalid", help="train on a dataset that failed validation (recorded on the run)"
+        ),
+    ] = False,
     json: JSON = False,
 ) -> None:
     """Train, evaluate and gate the declared model, and register the result as a new version."""
@@ -101,14 +124,27 @@ def train(
         result = project_from(ctx).train(model, dataset=dataset, allow_invalid=allow_invalid)
     v = result.version
     if json:
-        print_json({"run": result.run_id, "version": v.ref, "status": v.status.value, "metrics": result.metrics,
-                    "gates": result.gates})
+        print_json(
+            {
+                "run": result.run_id,
+                "version": v.ref,
+                "status": v.status.value,
+                "metrics": result.metrics,
+                "gates": result.gates,
+            }
+        )
     else:
-        table(f"{v.ref} ({v.status.value}) from run {result.run_id[:8]}", ["metric", "value"],
-              [[k, fmt(val)] for k, val in result.metrics.items() if k != "confusion_matrix"])
+        table(
+            f"{v.ref} ({v.status.value}) from run {result.run_id[:8]}",
+            ["metric", "value"],
+            [[k, fmt(val)] for k, val in result.metrics.items() if k != "confusion_matrix"],
+        )
         if result.gates:
-            table("gates", ["rule", "result", "detail"],
-                  [[g["rule"], "pass" if g["passed"] else "FAIL", g["detail"]] for g in result.gates])
+            table(
+                "gates",
+                ["rule", "result", "detail"],
+                [[g["rule"], "pass" if g["passed"] else "FAIL", g["detail"]] for g in result.gates],
+            )
     if not result.passed:
         failed = "; ".join(g["detail"] for g in result.gates if not g["passed"])
         raise GateFailedError(f"{v.ref} is registered as rejected: {failed}")
@@ -121,7 +157,9 @@ def predict(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="NAME@ALIAS, NAME/VERSION or NAME (= NAME@production)")],
     input: Annotated[Path, typer.Option("--input", help="Parquet or CSV file to score")],
-    output: Annotated[Path, typer.Option("--output", help="where to write input + predictions (.parquet/.csv)")],
+    output: Annotated[
+        Path, typer.Option("--output", help="where to write input + predictions (.parquet/.csv)")
+    ],
 ) -> None:
     """Score a file offline with a registered model version."""
     summary = project_from(ctx).predict_file(model, input, output)

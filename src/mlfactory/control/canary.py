@@ -37,8 +37,12 @@ class Verdict:
     rows: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "reason": self.reason, "rows": self.rows,
-                "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "decision": self.decision,
+            "reason": self.reason,
+            "rows": self.rows,
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 def _accuracy(frame: pd.DataFrame, classes: list[Any] | None) -> tuple[int, int]:
@@ -48,43 +52,90 @@ def _accuracy(frame: pd.DataFrame, classes: list[Any] | None) -> tuple[int, int]
     return int(hits(labelled["prediction"], labelled["label"], classes).sum()), len(labelled)
 
 
-def _check(metric: str, limit: float, alpha: float, chal: pd.DataFrame, champ: pd.DataFrame,
-           errors: dict[str, tuple[int, int]], classes: list[Any] | None) -> Check:
+def _check(
+    metric: str,
+    limit: float,
+    alpha: float,
+    chal: pd.DataFrame,
+    champ: pd.DataFrame,
+    errors: dict[str, tuple[int, int]],
+    classes: list[Any] | None,
+) -> Check:
     if metric == "accuracy":
         hc, nc = _accuracy(chal, classes)
         hp, np_ = _accuracy(champ, classes)
         if min(nc, np_) < MIN_LABELLED:
-            return Check(metric, None, None, None, None, "insufficient",
-                         f"{nc} labelled canary rows and {np_} labelled production rows; need {MIN_LABELLED} each")
+            return Check(
+                metric,
+                None,
+                None,
+                None,
+                None,
+                "insufficient",
+                f"{nc} labelled canary rows and {np_} labelled production rows; need {MIN_LABELLED} each",
+            )
         drop, p = worse_proportion(hc, nc, hp, np_)
         bad = drop > limit and p < alpha
-        return Check(metric, hc / nc, hp / np_, drop, p, "regressed" if bad else "ok",
-                     f"accuracy {hc / nc:.3f} vs {hp / np_:.3f} (drop {drop:+.3f}, one-sided p={p:.3g}, "
-                     f"allowed {limit})")
+        return Check(
+            metric,
+            hc / nc,
+            hp / np_,
+            drop,
+            p,
+            "regressed" if bad else "ok",
+            f"accuracy {hc / nc:.3f} vs {hp / np_:.3f} (drop {drop:+.3f}, one-sided p={p:.3g}, "
+            f"allowed {limit})",
+        )
     if metric == "error_rate":
         ec, nc = errors.get("challenger", (0, len(chal)))
         ep, np_ = errors.get("champion", (0, len(champ)))
         rise, p = worse_proportion(nc - ec, nc, np_ - ep, np_)
         bad = rise > limit and p < alpha
-        return Check(metric, ec / max(nc, 1), ep / max(np_, 1), rise, p, "regressed" if bad else "ok",
-                     f"error rate {ec}/{nc} vs {ep}/{np_} (p={p:.3g}, allowed rise {limit})")
+        return Check(
+            metric,
+            ec / max(nc, 1),
+            ep / max(np_, 1),
+            rise,
+            p,
+            "regressed" if bad else "ok",
+            f"error rate {ec}/{nc} vs {ep}/{np_} (p={p:.3g}, allowed rise {limit})",
+        )
     if metric == "latency_p95_ms":
         if chal.empty or champ.empty:
             return Check(metric, None, None, None, None, "insufficient", "no rows yet")
         c95 = float(np.percentile(chal["latency_ms"], 95))
         p95 = float(np.percentile(champ["latency_ms"], 95))
         rise = c95 - p95
-        return Check(metric, c95, p95, rise, None, "regressed" if rise > limit else "ok",
-                     f"p95 latency {c95:.1f} ms vs {p95:.1f} ms (allowed rise {limit} ms)")
+        return Check(
+            metric,
+            c95,
+            p95,
+            rise,
+            None,
+            "regressed" if rise > limit else "ok",
+            f"p95 latency {c95:.1f} ms vs {p95:.1f} ms (allowed rise {limit} ms)",
+        )
     js, p = distribution_shift(chal["prediction"].tolist(), champ["prediction"].tolist())
     bad = js > limit and p < alpha
-    return Check(metric, js, 0.0, js, p, "regressed" if bad else "ok",
-                 f"prediction distribution Jensen–Shannon distance {js:.3f} (p={p:.3g}, allowed {limit})")
+    return Check(
+        metric,
+        js,
+        0.0,
+        js,
+        p,
+        "regressed" if bad else "ok",
+        f"prediction distribution Jensen–Shannon distance {js:.3f} (p={p:.3g}, allowed {limit})",
+    )
 
 
 def analyze_canary(
-    challenger: pd.DataFrame, champion: pd.DataFrame, policy: RolloutConfig, *, elapsed_s: float,
-    errors: dict[str, tuple[int, int]] | None = None, classes: list[Any] | None = None,
+    challenger: pd.DataFrame,
+    champion: pd.DataFrame,
+    policy: RolloutConfig,
+    *,
+    elapsed_s: float,
+    errors: dict[str, tuple[int, int]] | None = None,
+    classes: list[Any] | None = None,
 ) -> Verdict:
     """Decide a canary from logged rows of both versions in the same window (with ``label`` joined in).
 
@@ -94,8 +145,10 @@ def analyze_canary(
     """
     errors = errors or {}
     rows = {"challenger": len(challenger), "champion": len(champion)}
-    checks = [_check(c.metric, c.max_regression, policy.significance, challenger, champion, errors, classes)
-              for c in policy.compare]
+    checks = [
+        _check(c.metric, c.max_regression, policy.significance, challenger, champion, errors, classes)
+        for c in policy.compare
+    ]
     regressed = [c for c in checks if c.status == "regressed"]
     if regressed:
         return Verdict("rollback", "; ".join(c.detail for c in regressed), checks, rows)
@@ -107,7 +160,10 @@ def analyze_canary(
     waiting += [c.detail for c in checks if c.status == "insufficient"]
     if waiting:
         if elapsed_s >= policy.max_canary_duration:
-            return Verdict("rollback", "canary undecided after its maximum duration: " + "; ".join(waiting),
-                           checks, rows)
+            return Verdict(
+                "rollback", "canary undecided after its maximum duration: " + "; ".join(waiting), checks, rows
+            )
         return Verdict("wait", "; ".join(waiting), checks, rows)
-    return Verdict("promote", "no compared metric regressed: " + "; ".join(c.detail for c in checks), checks, rows)
+    return Verdict(
+        "promote", "no compared metric regressed: " + "; ".join(c.detail for c in checks), checks, rows
+    )

@@ -9,6 +9,7 @@ model that had a production version always keeps one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -84,8 +85,12 @@ class Controller:
 
     def _leased(self, name: str, model: ModelConfig) -> Step:
         if not self.meta.acquire_lease(name, self.owner, self.project.config.controller.lease):
-            return Step(name, self.meta.get_rollout(name).state, "skipped",
-                        "another controller holds this model's lease")
+            return Step(
+                name,
+                self.meta.get_rollout(name).state,
+                "skipped",
+                "another controller holds this model's lease",
+            )
         try:
             return self._step(name, model)
         except ConflictError as exc:  # another controller moved first; nothing to undo
@@ -109,21 +114,39 @@ class Controller:
 
     def _error(self, name: str, exc: Exception) -> None:
         try:
-            self.meta.add_event("controller.error", actor=self.actor, model=name,
-                                payload={"error": type(exc).__name__}, reason=str(exc))
+            self.meta.add_event(
+                "controller.error",
+                actor=self.actor,
+                model=name,
+                payload={"error": type(exc).__name__},
+                reason=str(exc),
+            )
         except MLFactoryError:  # the database itself is away; the log line is all we can leave
             log.exception("controller error on %s, and the event could not be written", name)
 
-    def _move(self, r: Rollout, target: RolloutState, reason: str, *, challenger: int | None = None,
-              champion: int | None = None, data: dict[str, Any] | None = None,
-              payload: dict[str, Any] | None = None) -> Rollout:
+    def _move(
+        self,
+        r: Rollout,
+        target: RolloutState,
+        reason: str,
+        *,
+        challenger: int | None = None,
+        champion: int | None = None,
+        data: dict[str, Any] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> Rollout:
         check_transition(r.state, target)
         return self.meta.save_rollout(
-            r.model, expect_revision=r.revision, state=target.value,
+            r.model,
+            expect_revision=r.revision,
+            state=target.value,
             challenger=r.challenger if challenger is None else challenger,
             champion=r.champion if champion is None else champion,
-            data={**r.data, **(data or {})} if target != S.IDLE else {}, event=f"rollout.{target.value}",
-            actor=self.actor, reason=reason, payload=payload,
+            data={**r.data, **(data or {})} if target != S.IDLE else {},
+            event=f"rollout.{target.value}",
+            actor=self.actor,
+            reason=reason,
+            payload=payload,
         )
 
     def _step(self, name: str, model: ModelConfig) -> Step:
@@ -163,8 +186,12 @@ class Controller:
     def _idle(self, r: Rollout, name: str, model: ModelConfig, policy: PolicyConfig) -> Step:
         champion = self.champion(name)
         if champion is None:
-            return Step(name, r.state, "waiting", f"'{name}' has no {PRODUCTION} version to improve on; "
-                        "promote one first")
+            return Step(
+                name,
+                r.state,
+                "waiting",
+                f"'{name}' has no {PRODUCTION} version to improve on; promote one first",
+            )
         fired = check_triggers(self, name, model, champion)
         if not fired:
             return Step(name, r.state, "watching", "no trigger fired")
@@ -172,15 +199,31 @@ class Controller:
         today = self._recent_retrains(name, DAY)
         cooling = self._recent_retrains(name, policy.cooldown)
         if cooling or len(today) >= policy.max_retrains_per_day:
-            why = (f"cooldown: last retrain {cooling[-1]:%H:%M:%S} UTC, cooldown {policy.cooldown:.0f} s" if cooling
-                   else f"cap: {len(today)} retrains in the last 24 h (max {policy.max_retrains_per_day})")
+            why = (
+                f"cooldown: last retrain {cooling[-1]:%H:%M:%S} UTC, cooldown {policy.cooldown:.0f} s"
+                if cooling
+                else f"cap: {len(today)} retrains in the last 24 h (max {policy.max_retrains_per_day})"
+            )
             last = self.meta.list_events(model=name, limit=1)
-            if not last or last[-1].kind != "controller.suppressed":  # one event per suppression, not per tick
-                self.meta.add_event("controller.suppressed", actor=self.actor, model=name,
-                                    payload={"triggers": [f.kind for f in fired]}, reason=f"{reason} ({why})")
+            if (
+                not last or last[-1].kind != "controller.suppressed"
+            ):  # one event per suppression, not per tick
+                self.meta.add_event(
+                    "controller.suppressed",
+                    actor=self.actor,
+                    model=name,
+                    payload={"triggers": [f.kind for f in fired]},
+                    reason=f"{reason} ({why})",
+                )
             return Step(name, r.state, "suppressed", why)
-        moved = self._move(r, S.RETRAINING, reason, champion=champion.version, challenger=None,
-                           payload={"triggers": [{"kind": f.kind, **f.details} for f in fired]})
+        moved = self._move(
+            r,
+            S.RETRAINING,
+            reason,
+            champion=champion.version,
+            challenger=None,
+            payload={"triggers": [{"kind": f.kind, **f.details} for f in fired]},
+        )
         return self._retrain(moved, name, model, policy)
 
     # -- retraining and gates ------------------------------------------------------------------------------
@@ -189,22 +232,41 @@ class Controller:
         try:
             dataset = self.project.ingest(model.source).dataset
             self._refresh_features(model)
-            extra = (feedback_training_rows(self.predictions, self.meta, name, model) if policy.include_feedback
-                     else pd.DataFrame())
-            result = self.project.train(name, dataset=dataset.id, extra_rows=extra, max_rows=policy.max_training_rows,
-                                        actor=self.actor)
+            extra = (
+                feedback_training_rows(self.predictions, self.meta, name, model)
+                if policy.include_feedback
+                else pd.DataFrame()
+            )
+            result = self.project.train(
+                name,
+                dataset=dataset.id,
+                extra_rows=extra,
+                max_rows=policy.max_training_rows,
+                actor=self.actor,
+            )
         except MLFactoryError as exc:
-            broken = self._move(r, S.FAILED, f"retraining failed: {exc}", payload={"error": type(exc).__name__})
+            broken = self._move(
+                r, S.FAILED, f"retraining failed: {exc}", payload={"error": type(exc).__name__}
+            )
             self._move(broken, S.IDLE, "production keeps serving the champion")
             return Step(name, S.IDLE.value, "retrain_failed", str(exc))
         v = result.version
-        payload = {"version": v.version, "dataset": dataset.id, "feedback_rows": len(extra),
-                   "metrics": {k: x for k, x in result.metrics.items() if isinstance(x, float)},
-                   "gates": result.gates}
+        payload = {
+            "version": v.version,
+            "dataset": dataset.id,
+            "feedback_rows": len(extra),
+            "metrics": {k: x for k, x in result.metrics.items() if isinstance(x, float)},
+            "gates": result.gates,
+        }
         if not result.passed:
             failed = "; ".join(g["detail"] for g in result.gates if not g["passed"])
-            rejected = self._move(r, S.REJECTED, f"challenger {v.ref} failed its gates: {failed}",
-                                  challenger=v.version, payload=payload)
+            rejected = self._move(
+                r,
+                S.REJECTED,
+                f"challenger {v.ref} failed its gates: {failed}",
+                challenger=v.version,
+                payload=payload,
+            )
             self._move(rejected, S.IDLE, "rejected challenger goes no further")
             return Step(name, S.IDLE.value, "rejected", failed, payload)
         reason = f"challenger {v.ref} passed every gate against {r.champion and f'{name}/{r.champion}'}"
@@ -227,15 +289,22 @@ class Controller:
         assert r.challenger is not None
         if policy.rollout.shadow:
             deploy_shadow(self.meta, name, r.challenger, actor=self.actor, reason="controller: shadow first")
-            moved = self._move(r, S.SHADOW, f"{name}/{r.challenger} sees a copy of traffic",
-                               data={"shadow_started": time.time()})
+            moved = self._move(
+                r,
+                S.SHADOW,
+                f"{name}/{r.challenger} sees a copy of traffic",
+                data={"shadow_started": time.time()},
+            )
             return Step(name, moved.state, "shadow", "shadow started")
         return self._go_live_canary(r, name, policy, "gates passed")
 
-    def labelled_rows(self, name: str, version: int, *, route: str | None = None,
-                      since: float | None = None) -> pd.DataFrame:
+    def labelled_rows(
+        self, name: str, version: int, *, route: str | None = None, since: float | None = None
+    ) -> pd.DataFrame:
         start = None if since is None else datetime.fromtimestamp(since, UTC)
-        frame = self.predictions.with_feedback(self.meta, model=name, version=version, route=route, since=start)
+        frame = self.predictions.with_feedback(
+            self.meta, model=name, version=version, route=route, since=start
+        )
         return frame[frame["label"].notna()] if "label" in frame else frame
 
     def _failed_rows(self, name: str, since: datetime) -> dict[tuple[int, str], int]:
@@ -258,24 +327,41 @@ class Controller:
         started = float(r.data.get("shadow_started", time.time()))
         broken = self._load_failure(name, r.challenger, datetime.fromtimestamp(started, UTC))
         if broken:
-            return self._roll_back(r, name, f"challenger {name}/{r.challenger} failed to load on a server: {broken}",
-                                   {"load_failed": broken})
-        rows = self.predictions.query(model=name, version=r.challenger, route="shadow",
-                                      since=datetime.fromtimestamp(started, UTC))
+            return self._roll_back(
+                r,
+                name,
+                f"challenger {name}/{r.challenger} failed to load on a server: {broken}",
+                {"load_failed": broken},
+            )
+        rows = self.predictions.query(
+            model=name, version=r.challenger, route="shadow", since=datetime.fromtimestamp(started, UTC)
+        )
         if len(rows) < policy.rollout.shadow_min_rows:
             if time.time() - started > policy.rollout.max_canary_duration:
-                return self._roll_back(r, name, f"shadow saw only {len(rows)} rows before its maximum duration",
-                                       {})
+                return self._roll_back(
+                    r, name, f"shadow saw only {len(rows)} rows before its maximum duration", {}
+                )
             return Step(name, r.state, "waiting", f"{len(rows)}/{policy.rollout.shadow_min_rows} shadow rows")
         deploy_shadow(self.meta, name, None, actor=self.actor, reason="controller: shadow done")
         return self._go_live_canary(r, name, policy, f"shadow answered {len(rows)} rows")
 
     def _go_live_canary(self, r: Rollout, name: str, policy: PolicyConfig, why: str) -> Step:
         assert r.challenger is not None
-        deploy_canary(self.meta, name, r.challenger, weight=policy.rollout.canary_weight, actor=self.actor,
-                      reason="controller: canary", key=policy.rollout.canary_key)
-        moved = self._move(r, S.CANARY, f"{why}; {name}/{r.challenger} takes {policy.rollout.canary_weight:g}%",
-                           data={"canary_started": time.time()})
+        deploy_canary(
+            self.meta,
+            name,
+            r.challenger,
+            weight=policy.rollout.canary_weight,
+            actor=self.actor,
+            reason="controller: canary",
+            key=policy.rollout.canary_key,
+        )
+        moved = self._move(
+            r,
+            S.CANARY,
+            f"{why}; {name}/{r.challenger} takes {policy.rollout.canary_weight:g}%",
+            data={"canary_started": time.time()},
+        )
         return Step(name, moved.state, "canary", "canary started")
 
     def _canary(self, r: Rollout, name: str, policy: PolicyConfig) -> Step:
@@ -284,39 +370,58 @@ class Controller:
         since = datetime.fromtimestamp(started, UTC)
         broken = self._load_failure(name, r.challenger, since)
         if broken:
-            return self._roll_back(r, name, f"challenger {name}/{r.challenger} failed to load on a server: {broken}",
-                                   {"load_failed": broken})
-        challenger = self.predictions.with_feedback(self.meta, model=name, version=r.challenger, route="canary",
-                                                    since=since)
-        champion = self.predictions.with_feedback(self.meta, model=name, version=r.champion,
-                                                  route=PRODUCTION, since=since)
+            return self._roll_back(
+                r,
+                name,
+                f"challenger {name}/{r.challenger} failed to load on a server: {broken}",
+                {"load_failed": broken},
+            )
+        challenger = self.predictions.with_feedback(
+            self.meta, model=name, version=r.challenger, route="canary", since=since
+        )
+        champion = self.predictions.with_feedback(
+            self.meta, model=name, version=r.champion, route=PRODUCTION, since=since
+        )
         classes = self.project.registry.resolve(f"{name}/{r.champion}").signature.get("classes")
         failed = self._failed_rows(name, since)
-        errors = {side: (failed.get((version, route), 0), failed.get((version, route), 0) + len(frame))
-                  for side, version, route, frame in (("challenger", r.challenger, "canary", challenger),
-                                                      ("champion", r.champion, PRODUCTION, champion))}
-        verdict = analyze_canary(challenger, champion, policy.rollout, elapsed_s=time.time() - started,
-                                 classes=classes, errors=errors)
+        errors = {
+            side: (failed.get((version, route), 0), failed.get((version, route), 0) + len(frame))
+            for side, version, route, frame in (
+                ("challenger", r.challenger, "canary", challenger),
+                ("champion", r.champion, PRODUCTION, champion),
+            )
+        }
+        verdict = analyze_canary(
+            challenger,
+            champion,
+            policy.rollout,
+            elapsed_s=time.time() - started,
+            classes=classes,
+            errors=errors,
+        )
         if verdict.decision == "wait":
             return Step(name, r.state, "waiting", verdict.reason, verdict.to_dict())
         if verdict.decision == "rollback":
             return self._roll_back(r, name, f"canary regressed: {verdict.reason}", verdict.to_dict())
         current = self.champion(name)
         if current is None or current.version != r.challenger:  # idempotent after a restart mid-promotion
-            self.project.registry.promote(name, r.challenger, actor=self.actor,
-                                          reason=f"canary passed: {verdict.reason}")
+            self.project.registry.promote(
+                name, r.challenger, actor=self.actor, reason=f"canary passed: {verdict.reason}"
+            )
         deploy_clear(self.meta, name, actor=self.actor, reason="controller: canary promoted")
         accuracy = next((c.champion for c in verdict.checks if c.metric == "accuracy"), None)
-        moved = self._move(r, S.PROMOTED, f"{name}/{r.challenger} promoted: {verdict.reason}",
-                           data={"promoted_at": time.time(), "baseline_accuracy": accuracy},
-                           payload=verdict.to_dict())
+        moved = self._move(
+            r,
+            S.PROMOTED,
+            f"{name}/{r.challenger} promoted: {verdict.reason}",
+            data={"promoted_at": time.time(), "baseline_accuracy": accuracy},
+            payload=verdict.to_dict(),
+        )
         return Step(name, moved.state, "promoted", verdict.reason, verdict.to_dict())
 
     def _roll_back(self, r: Rollout, name: str, reason: str, payload: dict[str, Any]) -> Step:
-        try:
+        with contextlib.suppress(NotFoundError):  # no routing policy left to clear
             deploy_clear(self.meta, name, actor=self.actor, reason="controller: rollback")
-        except NotFoundError:
-            pass  # no routing policy left to clear
         moved = self._move(r, S.ROLLED_BACK, reason, payload=payload)
         self._move(moved, S.IDLE, "production keeps serving the champion")
         return Step(name, S.IDLE.value, "rolled_back", reason, payload)
@@ -335,22 +440,42 @@ class Controller:
             hits = int(stats.hits(rows["prediction"], rows["label"], classes).sum())
             drop, p = worse_proportion(hits, len(rows), round(baseline * len(rows)), len(rows))
             limit = next((c.max_regression for c in policy.rollout.compare if c.metric == "accuracy"), 0.02)
-            detail = {"accuracy": hits / len(rows), "baseline": baseline, "drop": drop, "p_value": p,
-                      "rows": len(rows)}
+            detail = {
+                "accuracy": hits / len(rows),
+                "baseline": baseline,
+                "drop": drop,
+                "p_value": p,
+                "rows": len(rows),
+            }
             if drop > limit and p < policy.rollout.significance:
                 current = self.champion(name)
                 if current is not None and current.version == r.challenger:
-                    self.project.registry.rollback(name, actor=self.actor,
-                                                   reason=f"guard window: accuracy dropped {drop:.3f} (p={p:.3g})")
-                moved = self._move(r, S.ROLLED_BACK, f"guard window: production accuracy {hits / len(rows):.3f} "
-                                   f"vs {baseline:.3f} before promotion (p={p:.3g})", payload=detail)
+                    self.project.registry.rollback(
+                        name,
+                        actor=self.actor,
+                        reason=f"guard window: accuracy dropped {drop:.3f} (p={p:.3g})",
+                    )
+                moved = self._move(
+                    r,
+                    S.ROLLED_BACK,
+                    f"guard window: production accuracy {hits / len(rows):.3f} "
+                    f"vs {baseline:.3f} before promotion (p={p:.3g})",
+                    payload=detail,
+                )
                 self._move(moved, S.IDLE, "rolled back to the previous production version")
                 return Step(name, S.IDLE.value, "guard_rollback", f"accuracy dropped {drop:.3f}", detail)
-            done = self._move(r, S.IDLE, f"guard window passed: accuracy {hits / len(rows):.3f} on {len(rows)} "
-                              f"labelled rows (baseline {baseline:.3f})", payload=detail)
+            done = self._move(
+                r,
+                S.IDLE,
+                f"guard window passed: accuracy {hits / len(rows):.3f} on {len(rows)} "
+                f"labelled rows (baseline {baseline:.3f})",
+                payload=detail,
+            )
             return Step(name, done.state, "guard_passed", "production held up", detail)
         if elapsed >= policy.rollout.guard_duration:
-            done = self._move(r, S.IDLE, f"guard window closed after {elapsed:.0f} s with {len(rows)} labelled rows")
+            done = self._move(
+                r, S.IDLE, f"guard window closed after {elapsed:.0f} s with {len(rows)} labelled rows"
+            )
             return Step(name, done.state, "guard_closed", "guard window closed")
         return Step(name, r.state, "guarding", f"{len(rows)} labelled rows since promotion")
 

@@ -18,7 +18,9 @@ AUTOMATIC_PREFIX = "auto"
 INPUT_PREFIX = "input."
 
 
-def feedback_training_rows(log: PredictionLog, metadata: MetadataStore, name: str, model: ModelConfig) -> pd.DataFrame:
+def feedback_training_rows(
+    log: PredictionLog, metadata: MetadataStore, name: str, model: ModelConfig
+) -> pd.DataFrame:
     """Rows that real users labelled, shaped like the model's source: its inputs, label and timestamp."""
     frame = log.query(model=name)
     if frame.empty:

@@ -1,9 +1,9 @@
 """Where a project stands on the MLOps maturity scale, from what is configured and what has happened.
 
-    0  manual: models are trained and deployed by hand, or not tracked
-    1  automated, tracked training: runs record params, metrics, environment and the dataset version used
-    2  gated, versioned deployment: quality gates, a production alias, and a canary or A/B rollout
-    3  the loop closes itself: a running controller retrained, promoted and can roll back automatically
+0  manual: models are trained and deployed by hand, or not tracked
+1  automated, tracked training: runs record params, metrics, environment and the dataset version used
+2  gated, versioned deployment: quality gates, a production alias, and a canary or A/B rollout
+3  the loop closes itself: a running controller retrained, promoted and can roll back automatically
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ def assess(project: Project) -> Maturity:
     gates = {n: m.gates for n, m in config.models.items() if m.gates}
     production = {n for (n, a) in meta.get_aliases() if a == "production"}
     rollouts = meta.list_events(kinds=["routing.set"])
-    staged = [e for e in rollouts if (e.payload.get("to") or {}).get("canary") is not None
-              or (e.payload.get("to") or {}).get("ab")]
+    staged = [
+        e
+        for e in rollouts
+        if (e.payload.get("to") or {}).get("canary") is not None or (e.payload.get("to") or {}).get("ab")
+    ]
     policies = {n for n, m in config.models.items() if m.policy is not None}
     interval = config.controller.interval
     last_tick = max((r.lease_until.timestamp() for r in meta.list_rollouts() if r.lease_until), default=None)
@@ -53,8 +56,10 @@ def assess(project: Project) -> Maturity:
         ("a controller policy is configured for a model", bool(policies)),
         ("a controller is running (`mlfactory controller run`, or `tick` from cron)", running),
         ("the controller retrained a model by itself", "rollout.retraining" in auto_kinds),
-        ("the controller promoted or rolled back a version by itself",
-         bool({"rollout.promoted", "rollout.rolled_back"} & auto_kinds)),
+        (
+            "the controller promoted or rolled back a version by itself",
+            bool({"rollout.promoted", "rollout.rolled_back"} & auto_kinds),
+        ),
     ]
     thresholds = {1: 2, 2: 5, 3: 9}  # how many of the steps above each level needs
     done = 0

@@ -1,11 +1,11 @@
 """The rollout lifecycle of one model, as an enum and an explicit transition table.
 
-    idle ──▶ retraining ──▶ gated ──▶ shadow ──▶ canary ──▶ promoted ──▶ idle
-                 │            │         │          │           │
-                 ▼            │         ▼          ▼           ▼
-              rejected        └──────▶ canary   rolled_back ◀──┘ (guard window)
-              failed                               │
-    (rejected, failed, rolled_back) ──▶ idle ◀─────┘
+idle ──▶ retraining ──▶ gated ──▶ shadow ──▶ canary ──▶ promoted ──▶ idle
+             │            │         │          │           │
+             ▼            │         ▼          ▼           ▼
+          rejected        └──────▶ canary   rolled_back ◀──┘ (guard window)
+          failed                               │
+(rejected, failed, rolled_back) ──▶ idle ◀─────┘
 """
 
 from __future__ import annotations
@@ -46,5 +46,7 @@ def check_transition(current: RolloutState | str, target: RolloutState | str) ->
     src, dst = RolloutState(current), RolloutState(target)
     if dst not in TRANSITIONS[src]:
         allowed = ", ".join(sorted(TRANSITIONS[src])) or "nothing"
-        raise ConflictError(f"a rollout cannot move from '{src}' to '{dst}' (from '{src}' it can go to: {allowed})")
+        raise ConflictError(
+            f"a rollout cannot move from '{src}' to '{dst}' (from '{src}' it can go to: {allowed})"
+        )
     return dst

@@ -30,10 +30,12 @@ def _kl(p: np.ndarray, m: np.ndarray) -> float:
 
 def distribution_shift(a: Sequence[Any], b: Sequence[Any]) -> tuple[float, float]:
     """Jensen–Shannon distance between two categorical samples (0..1) and the chi-square p-value."""
-    values, codes = np.unique(np.concatenate([np.asarray(a, dtype=object).astype(str),
-                                              np.asarray(b, dtype=object).astype(str)]), return_inverse=True)
+    values, codes = np.unique(
+        np.concatenate([np.asarray(a, dtype=object).astype(str), np.asarray(b, dtype=object).astype(str)]),
+        return_inverse=True,
+    )
     ca = np.bincount(codes[: len(a)], minlength=len(values)).astype(float)
-    cb = np.bincount(codes[len(a):], minlength=len(values)).astype(float)
+    cb = np.bincount(codes[len(a) :], minlength=len(values)).astype(float)
     if ca.sum() == 0 or cb.sum() == 0:
         return 0.0, 1.0
     pa, pb = ca / ca.sum(), cb / cb.sum()

@@ -31,8 +31,11 @@ def _schedule(ctl: Controller, name: str, policy: PolicyConfig, champion: ModelV
     age = time.time() - champion.created_at.timestamp()
     if age < every:
         return None
-    return Fired("schedule", f"production {champion.ref} is {age / 3600:.1f} h old (schedule {every / 3600:.1f} h)",
-                 {"age_s": age, "schedule_s": every})
+    return Fired(
+        "schedule",
+        f"production {champion.ref} is {age / 3600:.1f} h old (schedule {every / 3600:.1f} h)",
+        {"age_s": age, "schedule_s": every},
+    )
 
 
 def _new_data(ctl: Controller, name: str, model: ModelConfig, champion: ModelVersion) -> Fired | None:
@@ -42,12 +45,16 @@ def _new_data(ctl: Controller, name: str, model: ModelConfig, champion: ModelVer
     tried = ctl.project.metadata.list_events(model=name, kinds=["rollout.gated", "rollout.rejected"])
     if any(e.payload.get("dataset") == newest.id for e in tried):
         return None  # a challenger was already trained on it
-    return Fired("new_data", f"new dataset version {newest.id} (production trained on "
-                 f"{champion.lineage.get('dataset')})", {"dataset": newest.id})
+    return Fired(
+        "new_data",
+        f"new dataset version {newest.id} (production trained on {champion.lineage.get('dataset')})",
+        {"dataset": newest.id},
+    )
 
 
-def _performance(ctl: Controller, name: str, model: ModelConfig, policy: PolicyConfig,
-                 champion: ModelVersion) -> Fired | None:
+def _performance(
+    ctl: Controller, name: str, model: ModelConfig, policy: PolicyConfig, champion: ModelVersion
+) -> Fired | None:
     metric, floor = policy.triggers.performance_metric, policy.triggers.performance_below
     if metric is None or floor is None:
         return None
@@ -61,8 +68,11 @@ def _performance(ctl: Controller, name: str, model: ModelConfig, policy: PolicyC
     value = compute_metrics(model.task, y, pred, None, classes, [metric]).get(metric)
     if value is None or value >= floor:
         return None
-    return Fired("performance", f"realized {metric} {value:.3f} on the last {len(rows)} labelled rows is "
-                 f"below {floor}", {"metric": metric, "value": value, "threshold": floor, "rows": len(rows)})
+    return Fired(
+        "performance",
+        f"realized {metric} {value:.3f} on the last {len(rows)} labelled rows is below {floor}",
+        {"metric": metric, "value": value, "threshold": floor, "rows": len(rows)},
+    )
 
 
 def _drift(ctl: Controller, name: str, policy: PolicyConfig, champion: ModelVersion) -> Fired | None:
@@ -72,8 +82,12 @@ def _drift(ctl: Controller, name: str, policy: PolicyConfig, champion: ModelVers
     streak = ctl.drift_streak(name, champion)
     if len(streak) < k:
         return None
-    return Fired("drift", f"dataset drift in {len(streak)} consecutive windows "
-                 f"(drifted columns: {', '.join(streak[-1].get('drifted', []))})", {"windows": streak[-k:]})
+    return Fired(
+        "drift",
+        f"dataset drift in {len(streak)} consecutive windows "
+        f"(drifted columns: {', '.join(streak[-1].get('drifted', []))})",
+        {"windows": streak[-k:]},
+    )
 
 
 def check_triggers(ctl: Controller, name: str, model: ModelConfig, champion: ModelVersion) -> list[Fired]:

@@ -134,8 +134,14 @@ def ingest(
     profile = profile_frame(df, column_types(stored_schema))
     artifact = _store_snapshot(loaded, artifacts, df, source_name)
     dataset, created = metadata.add_dataset(
-        source=source_name, content_hash=digest, artifact=artifact, n_rows=len(df), schema=stored_schema,
-        profile=profile, validation=validation, valid=not validation["reasons"],
+        source=source_name,
+        content_hash=digest,
+        artifact=artifact,
+        n_rows=len(df),
+        schema=stored_schema,
+        profile=profile,
+        validation=validation,
+        valid=not validation["reasons"],
     )
     return IngestResult(dataset, created)
 

@@ -22,9 +22,7 @@ MAX_CATEGORY_CHARS = 30
 #: ... or a mean word count of at most this many words.
 MAX_CATEGORY_WORDS = 3
 
-_ISO_DATE = (
-    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$"
-)
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$"
 
 
 def is_stringish(s: pd.Series) -> bool:
@@ -178,8 +176,10 @@ class _Report:
 
 def _as_float(s: pd.Series, name: str, report: _Report) -> pd.Series | None:
     """The column as floats for numeric checks, reporting values that are not numbers."""
-    if pd.api.types.is_bool_dtype(s.dtype) or isinstance(s.dtype, pd.DatetimeTZDtype) or (
-        pd.api.types.is_datetime64_dtype(s.dtype)
+    if (
+        pd.api.types.is_bool_dtype(s.dtype)
+        or isinstance(s.dtype, pd.DatetimeTZDtype)
+        or (pd.api.types.is_datetime64_dtype(s.dtype))
     ):
         report.add(True, name, f"should hold numbers but has dtype {s.dtype}; fix the data or its type")
         return None
@@ -198,8 +198,13 @@ def _check_numeric(s: pd.Series, name: str, spec: dict[str, Any], report: _Repor
     finite = np.isfinite(arr)
     report.check(True, name, np.isinf(arr), values, "values are infinite")
     if spec["type"] == "integer":
-        report.check(True, name, finite & (arr != np.floor(np.where(finite, arr, 0))), values,
-                     "values are not whole numbers in an integer column")
+        report.check(
+            True,
+            name,
+            finite & (arr != np.floor(np.where(finite, arr, 0))),
+            values,
+            "values are not whole numbers in an integer column",
+        )
     low, high = spec.get("min"), spec.get("max")
     if low is not None:
         report.check(True, name, finite & (arr < low), values, f"values are below the minimum {low}")
@@ -245,8 +250,12 @@ def _check_categories(s: pd.Series, name: str, spec: dict[str, Any], strict: boo
     if len(values) > 5:
         shown += f" and {len(values) - 5} more"
     if strict:
-        report.add(True, name, f"{count} values are not among the declared categories: {shown}; "
-                               "add them to 'categories' in the project file or fix the data")
+        report.add(
+            True,
+            name,
+            f"{count} values are not among the declared categories: {shown}; "
+            "add them to 'categories' in the project file or fix the data",
+        )
     else:
         report.add(False, name, f"{count / len(s):.1%} of rows hold categories not seen before: {shown}")
 

@@ -264,8 +264,9 @@ def load_report(metadata: MetadataStore, model: str, report_id: str | None = Non
     return MonitorReport.from_record(metadata.get_monitor_report(report_id))
 
 
-def drift_streak(metadata: MetadataStore, model: str, version: int, *, route: str = PRODUCTION,
-                 limit: int = 50) -> list[dict[str, Any]]:
+def drift_streak(
+    metadata: MetadataStore, model: str, version: int, *, route: str = PRODUCTION, limit: int = 50
+) -> list[dict[str, Any]]:
     """The newest consecutive stored windows of one version and route that showed dataset drift, oldest
     first: each ``{"report", "created_at", "share", "drifted"}`` (drifted column names). Windows without a
     decision (empty or too small) neither extend nor break the streak."""
@@ -278,7 +279,12 @@ def drift_streak(metadata: MetadataStore, model: str, version: int, *, route: st
         if not flag:
             break
         report = metadata.get_monitor_report(r["id"])["report"]
-        streak.append({"report": r["id"], "created_at": r["created_at"],
-                       "share": r["metrics"].get("drift.share"),
-                       "drifted": report.get("drift", {}).get("columns", [])})
+        streak.append(
+            {
+                "report": r["id"],
+                "created_at": r["created_at"],
+                "share": r["metrics"].get("drift.share"),
+                "drifted": report.get("drift", {}).get("columns", []),
+            }
+        )
     return streak[::-1]

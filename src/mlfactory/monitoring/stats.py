@@ -76,8 +76,9 @@ def chi2_homogeneity(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.n
     return np.where(ok, stat, np.nan), p, dof
 
 
-def two_proportion_z(x_ref: ArrayLike, n_ref: ArrayLike, x_cur: ArrayLike,
-                     n_cur: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def two_proportion_z(
+    x_ref: ArrayLike, n_ref: ArrayLike, x_cur: ArrayLike, n_cur: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided pooled two-proportion Z test, per row: does the share ``x/n`` differ?
 
     Returns:

@@ -96,25 +96,49 @@ class Project:
             return self.metadata.get_dataset(ref)
         versions = self.metadata.list_datasets(source)
         if not versions:
-            raise NotFoundError(f"source '{source}' has no dataset version yet; run `mlfactory ingest {source}`")
+            raise NotFoundError(
+                f"source '{source}' has no dataset version yet; run `mlfactory ingest {source}`"
+            )
         match = [d for d in versions if str(d.version) == number] if number else versions[-1:]
         if not match:
-            raise NotFoundError(f"source '{source}' has no version {number} (versions: {[d.version for d in versions]})")
+            raise NotFoundError(
+                f"source '{source}' has no version {number} (versions: {[d.version for d in versions]})"
+            )
         return match[0]
 
     # -- training and tracking ---------------------------------------------------------------------------
 
-    def train(self, model: str | None = None, *, dataset: str | None = None, allow_invalid: bool = False,
-              extra_rows: pd.DataFrame | None = None, max_rows: int | None = None,
-              actor: str | None = None) -> TrainResult:
+    def train(
+        self,
+        model: str | None = None,
+        *,
+        dataset: str | None = None,
+        allow_invalid: bool = False,
+        extra_rows: pd.DataFrame | None = None,
+        max_rows: int | None = None,
+        actor: str | None = None,
+    ) -> TrainResult:
         """Train, evaluate, gate and register a model; see :func:`mlfactory.project.train.train_model`."""
         from mlfactory.project.train import train_model
 
-        return train_model(self, model, dataset=dataset, allow_invalid=allow_invalid, extra_rows=extra_rows,
-                           max_rows=max_rows, actor=actor)
+        return train_model(
+            self,
+            model,
+            dataset=dataset,
+            allow_invalid=allow_invalid,
+            extra_rows=extra_rows,
+            max_rows=max_rows,
+            actor=actor,
+        )
 
-    def runs(self, *, where: str | None = None, name: str | None = None, status: str | None = None,
-             limit: int | None = None) -> list[Run]:
+    def runs(
+        self,
+        *,
+        where: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
         """Runs, newest first, optionally filtered (see :func:`mlfactory.tracking.filter_runs`)."""
         state = RunStatus(status) if status else None
         if where:
@@ -123,8 +147,9 @@ class Project:
 
     # -- registry ---------------------------------------------------------------------------------------
 
-    def promote(self, name: str, version: int, *, alias: str = PRODUCTION, reason: str = "",
-                force: bool = False) -> Event:
+    def promote(
+        self, name: str, version: int, *, alias: str = PRODUCTION, reason: str = "", force: bool = False
+    ) -> Event:
         return self.registry.promote(name, version, alias=alias, actor=self.actor, reason=reason, force=force)
 
     def rollback(self, name: str, *, alias: str = PRODUCTION, reason: str = "") -> Event:
@@ -141,7 +166,6 @@ class Project:
         scored = pd.concat([frame, model.predict_frame(inputs)], axis=1)
         write_table(scored, dst)
         return {"model": model.version.ref, "rows": len(scored), "output": str(dst)}
-
 
     def _with_store_features(self, version: ModelVersion, frame: pd.DataFrame) -> pd.DataFrame:
         """For a version that looks features up when served, the rows with those features joined point-in-time
@@ -194,7 +218,8 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
             os.unlink(tmp)
 
 
-def open_project(path: Path | str | None = None, *, env: Mapping[str, str] | None = None,
-                 actor: str | None = None) -> Project:
+def open_project(
+    path: Path | str | None = None, *, env: Mapping[str, str] | None = None, actor: str | None = None
+) -> Project:
     """Open the project at ``path`` (or the nearest one above the working folder)."""
     return Project(load_project_config(path, env), actor=actor)

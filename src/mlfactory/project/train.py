@@ -38,7 +38,9 @@ class TrainResult:
         return self.version.status == VersionStatus.READY
 
 
-def _pick_dataset(project: Project, model: ModelConfig, ref: str | None, allow_invalid: bool) -> DatasetVersion:
+def _pick_dataset(
+    project: Project, model: ModelConfig, ref: str | None, allow_invalid: bool
+) -> DatasetVersion:
     if ref is None:
         versions = project.metadata.list_datasets(model.source)
         if not versions:
@@ -50,7 +52,8 @@ def _pick_dataset(project: Project, model: ModelConfig, ref: str | None, allow_i
         ds = project.dataset(ref)
     if not ds.valid and not allow_invalid:
         raise ValidationError(
-            f"dataset {ds.id} failed validation, so training is blocked: " + "; ".join(ds.reasons)
+            f"dataset {ds.id} failed validation, so training is blocked: "
+            + "; ".join(ds.reasons)
             + ". Fix the data and ingest again, train on an earlier version with --dataset, "
             "or pass --allow-invalid (recorded on the run)",
             ds.reasons,
@@ -71,13 +74,17 @@ def _scores(estimator: Any, frame: pd.DataFrame, model: ModelConfig) -> tuple[np
     for col in model.features.text:
         x[col] = x[col].fillna("").astype(str)
     pred = estimator.predict(x)
-    proba = estimator.predict_proba(x) if model.task == "classification" and hasattr(
-        estimator, "predict_proba") else None
+    proba = (
+        estimator.predict_proba(x)
+        if model.task == "classification" and hasattr(estimator, "predict_proba")
+        else None
+    )
     return pred, proba
 
 
-def _champion_metrics(project: Project, name: str, model: ModelConfig, holdout: pd.DataFrame,
-                      classes: list[Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+def _champion_metrics(
+    project: Project, name: str, model: ModelConfig, holdout: pd.DataFrame, classes: list[Any] | None
+) -> tuple[dict[str, Any] | None, str | None]:
     try:
         champion = project.registry.resolve(f"{name}@{PRODUCTION}")
     except NotFoundError:
@@ -87,12 +94,14 @@ def _champion_metrics(project: Project, name: str, model: ModelConfig, holdout: 
         pred, proba = loaded.predict(holdout)
     except MLFactoryError as exc:
         return {"error": str(exc)}, champion.ref
-    return compute_metrics(model.task, holdout[model.label].to_numpy(), pred, proba, classes,
-                           model.metric_names()), champion.ref
+    return compute_metrics(
+        model.task, holdout[model.label].to_numpy(), pred, proba, classes, model.metric_names()
+    ), champion.ref
 
 
-def _reference_profile(train: pd.DataFrame, model: ModelConfig, types: dict[str, str], pred: np.ndarray,
-                       proba: np.ndarray | None) -> dict[str, Any]:
+def _reference_profile(
+    train: pd.DataFrame, model: ModelConfig, types: dict[str, str], pred: np.ndarray, proba: np.ndarray | None
+) -> dict[str, Any]:
     label_type = "category" if model.task == "classification" else "number"
     profile = profile_frame(train[[*types, model.label]], {**types, model.label: label_type})
     outputs = pd.DataFrame({"prediction": pred})
@@ -104,9 +113,16 @@ def _reference_profile(train: pd.DataFrame, model: ModelConfig, types: dict[str,
     return profile
 
 
-def train_model(project: Project, model_name: str | None, *, dataset: str | None = None,
-                allow_invalid: bool = False, extra_rows: pd.DataFrame | None = None,
-                max_rows: int | None = None, actor: str | None = None) -> TrainResult:
+def train_model(
+    project: Project,
+    model_name: str | None,
+    *,
+    dataset: str | None = None,
+    allow_invalid: bool = False,
+    extra_rows: pd.DataFrame | None = None,
+    max_rows: int | None = None,
+    actor: str | None = None,
+) -> TrainResult:
     """Train the declared model on a dataset version (the source's newest by default) and register it.
 
     A version that fails a gate is still registered, as ``rejected``, so the attempt and its reasons stay
@@ -120,14 +136,16 @@ def train_model(project: Project, model_name: str | None, *, dataset: str | None
     if missing:
         raise ValidationError(f"dataset {ds.id} lacks column(s) {missing} that model '{name}' needs")
     if extra_rows is not None and len(extra_rows):  # e.g. labelled production traffic from the controller
-        frame = pd.concat([frame, extra_rows[[c for c in frame.columns if c in extra_rows.columns]]],
-                          ignore_index=True)
+        frame = pd.concat(
+            [frame, extra_rows[[c for c in frame.columns if c in extra_rows.columns]]], ignore_index=True
+        )
     training_set = None
     if model.feature_service:  # features from the store, joined point-in-time at each label's event time
         from mlfactory.features.training import with_service_features
 
-        training_set = project.features.training_set(model.feature_service, frame, model.timestamp or "",
-                                                     on_missing=model.on_missing_features)
+        training_set = project.features.training_set(
+            model.feature_service, frame, model.timestamp or "", on_missing=model.on_missing_features
+        )
         frame, model = training_set.frame, with_service_features(model, training_set.spec)
     labelled = frame[frame[model.label].notna()]
     if max_rows is not None and len(labelled) > max_rows:  # a sliding window over the newest rows
@@ -137,39 +155,66 @@ def train_model(project: Project, model_name: str | None, *, dataset: str | None
     train, holdout = split_frame(labelled, model)
     types = _column_types(model, ds)
     environment = capture_environment(project.root, project.loaded.file_hash)
-    params = {"estimator": model.estimator, **model.params, "split": model.split.strategy,
-              "test_size": model.split.test_size, "seed": model.seed}
+    params = {
+        "estimator": model.estimator,
+        **model.params,
+        "split": model.split.strategy,
+        "test_size": model.split.test_size,
+        "seed": model.seed,
+    }
     tags = {"model": name, "source": model.source}
     if not ds.valid:
         tags["allow_invalid"] = "true"
-    with start_run(project.metadata, name, params=params, tags=tags, environment=environment,
-                   dataset_id=ds.id) as run:
+    with start_run(
+        project.metadata, name, params=params, tags=tags, environment=environment, dataset_id=ds.id
+    ) as run:
         started = time.perf_counter()
         estimator = fit_model(model, train)
         run.log_metric("fit_seconds", time.perf_counter() - started)
-        classes = [c.item() if isinstance(c, np.generic) else c for c in getattr(estimator, "classes_", [])] or None
+        classes = [
+            c.item() if isinstance(c, np.generic) else c for c in getattr(estimator, "classes_", [])
+        ] or None
         y = holdout[model.label].to_numpy()
         pred, proba = _scores(estimator, holdout, model)
         metrics = compute_metrics(model.task, y, pred, proba, classes, model.metric_names())
-        slices = metrics_by_slice(model.task, holdout, model.segments, y, pred, proba, classes,
-                                  model.metric_names())
+        slices = metrics_by_slice(
+            model.task, holdout, model.segments, y, pred, proba, classes, model.metric_names()
+        )
         champion, champion_ref = _champion_metrics(project, name, model, holdout, classes)
         gates = evaluate_gates(model.gates, metrics, champion, champion_ref)
         run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
-        run.log_metrics({f"slice.{col}={value}.{k}": v for col, per in slices.items()
-                         for value, m in per.items() for k, v in m.items() if isinstance(v, float)})
+        run.log_metrics(
+            {
+                f"slice.{col}={value}.{k}": v
+                for col, per in slices.items()
+                for value, m in per.items()
+                for k, v in m.items()
+                if isinstance(v, float)
+            }
+        )
         digest, trusted = save_model(estimator, project.artifacts, model.trusted_types)
         run.log_artifact("model", digest)
         signature = {
             "inputs": [{"name": c, "type": t} for c, t in types.items()],
-            "task": model.task, "label": model.label, "classes": classes, "trusted_types": trusted,
+            "task": model.task,
+            "label": model.label,
+            "classes": classes,
+            "trusted_types": trusted,
         }
         lineage = {
-            "dataset": ds.id, "dataset_hash": ds.content_hash, "source": model.source, "run": run.id,
-            "project_file_sha256": project.loaded.file_hash, "train_rows": len(train),
-            "holdout_rows": len(holdout), "split": model.split.strategy, "estimator": model.estimator,
-            "allow_invalid": not ds.valid, "champion": champion_ref,
-            "feedback_rows": 0 if extra_rows is None else len(extra_rows), "max_rows": max_rows,
+            "dataset": ds.id,
+            "dataset_hash": ds.content_hash,
+            "source": model.source,
+            "run": run.id,
+            "project_file_sha256": project.loaded.file_hash,
+            "train_rows": len(train),
+            "holdout_rows": len(holdout),
+            "split": model.split.strategy,
+            "estimator": model.estimator,
+            "allow_invalid": not ds.valid,
+            "champion": champion_ref,
+            "feedback_rows": 0 if extra_rows is None else len(extra_rows),
+            "max_rows": max_rows,
         }
         if training_set is not None:
             from mlfactory.features.training import annotate_signature
@@ -179,18 +224,44 @@ def train_model(project: Project, model_name: str | None, *, dataset: str | None
             run.log_artifact("training_set", training_set.digest)
         scalar = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
         card = model_card(
-            name=name, version="{version}", description=project.config.description,
-            estimator=model.estimator, task=model.task, label=model.label, signature=signature,
-            metrics=scalar, gates=gates, lineage=lineage, slices=slices,
+            name=name,
+            version="{version}",
+            description=project.config.description,
+            estimator=model.estimator,
+            task=model.task,
+            label=model.label,
+            signature=signature,
+            metrics=scalar,
+            gates=gates,
+            lineage=lineage,
+            slices=slices,
         )
         status = VersionStatus.READY if all(g["passed"] for g in gates) else VersionStatus.REJECTED
         version = project.metadata.create_model_version(
-            name, status=status, run_id=run.id, artifact=digest, flavor=FLAVOR, signature=signature,
-            metrics={**metrics, "slices": slices}, gates=gates,
-            profile={**_reference_profile(train, model, types, pred, proba), "monitoring": training_reference(
-                train, types, task=model.task, label=model.label, holdout_labels=y, predictions=pred,
-                probabilities=proba, classes=classes, max_ece=project.config.monitoring.calibration_max_ece)},
-            lineage=lineage, card=card,
+            name,
+            status=status,
+            run_id=run.id,
+            artifact=digest,
+            flavor=FLAVOR,
+            signature=signature,
+            metrics={**metrics, "slices": slices},
+            gates=gates,
+            profile={
+                **_reference_profile(train, model, types, pred, proba),
+                "monitoring": training_reference(
+                    train,
+                    types,
+                    task=model.task,
+                    label=model.label,
+                    holdout_labels=y,
+                    predictions=pred,
+                    probabilities=proba,
+                    classes=classes,
+                    max_ece=project.config.monitoring.calibration_max_ece,
+                ),
+            },
+            lineage=lineage,
+            card=card,
             actor=actor or project.actor,
         )
         run.set_tags({"model_version": version.ref, "status": status.value})

@@ -29,13 +29,17 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         with console.status("ingesting and validating emails…"):
             ingested = project.ingest("emails")
         ds = ingested.dataset
-        console.print(f"[green]✓[/] ingested {ds.n_rows} emails → dataset {ds.id} (v{ds.version}), "
-                      f"validation {'passed' if ds.valid else 'FAILED'}")
+        console.print(
+            f"[green]✓[/] ingested {ds.n_rows} emails → dataset {ds.id} (v{ds.version}), "
+            f"validation {'passed' if ds.valid else 'FAILED'}"
+        )
         with console.status("computing sender-domain features into the online store…"):
             materialized = project.features.materialize(actor="quickstart")
         for m in materialized:
-            console.print(f"[green]✓[/] feature view {m.view}: {m.rows_read} rows → latest values of "
-                          f"{m.entities_written} sender domains in the online store")
+            console.print(
+                f"[green]✓[/] feature view {m.view}: {m.rows_read} rows → latest values of "
+                f"{m.entities_written} sender domains in the online store"
+            )
         with console.status("training, evaluating and gating the spam model…"):
             result = project.train("spam")
         mv = result.version
@@ -49,7 +53,9 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
             mark = "[green]✓[/]" if gate["passed"] else "[red]✗[/]"
             console.print(f"{mark} gate {gate['rule']}: {gate['detail']}")
         if result.passed:
-            project.promote("spam", mv.version, alias=PRODUCTION, reason="quickstart: first model passed its gates")
+            project.promote(
+                "spam", mv.version, alias=PRODUCTION, reason="quickstart: first model passed its gates"
+            )
             console.print(f"[green]✓[/] {mv.ref} is now spam@{PRODUCTION}")
         else:
             console.print(f"[red]✗[/] {mv.ref} failed a gate and was registered as rejected")
@@ -78,18 +84,33 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         "  mlfactory features get domain_activity --key sender_domain=mail.example.com\n"
         "  mlfactory predict --model spam@production --input data/emails.csv --output scored.parquet\n"
     )
-    return {"dataset": ds.id, "run": result.run_id, "version": mv.ref, "production": story["production"],
-            "seconds": elapsed}
+    return {
+        "dataset": ds.id,
+        "run": result.run_id,
+        "version": mv.ref,
+        "production": story["production"],
+        "seconds": elapsed,
+    }
 
 
-TIMELINE_KINDS = ("model.registered", "alias.set", "alias.rollback", "routing.set", "routing.cleared",
-                  "controller.suppressed", "controller.error")
+TIMELINE_KINDS = (
+    "model.registered",
+    "alias.set",
+    "alias.rollback",
+    "routing.set",
+    "routing.cleared",
+    "controller.suppressed",
+    "controller.error",
+)
 
 
 def print_timeline(console: Console, project: Project) -> None:
     """The audit log of the story: what the controller and the people did, and why."""
-    events = [e for e in project.metadata.list_events(model="spam")
-              if e.kind.startswith("rollout.") or e.kind in TIMELINE_KINDS]
+    events = [
+        e
+        for e in project.metadata.list_events(model="spam")
+        if e.kind.startswith("rollout.") or e.kind in TIMELINE_KINDS
+    ]
     if not events:
         return
     t0 = events[0].time

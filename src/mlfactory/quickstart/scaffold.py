@@ -64,7 +64,7 @@ models:
       - {metric: accuracy, min: 0.90}            # absolute floor
       - {metric: f1, max_drop: 0.01}             # no worse than production on the same holdout
     segments: [language]                          # metrics per language in the model card
-    policy:                                       # the controller manages this model (`mlfactory controller run`)
+    policy:                                       # `mlfactory controller run` manages this model
       triggers:
         drift_windows: 2                          # dataset drift in 2 consecutive monitoring windows
         performance_metric: accuracy              # realized accuracy on labelled production traffic

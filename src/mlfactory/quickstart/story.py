@@ -73,7 +73,8 @@ def send(client: httpx.Client, frame: pd.DataFrame, extra: dict[str, Any] | None
         answer.raise_for_status()
         body = answer.json()
         for j, (prediction, version, request_id) in enumerate(
-                zip(body["predictions"], body["versions"], body["request_ids"], strict=True)):
+            zip(body["predictions"], body["versions"], body["request_ids"], strict=True)
+        ):
             label = truth[i + j]
             versions[f"v{version}"] = versions.get(f"v{version}", 0) + 1
             hits += int(prediction == label)
@@ -94,8 +95,9 @@ def add_leaky_feature(root: Path, world: World, rows: int = 2400) -> None:
     config["models"]["spam"]["features"]["numeric"].append("user_reports")
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     now = pd.Timestamp.now(tz="UTC").floor("s")
-    export = world.world.emails(rows, start=(now - pd.Timedelta(seconds=30)).to_pydatetime(),
-                                end=now.to_pydatetime(), drift=0.8)  # the mail that just arrived
+    export = world.world.emails(
+        rows, start=(now - pd.Timedelta(seconds=30)).to_pydatetime(), end=now.to_pydatetime(), drift=0.8
+    )  # the mail that just arrived
     data = pd.read_csv(root / "data" / "emails.csv")
     data = pd.concat([data, export], ignore_index=True)
     data["user_reports"] = data["is_spam"] * world.rng.integers(1, 4, len(data))
@@ -117,8 +119,10 @@ class Story:
         for r in monitor_project(project, self.log, models=["spam"], window=Window(last=800)):
             drifted = ", ".join(r.drifted_columns()[:4]) or ("no column" if r.status == "ok" else r.status)
             share = r.metrics.get("drift.share")
-            self.say(f"    monitoring: {r.model}/{r.version} {r.route}, last {r.rows} rows: drifted share "
-                     f"{'-' if share is None else f'{share:.2f}'} ({drifted})")
+            self.say(
+                f"    monitoring: {r.model}/{r.version} {r.route}, last {r.rows} rows: drifted share "
+                f"{'-' if share is None else f'{share:.2f}'} ({drifted})"
+            )
 
     def tick(self, project: Project, chapter: str) -> list[Step]:
         self.monitor(project)
@@ -131,10 +135,12 @@ class Story:
     def run(self) -> dict[str, Any]:
         world = World(self.seed)
         server_cfg = ServerConfig(reload_interval=0.2)
-        server_cfg = server_cfg.model_copy(update={
-            "prediction_log": server_cfg.prediction_log.model_copy(update={"flush_interval": 0.2})})
-        settings = ServerSettings(project=self.root, env={}, server=server_cfg, actor="quickstart-users",
-                                  routing_seed=self.seed)
+        server_cfg = server_cfg.model_copy(
+            update={"prediction_log": server_cfg.prediction_log.model_copy(update={"flush_interval": 0.2})}
+        )
+        settings = ServerSettings(
+            project=self.root, env={}, server=server_cfg, actor="quickstart-users", routing_seed=self.seed
+        )
         self.log = PredictionLog(self.root / server_cfg.prediction_log.path)
         server: RunningServer = start_server(settings)
         try:
@@ -143,8 +149,15 @@ class Story:
         finally:
             server.stop()
 
-    def _burst(self, client: httpx.Client, world: World, n: int, drift: float, what: str,
-               extra: dict[str, Any] | None = None) -> Traffic:
+    def _burst(
+        self,
+        client: httpx.Client,
+        world: World,
+        n: int,
+        drift: float,
+        what: str,
+        extra: dict[str, Any] | None = None,
+    ) -> Traffic:
         traffic = send(client, world.emails(n, drift), extra)
         shares = ", ".join(f"{v} {c}" for v, c in sorted(traffic.by_version.items()))
         self.say(f"  {what}: {traffic.rows} emails ({shares}), live accuracy {traffic.accuracy:.3f}")
@@ -178,7 +191,9 @@ class Story:
                 self._burst(client, world, 400, 0.0, "old world")
             self._tick_and_follow(project, client, "calm")
 
-            self.say("[bold]2. The world changes[/]: new spam words, new sender domains, invoices turn into spam")
+            self.say(
+                "[bold]2. The world changes[/]: new spam words, new sender domains, invoices turn into spam"
+            )
             for _ in range(6):
                 self._burst(client, world, 400, 0.8, "new world")
             self._tick_and_follow(project, client, "drift")

@@ -37,7 +37,9 @@ def check_input(frame: pd.DataFrame, signature: dict[str, Any]) -> pd.DataFrame:
         block = frame[ready].to_numpy(dtype="float64", na_value=np.nan)
         inf = np.isinf(block)
         for j in np.flatnonzero(inf.any(axis=0)):
-            reasons.append(f"column '{ready[j]}' row {int(np.flatnonzero(inf[:, j])[0])}: infinity is not allowed")
+            reasons.append(
+                f"column '{ready[j]}' row {int(np.flatnonzero(inf[:, j])[0])}: infinity is not allowed"
+            )
         out.update({n: block[:, j] for j, n in enumerate(ready)})
     for col in inputs:
         name, kind = col["name"], col["type"]
@@ -53,8 +55,9 @@ def check_input(frame: pd.DataFrame, signature: dict[str, Any]) -> pd.DataFrame:
                 continue
             finite = numbers.to_numpy(dtype="float64", na_value=np.nan)
             if np.isinf(finite).any():
-                reasons.append(f"column '{name}' row {int(np.flatnonzero(np.isinf(finite))[0])}: infinity is "
-                               "not allowed")
+                reasons.append(
+                    f"column '{name}' row {int(np.flatnonzero(np.isinf(finite))[0])}: infinity is not allowed"
+                )
                 continue
             out[name] = finite
         elif kind == "datetime":

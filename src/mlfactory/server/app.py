@@ -126,8 +126,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
         "MLflow scoring endpoints, with routing, hot swap and a prediction log.",
     )
     app.state.metrics = metrics
-    for router in (native.router, v2.router, mlflow.router, health.router, admin.router,
-                   monitoring_router.router):
+    for router in (
+        native.router,
+        v2.router,
+        mlflow.router,
+        health.router,
+        admin.router,
+        monitoring_router.router,
+    ):
         app.include_router(router)
     _install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

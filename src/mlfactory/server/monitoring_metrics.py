@@ -35,8 +35,9 @@ class MonitoringCollector:
             newest[(r["model"], str(r["version"]), str(r["route"]))] = r
         labels = ["model", "version", "route"]
         families = {k: GaugeMetricFamily(n, h, labels=labels) for k, (n, h) in FIGURES.items()}
-        age = GaugeMetricFamily("mlfactory_monitor_report_age_seconds", "age of the newest report",
-                                labels=labels)
+        age = GaugeMetricFamily(
+            "mlfactory_monitor_report_age_seconds", "age of the newest report", labels=labels
+        )
         now = datetime.now(UTC)
         for key, r in newest.items():
             for metric, family in families.items():

@@ -93,7 +93,7 @@ def start_server(
     opts["log_level"] = "warning"
     config = uvicorn.Config(create_app(settings), host=host, port=port, **opts)
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # not the main thread
     thread = threading.Thread(target=server.run, name="mlfactory-server", daemon=True)
     thread.start()
     url = f"http://{host}:{port}"

@@ -55,7 +55,12 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, fn: PredictFn, *, max_rows: int = 512, max_wait: float = 0.0, name: str = "model",
+        self,
+        fn: PredictFn,
+        *,
+        max_rows: int = 512,
+        max_wait: float = 0.0,
+        name: str = "model",
         threads: int | None = None,
     ) -> None:
         self.fn = fn

@@ -71,7 +71,7 @@ def payload_rows(payload: Payload) -> int:
         return len(payload.rows)
     if isinstance(payload, Rows):
         return len(payload.rows)
-    first = next(iter(payload.data.values()), [])
+    first: Any = next(iter(payload.data.values()), [])
     return len(first) if isinstance(first, list | np.ndarray) else 1
 
 
@@ -286,7 +286,7 @@ class InputSpec:
                 if np.isnan(m[i, j]):
                     if self.allow_nan:
                         continue
-                    reasons.append(self._missing_reason(j, i))
+                    reasons.append(self._missing_reason(int(j), i))
                 else:
                     reasons.append(
                         f"column '{self.names[j]}' row {i}: infinity is not allowed; send a finite number"

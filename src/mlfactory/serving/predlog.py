@@ -108,9 +108,9 @@ def _probabilities(chunks: Sequence[_Chunk]) -> pa.Array:
     if len(widths) == 1 and None not in widths:  # the usual case: one version, one set of classes
         k = int(widths.pop())  # type: ignore[arg-type]
         flat = np.concatenate([np.asarray(c.probabilities, dtype=np.float64).ravel() for c in chunks])
-        offsets = np.arange(0, len(flat) + 1, k, dtype=np.int32)
-        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
-    offsets = [np.zeros(1, dtype=np.int32)]
+        steps = np.arange(0, len(flat) + 1, k, dtype=np.int32)
+        return pa.ListArray.from_arrays(pa.array(steps), pa.array(flat))
+    offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int32)]
     values: list[np.ndarray] = []
     nulls: list[np.ndarray] = []
     end = 0
@@ -343,7 +343,8 @@ class PredictionLog:
         files = self.files(model, since, until)
         if not files:
             return pd.DataFrame({c: [] for c in BASE_COLUMNS})
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         for column, value in (("model", model), ("version", version), ("route", route)):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -143,8 +143,9 @@ class ServingRuntime:
                 self.refresh_error = f"{type(exc).__name__}: {exc}"
                 log.warning("serving refresh failed: %s", self.refresh_error)
 
-    async def _counted(self, name: str, sv: ServedVersion, route: str,
-                       batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
+    async def _counted(
+        self, name: str, sv: ServedVersion, route: str, batch: Batch
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         try:
             return await sv.predict(batch)
         except ModelFailedError:
@@ -159,9 +160,13 @@ class ServingRuntime:
         with self._failure_lock:
             counts, self._predict_failures = self._predict_failures, {}
         for (name, version, route), rows in sorted(counts.items()):
-            self.metadata.add_event("serving.predict_failed", actor=self.actor, model=name,
-                                    payload={"version": version, "route": route, "rows": rows},
-                                    reason=f"{name}/{version} failed on {rows} rows ({route})")
+            self.metadata.add_event(
+                "serving.predict_failed",
+                actor=self.actor,
+                model=name,
+                payload={"version": version, "route": route, "rows": rows},
+                reason=f"{name}/{version} failed on {rows} rows ({route})",
+            )
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait (bounded) for shadow predictions still running."""
@@ -260,7 +265,7 @@ class ServingRuntime:
         served = {v: self._try_load(name, v, failures) for v in sorted(needed)}  # type: ignore[type-var]
         if any(sv is None for sv in served.values()):
             primary = served.get(production) if production is not None else None
-            if name in self.tables or primary is None:
+            if name in self.tables or primary is None or production is None:
                 return None  # keep serving what we served
             # nothing served yet (a fresh server): answer with production alone rather than not at all
             return build_table(name, RoutingPolicy(), production, {production: primary}, None)
@@ -470,8 +475,9 @@ class ServingRuntime:
             groups, table = self._groups(name, payload, n, alias, version, key)
         primary = groups[0][0]
         full, subs, statuses = await self._batches(name, groups, payload, n)
-        outs = await asyncio.gather(*(self._counted(name, sv, route, b)
-                                      for (sv, route, _), b in zip(groups, subs, strict=True)))
+        outs = await asyncio.gather(
+            *(self._counted(name, sv, route, b) for (sv, route, _), b in zip(groups, subs, strict=True))
+        )
         request_ids = self.ids.make(n, now)
         result = self._assemble(name, n, groups, outs, request_ids)
         result.feature_status = statuses
@@ -513,7 +519,7 @@ class ServingRuntime:
         dtypes = {np.asarray(p).dtype for p, _ in outs}
         pred_all = np.empty(n, dtype=dtypes.pop() if len(dtypes) == 1 else object)
         widths = {None if p is None else p.shape[1] for _, p in outs}
-        proba_all = np.empty((n, widths.pop())) if len(widths) == 1 and None not in widths else None  # type: ignore[arg-type]
+        proba_all = np.empty((n, widths.pop())) if len(widths) == 1 and None not in widths else None  # type: ignore[arg-type,type-var]
         versions = np.empty(n, dtype=np.int64)
         routes: list[str] = [""] * n
         for (sv, route, rows), (pred, proba) in zip(groups, outs, strict=True):

@@ -128,8 +128,8 @@ class ServedVersion:
                 proba = self.estimator.predict_proba(frame)
                 return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
             pred = self.estimator.predict(frame)
-            proba = self.estimator.predict_proba(frame) if self.has_proba else None
-            return np.asarray(pred), proba
+            scores = self.estimator.predict_proba(frame) if self.has_proba else None
+            return np.asarray(pred), scores
         except Exception as exc:
             log.exception("model %s failed on %d rows", self.ref, batch.n)
             raise ModelFailedError(

@@ -1,7 +1,7 @@
 """The metadata store interface: datasets, runs, model versions, aliases and the event log.
 
-Backends are chosen by URL scheme in :func:`open_metadata_store`. Every method is one transaction, so a process
-killed at any point leaves either the whole change or none of it.
+Backends are chosen by URL scheme in :func:`open_metadata_store`. Every method is one transaction, so a
+process killed at any point leaves either the whole change or none of it.
 """
 
 from __future__ import annotations
@@ -33,14 +33,23 @@ class MetadataStore(ABC):
     # events
     @abstractmethod
     def add_event(
-        self, kind: str, *, actor: str, model: str | None = None, payload: dict[str, Any] | None = None,
+        self,
+        kind: str,
+        *,
+        actor: str,
+        model: str | None = None,
+        payload: dict[str, Any] | None = None,
         reason: str = "",
     ) -> Event:
         """Append an event to the audit log."""
 
     @abstractmethod
     def list_events(
-        self, *, model: str | None = None, since: datetime | None = None, kinds: Sequence[str] | None = None,
+        self,
+        *,
+        model: str | None = None,
+        since: datetime | None = None,
+        kinds: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> list[Event]:
         """Events in the order they happened, optionally for one model, since a time, of some kinds; with
@@ -49,8 +58,16 @@ class MetadataStore(ABC):
     # datasets
     @abstractmethod
     def add_dataset(
-        self, *, source: str, content_hash: str, artifact: str, n_rows: int, schema: dict[str, Any],
-        profile: dict[str, Any], validation: dict[str, Any], valid: bool,
+        self,
+        *,
+        source: str,
+        content_hash: str,
+        artifact: str,
+        n_rows: int,
+        schema: dict[str, Any],
+        profile: dict[str, Any],
+        validation: dict[str, Any],
+        valid: bool,
     ) -> tuple[DatasetVersion, bool]:
         """Record a snapshot; returns (version, created). Identical content returns the existing version."""
 
@@ -65,8 +82,13 @@ class MetadataStore(ABC):
     # runs
     @abstractmethod
     def create_run(
-        self, name: str, *, params: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
-        environment: dict[str, Any] | None = None, dataset_id: str | None = None,
+        self,
+        name: str,
+        *,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        environment: dict[str, Any] | None = None,
+        dataset_id: str | None = None,
     ) -> str:
         """Start a run and return its id."""
 
@@ -96,7 +118,11 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def list_runs(
-        self, *, name: str | None = None, status: RunStatus | None = None, limit: int | None = None,
+        self,
+        *,
+        name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
         ids: Sequence[str] | None = None,
     ) -> list[Run]:
         """Runs, newest first; optionally only those with the given ids."""
@@ -115,9 +141,20 @@ class MetadataStore(ABC):
     # registry
     @abstractmethod
     def create_model_version(
-        self, name: str, *, status: VersionStatus, run_id: str | None, artifact: str, flavor: str,
-        signature: dict[str, Any], metrics: dict[str, Any], gates: list[dict[str, Any]],
-        profile: dict[str, Any], lineage: dict[str, Any], card: str, actor: str = "train",
+        self,
+        name: str,
+        *,
+        status: VersionStatus,
+        run_id: str | None,
+        artifact: str,
+        flavor: str,
+        signature: dict[str, Any],
+        metrics: dict[str, Any],
+        gates: list[dict[str, Any]],
+        profile: dict[str, Any],
+        lineage: dict[str, Any],
+        card: str,
+        actor: str = "train",
     ) -> ModelVersion:
         """Register the next version number under ``name`` (``{version}`` in the card is filled in)."""
 
@@ -139,8 +176,16 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def move_alias(
-        self, name: str, alias: str, version: int | None, *, kind: str, actor: str, reason: str,
-        payload: dict[str, Any] | None = None, expect: int | None | bool = False,
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        kind: str,
+        actor: str,
+        reason: str,
+        payload: dict[str, Any] | None = None,
+        expect: int | bool | None = False,
     ) -> Event:
         """Point an alias at a version (None removes it) and log the move as one event, atomically.
 
@@ -155,7 +200,12 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def set_routing_policy(
-        self, name: str, policy: dict[str, Any] | None, *, actor: str, reason: str = "",
+        self,
+        name: str,
+        policy: dict[str, Any] | None,
+        *,
+        actor: str,
+        reason: str = "",
     ) -> Event:
         """Store a model's routing policy (None removes it) and log the change as one event, atomically.
 
@@ -164,14 +214,21 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def add_feedback(
-        self, labels: Sequence[tuple[str, Any]], *, actor: str, model: str | None = None,
+        self,
+        labels: Sequence[tuple[str, Any]],
+        *,
+        actor: str,
+        model: str | None = None,
     ) -> int:
         """Store true labels by request id in one transaction (a later label replaces an earlier one);
         returns how many were stored."""
 
     @abstractmethod
     def get_feedback(
-        self, request_ids: Sequence[str] | None = None, *, since: datetime | None = None,
+        self,
+        request_ids: Sequence[str] | None = None,
+        *,
+        since: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """Stored labels as dicts (request_id, label, model, received_at, actor), for some request ids,
         received since a time, or all."""
@@ -187,8 +244,18 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def save_rollout(
-        self, model: str, *, expect_revision: int, state: str, challenger: int | None, champion: int | None,
-        data: dict[str, Any], event: str, actor: str, reason: str, payload: dict[str, Any] | None = None,
+        self,
+        model: str,
+        *,
+        expect_revision: int,
+        state: str,
+        challenger: int | None,
+        champion: int | None,
+        data: dict[str, Any],
+        event: str,
+        actor: str,
+        reason: str,
+        payload: dict[str, Any] | None = None,
     ) -> Rollout:
         """Move a rollout and log the move as one event, atomically; ConflictError when the stored revision
         is not ``expect_revision`` (another controller acted first)."""
@@ -205,11 +272,16 @@ class MetadataStore(ABC):
     def set_paused(self, model: str, paused: bool, *, actor: str, reason: str = "") -> Event:
         """Pause or resume the controller for one model, as an event."""
 
-
     # -- features (issue 4) ------------------------------------------------------------------------------
     @abstractmethod
     def register_feature_view(
-        self, name: str, code_version: str, *, entity: str, source: str, definition: dict[str, Any],
+        self,
+        name: str,
+        code_version: str,
+        *,
+        entity: str,
+        source: str,
+        definition: dict[str, Any],
     ) -> bool:
         """Record a feature view's definition under its code version; False when already recorded."""
 
@@ -224,13 +296,25 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def add_feature_table(
-        self, view: str, code_version: str, dataset_id: str, *, digest: str, n_rows: int, backfills: bool,
+        self,
+        view: str,
+        code_version: str,
+        dataset_id: str,
+        *,
+        digest: str,
+        n_rows: int,
+        backfills: bool,
     ) -> None:
         """Cache a computed feature table (stored in the artifact store under ``digest``); idempotent."""
 
     @abstractmethod
     def add_training_set(
-        self, training_set_id: str, *, digest: str, n_rows: int, spec: dict[str, Any],
+        self,
+        training_set_id: str,
+        *,
+        digest: str,
+        n_rows: int,
+        spec: dict[str, Any],
     ) -> bool:
         """Record a training set built by a point-in-time join; False when it exists already."""
 
@@ -245,21 +329,37 @@ class MetadataStore(ABC):
     @abstractmethod
     def list_skew_reports(self, model: str, limit: int | None = None) -> list[dict[str, Any]]:
         """A model's skew reports (id, model, created_at, report), newest first."""
+
     # -- end features -----------------------------------------------------------------------------------
 
     # -- monitoring (issue 5) -----------------------------------------------------------------------------
     @abstractmethod
     def add_monitor_report(
-        self, *, model: str, version: int | None, route: str | None, window_start: datetime | None,
-        window_end: datetime | None, rows: int, status: str, metrics: dict[str, Any], report: dict[str, Any],
+        self,
+        *,
+        model: str,
+        version: int | None,
+        route: str | None,
+        window_start: datetime | None,
+        window_end: datetime | None,
+        rows: int,
+        status: str,
+        metrics: dict[str, Any],
+        report: dict[str, Any],
         actor: str,
     ) -> str:
         """Store a monitoring report and log a ``monitor.report`` event, atomically; returns the report id."""
 
     @abstractmethod
     def list_monitor_reports(
-        self, model: str | None = None, *, version: int | None = None, route: str | None = None,
-        since: datetime | None = None, limit: int | None = None, full: bool = False,
+        self,
+        model: str | None = None,
+        *,
+        version: int | None = None,
+        route: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        full: bool = False,
     ) -> list[dict[str, Any]]:
         """Reports as dicts (id, model, version, route, created_at, window_start, window_end, rows, status,
         metrics, and ``report`` when ``full``), oldest first; with ``limit``, the newest ``limit``."""
@@ -267,7 +367,9 @@ class MetadataStore(ABC):
     @abstractmethod
     def get_monitor_report(self, report_id: str) -> dict[str, Any]:
         """One report with its full content; NotFoundError when unknown."""
+
     # -- end monitoring -----------------------------------------------------------------------------------
+
 
 def open_metadata_store(url: str) -> MetadataStore:
     """Open (and migrate) the metadata store for a URL: ``sqlite:///…`` or ``postgresql+psycopg://…``."""

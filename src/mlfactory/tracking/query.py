@@ -46,15 +46,16 @@ def _coerce(raw: str, current: Any) -> Any:
 
 
 def _parse(expression: str) -> list[tuple[str, str | None, str, str]]:
-    clauses = []
+    clauses: list[tuple[str, str | None, str, str]] = []
     for part in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
         match = _CLAUSE.match(part)
         if not match:
             raise ConfigError(
                 f"cannot read filter clause '{part}'; write e.g. \"metrics.accuracy >= 0.9 and params.C = 1 "
-                "and status = finished\" (fields: metrics.*, params.*, tags.*, status, name, dataset)"
+                'and status = finished" (fields: metrics.*, params.*, tags.*, status, name, dataset)'
             )
-        clauses.append(match.groups())
+        field, key, op, raw = match.groups()
+        clauses.append((field, key, op, raw))
     return clauses
 
 
@@ -72,8 +73,15 @@ def _matches(row: dict[str, Any], clauses: list[tuple[str, str | None, str, str]
 
 
 def _row(run: Run) -> dict[str, Any]:
-    return {"id": run.id, "name": run.name, "status": run.status.value, "dataset_id": run.dataset_id,
-            "params": run.params, "tags": run.tags, "metrics": run.metrics}
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status.value,
+        "dataset_id": run.dataset_id,
+        "params": run.params,
+        "tags": run.tags,
+        "metrics": run.metrics,
+    }
 
 
 def filter_runs(runs: Sequence[Run], expression: str) -> list[Run]:
@@ -86,8 +94,14 @@ def filter_runs(runs: Sequence[Run], expression: str) -> list[Run]:
     return [run for run in runs if _matches(_row(run), clauses)]
 
 
-def search_runs(store: MetadataStore, expression: str, *, name: str | None = None,
-                status: RunStatus | None = None, limit: int | None = None) -> list[Run]:
+def search_runs(
+    store: MetadataStore,
+    expression: str,
+    *,
+    name: str | None = None,
+    status: RunStatus | None = None,
+    limit: int | None = None,
+) -> list[Run]:
     """Runs matching ``expression`` (see :func:`filter_runs`), newest first, read from the store without
     loading every run in full: only the metrics the expression names are fetched to decide."""
     clauses = _parse(expression)

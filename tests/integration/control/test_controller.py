@@ -9,7 +9,6 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
-from project_helpers import make_project
 
 from mlfactory.config import ServerConfig
 from mlfactory.control import Controller, RolloutState
@@ -20,6 +19,7 @@ from mlfactory.quickstart.story import FEATURES, World, send
 from mlfactory.server.run import start_server
 from mlfactory.server.settings import ServerSettings
 from mlfactory.serving import record_feedback
+from project_helpers import make_project
 
 
 def managed(root: Path, *, policy: dict, gate_min: float = 0.9) -> Project:  # type: ignore[type-arg]
@@ -40,16 +40,25 @@ def managed(root: Path, *, policy: dict, gate_min: float = 0.9) -> Project:  # t
 
 
 def kinds(project: Project) -> list[str]:
-    return [e.kind for e in project.metadata.list_events(model="spam") if e.kind.startswith(("rollout.", "controller."))]
+    return [
+        e.kind
+        for e in project.metadata.list_events(model="spam")
+        if e.kind.startswith(("rollout.", "controller."))
+    ]
 
 
 def test_rejected_challenger_then_cooldown_then_cap(tmp_path: Path) -> None:
-    project = managed(tmp_path / "p", policy={"triggers": {"schedule": "0s"}, "cooldown": "1h"}, gate_min=0.999)
+    project = managed(
+        tmp_path / "p", policy={"triggers": {"schedule": "0s"}, "cooldown": "1h"}, gate_min=0.999
+    )
     first = Controller(project).tick()
     assert [s.action for s in first] == ["rejected"]
     assert kinds(project) == ["rollout.retraining", "rollout.rejected", "rollout.idle"]
     retraining = project.metadata.list_events(kinds=["rollout.retraining"])[0]
-    assert "production spam/1 is" in retraining.reason and retraining.payload["triggers"][0]["kind"] == "schedule"
+    assert (
+        "production spam/1 is" in retraining.reason
+        and retraining.payload["triggers"][0]["kind"] == "schedule"
+    )
     rejected = project.metadata.list_events(kinds=["rollout.rejected"])[0]
     assert "failed its gates" in rejected.reason and rejected.payload["gates"][0]["passed"] is False
     assert project.registry.resolve("spam").version == 1  # production untouched
@@ -83,7 +92,9 @@ def test_training_failure_is_recorded_and_production_keeps_serving(tmp_path: Pat
     project.close()
 
 
-def test_database_unavailable_is_an_error_step_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_unavailable_is_an_error_step_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = managed(tmp_path / "p", policy={"triggers": {"schedule": "0s"}})
     controller = Controller(project)
 
@@ -101,9 +112,19 @@ def test_database_unavailable_is_an_error_step_not_a_crash(tmp_path: Path, monke
 def test_two_controllers_race_and_only_one_acts(tmp_path: Path) -> None:
     project = managed(tmp_path / "p", policy={"triggers": {"schedule": "0s"}, "cooldown": "1h"})
     project.close()
-    cmd = [sys.executable, "-m", "mlfactory.cli.main", "--project", str(tmp_path / "p"), "controller", "tick",
-           "--json"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlfactory.cli.main",
+        "--project",
+        str(tmp_path / "p"),
+        "controller",
+        "tick",
+        "--json",
+    ]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     with open_project(tmp_path / "p", env={}) as project:
@@ -112,13 +133,17 @@ def test_two_controllers_race_and_only_one_acts(tmp_path: Path) -> None:
 
 
 def test_restart_mid_rollout_and_feedback_loop_guard(tmp_path: Path) -> None:
-    policy = {"triggers": {"performance_metric": "accuracy", "performance_below": 0.9}, "window_rows": 100,
-              "cooldown": "0s", "rollout": {"canary_weight": 50, "canary_key": "message_id", "min_canary_rows": 60,
-                                            "guard_rows": 40}}
+    policy = {
+        "triggers": {"performance_metric": "accuracy", "performance_below": 0.9},
+        "window_rows": 100,
+        "cooldown": "0s",
+        "rollout": {"canary_weight": 50, "canary_key": "message_id", "min_canary_rows": 60, "guard_rows": 40},
+    }
     project = managed(tmp_path / "p", policy={**policy, "max_training_rows": 1000}, gate_min=0.8)
     server_cfg = ServerConfig(reload_interval=0.1)
-    server_cfg = server_cfg.model_copy(update={
-        "prediction_log": server_cfg.prediction_log.model_copy(update={"flush_interval": 0.1})})
+    server_cfg = server_cfg.model_copy(
+        update={"prediction_log": server_cfg.prediction_log.model_copy(update={"flush_interval": 0.1})}
+    )
     server = start_server(ServerSettings(project=tmp_path / "p", env={}, server=server_cfg, routing_seed=1))
     world = World(3)
     try:
@@ -131,8 +156,12 @@ def test_restart_mid_rollout_and_feedback_loop_guard(tmp_path: Path) -> None:
             answer = client.post("/v1/models/spam/predict", json={"records": records}).json()
             log = Controller(project).predictions
             assert log.wait_for([*first.request_ids, *answer["request_ids"]])
-            record_feedback(project.metadata, log, list(zip(answer["request_ids"], answer["predictions"],
-                                                            strict=True)), actor="auto:quarantine")
+            record_feedback(
+                project.metadata,
+                log,
+                list(zip(answer["request_ids"], answer["predictions"], strict=True)),
+                actor="auto:quarantine",
+            )
             rows = feedback_training_rows(log, project.metadata, "spam", project.config.models["spam"])
             assert len(rows) == 200  # the 300 self-labelled rows are not training data
             assert Controller(project).tick()[0].action == "watching"  # self-labels look perfect: no trigger
@@ -163,7 +192,9 @@ def test_challenger_that_fails_to_load_is_rolled_back_at_once(tmp_path: Path) ->
     challenger = project.metadata.get_model_version("spam", 2)
     path = project.artifacts.local_path(challenger.artifact)
     path.write_bytes(b"not a model")  # the bytes changed after registration: no server may load them
-    server = start_server(ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1)))
+    server = start_server(
+        ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1))
+    )
     try:
         for _ in range(100):
             if project.metadata.list_events(kinds=["serving.load_failed"]):
@@ -183,12 +214,16 @@ def test_challenger_that_fails_to_load_is_rolled_back_at_once(tmp_path: Path) ->
         project.close()
 
 
-def test_a_challenger_that_errors_in_its_canary_is_rolled_back(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_challenger_that_errors_in_its_canary_is_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mlfactory.serving.served import ModelFailedError, ServedVersion
 
-    policy = {"triggers": {"schedule": "0s"}, "cooldown": "1h",
-              "rollout": {"canary_weight": 50, "canary_key": "message_id", "min_canary_rows": 500}}
+    policy = {
+        "triggers": {"schedule": "0s"},
+        "cooldown": "1h",
+        "rollout": {"canary_weight": 50, "canary_key": "message_id", "min_canary_rows": 500},
+    }
     project = managed(tmp_path / "p", policy=policy)
     assert Controller(project).tick()[0].action == "canary"
     real = ServedVersion.predict_batch
@@ -199,11 +234,15 @@ def test_a_challenger_that_errors_in_its_canary_is_rolled_back(tmp_path: Path,
         return real(self, batch)
 
     monkeypatch.setattr(ServedVersion, "predict_batch", broken_for_v2)
-    server = start_server(ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1)))
+    server = start_server(
+        ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1))
+    )
     try:
         emails = World(5).emails(200, 0.0)[["message_id", *FEATURES]].to_dict("records")
         with httpx.Client(base_url=server.url) as client:
-            codes = [client.post("/v1/models/spam/predict", json={"records": [e]}).status_code for e in emails]
+            codes = [
+                client.post("/v1/models/spam/predict", json={"records": [e]}).status_code for e in emails
+            ]
         assert 500 in codes and 200 in codes  # the canary's rows fail, production's rows are answered
         assert "Traceback" not in str(codes)
         for _ in range(100):

@@ -6,14 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from project_helpers import make_project
-
 from mlfactory.control import assess
+from project_helpers import make_project
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlfactory.cli.main", "--project", str(root), *args],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "mlfactory.cli.main", "--project", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def test_levels_follow_what_happened(tmp_path: Path) -> None:

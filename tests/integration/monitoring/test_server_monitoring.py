@@ -20,8 +20,9 @@ def test_monitoring_endpoint_and_metrics(project: Project, plog: PredictionLog) 
         assert fresh["reports"][0]["drift"]["checked"] == 11 and fresh["history"] == []  # nothing stored
         bad = client.get("/v1/models/spam/monitoring", params={"window": "soon"})
         assert bad.status_code == 422 and "not a duration" in bad.json()["error"]
-        (stored,) = run_monitor(project.metadata, plog, project.config.monitoring, model="spam",
-                                window=Window(last=200))
+        (stored,) = run_monitor(
+            project.metadata, plog, project.config.monitoring, model="spam", window=Window(last=200)
+        )
         body = client.get("/v1/models/spam/monitoring").json()
         assert body["source"] == "stored" and body["reports"][0]["id"] == stored.id
         assert [h["id"] for h in body["history"]] == [stored.id]

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,8 +24,17 @@ def test_every_state_has_a_row_and_every_path_returns_to_idle() -> None:
         assert S.IDLE in seen or state == S.IDLE
 
 
-@pytest.mark.parametrize(("src", "dst"), [(S.IDLE, S.CANARY), (S.IDLE, S.PROMOTED), (S.RETRAINING, S.CANARY),
-                                          (S.CANARY, S.GATED), (S.REJECTED, S.CANARY), (S.PROMOTED, S.CANARY)])
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    [
+        (S.IDLE, S.CANARY),
+        (S.IDLE, S.PROMOTED),
+        (S.RETRAINING, S.CANARY),
+        (S.CANARY, S.GATED),
+        (S.REJECTED, S.CANARY),
+        (S.PROMOTED, S.CANARY),
+    ],
+)
 def test_illegal_moves_raise_naming_the_allowed_ones(src: RolloutState, dst: RolloutState) -> None:
     with pytest.raises(ConflictError, match=f"cannot move from '{src}' to '{dst}'"):
         check_transition(src, dst)
@@ -31,7 +42,7 @@ def test_illegal_moves_raise_naming_the_allowed_ones(src: RolloutState, dst: Rol
 
 def test_legal_path() -> None:
     path = [S.IDLE, S.RETRAINING, S.GATED, S.SHADOW, S.CANARY, S.PROMOTED, S.IDLE]
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         assert check_transition(a, b) == b
 
 
@@ -61,16 +72,28 @@ def frame(n: int, acc: float, latency: float = 2.0, seed: int = 0, labelled: boo
     rng = np.random.default_rng(seed)
     label = rng.integers(0, 2, n)
     pred = np.where(rng.random(n) < acc, label, 1 - label)
-    return pd.DataFrame({"prediction": pred, "label": label.astype(float) if labelled else np.nan,
-                         "latency_ms": np.full(n, latency)})
+    return pd.DataFrame(
+        {
+            "prediction": pred,
+            "label": label.astype(float) if labelled else np.nan,
+            "latency_ms": np.full(n, latency),
+        }
+    )
 
 
-POLICY = RolloutConfig(min_canary_rows=100, compare=[CompareConfig(metric="accuracy", max_regression=0.02),
-                                                     CompareConfig(metric="latency_p95_ms", max_regression=20)])
+POLICY = RolloutConfig(
+    min_canary_rows=100,
+    compare=[
+        CompareConfig(metric="accuracy", max_regression=0.02),
+        CompareConfig(metric="latency_p95_ms", max_regression=20),
+    ],
+)
 
 
 def test_canary_promotes_a_better_challenger() -> None:
-    v = analyze_canary(frame(300, 0.95, seed=1), frame(700, 0.80, seed=2), POLICY, elapsed_s=10, classes=[0, 1])
+    v = analyze_canary(
+        frame(300, 0.95, seed=1), frame(700, 0.80, seed=2), POLICY, elapsed_s=10, classes=[0, 1]
+    )
     assert v.decision == "promote" and "accuracy" in v.reason
 
 
@@ -83,31 +106,49 @@ def test_canary_rolls_back_a_significant_regression_at_once() -> None:
 def test_canary_waits_for_rows_labels_and_time() -> None:
     few = analyze_canary(frame(50, 0.95), frame(500, 0.95, seed=3), POLICY, elapsed_s=10, classes=[0, 1])
     assert few.decision == "wait" and "50/100 canary rows" in few.reason
-    unlabelled = analyze_canary(frame(300, 0.9, labelled=False), frame(700, 0.9, labelled=False), POLICY,
-                                elapsed_s=10, classes=[0, 1])
+    unlabelled = analyze_canary(
+        frame(300, 0.9, labelled=False), frame(700, 0.9, labelled=False), POLICY, elapsed_s=10, classes=[0, 1]
+    )
     assert unlabelled.decision == "wait" and "labelled" in unlabelled.reason
     slow = POLICY.model_copy(update={"min_canary_duration": 600.0})
-    assert analyze_canary(frame(300, 0.95), frame(700, 0.95, seed=4), slow, elapsed_s=10,
-                          classes=[0, 1]).decision == "wait"
-    expired = analyze_canary(frame(50, 0.95), frame(500, 0.95), POLICY, elapsed_s=POLICY.max_canary_duration + 1,
-                             classes=[0, 1])
+    assert (
+        analyze_canary(
+            frame(300, 0.95), frame(700, 0.95, seed=4), slow, elapsed_s=10, classes=[0, 1]
+        ).decision
+        == "wait"
+    )
+    expired = analyze_canary(
+        frame(50, 0.95), frame(500, 0.95), POLICY, elapsed_s=POLICY.max_canary_duration + 1, classes=[0, 1]
+    )
     assert expired.decision == "rollback" and "maximum duration" in expired.reason
 
 
 def test_canary_latency_and_small_noise() -> None:
-    slow = analyze_canary(frame(300, 0.9, latency=80), frame(700, 0.9, seed=5), POLICY, elapsed_s=10,
-                          classes=[0, 1])
+    slow = analyze_canary(
+        frame(300, 0.9, latency=80), frame(700, 0.9, seed=5), POLICY, elapsed_s=10, classes=[0, 1]
+    )
     assert slow.decision == "rollback" and "latency" in slow.reason
-    close = analyze_canary(frame(300, 0.89, seed=6), frame(700, 0.90, seed=7), POLICY, elapsed_s=10,
-                           classes=[0, 1])
+    close = analyze_canary(
+        frame(300, 0.89, seed=6), frame(700, 0.90, seed=7), POLICY, elapsed_s=10, classes=[0, 1]
+    )
     assert close.decision == "promote"  # a small, insignificant difference is not a regression
 
 
 def test_canary_rolls_back_on_errors_counted_by_the_servers() -> None:
-    policy = RolloutConfig(min_canary_rows=100, compare=[CompareConfig(metric="error_rate", max_regression=0.01)])
+    policy = RolloutConfig(
+        min_canary_rows=100, compare=[CompareConfig(metric="error_rate", max_regression=0.01)]
+    )
     errors = {"challenger": (40, 240), "champion": (0, 700)}
-    v = analyze_canary(frame(200, 0.9), frame(700, 0.9, seed=8), policy, elapsed_s=10, classes=[0, 1], errors=errors)
+    v = analyze_canary(
+        frame(200, 0.9), frame(700, 0.9, seed=8), policy, elapsed_s=10, classes=[0, 1], errors=errors
+    )
     assert v.decision == "rollback" and "error rate 40/240 vs 0/700" in v.reason
-    fine = analyze_canary(frame(200, 0.9), frame(700, 0.9, seed=8), policy, elapsed_s=10, classes=[0, 1],
-                          errors={"challenger": (0, 200), "champion": (1, 701)})
+    fine = analyze_canary(
+        frame(200, 0.9),
+        frame(700, 0.9, seed=8),
+        policy,
+        elapsed_s=10,
+        classes=[0, 1],
+        errors={"challenger": (0, 200), "champion": (1, 701)},
+    )
     assert fine.decision == "promote"

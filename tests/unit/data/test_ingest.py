@@ -105,9 +105,12 @@ def test_one_changed_cell_is_a_new_version_checked_against_the_first(tmp_path, m
 
 def test_declared_schema_is_strict_and_invalid_data_is_recorded(tmp_path, metadata, artifacts) -> None:
     loaded = csv_project(
-        tmp_path, GOOD,
-        id=ColumnSpec(type="integer"), price=ColumnSpec(type="number", max=5),
-        color=ColumnSpec(type="category", categories=["red"]), when=ColumnSpec(type="datetime"),
+        tmp_path,
+        GOOD,
+        id=ColumnSpec(type="integer"),
+        price=ColumnSpec(type="number", max=5),
+        color=ColumnSpec(type="category", categories=["red"]),
+        when=ColumnSpec(type="datetime"),
     )
     result = ingest(loaded, metadata, artifacts, "sales")
     ds = result.dataset

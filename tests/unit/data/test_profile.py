@@ -84,8 +84,13 @@ def test_text_lengths_and_vocabulary() -> None:
 def test_datetime_min_max() -> None:
     d = pd.to_datetime(["2024-01-02", "2023-05-01", None], utc=True)
     prof = profile_frame(pd.DataFrame({"d": d}), {"d": "datetime"})["columns"]["d"]
-    assert prof == {"type": "datetime", "count": 2, "nulls": 1,
-                    "min": "2023-05-01T00:00:00+00:00", "max": "2024-01-02T00:00:00+00:00"}
+    assert prof == {
+        "type": "datetime",
+        "count": 2,
+        "nulls": 1,
+        "min": "2023-05-01T00:00:00+00:00",
+        "max": "2024-01-02T00:00:00+00:00",
+    }
 
 
 def test_profile_is_plain_json_and_skips_unknown_columns() -> None:

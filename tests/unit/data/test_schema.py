@@ -29,21 +29,28 @@ def one(reasons: list[str], *words: str) -> str:
 
 
 def test_infer_types() -> None:
-    df = pd.DataFrame({
-        "f": [1.5, 2.0, np.nan],
-        "i": [1, 2, 3],
-        "b": [True, False, True],
-        "d": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True),
-        "c": ["red", "blue", "red"],
-        "t": [
-            "this is a rather long review about the product that goes on and on",
-            "another lengthy and detailed opinion written by a customer of ours",
-            "a third piece of free text that is certainly not a category value",
-        ],
-    })
+    df = pd.DataFrame(
+        {
+            "f": [1.5, 2.0, np.nan],
+            "i": [1, 2, 3],
+            "b": [True, False, True],
+            "d": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True),
+            "c": ["red", "blue", "red"],
+            "t": [
+                "this is a rather long review about the product that goes on and on",
+                "another lengthy and detailed opinion written by a customer of ours",
+                "a third piece of free text that is certainly not a category value",
+            ],
+        }
+    )
     cols = infer_schema(df)["columns"]
     assert {k: v["type"] for k, v in cols.items()} == {
-        "f": "number", "i": "integer", "b": "boolean", "d": "datetime", "c": "category", "t": "text",
+        "f": "number",
+        "i": "integer",
+        "b": "boolean",
+        "d": "datetime",
+        "c": "category",
+        "t": "text",
     }
     assert cols["c"]["categories"] == ["blue", "red"]
     assert "categories" not in cols["t"]
@@ -158,13 +165,15 @@ def test_booleans_and_datetimes_are_type_checked() -> None:
 
 
 def test_a_frame_with_several_problems_lists_them_all() -> None:
-    df = pd.DataFrame({
-        "x": ["1", "oops", "3", "4"],
-        "n": [1.0, 2.5, np.inf, np.nan],
-        "age": [10, 200, 30, 40],
-        "c": ["a", "a", "q", "a"],
-        "extra": [1, 2, 3, 4],
-    })
+    df = pd.DataFrame(
+        {
+            "x": ["1", "oops", "3", "4"],
+            "n": [1.0, 2.5, np.inf, np.nan],
+            "age": [10, 200, 30, 40],
+            "c": ["a", "a", "q", "a"],
+            "extra": [1, 2, 3, 4],
+        }
+    )
     schema = declared(
         x=ColumnSpec(type="number"),
         n=ColumnSpec(type="integer", nullable=False),
@@ -174,8 +183,16 @@ def test_a_frame_with_several_problems_lists_them_all() -> None:
     )
     result = check(df, schema)
     reasons = result["reasons"]
-    for words in [("'x'", "oops"), ("'n'", "whole"), ("'n'", "infinite"), ("'n'", "not nullable"),
-                  ("'age'", "above"), ("'c'", "'q'"), ("'gone'", "missing"), ("new columns", "extra")]:
+    for words in [
+        ("'x'", "oops"),
+        ("'n'", "whole"),
+        ("'n'", "infinite"),
+        ("'n'", "not nullable"),
+        ("'age'", "above"),
+        ("'c'", "'q'"),
+        ("'gone'", "missing"),
+        ("new columns", "extra"),
+    ]:
         one(reasons, *words)
     assert len(reasons) == 8
     assert result["checked_rows"] == 4

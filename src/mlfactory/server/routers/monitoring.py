@@ -50,11 +50,22 @@ def monitoring(
     if spec is not None:
         plog = deps.prediction_log(request)
         if plog is None:
-            raise ConfigError("this server does not write a prediction log (server.prediction_log.enabled is "
-                              "false), so there is no traffic to check")
+            raise ConfigError(
+                "this server does not write a prediction log (server.prediction_log.enabled is "
+                "false), so there is no traffic to check"
+            )
         plog.flush()
-        reports = run_monitor(project.metadata, plog, project.config.monitoring, model=name, window=spec,
-                              version=version, route=route, store=False, alerts=False)
+        reports = run_monitor(
+            project.metadata,
+            plog,
+            project.config.monitoring,
+            model=name,
+            window=spec,
+            version=version,
+            route=route,
+            store=False,
+            alerts=False,
+        )
         body["source"] = "computed"
         body["reports"] = [r.to_dict() for r in reports]
     else:
@@ -63,11 +74,14 @@ def monitoring(
         for r in rows:
             newest[(r["version"], r["route"])] = r
         body["source"] = "stored"
-        body["reports"] = [project.metadata.get_monitor_report(r["id"])["report"] | {"id": r["id"]}
-                           for r in newest.values()]
+        body["reports"] = [
+            project.metadata.get_monitor_report(r["id"])["report"] | {"id": r["id"]} for r in newest.values()
+        ]
         if not rows:
-            body["message"] = (f"no stored monitoring report for '{name}' yet; run `mlfactory monitor run "
-                               f"--model {name}` or ask for a fresh check with ?window=1h")
+            body["message"] = (
+                f"no stored monitoring report for '{name}' yet; run `mlfactory monitor run "
+                f"--model {name}` or ask for a fresh check with ?window=1h"
+            )
     keys = ("id", "created_at", "version", "route", "rows", "status", "metrics")
     recent = report_history(project.metadata, name, version=version, route=route, limit=history)
     body["history"] = [{k: r[k] for k in keys} for r in recent][-history:] if history else []

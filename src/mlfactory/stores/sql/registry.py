@@ -161,7 +161,7 @@ class RegistryMixin(SqlBase):
         actor: str,
         reason: str,
         payload: dict[str, Any] | None = None,
-        expect: int | None | bool = False,
+        expect: int | bool | None = False,
     ) -> Event:
         with self._tx() as c:
             current = c.execute(
@@ -169,8 +169,8 @@ class RegistryMixin(SqlBase):
             ).scalar()
             if expect is not False and current != expect:
                 raise ConflictError(
-                    f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected {expect}); "
-                    "look at `mlfactory models history` and try again"
+                    f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected "
+                    f"{expect}); look at `mlfactory models history` and try again"
                 )
             if version is not None:
                 exists = c.execute(

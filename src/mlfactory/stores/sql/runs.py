@@ -143,7 +143,11 @@ class RunsMixin(SqlBase):
             return self._runs(c, rows)[0]
 
     def list_runs(
-        self, *, name: str | None = None, status: RunStatus | None = None, limit: int | None = None,
+        self,
+        *,
+        name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
         ids: Sequence[str] | None = None,
     ) -> list[Run]:
         q = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
@@ -161,7 +165,14 @@ class RunsMixin(SqlBase):
     def run_index(
         self, metric_keys: Sequence[str], *, name: str | None = None, status: RunStatus | None = None
     ) -> list[dict[str, Any]]:
-        cols = [t.runs.c.id, t.runs.c.name, t.runs.c.status, t.runs.c.dataset_id, t.runs.c.params, t.runs.c.tags]
+        cols = [
+            t.runs.c.id,
+            t.runs.c.name,
+            t.runs.c.status,
+            t.runs.c.dataset_id,
+            t.runs.c.params,
+            t.runs.c.tags,
+        ]
         q = select(*cols).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
         if name is not None:
             q = q.where(t.runs.c.name == name)

@@ -60,7 +60,7 @@ def _performance(
         return None
     rows = ctl.labelled_rows(name, champion.version, route="production").tail(policy.window_rows)
     if len(rows) < min(policy.window_rows, 100):
-        return None
+        return _estimated(ctl, name, metric, floor, champion)
     classes = champion.signature.get("classes")
     y, pred = rows["label"].to_numpy(), rows["prediction"].to_numpy()
     if classes is not None:
@@ -72,6 +72,28 @@ def _performance(
         "performance",
         f"realized {metric} {value:.3f} on the last {len(rows)} labelled rows is below {floor}",
         {"metric": metric, "value": value, "threshold": floor, "rows": len(rows)},
+    )
+
+
+def _estimated(ctl: Controller, name: str, metric: str, floor: float, champion: ModelVersion) -> Fired | None:
+    """Before labels arrive: the newest monitoring report's label-free estimate of the metric."""
+    reports = ctl.project.metadata.list_monitor_reports(
+        name, version=champion.version, route="production", limit=1
+    )
+    value = reports[-1]["metrics"].get(f"estimated.{metric}") if reports else None
+    if value is None or value >= floor:
+        return None
+    return Fired(
+        "performance",
+        f"estimated {metric} {value:.3f} (no labels yet, from the model's calibrated "
+        f"scores in monitoring report {reports[-1]['id']}) is below {floor}",
+        {
+            "metric": metric,
+            "value": value,
+            "threshold": floor,
+            "estimated": True,
+            "report": reports[-1]["id"],
+        },
     )
 
 

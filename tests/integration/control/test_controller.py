@@ -258,3 +258,28 @@ def test_a_challenger_that_errors_in_its_canary_is_rolled_back(
     finally:
         server.stop()
         project.close()
+
+
+def test_estimated_performance_triggers_before_labels_arrive(tmp_path: Path) -> None:
+    from mlfactory.monitoring import Window, monitor_project
+
+    policy = {"triggers": {"performance_metric": "accuracy", "performance_below": 0.99}, "cooldown": "1h"}
+    project = managed(tmp_path / "p", policy=policy, gate_min=0.999)
+    server = start_server(ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1)))
+    try:
+        emails = World(2).emails(400, 1.0)[["message_id", *FEATURES]].to_dict("records")
+        with httpx.Client(base_url=server.url) as client:
+            answer = client.post("/v1/models/spam/predict", json={"records": emails}).json()
+        log = Controller(project).predictions
+        assert log.wait_for(answer["request_ids"])
+        [report] = monitor_project(project, log, models=["spam"], window=Window(last=400))
+        assert report.metrics["performance.labelled_rows"] == 0
+        assert report.metrics["estimated.accuracy"] < 0.99
+        step = Controller(project).tick()[0]
+        assert step.action == "rejected"  # it retrained (and the strict gate stopped the challenger)
+        retraining = project.metadata.list_events(kinds=["rollout.retraining"])[0]
+        assert retraining.reason.startswith("estimated accuracy")
+        assert retraining.payload["triggers"][0]["estimated"] is True
+    finally:
+        server.stop()
+        project.close()

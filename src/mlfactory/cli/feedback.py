@@ -15,6 +15,13 @@ from mlfactory.errors import NotFoundError
 def feedback(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or Parquet with columns request_id and label")],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="who produced the labels (default: you); start it with 'auto' when they came from the "
+            "model's own decisions, and the controller will never retrain on them"
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Attach true labels to request ids from the prediction log; unknown ids are listed (exit code 4)."""
@@ -23,7 +30,7 @@ def feedback(
     project = project_from(ctx)
     log_cfg = project.config.server.prediction_log
     log = PredictionLog(project.loaded.path(log_cfg.path))
-    result = record_feedback(project.metadata, log, read_feedback_file(file), actor=project.actor)
+    result = record_feedback(project.metadata, log, read_feedback_file(file), actor=source or project.actor)
     if json:
         print_json(result.to_dict())
     else:

@@ -18,7 +18,6 @@ from mlfactory.project import Project, open_project
 from mlfactory.quickstart.story import FEATURES, World, send
 from mlfactory.server.run import start_server
 from mlfactory.server.settings import ServerSettings
-from mlfactory.serving import record_feedback
 from project_helpers import make_project
 
 
@@ -156,12 +155,12 @@ def test_restart_mid_rollout_and_feedback_loop_guard(tmp_path: Path) -> None:
             answer = client.post("/v1/models/spam/predict", json={"records": records}).json()
             log = Controller(project).predictions
             assert log.wait_for([*first.request_ids, *answer["request_ids"]])
-            record_feedback(
-                project.metadata,
-                log,
-                list(zip(answer["request_ids"], answer["predictions"], strict=True)),
-                actor="auto:quarantine",
-            )
+            labels = [
+                {"request_id": r, "label": p}
+                for r, p in zip(answer["request_ids"], answer["predictions"], strict=True)
+            ]
+            body = {"labels": labels, "source": "auto:quarantine"}
+            client.post("/v1/feedback", json=body).raise_for_status()
             rows = feedback_training_rows(log, project.metadata, "spam", project.config.models["spam"])
             assert len(rows) == 200  # the 300 self-labelled rows are not training data
             assert Controller(project).tick()[0].action == "watching"  # self-labels look perfect: no trigger
@@ -265,7 +264,8 @@ def test_estimated_performance_triggers_before_labels_arrive(tmp_path: Path) -> 
 
     policy = {"triggers": {"performance_metric": "accuracy", "performance_below": 0.99}, "cooldown": "1h"}
     project = managed(tmp_path / "p", policy=policy, gate_min=0.999)
-    server = start_server(ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1)))
+    settings = ServerSettings(project=tmp_path / "p", env={}, server=ServerConfig(reload_interval=0.1))
+    server = start_server(settings)
     try:
         emails = World(2).emails(400, 1.0)[["message_id", *FEATURES]].to_dict("records")
         with httpx.Client(base_url=server.url) as client:

@@ -128,11 +128,17 @@ async def feedback(request: Request) -> Response:
         if "request_id" not in r or "label" not in r:
             raise ValidationError(f"labels row {i}: needs 'request_id' and 'label'")
         pairs.append((r["request_id"], r["label"]))
+    source = body.get("source") if isinstance(body, dict) else None
+    if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 128):
+        raise ValidationError(
+            "'source' must be a short text naming who produced the labels, e.g. \"reviewers\", or "
+            '"auto:quarantine" for labels that came from the model\'s own decisions'
+        )
     log = deps.prediction_log(request)
     if log is None:
         raise ValidationError("this server does not keep a prediction log, so it cannot match feedback")
     proj = deps.project(request)
     result = await asyncio.to_thread(
-        record_feedback, proj.metadata, log, pairs, actor=request.app.state.actor
+        record_feedback, proj.metadata, log, pairs, actor=source or request.app.state.actor
     )
     return deps.json_response(result.to_dict())

@@ -179,7 +179,8 @@ class RunsMixin(SqlBase):
         if status is not None:
             q = q.where(t.runs.c.status == status.value)
         with self._tx() as c:
-            rows = [dict(r._mapping, metrics={}) for r in c.execute(q)]
+            keys = ("id", "name", "status", "dataset_id", "params", "tags")
+            rows = [{**dict(zip(keys, r, strict=True)), "metrics": {}} for r in c.execute(q).all()]
             by_id = {r["id"]: r for r in rows}
             if metric_keys and rows:
                 mq = (
@@ -187,7 +188,7 @@ class RunsMixin(SqlBase):
                     .where(t.metrics.c.key.in_(list(metric_keys)))
                     .order_by(t.metrics.c.step, t.metrics.c.id)
                 )
-                for run_id, key, value in c.execute(mq):
+                for run_id, key, value in c.execute(mq).all():
                     if run_id in by_id:
                         by_id[run_id]["metrics"][key] = value
         return rows

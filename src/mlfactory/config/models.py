@@ -1,0 +1,184 @@
+"""A model: its columns, estimator, split, metrics, gates, and the controller policy that manages it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from mlfactory.config.base import CLASSIFICATION_METRICS, REGRESSION_METRICS, Duration, _Strict
+
+
+class FeaturesConfig(_Strict):
+    """The model's input columns by type; they become a scikit-learn ColumnTransformer."""
+
+    numeric: list[str] = []
+    categorical: list[str] = []
+    text: list[str] = []
+
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical, *self.text]
+
+    @model_validator(mode="after")
+    def _not_empty_no_dupes(self) -> FeaturesConfig:
+        cols = self.all()
+        if not cols:
+            raise ValueError("declare at least one column under numeric, categorical or text")
+        dupes = sorted({c for c in cols if cols.count(c) > 1})
+        if dupes:
+            raise ValueError(f"columns listed twice: {dupes}; list each column under one type")
+        return self
+
+
+class SplitConfig(_Strict):
+    strategy: Literal["random", "time"] = "random"
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
+
+
+class GateConfig(_Strict):
+    """A quality gate: absolute (`min`/`max`) or relative to production (`max_drop`)."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="largest allowed drop against the production version on the same holdout",
+    )
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> GateConfig:
+        if self.min is None and self.max is None and self.max_drop is None:
+            raise ValueError(f"gate on '{self.metric}' needs one of min, max or max_drop")
+        return self
+
+
+class TriggersConfig(_Strict):
+    """What makes the controller retrain a model; any one firing is enough."""
+
+    drift_windows: int | None = Field(
+        default=None, ge=1, description="dataset drift in this many consecutive monitoring windows"
+    )
+    performance_metric: str | None = Field(default=None, description="realized, or estimated before labels")
+    performance_below: float | None = None
+    schedule: Duration | None = Field(default=None, description="retrain at least this often, e.g. 7d")
+    new_data: bool = Field(default=False, description="a new valid dataset version of the model's source")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TriggersConfig:
+        if (self.performance_metric is None) != (self.performance_below is None):
+            raise ValueError("performance_metric and performance_below go together")
+        return self
+
+
+class CompareConfig(_Strict):
+    """A live metric compared between challenger and champion during a canary."""
+
+    metric: Literal["accuracy", "error_rate", "latency_p95_ms", "prediction_shift"]
+    max_regression: float = Field(ge=0.0, description="allowed worsening, in the metric's own unit")
+
+
+class RolloutConfig(_Strict):
+    """How a challenger goes live: optional shadow, then a canary, then promotion or rollback."""
+
+    shadow: bool = False
+    shadow_min_rows: int = Field(default=200, ge=1)
+    canary_weight: float = Field(default=20.0, gt=0.0, le=50.0)
+    canary_key: str | None = Field(default=None, description="request field keeping each caller on one side")
+    min_canary_rows: int = Field(default=200, ge=10)
+    min_canary_duration: Duration = 0.0
+    max_canary_duration: Duration = Field(
+        default=86400.0, description="undecided canaries roll back after this"
+    )
+    compare: list[CompareConfig] = [
+        CompareConfig(metric="error_rate", max_regression=0.01),
+        CompareConfig(metric="accuracy", max_regression=0.02),
+        CompareConfig(metric="latency_p95_ms", max_regression=50.0),
+    ]
+    significance: float = Field(default=0.05, gt=0.0, lt=0.5)
+    guard_rows: int = Field(default=200, ge=0, description="labelled production rows watched after promotion")
+    guard_duration: Duration = Field(default=3600.0, description="how long the guard window stays open")
+
+
+class PolicyConfig(_Strict):
+    """The controller's policy for one model."""
+
+    triggers: TriggersConfig = TriggersConfig()
+    window_rows: int = Field(default=1000, ge=50, description="prediction-log rows per monitoring window")
+    cooldown: Duration = Field(default=3600.0, description="no new retrain this soon after the last one")
+    max_retrains_per_day: int = Field(default=4, ge=1)
+    include_feedback: bool = Field(default=True, description="train on labelled production traffic too")
+    max_training_rows: int | None = Field(
+        default=None,
+        ge=100,
+        description="retrain on only the newest N labelled rows (source and feedback "
+        "together, by the model's timestamp), so a changed world outweighs the old one",
+    )
+    rollout: RolloutConfig = RolloutConfig()
+
+
+class ModelConfig(_Strict):
+    """One model the project trains: data, columns, estimator, split, metrics and gates."""
+
+    source: str
+    label: str
+    task: Literal["classification", "regression"] = "classification"
+    timestamp: str | None = None
+    features: FeaturesConfig
+    estimator: str = "sklearn.linear_model.LogisticRegression"
+    params: dict[str, Any] = {}
+    preprocess: bool = Field(
+        default=True,
+        description="wrap the estimator in a pipeline that scales numbers, one-hot encodes categories "
+        "and TF-IDF vectorizes text; set false when the estimator handles raw columns itself",
+    )
+    split: SplitConfig = SplitConfig()
+    metrics: list[str] | None = None
+    gates: list[GateConfig] = []
+    segments: list[str] = []
+    seed: int = 42
+    trusted_types: list[str] = Field(
+        default=[], description="extra types skops may load for this model, beyond scikit-learn's own"
+    )
+    policy: PolicyConfig | None = Field(
+        default=None, description="set to let the controller manage the model"
+    )
+    # -- features (issue 4) --
+    feature_service: str | None = Field(
+        default=None,
+        description="feature service (from features.module) whose features the model also uses; "
+        "training joins them point-in-time at the 'timestamp' column, serving looks them up online",
+    )
+    on_missing_features: Literal["reject", "defaults"] = Field(
+        default="reject",
+        description="a row whose entity is not found or is stale in the online store: "
+        "'reject' answers 4xx naming the row, 'defaults' uses the view's declared defaults",
+    )
+
+    @model_validator(mode="after")
+    def _metrics_known(self) -> ModelConfig:
+        allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+        trigger_metric = self.policy.triggers.performance_metric if self.policy else None
+        for name in [
+            *(self.metrics or []),
+            *(g.metric for g in self.gates),
+            *([trigger_metric] if trigger_metric else []),
+        ]:
+            if name not in allowed:
+                raise ValueError(f"unknown {self.task} metric '{name}'; allowed: {', '.join(allowed)}")
+        if self.label in self.features.all():
+            raise ValueError(f"the label '{self.label}' is also listed as a feature")
+        if self.split.strategy == "time" and not self.timestamp:
+            raise ValueError("split strategy 'time' needs the model's 'timestamp' column")
+        if self.feature_service and not self.timestamp:
+            raise ValueError(
+                "feature_service needs the model's 'timestamp' column (the label's event time) "
+                "for the point-in-time join"
+            )
+        return self
+
+    def metric_names(self) -> list[str]:
+        if self.metrics:
+            return list(self.metrics)
+        return list(CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS)

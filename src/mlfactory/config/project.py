@@ -1,0 +1,110 @@
+"""The whole project file and a loaded, validated copy of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlfactory.config.base import Duration, _Strict
+from mlfactory.config.data import SourceConfig
+from mlfactory.config.models import ModelConfig
+from mlfactory.config.monitoring import MonitoringConfig
+from mlfactory.config.serving import ServerConfig
+from mlfactory.errors import ConfigError
+
+
+class StoresConfig(_Strict):
+    """Where things are kept. Relative paths are relative to the project folder."""
+
+    metadata: str = "sqlite:///.mlfactory/mlfactory.db"
+    artifacts: str = ".mlfactory/artifacts"
+    datasets: str = ".mlfactory/datasets"
+    online: str = Field(
+        default="sqlite:///.mlfactory/online.db",
+        description="online feature store: sqlite:///PATH or redis://HOST:PORT/DB",
+    )
+
+
+class FeatureStoreConfig(_Strict):
+    """Where the project's feature definitions live and how offline retrieval may use memory."""
+
+    module: str | None = Field(
+        default=None,
+        description="Python file (relative to the project) defining entities, feature views "
+        "and feature services",
+    )
+    memory_limit: str = Field(
+        default="2GB", description="DuckDB memory limit for point-in-time joins; larger joins spill to disk"
+    )
+
+
+class ControllerConfig(_Strict):
+    interval: Duration = Field(default=60.0, gt=0.0, description="seconds between passes of `controller run`")
+    lease: Duration = Field(default=300.0, gt=0.0, description="how long a controller owns a model's rollout")
+
+
+class ProjectConfig(_Strict):
+    """The whole project file."""
+
+    name: str
+    description: str = ""
+    stores: StoresConfig = StoresConfig()
+    sources: dict[str, SourceConfig] = {}
+    models: dict[str, ModelConfig] = {}
+    server: ServerConfig = ServerConfig()
+    controller: ControllerConfig = ControllerConfig()
+    features: FeatureStoreConfig = FeatureStoreConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the project needs a non-empty name")
+        return v
+
+    @model_validator(mode="after")
+    def _sources_exist(self) -> ProjectConfig:
+        for model_name, model in self.models.items():
+            if model.source not in self.sources:
+                known = ", ".join(sorted(self.sources)) or "none declared"
+                raise ValueError(
+                    f"model '{model_name}' uses unknown source '{model.source}' (sources: {known})"
+                )
+        return self
+
+
+class LoadedConfig(BaseModel):
+    """A validated project file, where it lives, and where each value came from."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    config: ProjectConfig
+    root: Path
+    file_hash: str
+    origins: dict[str, str]
+
+    def path(self, relative: str) -> Path:
+        """Resolve a project-relative path, refusing one that escapes the project folder."""
+        p = (self.root / relative).resolve()
+        if self.root not in p.parents and p != self.root:
+            raise ConfigError(
+                f"path '{relative}' escapes the project folder {self.root}; use a path inside it"
+            )
+        return p
+
+    def online_url(self) -> str:
+        """The online store URL, with a relative SQLite path resolved inside the project."""
+        url = self.config.stores.online
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            rel = url.removeprefix("sqlite:///")
+            return f"sqlite:///{self.path(rel)}" if rel and rel != ":memory:" else url
+        return url
+
+    def metadata_url(self) -> str:
+        url = self.config.stores.metadata
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            rel = url.removeprefix("sqlite:///")
+            return f"sqlite:///{self.path(rel)}" if rel and rel != ":memory:" else url
+        return url

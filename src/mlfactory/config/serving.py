@@ -1,0 +1,56 @@
+"""The server: binding, limits, micro-batching and the prediction log."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlfactory.config.base import _Strict
+
+
+class BatchingConfig(_Strict):
+    """Adaptive micro-batching: concurrent small requests to one model version share one predict call."""
+
+    enabled: bool = True
+    max_rows: int = Field(default=512, ge=1, description="most rows one batched predict call takes")
+    max_wait_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=50.0,
+        description="longest a request waits for others to join its batch, only while requests are queueing",
+    )
+    native_threads: int | None = Field(
+        default=1,
+        ge=1,
+        description="OpenMP/BLAS threads a predict thread may use; 1 serves many small "
+        "requests best on a small machine (measured in benchmarks/serving.py); null keeps library defaults",
+    )
+
+
+class PredictionLogConfig(_Strict):
+    """Where and how often the server writes the prediction log (Parquet segments)."""
+
+    enabled: bool = True
+    path: str = ".mlfactory/predictions"
+    flush_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between segment writes")
+    max_pending_rows: int = Field(
+        default=2_000_000,
+        ge=1000,
+        description="rows held in memory before new ones are dropped (and counted)",
+    )
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    token: str | None = Field(default=None, description="bearer token required by changing endpoints")
+    protect_predictions: bool = Field(default=False, description="prediction endpoints also need the token")
+    max_rows: int = Field(default=10_000, ge=1)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    reload_interval: float = Field(default=2.0, gt=0)
+    default_model: str | None = Field(default=None, description="model behind POST /invocations")
+    model_cache: int = Field(default=8, ge=1, description="explicitly requested versions kept loaded")
+    shadow_queue: int = Field(
+        default=64, ge=1, description="shadow requests waiting before new ones are skipped"
+    )
+    batching: BatchingConfig = BatchingConfig()
+    prediction_log: PredictionLogConfig = PredictionLogConfig()

@@ -45,6 +45,15 @@ class TrainingSet:
     lineage: dict[str, Any]
 
 
+def with_defaults(frame: pd.DataFrame, spec: ServiceSpec) -> pd.DataFrame:
+    """Under the ``defaults`` policy, rows whose entity had no value in time get the declared defaults:
+    exactly what the server fills in for a missing or stale entity, so training and serving agree."""
+    if spec.on_missing != "defaults":
+        return frame
+    fills = {n: d for v in spec.views for n, d in v.defaults.items() if n in frame.columns}
+    return frame.fillna(fills) if fills else frame
+
+
 class FeatureStore:
     """Feature definitions and data of one project."""
 
@@ -240,6 +249,7 @@ class FeatureStore:
         for name, kind in spec.features.items():
             if kind in NUMERIC_KINDS:
                 frame[name] = pd.to_numeric(frame[name].astype("Float64"), errors="coerce").astype("float64")
+        frame = with_defaults(frame, spec)
         ts_id = f"ts-{digest[:16]}"
         self.metadata.add_training_set(
             ts_id,
@@ -292,7 +302,7 @@ class FeatureStore:
             if kind in NUMERIC_KINDS:
                 numbers = pd.to_numeric(joined[name].astype("Float64"), errors="coerce")
                 joined[name] = numbers.astype("float64")
-        return joined.set_axis(rows.index)
+        return with_defaults(joined, spec).set_axis(rows.index)
 
     # -- skew ------------------------------------------------------------------------------------------
 

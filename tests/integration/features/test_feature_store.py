@@ -130,3 +130,15 @@ def test_batch_scoring_joins_the_features_point_in_time(tmp_path: Path) -> None:
         expected = project.registry.load(ref).predict_frame(joined)
         assert len(scored) == 600 and "domain_emails_7d" not in scored  # output: the input + predictions
         assert scored["prediction"].tolist() == expected["prediction"].tolist()
+
+
+def test_training_fills_declared_defaults_exactly_as_serving_does(tmp_path: Path) -> None:
+    with linked_project(tmp_path / "p", rows=800) as project:
+        labels = pd.read_csv(tmp_path / "p" / "data" / "emails.csv", parse_dates=["sent_at"])
+        strict = project.features.training_set("sender_activity", labels, "sent_at", on_missing="reject").frame
+        lenient = project.features.training_set("sender_activity", labels, "sent_at", on_missing="defaults").frame
+        unknown = strict["domain_emails_7d"].isna()
+        assert unknown.any()  # emails sent before their domain's first full day is known
+        assert (lenient.loc[unknown, "domain_emails_7d"] == 0).all()  # the declared default, as served
+        assert lenient.loc[unknown, "domain_links_mean_7d"].isna().all()  # no default declared: left missing
+        assert lenient.loc[~unknown, "domain_emails_7d"].equals(strict.loc[~unknown, "domain_emails_7d"])

@@ -135,8 +135,12 @@ def test_batch_scoring_joins_the_features_point_in_time(tmp_path: Path) -> None:
 def test_training_fills_declared_defaults_exactly_as_serving_does(tmp_path: Path) -> None:
     with linked_project(tmp_path / "p", rows=800) as project:
         labels = pd.read_csv(tmp_path / "p" / "data" / "emails.csv", parse_dates=["sent_at"])
-        strict = project.features.training_set("sender_activity", labels, "sent_at", on_missing="reject").frame
-        lenient = project.features.training_set("sender_activity", labels, "sent_at", on_missing="defaults").frame
+        strict = project.features.training_set(
+            "sender_activity", labels, "sent_at", on_missing="reject"
+        ).frame
+        lenient = project.features.training_set(
+            "sender_activity", labels, "sent_at", on_missing="defaults"
+        ).frame
         unknown = strict["domain_emails_7d"].isna()
         assert unknown.any()  # emails sent before their domain's first full day is known
         assert (lenient.loc[unknown, "domain_emails_7d"] == 0).all()  # the declared default, as served

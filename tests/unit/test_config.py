@@ -92,3 +92,4 @@ def test_paths_cannot_escape_the_project(tmp_path: Path) -> None:
     assert loaded.path("data.csv") == tmp_path.resolve() / "data.csv"
     with pytest.raises(ConfigError, match="escapes the project folder"):
         loaded.path("../../etc/passwd")
+    assert loaded.path("/mnt/shared/predictions") == Path("/mnt/shared/predictions")  # explicit and absolute

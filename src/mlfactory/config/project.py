@@ -86,11 +86,15 @@ class LoadedConfig(BaseModel):
     origins: dict[str, str]
 
     def path(self, relative: str) -> Path:
-        """Resolve a project-relative path, refusing one that escapes the project folder."""
+        """Resolve a path from the project file. An absolute path is the owner's explicit choice (a shared
+        folder, say) and is kept; a relative one must stay inside the project folder (no ``..`` escapes)."""
+        if Path(relative).is_absolute():
+            return Path(relative)
         p = (self.root / relative).resolve()
         if self.root not in p.parents and p != self.root:
             raise ConfigError(
-                f"path '{relative}' escapes the project folder {self.root}; use a path inside it"
+                f"path '{relative}' escapes the project folder {self.root}; use a path inside it, or an "
+                "absolute path if you mean a folder elsewhere"
             )
         return p
 

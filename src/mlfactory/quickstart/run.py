@@ -70,7 +70,8 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
     console.print(
         "What was made:\n"
         f"  project file   {directory / 'mlfactory.yaml'}\n"
-        f"  dataset        {ds.id}, run {result.run_id[:8]}, model {mv.ref}\n"
+        f"  dataset        {ds.id}, run {result.run_id[:8]}, first model {mv.ref}\n"
+        f"  production     {story['production']} (after the controller's retraining and rollback)\n"
         f"  metadata       {directory / '.mlfactory' / 'mlfactory.db'}\n"
         "Try next:\n"
         f"  cd {directory}\n"

@@ -17,6 +17,22 @@ app = typer.Typer(help="Drift, performance and service health of served models."
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
+COLUMNS = [
+    "version",
+    "route",
+    "window",
+    "rows",
+    "status",
+    "drift share",
+    "drifted columns",
+    "prediction drift",
+    "accuracy (labelled)",
+    "estimated acc.",
+    "p95 ms",
+    "alerts",
+]
+
+
 def _write(path: Path, text: str) -> None:
     """Write atomically: a temporary name in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,20 +116,7 @@ def run(
         return
     table(
         "monitoring",
-        [
-            "version",
-            "route",
-            "window",
-            "rows",
-            "status",
-            "drift share",
-            "drifted columns",
-            "prediction drift",
-            "accuracy (labelled)",
-            "estimated acc.",
-            "p95 ms",
-            "alerts",
-        ],
+        COLUMNS,
         _summary_rows(reports),
     )
     for r in reports:
@@ -194,20 +197,7 @@ def report(
         return
     table(
         f"report {rep.id} ({rep.created_at})",
-        [
-            "version",
-            "route",
-            "window",
-            "rows",
-            "status",
-            "drift share",
-            "drifted columns",
-            "prediction drift",
-            "accuracy (labelled)",
-            "estimated acc.",
-            "p95 ms",
-            "alerts",
-        ],
+        COLUMNS,
         _summary_rows([rep]),
     )
     table(

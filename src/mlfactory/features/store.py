@@ -265,6 +265,23 @@ class FeatureStore:
         }
         return TrainingSet(ts_id, digest, frame, spec, lineage)
 
+    def _view_tables(self, spec: ServiceSpec) -> list[ViewTable]:
+        """The offline feature table of every view a recorded service spec names, ready to join."""
+        tables = []
+        for v in spec.views:
+            table, _ = self.table(self.repo.view(v.name))
+            tables.append(
+                ViewTable(
+                    name=v.name,
+                    path=table.path,
+                    join_keys=v.join_keys,
+                    features=tuple(v.features),
+                    ttl_seconds=v.ttl_seconds,
+                    backfills=table.backfills,
+                )
+            )
+        return tables
+
     def features_for(
         self, spec: ServiceSpec, rows: pd.DataFrame, event_time: str | None = None
     ) -> pd.DataFrame:
@@ -280,19 +297,7 @@ class FeatureStore:
                 "up by; add them to the input"
             )
         keys = pd.DataFrame({k: rows[k].to_numpy() for k in spec.join_keys}).assign(_at=np.asarray(at))
-        tables = []
-        for v in spec.views:
-            table, _ = self.table(self.repo.view(v.name))
-            tables.append(
-                ViewTable(
-                    name=v.name,
-                    path=table.path,
-                    join_keys=v.join_keys,
-                    features=tuple(v.features),
-                    ttl_seconds=v.ttl_seconds,
-                    backfills=table.backfills,
-                )
-            )
+        tables = self._view_tables(spec)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "features.parquet"
             limit = self.loaded.config.features.memory_limit
@@ -349,19 +354,7 @@ class FeatureStore:
             prefixed = {c: c.removeprefix("input.") for c in part.columns if c.startswith("input.")}
             part = part.rename(columns=prefixed)
             labels = part[[*spec.join_keys, "time", "request_id"]]
-            tables = []
-            for v in spec.views:
-                table, _ = self.table(self.repo.view(v.name))
-                tables.append(
-                    ViewTable(
-                        name=v.name,
-                        path=table.path,
-                        join_keys=v.join_keys,
-                        features=tuple(v.features),
-                        ttl_seconds=v.ttl_seconds,
-                        backfills=table.backfills,
-                    )
-                )
+            tables = self._view_tables(spec)
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "offline.parquet"
                 point_in_time_join(labels, "time", tables, out, workdir=Path(tmp))

@@ -28,7 +28,7 @@ from mlfactory.control.feedback import feedback_training_rows
 from mlfactory.control.states import RolloutState, check_transition
 from mlfactory.control.stats import worse_proportion
 from mlfactory.control.triggers import check_triggers
-from mlfactory.entities import ModelVersion, Rollout
+from mlfactory.entities import DatasetVersion, ModelVersion, Rollout
 from mlfactory.errors import ConflictError, MLFactoryError, NotFoundError
 from mlfactory.monitoring import drift_streak
 from mlfactory.registry import PRODUCTION
@@ -62,6 +62,7 @@ class Controller:
         self.actor = f"controller:{self.owner}"
         cfg = project.config.server.prediction_log
         self.predictions = PredictionLog(project.loaded.path(cfg.path))
+        self._ingested: dict[str, DatasetVersion] = {}
 
     @property
     def meta(self):  # type: ignore[no-untyped-def]
@@ -74,6 +75,7 @@ class Controller:
 
     def tick(self) -> list[Step]:
         """One pass over every managed model; errors are recorded as events, never raised."""
+        self._ingested = {}
         steps = []
         for name, model in self.managed().items():
             try:
@@ -173,6 +175,12 @@ class Controller:
 
     # -- idle: triggers, cooldown and cap ----------------------------------------------------------------
 
+    def newest_dataset(self, source: str) -> DatasetVersion:
+        """Ingest a source once per pass (a trigger and the retrain that follows share it)."""
+        if source not in self._ingested:
+            self._ingested[source] = self.project.ingest(source).dataset
+        return self._ingested[source]
+
     def champion(self, name: str) -> ModelVersion | None:
         try:
             return self.project.registry.resolve(f"{name}@{PRODUCTION}")
@@ -230,7 +238,7 @@ class Controller:
 
     def _retrain(self, r: Rollout, name: str, model: ModelConfig, policy: PolicyConfig) -> Step:
         try:
-            dataset = self.project.ingest(model.source).dataset
+            dataset = self.newest_dataset(model.source)
             self._refresh_features(model)
             extra = (
                 feedback_training_rows(self.predictions, self.meta, name, model)

@@ -39,7 +39,7 @@ def _schedule(ctl: Controller, name: str, policy: PolicyConfig, champion: ModelV
 
 
 def _new_data(ctl: Controller, name: str, model: ModelConfig, champion: ModelVersion) -> Fired | None:
-    newest = ctl.project.ingest(model.source).dataset
+    newest = ctl.newest_dataset(model.source)
     if not newest.valid or newest.id == champion.lineage.get("dataset"):
         return None
     tried = ctl.project.metadata.list_events(model=name, kinds=["rollout.gated", "rollout.rejected"])

@@ -415,17 +415,19 @@ class PredictionLog:
         return found
 
     def with_feedback(self, metadata: MetadataStore, **filters: Any) -> pd.DataFrame:
-        """:meth:`query` joined with the true labels received so far (``label``, ``label_received_at``;
-        empty for rows without feedback)."""
+        """:meth:`query` joined with the true labels received so far (``label``, ``label_received_at`` and
+        ``label_source``, who sent it; empty for rows without feedback)."""
         frame = self.query(**filters)
         if frame.empty:
-            return frame.assign(label=pd.Series(dtype=object), label_received_at=pd.Series(dtype=object))
+            empty = pd.Series(dtype=object)
+            return frame.assign(label=empty, label_received_at=empty, label_source=empty)
         labels = metadata.get_feedback(frame["request_id"].unique().tolist())
         fb = pd.DataFrame(
             {
                 "request_id": [f["request_id"] for f in labels],
                 "label": [f["label"] for f in labels],
                 "label_received_at": [f["received_at"] for f in labels],
+                "label_source": [f["actor"] for f in labels],
             }
         )
         return frame.merge(fb, on="request_id", how="left")

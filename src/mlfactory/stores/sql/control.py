@@ -11,8 +11,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from mlfactory.entities import Event, Rollout
 from mlfactory.errors import ConflictError
 from mlfactory.stores.sql import schema as t
-from mlfactory.stores.sql.base import SqlBase, _aware
-from mlfactory.stores.sql.base import now as _now
+from mlfactory.stores.sql.base import SqlBase, _aware, now
 
 IDLE = "idle"
 
@@ -44,7 +43,7 @@ def _ensure_row(c: Connection, model: str) -> None:
                 champion=None,
                 data={},
                 paused=False,
-                updated_at=_now(),
+                updated_at=now(),
                 lease_owner=None,
                 lease_until=None,
             )
@@ -58,7 +57,7 @@ class ControlStoreMixin(SqlBase):
         with self._tx() as c:
             row = c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).first()
         if row is None:
-            return Rollout(model, IDLE, 0, None, None, {}, False, _now())
+            return Rollout(model, IDLE, 0, None, None, {}, False, now())
         return _rollout(row)
 
     def list_rollouts(self) -> list[Rollout]:
@@ -97,7 +96,7 @@ class ControlStoreMixin(SqlBase):
                     challenger=challenger,
                     champion=champion,
                     data=data,
-                    updated_at=_now(),
+                    updated_at=now(),
                 )
             )
             self._insert_event(
@@ -117,7 +116,7 @@ class ControlStoreMixin(SqlBase):
             return _rollout(c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).one())
 
     def acquire_lease(self, model: str, owner: str, seconds: float) -> bool:
-        now = _now()
+        at = now()
         for _ in range(3):
             try:
                 with self._tx() as c:
@@ -130,11 +129,11 @@ class ControlStoreMixin(SqlBase):
                                 or_(
                                     t.rollouts.c.lease_owner.is_(None),
                                     t.rollouts.c.lease_owner == owner,
-                                    t.rollouts.c.lease_until < now,
+                                    t.rollouts.c.lease_until < at,
                                 ),
                             )
                         )
-                        .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+                        .values(lease_owner=owner, lease_until=at + timedelta(seconds=seconds))
                     )
                     return taken.rowcount == 1
             except SAIntegrityError:  # two controllers created the row at once; try again
@@ -146,7 +145,7 @@ class ControlStoreMixin(SqlBase):
             c.execute(
                 update(t.rollouts)
                 .where(t.rollouts.c.model == model, t.rollouts.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=_now())
+                .values(lease_owner=None, lease_until=now())
             )  # kept: when a controller last acted
 
     def set_paused(self, model: str, paused: bool, *, actor: str, reason: str = "") -> Event:

@@ -197,6 +197,7 @@ class PredictionLog:
         self.max_pending_rows = max_pending_rows
         self.ids = RequestIds()
         self._pending: list[_Chunk] = []
+        self._writing: list[_Chunk] = []
         self._pending_rows = 0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -246,6 +247,7 @@ class PredictionLog:
         with self._write_lock:
             with self._lock:
                 chunks, self._pending, self._pending_rows = self._pending, [], 0
+                self._writing = chunks  # still answerable by known_request_ids until their segment exists
             if not chunks:
                 return 0
             by_model: dict[str, list[_Chunk]] = {}
@@ -267,6 +269,8 @@ class PredictionLog:
                         self._pending_rows += sum(len(c.request_ids) for c in group)
                     continue
                 written += sum(len(c.request_ids) for c in group)
+            with self._lock:
+                self._writing = []
             self._stats["written_rows"] += written
             return written
 
@@ -388,7 +392,7 @@ class PredictionLog:
         wanted = set(request_ids)
         found: dict[str, str] = {}
         with self._lock:
-            for c in self._pending:
+            for c in [*self._writing, *self._pending]:
                 for rid in wanted.intersection(c.request_ids):
                     found[rid] = c.model
         rest = list(wanted - found.keys())

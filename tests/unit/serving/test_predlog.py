@@ -77,6 +77,32 @@ def test_known_ids_include_queued_rows(tmp_path: Path) -> None:
     assert log.known_request_ids([*written, *queued, "zzz"]) == dict.fromkeys([*written, *queued], "spam")
 
 
+def test_known_ids_include_rows_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Feedback arriving while a segment is written must still find its rows (neither queued nor on disk)."""
+    import threading
+
+    from mlfactory.serving import predlog
+
+    log = PredictionLog(tmp_path / "log")
+    ids = _append(log, "spam", 1, "production", 3)
+    writing, release = threading.Event(), threading.Event()
+    real = predlog.pq.write_table
+
+    def slow_write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        writing.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predlog.pq, "write_table", slow_write)
+    flusher = threading.Thread(target=log.flush)
+    flusher.start()
+    assert writing.wait(10)
+    assert log.known_request_ids(ids) == dict.fromkeys(ids, "spam")  # mid-write
+    release.set()
+    flusher.join(10)
+    assert log.known_request_ids(ids) == dict.fromkeys(ids, "spam")  # on disk
+
+
 def test_drops_are_counted_not_blocking(tmp_path: Path) -> None:
     log = PredictionLog(tmp_path / "log", max_pending_rows=1000)
     _append(log, "spam", 1, "production", 900)

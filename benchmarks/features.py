@@ -104,7 +104,7 @@ def pit_child(work: Path, n_views: int, backfills: bool) -> dict[str, Any]:
     ]
     start = time.perf_counter()
     rows = point_in_time_join(
-        work / "labels.parquet", "t", views, work / f"out{n_views}.parquet", memory_limit="4GB", workdir=work
+        work / "labels.parquet", "t", views, work / f"out{n_views}.parquet", workdir=work
     )
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

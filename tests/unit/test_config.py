@@ -80,6 +80,14 @@ def test_bad_env_value_is_a_config_error(tmp_path: Path) -> None:
         load_project_config(write(tmp_path, GOOD), env={"MLFACTORY_SERVER__PORT": "not-a-port"})
 
 
+def test_memory_limit_must_be_a_size(tmp_path: Path) -> None:
+    env = {"MLFACTORY_FEATURES__MEMORY_LIMIT": "plenty"}
+    with pytest.raises(ConfigError, match="features.memory_limit.*'plenty' is not a size"):
+        load_project_config(write(tmp_path, GOOD), env=env)
+    loaded = load_project_config(write(tmp_path, GOOD), env={"MLFACTORY_FEATURES__MEMORY_LIMIT": "512MB"})
+    assert loaded.config.features.memory_limit == "512MB"
+
+
 def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_project_config(write(tmp_path, "name: [unclosed"), env={})

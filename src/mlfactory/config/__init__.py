@@ -14,6 +14,7 @@ from mlfactory.config.base import (
     ColumnType,
     Duration,
     parse_duration,
+    parse_size,
 )
 from mlfactory.config.data import ColumnSpec, SourceConfig
 from mlfactory.config.loading import effective_settings, find_project_root, load_project_config
@@ -71,4 +72,5 @@ __all__ = [
     "find_project_root",
     "load_project_config",
     "parse_duration",
+    "parse_size",
 ]

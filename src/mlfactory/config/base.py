@@ -1,11 +1,11 @@
-"""Shared pieces of the project-file models: strictness, durations, metric names."""
+"""Shared pieces of the project-file models: strictness, durations, sizes, metric names."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 PROJECT_FILE = "mlfactory.yaml"
 ENV_PREFIX = "MLFACTORY_"
@@ -35,3 +35,24 @@ def parse_duration(text: str | float) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?I?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size like ``2GB``, ``512MB`` or ``1GiB`` (the units DuckDB's memory limit takes)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not a size; write a number and a unit: 512MB, 2GB or 1GiB")
+    unit = (match.group(2) or "B").upper()
+    power = 0 if unit == "B" else " KMGT".index(unit[0])
+    return int(float(match.group(1)) * (1024 if "I" in unit else 1000) ** power)
+
+
+def _size(text: str) -> str:
+    parse_size(text)
+    return text
+
+
+MemorySize = Annotated[str, AfterValidator(_size)]

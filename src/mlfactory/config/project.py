@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlfactory.config.base import Duration, _Strict
+from mlfactory.config.base import Duration, MemorySize, _Strict
 from mlfactory.config.data import SourceConfig
 from mlfactory.config.models import ModelConfig
 from mlfactory.config.monitoring import MonitoringConfig
@@ -34,7 +34,7 @@ class FeatureStoreConfig(_Strict):
         description="Python file (relative to the project) defining entities, feature views "
         "and feature services",
     )
-    memory_limit: str = Field(
+    memory_limit: MemorySize = Field(
         default="2GB", description="DuckDB memory limit for point-in-time joins; larger joins spill to disk"
     )
 

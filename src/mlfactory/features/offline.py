@@ -11,9 +11,13 @@ keeping a running maximum of their ``(event, created)`` rank gives, at each ``av
 far; one ASOF join of the labels on ``avail <= t`` then picks exactly the right row, with no row loops. Views
 without a created column (created = event) take a plain ASOF join on the event time.
 
-Memory does not grow with the number of views: each view is joined on its own against a narrow label table
-(row id, keys, time) and written to Parquet in row-id order; the final result is assembled by a positional
-scan of those files. DuckDB spills to a temporary folder past ``memory_limit``.
+Memory is bounded whatever the number of views: the views are packed into groups whose estimated working
+set (each view's table, plus its columns carried for every label) fits an eighth of ``memory_limit``, and
+each group is one DuckDB query. When everything fits (the common case) one query writes the result; otherwise
+each group's features are written in label order against a narrow label table (row id, keys, time) and the
+result is glued side by side with a positional scan, by one thread so that only one full-width row group is
+buffered. DuckDB spills to a temporary folder past
+``memory_limit``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from mlfactory.config import parse_size
 from mlfactory.errors import ValidationError
 
 
@@ -91,35 +96,78 @@ def _key_exprs(
     return lx, rx
 
 
-def _view_sql(view: ViewTable, labels: str, left_types: dict[str, str], right_types: dict[str, str]) -> str:
+def _view_parts(
+    i: int, view: ViewTable, left_types: dict[str, str], right_types: dict[str, str]
+) -> tuple[list[str], str, list[str]]:
+    """View ``i``'s part of a join query over labels ``L``: its CTEs, its joins and its feature columns."""
     lx, rx = _key_exprs(view.join_keys, left_types, right_types)
-    rkeys = ", ".join(f"{e} AS _k{i}" for i, e in enumerate(rx))
-    part = ", ".join(f"_k{i}" for i in range(len(rx)))
-    on = " AND ".join(f"{e} = S._k{i}" for i, e in enumerate(lx))
+    rkeys = ", ".join(f"{e} AS _k{j}" for j, e in enumerate(rx))
+    part = ", ".join(f"_k{j}" for j in range(len(rx)))
     feats = ", ".join(q(f) for f in view.features)
-    ttl = (
-        "" if view.ttl_seconds is None else f" AND R._e >= L._label_us - {int(view.ttl_seconds * 1_000_000)}"
-    )
-    picked = ", ".join(f"CASE WHEN R._e IS NOT NULL{ttl} THEN R.{q(f)} END AS {q(f)}" for f in view.features)
     src = f"read_parquet({lit(view.path)})"
+    r, s = f"R{i}", f"S{i}"
+    ttl = "" if view.ttl_seconds is None else f" AND {r}._e >= L._label_us - {int(view.ttl_seconds * 1e6)}"
+    picked = [f"CASE WHEN {r}._e IS NOT NULL{ttl} THEN {r}.{q(f)} END AS {q(f)}" for f in view.features]
     if not view.backfills:
-        return (
-            f"SELECT L._rid, {picked} FROM {labels} L ASOF LEFT JOIN "
-            f"(SELECT {rkeys}, {us('_event_ts')} AS _e, {feats} FROM {src}) R "
-            f"ON {on.replace('S._k', 'R._k')} AND L._label_us >= R._e ORDER BY L._rid"
-        )
-    return (
-        f"WITH R AS (SELECT {rkeys}, {us('_event_ts')} AS _e, {us('_created_ts')} AS _c, "
+        on = " AND ".join(f"{e} = {r}._k{j}" for j, e in enumerate(lx))
+        cte = f"{r} AS (SELECT {rkeys}, {us('_event_ts')} AS _e, {feats} FROM {src})"
+        return [cte], f"ASOF LEFT JOIN {r} ON {on} AND L._label_us >= {r}._e", picked
+    ctes = [
+        f"{r} AS (SELECT {rkeys}, {us('_event_ts')} AS _e, "
         f"greatest({us('_event_ts')}, {us('_created_ts')}) AS _avail, "
-        f"row_number() OVER (PARTITION BY {part} ORDER BY _event_ts, _created_ts) AS _ord, "
-        f"{feats} FROM {src}), "
-        f"S AS (SELECT DISTINCT {part}, _avail, max(_ord) OVER (PARTITION BY {part} ORDER BY _avail "
-        f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _best FROM R) "
-        f"SELECT L._rid, {picked} FROM {labels} L ASOF LEFT JOIN S ON {on} AND L._label_us >= S._avail "
-        f"LEFT JOIN R ON "
-        + " AND ".join(f"R._k{i} = S._k{i}" for i in range(len(rx)))
-        + " AND R._ord = S._best ORDER BY L._rid"
+        f"row_number() OVER (PARTITION BY {part} ORDER BY _event_ts, _created_ts) AS _ord, {feats} "
+        f"FROM {src})",
+        f"{s} AS (SELECT DISTINCT {part}, _avail, max(_ord) OVER (PARTITION BY {part} ORDER BY _avail "
+        f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _best FROM {r})",
+    ]
+    on = " AND ".join(f"{e} = {s}._k{j}" for j, e in enumerate(lx))
+    back = " AND ".join(f"{r}._k{j} = {s}._k{j}" for j in range(len(rx)))
+    joins = (
+        f"ASOF LEFT JOIN {s} ON {on} AND L._label_us >= {s}._avail "
+        f"LEFT JOIN {r} ON {back} AND {r}._ord = {s}._best"
     )
+    return ctes, joins, picked
+
+
+def _group_sql(
+    group: Sequence[int],
+    views: Sequence[ViewTable],
+    left: str,
+    carry: str,
+    left_types: dict[str, str],
+    right_types: Sequence[dict[str, str]],
+) -> str:
+    """One query joining the views of ``group`` onto the labels ``left``, in label order."""
+    ctes, joins, picked = [], [], []
+    for i in group:
+        c, j, p = _view_parts(i, views[i], left_types, right_types[i])
+        ctes += c
+        joins.append(j)
+        picked += p
+    return (
+        f"WITH {', '.join(ctes)} SELECT {carry}, {', '.join(picked)} FROM {left} L "
+        f"{' '.join(joins)} ORDER BY L._rid"
+    )
+
+
+def _working_set(label_rows: int, view_rows: int, view: ViewTable) -> int:
+    """Bytes a view adds to a join query, roughly: its table, and its columns carried for every label."""
+    width = 8 * (len(view.features) + len(view.join_keys) + 3)
+    return (label_rows + view_rows) * width
+
+
+def _groups(sizes: Sequence[int], budget: int) -> list[list[int]]:
+    """Consecutive views packed into groups whose working sets add up to at most ``budget`` (at least one
+    view per group)."""
+    groups: list[list[int]] = [[]]
+    used = 0
+    for i, size in enumerate(sizes):
+        if groups[-1] and used + size > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += size
+    return groups
 
 
 def point_in_time_join(
@@ -130,6 +178,7 @@ def point_in_time_join(
     *,
     memory_limit: str = "2GB",
     workdir: Path | None = None,
+    group_bytes: int | None = None,
 ) -> int:
     """Join every view's features onto the labels as of each label's event time, into a Parquet file.
 
@@ -137,9 +186,10 @@ def point_in_time_join(
         labels: label rows (a frame or a Parquet file) with the views' join keys and ``event_time``.
         event_time: the column holding each label's event time.
         views: the feature tables to join, in output order.
-        out: the Parquet file to write: the label columns, then each view's features.
+        out: the Parquet file to write: the label columns in their order, then each view's features.
         memory_limit: DuckDB's memory limit; larger joins spill to disk.
         workdir: folder for intermediate files (a temporary one when None).
+        group_bytes: the working set one query may take (default: an eighth of ``memory_limit``).
 
     Returns:
         The number of rows written.
@@ -147,36 +197,64 @@ def point_in_time_join(
     Raises:
         ValidationError: the labels lack the event time or a join key, or two views share a feature name.
     """
+    try:
+        budget = parse_size(memory_limit) // 8 if group_bytes is None else group_bytes
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
     with tempfile.TemporaryDirectory(dir=workdir) as tmp, connect(memory_limit, Path(tmp)) as con:
         work = Path(tmp)
         if isinstance(labels, pd.DataFrame):
             con.register("labels_in", labels.assign(_rid=range(len(labels))))
-            source = "labels_in"
+            source, plain = "labels_in", "(SELECT * EXCLUDE (_rid) FROM labels_in)"
         else:
             source = (
                 "(SELECT * EXCLUDE (file_row_number), file_row_number AS _rid "
                 f"FROM read_parquet({lit(labels)}, file_row_number = true))"
             )
+            plain = f"read_parquet({lit(labels)})"
         columns = _types(con, source)
         columns.pop("_rid", None)
         _check_inputs(columns, event_time, views)
-        full, narrow = work / "full.parquet", work / "labels.parquet"
-        # the row id keeps the input order; each view's part is written in row-id order to line up with it
-        con.execute(f"COPY (SELECT * FROM {source} ORDER BY _rid) TO {lit(full)} (FORMAT parquet)")
+        n = _rows(con, source)
+        right_types = [_types(con, f"read_parquet({lit(v.path)})") for v in views]
+        sizes = [_working_set(n, _rows(con, f"read_parquet({lit(v.path)})"), v) for v in views]
+        if sum(sizes) + 8 * n * (len(columns) + 2) <= budget:  # one query writes the result
+            left = f"(SELECT *, {us(q(event_time))} AS _label_us FROM {source})"
+            every = range(len(views))
+            sql = _group_sql(every, views, left, "L.* EXCLUDE (_rid, _label_us)", columns, right_types)
+            return _copy(con, sql, out)
+        # several: each group's features in label order, then glued to the labels side by side
         keys = list(dict.fromkeys(k for v in views for k in v.join_keys))
-        con.execute(
-            f"COPY (SELECT _rid, {''.join(q(k) + ', ' for k in keys)}{us(q(event_time))} AS _label_us "
-            f"FROM read_parquet({lit(full)})) TO {lit(narrow)} (FORMAT parquet)"
+        narrow = work / "labels.parquet"
+        _copy(
+            con,
+            f"SELECT _rid, {''.join(q(k) + ', ' for k in keys)}{us(q(event_time))} AS _label_us "
+            f"FROM {source} ORDER BY _rid",
+            narrow,
+            compression="uncompressed",
         )
-        left_types = _types(con, f"read_parquet({lit(narrow)})")
+        left = f"read_parquet({lit(narrow)})"
+        left_types = _types(con, left)
         parts = []
-        for i, view in enumerate(views):
-            right_types = _types(con, f"read_parquet({lit(view.path)})")
-            part = work / f"view{i}.parquet"
-            sql = _view_sql(view, f"read_parquet({lit(narrow)})", left_types, right_types)
-            con.execute(f"COPY ({sql}) TO {lit(part)} (FORMAT parquet)")
-            parts.append(part)
-        return _assemble(full, parts, out)
+        for g, group in enumerate(_groups(sizes, budget)):
+            parts.append(work / f"group{g}.parquet")
+            sql = _group_sql(group, views, left, "L._rid", left_types, right_types)
+            _copy(con, sql, parts[-1], compression="uncompressed")
+        picked = ", ".join(f"P{g}.* EXCLUDE (_rid)" for g in range(len(parts)))
+        glued = " ".join(f"POSITIONAL JOIN read_parquet({lit(p)}) P{g}" for g, p in enumerate(parts))
+        con.execute("SET threads = 1")  # the scan is sequential anyway; one writer buffers one row group
+        return _copy(con, f"SELECT L.*, {picked} FROM {plain} L {glued}", out)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])  # type: ignore[index]
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, out: Path, *, compression: str = "snappy") -> int:
+    """Write a query's rows to a Parquet file (in the query's order); the number of rows written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    row = con.execute(f"COPY ({sql}) TO {lit(out)} (FORMAT parquet, COMPRESSION {compression})").fetchone()
+    return int(row[0])  # type: ignore[index]
 
 
 def _check_inputs(columns: dict[str, str], event_time: str, views: Sequence[ViewTable]) -> None:
@@ -199,43 +277,6 @@ def _check_inputs(columns: dict[str, str], event_time: str, views: Sequence[View
                     "rename one of them"
                 )
             seen[f] = view.name
-
-
-def _assemble(full: Path, parts: Sequence[Path], out: Path) -> int:
-    """Glue the label file and each view's file side by side, streaming batch by batch."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    readers = [pq.ParquetFile(p) for p in (full, *parts)]
-    streams = [r.iter_batches(batch_size=65_536) for r in readers]
-    pending: list[pa.RecordBatch | None] = [None] * len(streams)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rows = 0
-    schema = _schema(readers)
-    with pq.ParquetWriter(out, schema) as writer:
-        while True:
-            for i, s in enumerate(streams):
-                if pending[i] is None or len(pending[i]) == 0:  # type: ignore[arg-type]
-                    pending[i] = next(s, None)
-            if any(b is None for b in pending):
-                break
-            n = min(len(b) for b in pending)  # type: ignore[arg-type]
-            arrays: list[pa.Array] = []
-            for i, b in enumerate(pending):
-                head = b.slice(0, n)  # type: ignore[union-attr]
-                arrays += [
-                    c for name, c in zip(head.schema.names, head.columns, strict=True) if name != "_rid"
-                ]
-                pending[i] = b.slice(n)  # type: ignore[union-attr]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
-            rows += n
-    return rows
-
-
-def _schema(readers: Sequence[object]) -> object:
-    import pyarrow as pa
-
-    return pa.schema([f for r in readers for f in r.schema_arrow if f.name != "_rid"])  # type: ignore[attr-defined]
 
 
 def read_range(

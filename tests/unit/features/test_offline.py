@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlfactory.config import parse_size
 from mlfactory.errors import ValidationError
 from mlfactory.features import ViewTable, point_in_time_join, read_range
 
@@ -61,7 +62,10 @@ def random_world(seed: int, n_feat: int = 400, n_labels: int = 300, backfill_sha
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("ttl_days", [None, 5.0])
-def test_matches_brute_force_with_backfills(tmp_path: Path, seed: int, ttl_days: float | None) -> None:
+@pytest.mark.parametrize("group_bytes", [None, 1], ids=["one-query", "grouped"])
+def test_matches_brute_force_with_backfills(
+    tmp_path: Path, seed: int, ttl_days: float | None, group_bytes: int | None
+) -> None:
     feats, labels = random_world(seed)
     feats.to_parquet(tmp_path / "f.parquet")
     view = ViewTable(
@@ -72,7 +76,7 @@ def test_matches_brute_force_with_backfills(tmp_path: Path, seed: int, ttl_days:
         ttl_seconds=None if ttl_days is None else ttl_days * 86400,
         backfills=True,
     )
-    n = point_in_time_join(labels, "t", [view], tmp_path / "out.parquet")
+    n = point_in_time_join(labels, "t", [view], tmp_path / "out.parquet", group_bytes=group_bytes)
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert n == len(labels) == len(out)
     assert out[["k", "t", "label"]].equals(labels[["k", "t", "label"]])  # input order kept
@@ -95,7 +99,8 @@ def test_a_backfilled_value_is_never_used_before_it_was_written(tmp_path: Path) 
     assert pd.read_parquet(tmp_path / "o.parquet")["x"].tolist() == [1.0, 1.0, 3.0]
 
 
-def test_several_views_multi_keys_and_key_types(tmp_path: Path) -> None:
+@pytest.mark.parametrize("group_bytes", [None, 1], ids=["one-query", "one-view-per-query"])
+def test_several_views_multi_keys_and_key_types(tmp_path: Path, group_bytes: int | None) -> None:
     a = pd.DataFrame(
         {"k": ["1", "2"], "_event_ts": [ts(0), ts(0)], "_created_ts": [ts(0), ts(0)], "a": [10, 20]}
     )
@@ -124,8 +129,9 @@ def test_several_views_multi_keys_and_key_types(tmp_path: Path) -> None:
             name="b", path=tmp_path / "b.parquet", join_keys=("k", "r"), features=("b",), ttl_seconds=None
         ),
     ]
-    point_in_time_join(labels, "t", views, tmp_path / "o.parquet")
+    assert point_in_time_join(labels, "t", views, tmp_path / "o.parquet", group_bytes=group_bytes) == 4
     out = pd.read_parquet(tmp_path / "o.parquet")
+    assert out.columns.tolist() == ["k", "r", "t", "a", "b"]
     assert out["a"].tolist()[:3] == [10, 20, 20] and pd.isna(out["a"].iloc[3])
     assert out["b"].iloc[0] == "p" and out["b"].iloc[1:].isna().all()
 
@@ -156,3 +162,46 @@ def test_read_range_without_entities(tmp_path: Path) -> None:
     got = read_range(view, ts(10), ts(20))
     assert len(got) == int(((feats["_event_ts"] >= ts(10)) & (feats["_event_ts"] < ts(20))).sum())
     assert got["_event_ts"].is_monotonic_increasing
+
+
+def test_grouped_views_give_the_one_query_result(tmp_path: Path) -> None:
+    """Views split over several queries are glued back row by row in label order, from a Parquet file too."""
+    views = []
+    for i in range(3):
+        feats, labels = random_world(10 + i, 300, 500)
+        feats.rename(columns={"x": f"x{i}"}).to_parquet(tmp_path / f"f{i}.parquet")
+        views.append(
+            ViewTable(
+                name=f"v{i}",
+                path=tmp_path / f"f{i}.parquet",
+                join_keys=("k",),
+                features=(f"x{i}",),
+                ttl_seconds=3 * 86400,
+                backfills=i != 1,
+            )
+        )
+    labels.to_parquet(tmp_path / "l.parquet")
+    one = point_in_time_join(tmp_path / "l.parquet", "t", views, tmp_path / "one.parquet")
+    budget = 8 * 12 * 800  # about two of these views per query
+    split = point_in_time_join(
+        tmp_path / "l.parquet", "t", views, tmp_path / "split.parquet", group_bytes=budget
+    )
+    a, b = pd.read_parquet(tmp_path / "one.parquet"), pd.read_parquet(tmp_path / "split.parquet")
+    assert one == split == len(labels)
+    pd.testing.assert_frame_equal(a, b)
+    assert a[["k", "t", "label"]].equals(labels)
+    assert a[["x0", "x1", "x2"]].notna().sum().min() > 50  # the views did match rows
+
+
+def test_memory_limits_parse_like_duckdb(tmp_path: Path) -> None:
+    assert parse_size("2GB") == 2_000_000_000
+    assert parse_size("512 MiB") == 512 * 2**20
+    assert parse_size("1.5gb") == 1_500_000_000
+    feats, labels = random_world(3, 20, 5)
+    feats.to_parquet(tmp_path / "f.parquet")
+    view = ViewTable(
+        name="v", path=tmp_path / "f.parquet", join_keys=("k",), features=("x",), ttl_seconds=None
+    )
+    with pytest.raises(ValidationError, match="'lots' is not a size; write a number and a unit"):
+        point_in_time_join(labels, "t", [view], tmp_path / "o.parquet", memory_limit="lots")
+    assert not (tmp_path / "o.parquet").exists()

@@ -45,12 +45,14 @@ def _check_token(request: Request, token: str | None) -> None:
         )
 
 
-def require_admin(request: Request) -> None:
+# The two guards are coroutines so that FastAPI calls them on the event loop: a plain function would be sent
+# to a worker thread on every request.
+async def require_admin(request: Request) -> None:
     """Changing endpoints (deploy, routing, reload, feedback) need the bearer token when one is configured."""
     _check_token(request, server_config(request).token)
 
 
-def require_predict(request: Request) -> None:
+async def require_predict(request: Request) -> None:
     """Prediction endpoints need the token only when ``server.protect_predictions`` is set."""
     cfg = server_config(request)
     if cfg.protect_predictions:

@@ -1,14 +1,22 @@
-"""A NumPy fast path for the most common numeric pipeline, checked against scikit-learn at load.
+"""NumPy fast paths for numeric models, each checked against scikit-learn at load.
 
 scikit-learn spends milliseconds per call validating a DataFrame through a ColumnTransformer, whatever the
 number of rows. For pipelines made only of SimpleImputer, StandardScaler, a ColumnTransformer of those over
 numeric columns, and a LogisticRegression at the end, the same arithmetic takes microseconds in NumPy.
 :func:`compile_numeric` builds that function and keeps it only if it agrees with ``predict_proba`` on probe
 rows (including missing values) to 1e-9; anything else returns None and the model is used as it is.
+
+Other numeric models fitted on a DataFrame still pay for one per call: building it, then checking its
+column names against ``feature_names_in_`` (about 1.4 ms of a 6 ms HistGradientBoosting predict of 1,000
+rows). :func:`takes_arrays` says when the model may be given the checked matrix directly: its fitted names
+are exactly the signature's, in order, and it answers probe rows identically either way. scikit-learn then
+warns that the array has no column names, which is what was just verified; the warning is silenced by
+message in a process that uses this path.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -128,3 +136,27 @@ def compile_numeric(estimator: Any, names: list[str], seed: int = 0) -> ProbaFn 
     if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-9, atol=1e-12):
         return None
     return proba
+
+
+NO_NAMES_WARNING = "X does not have valid feature names"
+
+
+def takes_arrays(estimator: Any, names: list[str], *, allow_nan: bool, seed: int = 0) -> bool:
+    """Whether ``estimator`` may predict on an (n, k) float matrix in ``names`` order instead of a DataFrame:
+    it was fitted on exactly these columns in this order and answers probe rows the same either way."""
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is None or list(fitted) != list(names):
+        return False
+    warnings.filterwarnings("ignore", message=NO_NAMES_WARNING, category=UserWarning)
+    rng = np.random.default_rng(seed)
+    probe = rng.normal(size=(64, len(names))) * 10
+    if allow_nan:
+        probe[rng.random(probe.shape) < 0.1] = np.nan
+    frame = pd.DataFrame(probe, columns=names)
+    methods = [m for m in ("predict", "predict_proba") if hasattr(estimator, m)]
+    try:
+        return all(
+            np.array_equal(getattr(estimator, m)(probe), getattr(estimator, m)(frame)) for m in methods
+        )
+    except Exception:
+        return False

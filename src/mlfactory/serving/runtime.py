@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mlfactory.config import ServerConfig
 from mlfactory.errors import MLFactoryError, NotFoundError
@@ -128,7 +129,13 @@ class ServingRuntime:
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> ServingRuntime:
-        """Load what the store says to serve (synchronously), then keep refreshing in the background."""
+        """Load what the store says to serve (synchronously), then keep refreshing in the background.
+
+        Call it on the thread that will predict large requests (the event loop's): its native thread pools
+        (OpenMP, BLAS) are limited to ``batching.native_threads`` as the predict threads' are.
+        """
+        if self.config.batching.native_threads is not None:
+            threadpool_limits(limits=self.config.batching.native_threads)
         self.refresh()
         self._thread = threading.Thread(target=self._loop, name="serving-refresh", daemon=True)
         self._thread.start()

@@ -12,7 +12,7 @@ from mlfactory.config import BatchingConfig
 from mlfactory.errors import MLFactoryError
 from mlfactory.registry import LoadedModel
 from mlfactory.serving.batching import MicroBatcher
-from mlfactory.serving.compiled import compile_numeric
+from mlfactory.serving.compiled import compile_numeric, takes_arrays
 from mlfactory.serving.inputs import NUMERIC, Batch, InputSpec
 
 if TYPE_CHECKING:
@@ -100,6 +100,11 @@ class ServedVersion:
             if self.spec.numeric_only and self.has_proba and self._argmax
             else None
         )
+        self._arrays = (
+            self._fast is None
+            and self.spec.numeric_only
+            and takes_arrays(est, self.spec.names, allow_nan=self.spec.allow_nan)
+        )
         cfg = batching or BatchingConfig()
         self.batcher = (
             MicroBatcher(
@@ -123,12 +128,12 @@ class ServedVersion:
             if self._fast is not None and batch.matrix is not None:
                 proba = self._fast(batch.matrix)
                 return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
-            frame = batch.frame()
+            rows = batch.matrix if self._arrays and batch.matrix is not None else batch.frame()
             if self._argmax:
-                proba = self.estimator.predict_proba(frame)
+                proba = self.estimator.predict_proba(rows)
                 return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
-            pred = self.estimator.predict(frame)
-            scores = self.estimator.predict_proba(frame) if self.has_proba else None
+            pred = self.estimator.predict(rows)
+            scores = self.estimator.predict_proba(rows) if self.has_proba else None
             return np.asarray(pred), scores
         except Exception as exc:
             log.exception("model %s failed on %d rows", self.ref, batch.n)

@@ -3,6 +3,7 @@ tokens."""
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from pathlib import Path
@@ -137,6 +138,16 @@ def test_health_metrics_and_docs(client: TestClient, spam_project: Path) -> None
     assert "mlfactory_request_latency_seconds_bucket" in text
     assert client.get("/docs").status_code == 200
     assert "/v1/models/{name}/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_startup_objects_are_frozen_while_serving(spam_project: Path) -> None:
+    """Full garbage collections must not walk every library and model object under load (pauses of 100+ ms
+    each): what startup made is frozen while the app serves, and collected normally again after."""
+    gc.unfreeze()
+    with make_client(spam_project) as c:
+        assert c.get("/readyz").status_code == 200
+        assert gc.get_freeze_count() > 100_000
+    assert gc.get_freeze_count() == 0
 
 
 def test_feedback_endpoint(client: TestClient, spam_project: Path) -> None:

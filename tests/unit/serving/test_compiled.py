@@ -1,6 +1,8 @@
-"""The NumPy fast path agrees with scikit-learn, and declines what it does not know."""
+"""The NumPy fast paths agree with scikit-learn, and decline what they do not know."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlfactory.serving.compiled import compile_numeric
+from mlfactory.serving.compiled import compile_numeric, takes_arrays
 
 NAMES = ["a", "b", "c"]
 
@@ -44,3 +46,20 @@ def test_declines_unknown_pipelines() -> None:
     assert compile_numeric(HistGradientBoostingClassifier(max_iter=5).fit(x, y), NAMES) is None
     reordered = make_pipeline(StandardScaler(), LogisticRegression()).fit(x[["c", "b", "a"]], y)
     assert compile_numeric(reordered, NAMES) is None  # columns in another order disagree, so declined
+
+
+def test_arrays_only_for_models_fitted_on_exactly_the_signature_columns() -> None:
+    x, y = _data()
+    hgb = HistGradientBoostingClassifier(max_iter=5).fit(x, y)
+    assert takes_arrays(hgb, NAMES, allow_nan=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", category=UserWarning, append=True)  # all but the silenced one
+        assert np.array_equal(hgb.predict_proba(x.to_numpy()), hgb.predict_proba(x))
+    assert not [w for w in caught if "feature names" in str(w.message)]
+    assert not takes_arrays(hgb, ["c", "b", "a"], allow_nan=True)  # another order would mix columns up
+    on_arrays = HistGradientBoostingClassifier(max_iter=5).fit(x.to_numpy(), y)
+    assert not takes_arrays(on_arrays, NAMES, allow_nan=True)  # no fitted names to check against
+    by_name = Pipeline(
+        [("pick", ColumnTransformer([("s", StandardScaler(), ["a", "c"])])), ("m", LogisticRegression())]
+    ).fit(x, y)
+    assert not takes_arrays(by_name, NAMES, allow_nan=False)  # selects columns by name: fails on arrays

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from mlfactory.config import ServerConfig
 from mlfactory.errors import MLFactoryError, NotFoundError
@@ -129,13 +128,7 @@ class ServingRuntime:
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> ServingRuntime:
-        """Load what the store says to serve (synchronously), then keep refreshing in the background.
-
-        Call it on the thread that will predict large requests (the event loop's): its native thread pools
-        (OpenMP, BLAS) are limited to ``batching.native_threads`` as the predict threads' are.
-        """
-        if self.config.batching.native_threads is not None:
-            threadpool_limits(limits=self.config.batching.native_threads)
+        """Load what the store says to serve (synchronously), then keep refreshing in the background."""
         self.refresh()
         self._thread = threading.Thread(target=self._loop, name="serving-refresh", daemon=True)
         self._thread.start()

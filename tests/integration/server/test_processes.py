@@ -3,6 +3,7 @@ and the reliability run (alias flips and canary toggles under load: zero failed 
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -162,3 +163,19 @@ def test_reliability_alias_flips_and_canary_under_load(spam_project: Path, tmp_p
     )
     seen = {v for *_, vs in results for v in vs}
     assert {1, 2, 3} <= seen
+
+
+def test_a_client_leaving_mid_body_is_not_an_error(spam_project: Path, tmp_path: Path) -> None:
+    recs = sample_records(spam_project, 1)
+    with _serve(spam_project, tmp_path) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        for _ in range(3):
+            with socket.create_connection((host, int(port))) as sock:
+                sock.sendall(
+                    b"POST /v1/models/spam/predict HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"records\": ["
+                )
+                time.sleep(0.2)
+        assert _version(server.url, recs) == 1  # still serving
+    text = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in text and "unexpected error" not in text, text[-2000:]

@@ -173,7 +173,7 @@ def test_a_client_leaving_mid_body_is_not_an_error(spam_project: Path, tmp_path:
             with socket.create_connection((host, int(port))) as sock:
                 sock.sendall(
                     b"POST /v1/models/spam/predict HTTP/1.1\r\nHost: x\r\n"
-                    b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"records\": ["
+                    b'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"records": ['
                 )
                 time.sleep(0.2)
         assert _version(server.url, recs) == 1  # still serving

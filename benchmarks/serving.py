@@ -7,15 +7,18 @@
 Two models on scikit-learn's breast-cancer data (30 numeric features): a StandardScaler + LogisticRegression
 pipeline and a HistGradientBoostingClassifier. Each is trained, registered and promoted by mlfactory in a
 temporary project; the anchors serve the very same fitted estimator (its skops bytes), each with one worker,
-each in its own virtual environment under .bench-cache/anchors/. Every server listens on 127.0.0.1 only and
-every load run is bounded in time. Load comes from `wrk` (closed loop, one thread) when installed, else from
-a bounded asyncio httpx client; ratios are mlfactory ÷ the faster anchor (higher is better for mlfactory).
+each in its own virtual environment under .bench-cache/anchors/. Every server of a model runs at once and
+the load cases alternate between them for several rounds (figures are medians), so machine noise falls on
+all of them alike. Every server listens on 127.0.0.1 only and every load run is bounded in time. Load
+comes from `wrk` (closed loop, one thread) when installed, else from a bounded asyncio httpx client; ratios
+are mlfactory ÷ the faster anchor (higher is better for mlfactory).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -543,43 +546,78 @@ class LoadGenerator:
         return asyncio.run(_drive_httpx(url, body_path.read_bytes(), connections, duration))
 
 
-def measure_server(
-    spec: ServerSpec, prep: Prepared, gen: LoadGenerator, args: argparse.Namespace, workdir: Path
-) -> dict[str, Any]:
-    """Start a server, check its answers against the in-process model, then run the bounded load cases."""
+def _start_checked(
+    spec: ServerSpec, prep: Prepared, workdir: Path, stack: contextlib.ExitStack
+) -> tuple[RunningServer, bool]:
+    """Start a server (stopped when ``stack`` closes) and check its answers against the in-process model."""
     import httpx
 
-    bodies = {
-        1: workdir / f"{spec.tool}-{prep.key}-1.json",
-        1000: workdir / f"{spec.tool}-{prep.key}-1000.json",
-    }
-    bodies[1].write_bytes(spec.make_body(prep.rows[:1]))
-    batch_rows = [prep.rows[i % len(prep.rows)] for i in range(1000)]
-    bodies[1000].write_bytes(spec.make_body(batch_rows))
+    server = stack.enter_context(RunningServer(spec, workdir / f"{spec.tool}-{prep.key}.log"))
+    check = httpx.post(
+        spec.url,
+        content=spec.make_body(prep.rows[:50]),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    if check.status_code != 200:
+        raise RuntimeError(f"{spec.tool} answered {check.status_code}: {check.text[:300]}")
+    got = spec.read_predictions(check.json())
+    return server, [str(v) for v in got] == [str(v) for v in prep.expected[:50]]
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median throughput, with every round's throughput beside it."""
+    ordered = sorted(runs, key=lambda r: r["rps"])
+    return {**ordered[(len(ordered) - 1) // 2], "rounds_rps": [round(r["rps"], 1) for r in runs]}
+
+
+def measure_servers(
+    specs: list[tuple[str, Callable[[], ServerSpec]]],
+    prep: Prepared,
+    gen: LoadGenerator,
+    args: argparse.Namespace,
+    workdir: Path,
+) -> dict[str, Any]:
+    """Start every server at once, then run each load case on each server in turn, ``args.rounds`` times.
+
+    Interleaving puts every server under the same machine noise; each figure is the median round.
+    """
+    bodies: dict[tuple[str, int], Path] = {}
     out: dict[str, Any] = {}
-    with RunningServer(spec, workdir / f"{spec.tool}-{prep.key}.log") as server:
-        check = httpx.post(
-            spec.url,
-            content=spec.make_body(prep.rows[:50]),
-            headers={"Content-Type": "application/json"},
-            timeout=30,
-        )
-        if check.status_code != 200:
-            raise RuntimeError(f"{spec.tool} answered {check.status_code}: {check.text[:300]}")
-        got = spec.read_predictions(check.json())
-        out["agrees_with_in_process"] = [str(v) for v in got] == [str(v) for v in prep.expected[:50]]
-        gen.run(spec.url, bodies[1], 4, min(2.0, args.duration))  # warm-up, not recorded
-        for key, rows, connections in LOADS:
-            conc = connections or args.batch_concurrency
-            result = gen.run(spec.url, bodies[rows], conc, args.duration)
-            result.update({"concurrency": conc, "rows_per_request": rows, "rows_per_s": result["rps"] * rows})
-            out[key] = result
-            console.print(
-                f"[dim]  {spec.tool:9} {prep.key:6} {key:10} c={conc:<3} {result['rps']:9.1f} req/s  "
-                f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
-                f"errors {result['errors']}[/dim]"
-            )
-        out["log_tail"] = server.tail(600) if not out["agrees_with_in_process"] else ""
+    live: dict[str, RunningServer] = {}
+    with contextlib.ExitStack() as stack:
+        for tool, make in specs:
+            try:
+                spec = make()
+                server, agrees = _start_checked(spec, prep, workdir, stack)
+            except Exception as exc:  # one server failing must not lose the others' figures
+                out[tool] = {"failed": str(exc)}
+                console.print(f"[red]{tool} on {prep.key} failed: {exc}[/red]")
+                continue
+            live[tool] = server
+            out[tool] = {"agrees_with_in_process": agrees, "log_tail": "" if agrees else server.tail(600)}
+            for rows in (1, 1000):
+                path = workdir / f"{tool}-{prep.key}-{rows}.json"
+                path.write_bytes(spec.make_body([prep.rows[i % len(prep.rows)] for i in range(rows)]))
+                bodies[tool, rows] = path
+            gen.run(spec.url, bodies[tool, 1], 4, min(2.0, args.duration))  # warm-up, not recorded
+        runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for round_ in range(args.rounds):
+            for key, rows, connections in LOADS:
+                conc = connections or args.batch_concurrency
+                for tool, server in live.items():
+                    result = gen.run(server.spec.url, bodies[tool, rows], conc, args.duration)
+                    result.update(
+                        {"concurrency": conc, "rows_per_request": rows, "rows_per_s": result["rps"] * rows}
+                    )
+                    runs.setdefault((tool, key), []).append(result)
+                    console.print(
+                        f"[dim]  round {round_ + 1} {tool:9} {prep.key:6} {key:10} c={conc:<3} "
+                        f"{result['rps']:9.1f} req/s  p50 {result['p50_ms']:.2f} ms  "
+                        f"p99 {result['p99_ms']:.2f} ms  errors {result['errors']}[/dim]"
+                    )
+        for (tool, key), results in runs.items():
+            out[tool][key] = _median_run(results)
     return out
 
 
@@ -626,8 +664,11 @@ def print_floor(models: dict[str, Any]) -> None:
     console.print(table)
 
 
-def print_servers(models: dict[str, Any], generator: str, batch_concurrency: int) -> None:
-    table = Table(title=f"Through a server on {HOST}: load from {generator}, closed loop, one run each")
+def print_servers(models: dict[str, Any], generator: str, batch_concurrency: int, rounds: int) -> None:
+    table = Table(
+        title=f"Through a server on {HOST}: load from {generator}, closed loop, "
+        f"median of {rounds} interleaved rounds"
+    )
     columns = [
         "model",
         "server",
@@ -682,7 +723,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also serve the same model with MLflow and BentoML (own venvs)",
     )
-    parser.add_argument("--duration", type=float, help="seconds per load run (default 10, 2 with --quick)")
+    parser.add_argument("--duration", type=float, help="seconds per load run (default 8, 2 with --quick)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="times each load case runs on each server, interleaved (default 3, 1 with --quick)",
+    )
     parser.add_argument("--batch-concurrency", type=int, default=2, help="connections for 1,000-row requests")
     parser.add_argument("--models", default=None, help="comma-separated subset of: " + ", ".join(MODELS))
     parser.add_argument("--no-wrk", action="store_true", help="use the asyncio httpx load generator")
@@ -696,7 +742,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     global THREADS
     THREADS = args.threads
-    args.duration = args.duration or (2.0 if args.quick else 10.0)
+    args.duration = args.duration or (2.0 if args.quick else 8.0)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     keys = args.models.split(",") if args.models else (["logreg"] if args.quick else list(MODELS))
     budget, repeats = (0.1, 1) if args.quick else (0.5, 3)
 
@@ -723,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_generator": generator.name,
         "settings": {
             "duration_s": args.duration,
+            "rounds": args.rounds,
             "batch_rows": 1000,
             "batch_concurrency": args.batch_concurrency,
             "single_concurrency": [1, 16],
@@ -754,19 +802,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.with_anchors:
                 specs.append(("mlflow", lambda p=prep: mlflow_spec(p, workdir)))
                 specs.append(("bentoml", lambda p=prep: bentoml_spec(p, workdir)))
-            for tool, make in specs:
-                try:
-                    entry["servers"][tool] = measure_server(make(), prep, generator, args, workdir)
-                except Exception as exc:  # one server failing must not lose the others' figures
-                    entry["servers"][tool] = {"failed": str(exc)}
-                    console.print(f"[red]{tool} on {key} failed: {exc}[/red]")
+            entry["servers"].update(measure_servers(specs, prep, generator, args, workdir))
             entry["ratios"] = compare(entry["servers"])
             result["models"][key] = entry
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print_floor(result["models"])
-    print_servers(result["models"], generator.name, args.batch_concurrency)
+    print_servers(result["models"], generator.name, args.batch_concurrency, args.rounds)
     path = write_json("serving", result, args.output)
     console.print(f"results written to {path}")
     return 0

@@ -93,4 +93,5 @@ def test_serving_benchmark_quick_writes_json(tmp_path: Path) -> None:
     if "skipped" not in ours and "failed" not in ours:
         assert ours["agrees_with_in_process"] is True
         for case in ("single_c1", "single_c16", "batch"):
-            assert {"rps", "rows_per_s", "p50_ms", "p99_ms", "errors", "concurrency"} <= set(ours[case])
+            keys = {"rps", "rows_per_s", "p50_ms", "p99_ms", "errors", "concurrency", "rounds_rps"}
+            assert keys <= set(ours[case])

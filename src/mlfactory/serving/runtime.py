@@ -376,6 +376,19 @@ class ServingRuntime:
             self._extra[key] = None
         return sv
 
+    def decode_records(self, name: str, body: bytes) -> tuple[Payload, Any] | None:
+        """A routed request's native records body decoded straight into numbers (see
+        :meth:`InputSpec.decode_records`), when every version it may reach takes the same numeric inputs
+        and nothing is looked up by a field of the rows (an A/B key, online features); else None."""
+        table = self.tables.get(name)
+        if table is None or table.policy.key:
+            return None
+        served = [r.served for r in table.routes] + ([table.shadow] if table.shadow else [])
+        first = served[0]
+        if any(sv.features is not None or not _same_spec(sv, first) for sv in served):
+            return None
+        return first.spec.decode_records(body)
+
     def _groups(
         self, name: str, payload: Payload, n: int, alias: str | None, version: int | None, key: Any
     ) -> tuple[list[tuple[ServedVersion, str, np.ndarray | None]], RouteTable | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import orjson
 import pytest
 
 from mlfactory.errors import PayloadTooLargeError, ValidationError
@@ -19,6 +20,7 @@ SIG = {
     ]
 }
 NUM = {"inputs": [{"name": "x", "type": "number"}, {"name": "y", "type": "number"}]}
+BOOL = {"name": "ok", "type": "boolean"}
 
 
 def rec(**kw: object) -> dict[str, object]:
@@ -96,3 +98,34 @@ def test_text_numbers_only_when_the_transport_is_text() -> None:
 def test_row_limit() -> None:
     with pytest.raises(PayloadTooLargeError, match="over this server's limit of 2 rows"):
         InputSpec(NUM).check(Records([{"x": 1, "y": 1}] * 3), max_rows=2)
+
+
+def test_typed_records_decoding_agrees_with_the_general_path() -> None:
+    spec = InputSpec(
+        {"inputs": [{"name": "x y", "type": "number"}, {"name": "class", "type": "integer"}, BOOL]}
+    )
+    rows = [{"x y": 1, "class": 2.5, "ok": True, "extra": "ignored"}, {"x y": None, "class": -1, "ok": False}]
+    decoded = spec.decode_records(orjson.dumps({"records": rows, "key": "user-7"}))
+    assert decoded is not None
+    payload, key = decoded
+    assert key == "user-7"
+    np.testing.assert_array_equal(spec.check(payload).matrix, spec.check(Records(rows)).matrix)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"records": [{"x": "1.5", "y": 2}]}',  # text in a number: the general path names it
+        b'{"records": [{"x": 1}]}',  # a missing column
+        b'{"records": [{"x": NaN, "y": 1}]}',  # not JSON
+        b'{"records": []}',
+        b'{"columns": {"x": [1], "y": [2]}}',
+        b'[{"x": 1, "y": 2}]',
+    ],
+)
+def test_typed_records_decoding_leaves_everything_else_to_the_general_path(body: bytes) -> None:
+    assert InputSpec(NUM).decode_records(body) is None
+
+
+def test_typed_records_decoding_is_only_for_numeric_models() -> None:
+    assert InputSpec(SIG).decode_records(orjson.dumps({"records": [rec()]})) is None

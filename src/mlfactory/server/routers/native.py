@@ -56,12 +56,12 @@ PREDICT_BODY = {
 
 async def _predict(request: Request, name: str, alias: str | None, version: int | None) -> Response:
     started = time.perf_counter()
-    body = deps.parse_json(await deps.read_body(request))
-    payload, key = native_payload(body)
+    raw = await deps.read_body(request)
+    runtime = deps.runtime(request)
+    decoded = runtime.decode_records(name, raw) if alias is None and version is None else None
+    payload, key = decoded or native_payload(deps.parse_json(raw))
     key = request.headers.get("x-routing-key", key)
-    result = await deps.runtime(request).predict(
-        name, payload, alias=alias, version=version, key=key, started=started
-    )
+    result = await runtime.predict(name, payload, alias=alias, version=version, key=key, started=started)
     return deps.json_response(native_answer(result))
 
 

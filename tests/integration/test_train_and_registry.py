@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -124,3 +125,21 @@ def test_missing_feature_column_in_batch_input(tmp_path: Path) -> None:
         with pytest.raises(ValidationError, match=r"missing input column\(s\) \['body'\]"):
             project.predict_file("spam", src, tmp_path / "o.parquet")
         assert not (tmp_path / "o.parquet").exists()
+
+
+def test_batch_input_is_checked_like_a_request(tmp_path: Path) -> None:
+    """The SDK and batch scoring check rows with the server's checks: numbers held as text are read, bad
+    values are named by column and row, nullable numbers count as missing, an empty frame says so."""
+    with make_project(tmp_path / "p") as project:
+        project.promote("spam", project.train("spam").version.version)
+        model = project.registry.load("spam@production")
+        frame = pd.read_csv(tmp_path / "p" / "data" / "emails.csv").head(4)
+        expected = model.predict_frame(frame)
+        as_text = frame.assign(n_links=frame["n_links"].astype(str))
+        pd.testing.assert_frame_equal(model.predict_frame(as_text), expected)
+        nullable = frame.assign(n_links=frame["n_links"].astype("Int64").mask(frame.index == 1))
+        assert np.isnan(model.rows(nullable).columns["n_links"][1])
+        with pytest.raises(ValidationError, match="column 'n_links' .* row 2: 'many' is not a number"):
+            model.predict(as_text.assign(n_links=["1", "2", "many", "0"]))
+        with pytest.raises(ValidationError, match="no rows to predict"):
+            model.predict(frame.head(0))

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from mlfactory.errors import ValidationError
+from mlfactory.registry.inputs import Payload
 from mlfactory.serving import Columns, PredictResult, Records
-from mlfactory.serving.inputs import Payload
 
 
 def jsonable(arr: np.ndarray | None) -> Any:

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from mlfactory.errors import ValidationError
+from mlfactory.registry.inputs import NUMERIC, Payload
 from mlfactory.serving import Columns, Rows
-from mlfactory.serving.inputs import NUMERIC, Payload
 
 NUMPY_TYPES: dict[str, Any] = {
     "BOOL": np.bool_,

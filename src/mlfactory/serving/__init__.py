@@ -1,7 +1,7 @@
 """Serving without web code: loading, routing (canary, A/B, shadow), micro-batching, the prediction log."""
 
+from mlfactory.registry.inputs import Batch, Columns, InputSpec, Records, Rows
 from mlfactory.serving.feedback import FeedbackResult, read_feedback_file, record_feedback
-from mlfactory.serving.inputs import Batch, Columns, InputSpec, Records, Rows
 from mlfactory.serving.policy import (
     RoutingPolicy,
     deploy_ab,

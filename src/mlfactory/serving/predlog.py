@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlfactory.serving.inputs import Batch
+from mlfactory.registry.inputs import Batch
 from mlfactory.stores.metadata import MetadataStore
 
 log = logging.getLogger("mlfactory.serving")

@@ -26,7 +26,7 @@ import numpy as np
 from mlfactory.config import ServerConfig
 from mlfactory.errors import MLFactoryError, NotFoundError
 from mlfactory.registry import PRODUCTION, Registry
-from mlfactory.serving.inputs import Batch, Payload, payload_field, payload_rows, take_payload
+from mlfactory.registry.inputs import Batch, Payload, payload_field, payload_rows, take_payload
 from mlfactory.serving.policy import RoutingPolicy
 from mlfactory.serving.predlog import PredictionLog, RequestIds
 from mlfactory.serving.router import RouteTable, build_table

@@ -11,9 +11,9 @@ import pandas as pd
 from mlfactory.config import BatchingConfig
 from mlfactory.errors import MLFactoryError
 from mlfactory.registry import LoadedModel
+from mlfactory.registry.inputs import NUMERIC, Batch, InputSpec
 from mlfactory.serving.batching import MicroBatcher
 from mlfactory.serving.compiled import compile_numeric, takes_arrays
-from mlfactory.serving.inputs import NUMERIC, Batch, InputSpec
 
 if TYPE_CHECKING:
     from mlfactory.features.spec import ServiceSpec

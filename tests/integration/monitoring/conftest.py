@@ -14,7 +14,6 @@ import pytest
 
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart.world import SpamWorld
-from mlfactory.registry.loaded import check_input
 from mlfactory.serving import Batch, PredictionLog
 from project_helpers import make_project
 
@@ -57,7 +56,8 @@ def send(project: Project, plog: PredictionLog) -> Sender:
     ) -> tuple[list[str], np.ndarray]:
         now = datetime.now(UTC)
         frame = world.emails(n, start=now - timedelta(days=1), end=now, drift=drift)
-        x = check_input(frame, version.signature).drop(columns=list(drop))
+        rows = model.rows(frame)
+        kept = [c for c in rows.names if c not in drop]
         pred, proba = model.predict(frame)
         ids = plog.ids.make(n)
         plog.append(
@@ -67,7 +67,7 @@ def send(project: Project, plog: PredictionLog) -> Sender:
             time=time.time(),
             latency_ms=2.0,
             request_ids=ids,
-            batch=Batch(list(x.columns), columns={c: x[c].to_numpy() for c in x.columns}),
+            batch=Batch(kept, columns={c: rows.columns[c] for c in kept}),
             predictions=pred,
             probabilities=proba,
         )

@@ -17,10 +17,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from mlfactory.errors import ConfigError, ValidationError
+from mlfactory.registry.inputs import Payload
 from mlfactory.server import deps
 from mlfactory.server.answers import jsonable
 from mlfactory.serving import Columns, Records, Rows
-from mlfactory.serving.inputs import Payload
 
 router = APIRouter(tags=["mlflow scoring"])
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")

@@ -200,6 +200,8 @@ class InputSpec:
 
     def check(self, payload: Payload, *, max_rows: int | None = None) -> Batch:
         """Validate and convert a payload; ValidationError (or PayloadTooLargeError) naming field and row."""
+        if isinstance(payload, Columns):
+            self._require(payload.data)
         n = payload_rows(payload)
         if n == 0:
             raise ValidationError("no rows to predict; send at least one row")
@@ -241,13 +243,15 @@ class InputSpec:
                     [f"row {i}: missing column '{m}'" for m in missing],
                 )
 
-    def _columns(self, data: dict[str, Any], strings: bool = False) -> Batch:
+    def _require(self, data: dict[str, Any]) -> None:
         missing = [c for c in self.names if c not in data]
         if missing:
             raise ValidationError(
                 f"missing input column(s) {missing}; the model takes {self.names}",
                 [f"missing column '{m}'" for m in missing],
             )
+
+    def _columns(self, data: dict[str, Any], strings: bool = False) -> Batch:
         values = [data[c] for c in self.names]
         lengths = {}
         for name, v in zip(self.names, values, strict=True):
@@ -424,6 +428,21 @@ class InputSpec:
         if self.numeric_only:
             return Batch(self.names, matrix=np.column_stack([columns[n] for n in self.names]))
         return Batch(self.names, columns=columns)
+
+
+def frame_payload(frame: pd.DataFrame, spec: InputSpec) -> Columns:
+    """A DataFrame's input columns as a payload: numeric dtypes as float64 (missing = NaN), anything else as
+    objects (missing = None), and text that holds numbers allowed in number columns."""
+    data: dict[str, Any] = {}
+    for name, kind in zip(spec.names, spec.kinds, strict=True):
+        if name not in frame.columns:
+            continue
+        column = frame[name]
+        if kind in NUMERIC and (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            data[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            data[name] = column.astype(object).where(column.notna(), None).to_numpy()
+    return Columns(data, strings_are_numbers=True)
 
 
 def take_payload(payload: Payload, index: np.ndarray) -> Payload:

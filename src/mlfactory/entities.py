@@ -51,6 +51,20 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class RunClause:
+    """One ``field[.key] op value`` clause of a run filter (``metrics.f1 > 0.9``), value as written.
+
+    The value is compared as the run's own value is typed: a number with a number (when it reads as one), a
+    true/false with a flag, text with text. A run without the field never matches.
+    """
+
+    field: str  # metrics | params | tags | status | name | dataset
+    key: str | None
+    op: str  # = == != > >= < <=
+    value: str
+
+
+@dataclass(frozen=True)
 class Run:
     """One training run and everything it recorded."""
 

@@ -1,6 +1,7 @@
 """One suite for the metadata store interface, run against SQLite and PostgreSQL."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -135,17 +136,74 @@ def test_reopening_keeps_everything(metadata_url: str) -> None:
     again.close()
 
 
-def test_search_reads_only_what_the_filter_needs_and_agrees_with_filtering(metadata: MetadataStore) -> None:
+SEARCHES = [
+    "params.C = 1",
+    "params.C > 0.5",
+    "params.C != 1",
+    "params.C = abc",
+    "params.C != abc",
+    "params.C > abc",
+    "params.solver = lbfgs",
+    "params.solver != 'lbfgs'",
+    "params.solver > a",
+    "params.flag = true",
+    "params.flag = 0",
+    "params.flag > false",
+    "params.odd = 1",
+    "params.odd > 05",
+    "params.lst = x",
+    "params.lst != x",
+    "params.missing = 1",
+    "params.missing != 1",
+    "params.dotted.key = 3",
+    "tags.team = 'a'",
+    "tags.team > B",
+    "tags.team <= Zed",
+    "metrics.acc >= 0.5",
+    "metrics.acc < 0.2",
+    "metrics.acc != x",
+    "metrics.acc = x",
+    "metrics.none > 0",
+    "status = failed",
+    "status != finished",
+    "name = m",
+    "name > l",
+    "dataset = d1",
+    "dataset != d1",
+    "metrics.acc > 0.3 and params.C = 1 and tags.team = b",
+]
+
+
+def test_search_in_the_database_agrees_with_filtering_loaded_runs(metadata: MetadataStore) -> None:
     from mlfactory.tracking import filter_runs, search_runs
 
-    for i in range(12):
-        run_id = metadata.create_run("m" if i % 3 else "other", params={"C": i % 2})
-        metadata.log_metrics(run_id, [Metric("acc", 0.1, 0, 0.0), Metric("acc", i / 12, 1, 0.0)])
-    index = metadata.run_index(["acc"])
-    assert len(index) == 12 and all(set(r["metrics"]) == {"acc"} for r in index)
-    expr = "metrics.acc >= 0.5 and params.C = 1 and name = m"
-    expected = [r.id for r in filter_runs(metadata.list_runs(), expr)]
-    assert [r.id for r in search_runs(metadata, expr)] == expected and len(expected) == 2
-    assert [r.id for r in search_runs(metadata, expr, limit=1)] == expected[:1]
-    assert search_runs(metadata, "metrics.acc > 2") == []
-    assert {r.id for r in metadata.list_runs(ids=expected)} == set(expected)
+    teams = ["a", "b", "B", "Zed", "alpha"]
+    for i in range(30):
+        params: dict[str, Any] = {
+            "C": [0, 1, 0.5][i % 3],
+            "solver": ["lbfgs", "saga", "Adam"][i % 3],
+            "flag": i % 4 == 0,
+            "odd": ["1", "07", "x"][i % 3],
+            "lst": [1, 2] if i % 5 == 0 else "x",
+            "dotted.key": i % 4,
+        }
+        if i % 7 == 0:
+            params["C"] = "abc"
+        run_id = metadata.create_run(
+            "m" if i % 3 else "other", params=params, dataset_id="d1" if i % 2 else None
+        )
+        metadata.set_tags(run_id, {"team": teams[i % len(teams)]})
+        # the latest value (highest step) counts, not the largest
+        metadata.log_metrics(run_id, [Metric("acc", 0.9, 0, 0.0), Metric("acc", (i % 10) / 10, 1, 0.0)])
+        metadata.end_run(run_id, RunStatus.FAILED if i % 4 == 1 else RunStatus.FINISHED)
+    runs = metadata.list_runs()
+    for expr in SEARCHES:
+        expected = [r.id for r in filter_runs(runs, expr)]
+        assert [r.id for r in search_runs(metadata, expr)] == expected, expr
+    expr = "metrics.acc >= 0.5 and params.C = 1"
+    expected = [r.id for r in filter_runs(runs, expr)]
+    assert len(expected) >= 3
+    assert [r.id for r in search_runs(metadata, expr, limit=2)] == expected[:2]
+    assert [r.id for r in search_runs(metadata, expr, name="m")] == [
+        r.id for r in filter_runs(runs, expr + " and name = m")
+    ]

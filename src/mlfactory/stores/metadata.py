@@ -18,6 +18,7 @@ from mlfactory.entities import (
     ModelVersion,
     Rollout,
     Run,
+    RunClause,
     RunStatus,
     VersionStatus,
 )
@@ -128,11 +129,16 @@ class MetadataStore(ABC):
         """Runs, newest first; optionally only those with the given ids."""
 
     @abstractmethod
-    def run_index(
-        self, metric_keys: Sequence[str], *, name: str | None = None, status: RunStatus | None = None
-    ) -> list[dict[str, Any]]:
-        """Light rows for searching, newest first: id, name, status, dataset_id, params, tags, and
-        ``metrics`` holding the latest value of each of ``metric_keys``."""
+    def search_run_ids(
+        self,
+        clauses: Sequence[RunClause],
+        *,
+        name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Ids of the runs matching every clause (see :class:`RunClause`), newest first, filtered in the
+        database."""
 
     @abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[Metric]:

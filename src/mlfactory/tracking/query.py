@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlfactory.entities import Run, RunStatus
+from mlfactory.entities import Run, RunClause, RunStatus
 from mlfactory.errors import ConfigError
 from mlfactory.stores.metadata import MetadataStore
 
@@ -102,13 +102,14 @@ def search_runs(
     status: RunStatus | None = None,
     limit: int | None = None,
 ) -> list[Run]:
-    """Runs matching ``expression`` (see :func:`filter_runs`), newest first, read from the store without
-    loading every run in full: only the metrics the expression names are fetched to decide."""
-    clauses = _parse(expression)
-    keys = sorted({key for field, key, _, _ in clauses if field == "metrics" and key})
-    ids = [row["id"] for row in store.run_index(keys, name=name, status=status) if _matches(row, clauses)]
-    ids = ids[:limit] if limit else ids
-    return store.list_runs(ids=ids) if ids else []
+    """Runs matching ``expression`` (the same meaning as :func:`filter_runs`), newest first, filtered by the
+    database; only the matching runs are loaded."""
+    clauses = [RunClause(field, key, op, raw) for field, key, op, raw in _parse(expression)]
+    ids = store.search_run_ids(clauses, name=name, status=status, limit=limit)
+    if not ids:
+        return []
+    order = {run_id: i for i, run_id in enumerate(ids)}
+    return sorted(store.list_runs(ids=ids), key=lambda run: order[run.id])
 
 
 def compare_runs(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Float,
+    Row,
+    Text,
+    and_,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from mlfactory.entities import (
     Metric,
     Run,
+    RunClause,
     RunStatus,
 )
 from mlfactory.errors import ConflictError, NotFoundError
@@ -162,36 +182,26 @@ class RunsMixin(SqlBase):
         with self._tx() as c:
             return self._runs(c, c.execute(q).all())
 
-    def run_index(
-        self, metric_keys: Sequence[str], *, name: str | None = None, status: RunStatus | None = None
-    ) -> list[dict[str, Any]]:
-        cols = [
-            t.runs.c.id,
-            t.runs.c.name,
-            t.runs.c.status,
-            t.runs.c.dataset_id,
-            t.runs.c.params,
-            t.runs.c.tags,
-        ]
-        q = select(*cols).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
+    def search_run_ids(
+        self,
+        clauses: Sequence[RunClause],
+        *,
+        name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        q = select(t.runs.c.id).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
         if name is not None:
             q = q.where(t.runs.c.name == name)
         if status is not None:
             q = q.where(t.runs.c.status == status.value)
+        postgres = self.engine.dialect.name == "postgresql"
+        for clause in clauses:
+            q = q.where(_condition(clause, postgres))
+        if limit:
+            q = q.limit(limit)
         with self._tx() as c:
-            keys = ("id", "name", "status", "dataset_id", "params", "tags")
-            rows = [{**dict(zip(keys, r, strict=True)), "metrics": {}} for r in c.execute(q).all()]
-            by_id = {r["id"]: r for r in rows}
-            if metric_keys and rows:
-                mq = (
-                    select(t.metrics.c.run_id, t.metrics.c.key, t.metrics.c.value)
-                    .where(t.metrics.c.key.in_(list(metric_keys)))
-                    .order_by(t.metrics.c.step, t.metrics.c.id)
-                )
-                for run_id, key, value in c.execute(mq).all():
-                    if run_id in by_id:
-                        by_id[run_id]["metrics"][key] = value
-        return rows
+            return [r[0] for r in c.execute(q)]
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         q = (
@@ -201,3 +211,73 @@ class RunsMixin(SqlBase):
         )
         with self._tx() as c:
             return [Metric(*r) for r in c.execute(q)]
+
+
+# -- run filters in SQL ----------------------------------------------------------------------------------
+
+_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _typed(kind: ColumnElement[bool], value: ColumnElement[Any], op: str, wanted: Any) -> ColumnElement[bool]:
+    """``value op wanted`` where ``kind`` holds; a value that cannot be compared matches only ``!=``."""
+    if wanted is None:
+        return and_(kind, true() if op == "!=" else false())
+    return and_(kind, _COMPARE[op](value, wanted))
+
+
+def _json_conditions(column: Any, key: str, op: str, text: str, postgres: bool) -> list[ColumnElement[bool]]:
+    """A JSON field compared as it is typed: as a number, a flag or text (the filter's semantics)."""
+    number, flag = _number(text), text.lower() in ("true", "1", "yes")
+    if postgres:
+        kind = func.json_typeof(column.op("->")(key))
+        raw = column.op("->>", return_type=Text)(key)
+        return [
+            _typed(kind == "number", cast(raw, Float), op, number),
+            _typed(kind == "boolean", raw == "true", op, literal(flag, Boolean)),
+            _typed(kind == "string", raw.collate("C"), op, text),  # code-point order, as Python compares
+            _typed(kind.in_(["array", "object"]), raw, op, None),
+        ]
+    path = f'$."{key}"'  # keys are word characters, dots, dashes and slashes
+    kind = func.json_type(column, path)
+    raw = func.json_extract(column, path)
+    return [
+        _typed(kind.in_(["integer", "real"]), raw, op, number),
+        _typed(kind.in_(["true", "false"]), raw, op, int(flag)),
+        _typed(kind == "text", raw, op, text),
+        _typed(kind.in_(["array", "object"]), raw, op, None),
+    ]
+
+
+def _condition(clause: RunClause, postgres: bool) -> ColumnElement[bool]:
+    """The SQL for one clause over ``runs``, with the same meaning as filtering loaded runs in Python."""
+    text = clause.value.strip("'\"")
+    op, key = clause.op, clause.key or ""
+    if clause.field in ("params", "tags"):
+        column = t.runs.c.params if clause.field == "params" else t.runs.c.tags
+        return or_(*_json_conditions(column, key, op, text, postgres))
+    if clause.field == "metrics":
+        latest = (
+            select(t.metrics.c.value)
+            .where(t.metrics.c.run_id == t.runs.c.id, t.metrics.c.key == key)
+            .order_by(t.metrics.c.step.desc(), t.metrics.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        return _typed(latest.is_not(None), latest, op, _number(text))
+    column = {"status": t.runs.c.status, "name": t.runs.c.name, "dataset": t.runs.c.dataset_id}[clause.field]
+    return and_(column.is_not(None), _COMPARE[op](column.collate("C") if postgres else column, text))

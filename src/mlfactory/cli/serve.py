@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,7 @@ def serve(
 
     from mlfactory.config import load_project_config
     from mlfactory.server.app import create_app
+    from mlfactory.server.metrics import MULTIPROC_ENV
     from mlfactory.server.run import uvicorn_options
     from mlfactory.server.settings import SETTINGS_ENV, ServerSettings
 
@@ -43,11 +45,14 @@ def serve(
         uvicorn.run(create_app(settings), host=cfg.host, port=cfg.port, **opts)
         return
     os.environ[SETTINGS_ENV] = settings.to_json()
-    uvicorn.run(
-        "mlfactory.server.app:app_from_environment",
-        factory=True,
-        host=cfg.host,
-        port=cfg.port,
-        workers=workers,
-        **opts,
-    )
+    with tempfile.TemporaryDirectory(prefix="mlfactory-metrics-") as shared:
+        # each worker keeps its counters in this folder, and any worker's /metrics sums them all
+        os.environ.setdefault(MULTIPROC_ENV, shared)
+        uvicorn.run(
+            "mlfactory.server.app:app_from_environment",
+            factory=True,
+            host=cfg.host,
+            port=cfg.port,
+            workers=workers,
+            **opts,
+        )

@@ -102,7 +102,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             project.registry, cfg, plog, actor=settings.actor, seed=settings.routing_seed, features=features
         )
         metrics.watch(runtime, plog)
-        metrics.registry.register(MonitoringCollector(project.metadata))
+        metrics.add_collector(MonitoringCollector(project.metadata))
         app.state.project = project
         app.state.server_config = cfg
         app.state.prediction_log = plog

@@ -1,18 +1,27 @@
-"""Prometheus metrics of one app, in its own registry (several apps in one process never collide)."""
+"""Prometheus metrics of one app, in its own registry (several apps in one process never collide).
+
+With ``mlfactory serve --workers N`` every worker is its own process and a scrape reaches one of them.
+The command then points ``PROMETHEUS_MULTIPROC_DIR`` at a folder shared by the workers: prometheus-client
+keeps counters and histograms in files there, and each scrape sums every worker's (the state collectors
+still describe the worker that answered, which serves the same routes as the others).
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from mlfactory.serving import PredictionLog, ServingRuntime
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -86,9 +95,15 @@ class ServerMetrics:
             "mlfactory_predictions", "rows predicted", ["model", "version", "route"], registry=self.registry
         )
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._collectors: list[Any] = []
+
+    def add_collector(self, collector: Any) -> None:
+        """A collector that reads state at scrape time (never summed across workers)."""
+        self.registry.register(collector)
+        self._collectors.append(collector)
 
     def watch(self, runtime: ServingRuntime, log: PredictionLog | None) -> None:
-        self.registry.register(_StateCollector(runtime, log))
+        self.add_collector(_StateCollector(runtime, log))
         runtime.observers.append(self.observe_prediction)
 
     def observe_prediction(self, model: str, version: int, route: str, rows: int) -> None:
@@ -113,7 +128,13 @@ class ServerMetrics:
             children[2].inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not os.environ.get(MULTIPROC_ENV):
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)  # counters and histograms of every worker, summed
+        for collector in self._collectors:
+            merged.register(collector)
+        return generate_latest(merged)
 
 
 class MetricsMiddleware:

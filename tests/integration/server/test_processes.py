@@ -179,3 +179,23 @@ def test_a_client_leaving_mid_body_is_not_an_error(spam_project: Path, tmp_path:
         assert _version(server.url, recs) == 1  # still serving
     text = (tmp_path / "server.log").read_text()
     assert "Traceback" not in text and "unexpected error" not in text, text[-2000:]
+
+
+def test_metrics_count_every_worker(spam_project: Path, tmp_path: Path) -> None:
+    """With --workers 2 a scrape reaches one worker, and still counts the rows both predicted."""
+    recs = sample_records(spam_project, 2)
+    with start_server_process(
+        spam_project, workers=2, env=ENV, log_file=tmp_path / "server.log", timeout=120
+    ) as server:
+        tokens = set()
+        for _ in range(40):  # a new connection each time, so the kernel hands them to both workers
+            ids = httpx.post(f"{server.url}/v1/models/spam/predict", json={"records": recs}).json()[
+                "request_ids"
+            ]
+            tokens.add(ids[0][11:17])  # the answering process's token inside each request id
+        assert len(tokens) == 2  # both workers answered
+        line = 'mlfactory_predictions_total{model="spam",route="production",version="1"}'
+        for _ in range(6):
+            text = httpx.get(f"{server.url}/metrics").text
+            counted = [float(row.split()[-1]) for row in text.splitlines() if row.startswith(line)]
+            assert counted == [80.0], text[-1500:]

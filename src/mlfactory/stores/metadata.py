@@ -129,16 +129,15 @@ class MetadataStore(ABC):
         """Runs, newest first; optionally only those with the given ids."""
 
     @abstractmethod
-    def search_run_ids(
+    def find_runs(
         self,
         clauses: Sequence[RunClause],
         *,
         name: str | None = None,
         status: RunStatus | None = None,
         limit: int | None = None,
-    ) -> list[str]:
-        """Ids of the runs matching every clause (see :class:`RunClause`), newest first, filtered in the
-        database."""
+    ) -> list[Run]:
+        """The runs matching every clause (see :class:`RunClause`), newest first, filtered in the database."""
 
     @abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[Metric]:

@@ -103,13 +103,9 @@ def search_runs(
     limit: int | None = None,
 ) -> list[Run]:
     """Runs matching ``expression`` (the same meaning as :func:`filter_runs`), newest first, filtered by the
-    database; only the matching runs are loaded."""
+    database in the query that loads them."""
     clauses = [RunClause(field, key, op, raw) for field, key, op, raw in _parse(expression)]
-    ids = store.search_run_ids(clauses, name=name, status=status, limit=limit)
-    if not ids:
-        return []
-    order = {run_id: i for i, run_id in enumerate(ids)}
-    return sorted(store.list_runs(ids=ids), key=lambda run: order[run.id])
+    return store.find_runs(clauses, name=name, status=status, limit=limit)
 
 
 def compare_runs(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:

@@ -182,15 +182,15 @@ class RunsMixin(SqlBase):
         with self._tx() as c:
             return self._runs(c, c.execute(q).all())
 
-    def search_run_ids(
+    def find_runs(
         self,
         clauses: Sequence[RunClause],
         *,
         name: str | None = None,
         status: RunStatus | None = None,
         limit: int | None = None,
-    ) -> list[str]:
-        q = select(t.runs.c.id).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
+    ) -> list[Run]:
+        q = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
         if name is not None:
             q = q.where(t.runs.c.name == name)
         if status is not None:
@@ -201,7 +201,7 @@ class RunsMixin(SqlBase):
         if limit:
             q = q.limit(limit)
         with self._tx() as c:
-            return [r[0] for r in c.execute(q)]
+            return self._runs(c, c.execute(q).all())
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         q = (

@@ -67,7 +67,8 @@ def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
     env = run.environment
     console.print(
         f"python {env.get('python')}, git {env.get('git_commit') or '-'}, "
-        f"project file {str(env.get('project_file_sha256'))[:12]}"
+        f"project file {str(env.get('project_file_sha256'))[:12]}, host {env.get('host') or '-'} "
+        f"pid {env.get('pid') or '-'}"
     )
 
 

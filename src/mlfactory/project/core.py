@@ -18,7 +18,7 @@ from mlfactory.entities import DatasetVersion, Event, ModelVersion, Run, RunStat
 from mlfactory.errors import ConfigError, NotFoundError, ValidationError
 from mlfactory.registry import PRODUCTION, Registry
 from mlfactory.stores import open_artifact_store, open_metadata_store
-from mlfactory.tracking import search_runs
+from mlfactory.tracking import reap_runs, search_runs
 
 if TYPE_CHECKING:
     from mlfactory.features.store import FeatureStore
@@ -139,7 +139,9 @@ class Project:
         status: str | None = None,
         limit: int | None = None,
     ) -> list[Run]:
-        """Runs, newest first, optionally filtered (see :func:`mlfactory.tracking.filter_runs`)."""
+        """Runs, newest first, optionally filtered (see :func:`mlfactory.tracking.filter_runs`). Runs still
+        marked running whose process on this machine is gone are marked failed first (:func:`reap_runs`)."""
+        reap_runs(self.metadata)
         state = RunStatus(status) if status else None
         if where:
             return search_runs(self.metadata, where, name=name, status=state, limit=limit)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,12 +56,16 @@ def start_run(
     environment: Mapping[str, Any] | None = None,
     dataset_id: str | None = None,
 ) -> Iterator[ActiveRun]:
-    """Record a run for the duration of the block: finished on success, failed with the error otherwise."""
+    """Record a run for the duration of the block: finished on success, failed with the error otherwise.
+
+    The run's environment also records the host and process id that run it, so a run whose process was
+    killed before it could say so can be found later (:func:`reap_runs`).
+    """
     run_id = store.create_run(
         name,
         params=dict(params or {}),
         tags=dict(tags or {}),
-        environment=dict(environment or {}),
+        environment={**(environment or {}), "host": socket.gethostname(), "pid": os.getpid()},
         dataset_id=dataset_id,
     )
     run = ActiveRun(store, run_id)
@@ -70,3 +76,31 @@ def start_run(
         store.end_run(run_id, RunStatus.FAILED, error=detail)
         raise
     store.end_run(run_id, RunStatus.FINISHED)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def reap_runs(store: MetadataStore) -> list[str]:
+    """Mark failed every run still ``running`` whose process, on this host, no longer exists (killed, out of
+    memory, the machine restarted); returns their ids. Runs started on other hosts are left as they are."""
+    host = socket.gethostname()
+    reaped = []
+    for run in store.list_runs(status=RunStatus.RUNNING):
+        pid = run.environment.get("pid")
+        if run.environment.get("host") != host or not isinstance(pid, int) or _alive(pid):
+            continue
+        store.end_run(
+            run.id,
+            RunStatus.FAILED,
+            error=f"its process (pid {pid} on {host}) ended without finishing the run",
+        )
+        reaped.append(run.id)
+    return reaped

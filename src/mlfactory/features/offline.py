@@ -16,8 +16,7 @@ set (each view's table, plus its columns carried for every label) fits an eighth
 each group is one DuckDB query. When everything fits (the common case) one query writes the result; otherwise
 each group's features are written in label order against a narrow label table (row id, keys, time) and the
 result is glued side by side with a positional scan, by one thread so that only one full-width row group is
-buffered. DuckDB spills to a temporary folder past
-``memory_limit``.
+buffered. DuckDB spills to a temporary folder past ``memory_limit``.
 """
 
 from __future__ import annotations
@@ -216,8 +215,9 @@ def point_in_time_join(
         columns.pop("_rid", None)
         _check_inputs(columns, event_time, views)
         n = _rows(con, source)
-        right_types = [_types(con, f"read_parquet({lit(v.path)})") for v in views]
-        sizes = [_working_set(n, _rows(con, f"read_parquet({lit(v.path)})"), v) for v in views]
+        tables = [f"read_parquet({lit(v.path)})" for v in views]
+        right_types = [_types(con, table) for table in tables]
+        sizes = [_working_set(n, _rows(con, table), v) for table, v in zip(tables, views, strict=True)]
         if sum(sizes) + 8 * n * (len(columns) + 2) <= budget:  # one query writes the result
             left = f"(SELECT *, {us(q(event_time))} AS _label_us FROM {source})"
             every = range(len(views))

@@ -193,7 +193,7 @@ class InputSpec:
         if not parsed.records:
             return None
         matrix = np.array(list(map(msgspec.structs.astuple, parsed.records)), dtype=np.float64)
-        return Rows(matrix, self.names), parsed.key
+        return Rows(matrix), parsed.key  # in feature order
 
     def describe(self) -> str:
         return ", ".join(f"{n} ({k})" for n, k in zip(self.names, self.kinds, strict=True))
@@ -295,7 +295,8 @@ class InputSpec:
             index = [payload.names.index(c) for c in self.names]
         if matrix is not None:
             if self.numeric_only and matrix.dtype.kind in _NUMBER_KINDS:
-                return self._checked_matrix(np.ascontiguousarray(matrix[:, index], dtype=np.float64))
+                ordered = matrix if payload.names is None else matrix[:, index]  # no copy in feature order
+                return self._checked_matrix(np.ascontiguousarray(ordered, dtype=np.float64))
             cols = [matrix[:, j].tolist() for j in index]
             return self._from_columns(cols, strings=payload.strings_are_numbers)
         if self.numeric_only and not payload.strings_are_numbers:

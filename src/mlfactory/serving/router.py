@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mlfactory.registry.inputs import InputSpec
 from mlfactory.serving.policy import RoutingPolicy
 from mlfactory.serving.served import ServedVersion
 
@@ -44,6 +45,7 @@ class RouteTable:
     policy: RoutingPolicy
     routes: tuple[Route, ...]
     shadow: ServedVersion | None = None
+    records_spec: InputSpec | None = None  # decodes every request's records straight into numbers, when set
 
     def versions(self) -> set[int]:
         out = {r.served.number for r in self.routes}
@@ -84,4 +86,19 @@ def build_table(
         routes.append(Route(served[production], "production", 1.0))
     last = routes[-1]
     routes[-1] = Route(last.served, last.name, 1.0)
-    return RouteTable(model, production, policy, tuple(routes), shadow)
+    return RouteTable(model, production, policy, tuple(routes), shadow, _records_spec(routes, shadow, policy))
+
+
+def _records_spec(
+    routes: Sequence[Route], shadow: ServedVersion | None, policy: RoutingPolicy
+) -> InputSpec | None:
+    """The spec that may decode every request's records straight into numbers: when each version the rows may
+    reach takes the same numeric inputs, and nothing is looked up by another field of the rows (an A/B key,
+    online features)."""
+    served = [r.served for r in routes] + ([shadow] if shadow is not None else [])
+    first = served[0]
+    if policy.key or not first.spec.numeric_only:
+        return None
+    if any(sv.features is not None or not sv.same_inputs(first) for sv in served):
+        return None
+    return first.spec

@@ -65,15 +65,6 @@ class PredictResult:
         return first if bool((self.versions == first).all()) else None
 
 
-def _same_spec(a: ServedVersion, b: ServedVersion) -> bool:
-    return (a.spec.names, a.spec.kinds, a.spec.allow_nan, a.features) == (
-        b.spec.names,
-        b.spec.kinds,
-        b.spec.allow_nan,
-        b.features,
-    )
-
-
 class ServingRuntime:
     """Serves every model that has a ``production`` alias or a routing policy.
 
@@ -381,13 +372,8 @@ class ServingRuntime:
         :meth:`InputSpec.decode_records`), when every version it may reach takes the same numeric inputs
         and nothing is looked up by a field of the rows (an A/B key, online features); else None."""
         table = self.tables.get(name)
-        if table is None or table.policy.key:
-            return None
-        served = [r.served for r in table.routes] + ([table.shadow] if table.shadow else [])
-        first = served[0]
-        if any(sv.features is not None or not _same_spec(sv, first) for sv in served):
-            return None
-        return first.spec.decode_records(body)
+        spec = table.records_spec if table is not None else None
+        return spec.decode_records(body) if spec is not None else None
 
     def _groups(
         self, name: str, payload: Payload, n: int, alias: str | None, version: int | None, key: Any
@@ -430,7 +416,7 @@ class ServingRuntime:
         primary = groups[0][0]
         if n > self.config.max_rows:  # refuse before looking anything up
             primary.spec.check(payload, max_rows=self.config.max_rows)
-        if all(_same_spec(sv, primary) for sv, _, _ in groups):
+        if all(sv.same_inputs(primary) for sv, _, _ in groups):
             completed, found = await self._complete(name, primary, payload, n)
             full = primary.spec.check(completed, max_rows=self.config.max_rows)
             subs = [full if rows is None else full.take(rows) for _, _, rows in groups]
@@ -575,7 +561,7 @@ class ServingRuntime:
     ) -> None:
         t0 = time.perf_counter()
         try:
-            if full is not None and _same_spec(shadow, primary):
+            if full is not None and shadow.same_inputs(primary):
                 batch = full
             else:
                 completed, _ = await self._complete(shadow.name, shadow, payload, payload_rows(payload))

@@ -122,6 +122,11 @@ class ServedVersion:
     def ref(self) -> str:
         return self.version.ref
 
+    def same_inputs(self, other: ServedVersion) -> bool:
+        """Whether rows checked for this version are exactly what ``other`` takes too."""
+        mine = (self.spec.names, self.spec.kinds, self.spec.allow_nan, self.features)
+        return mine == (other.spec.names, other.spec.kinds, other.spec.allow_nan, other.features)
+
     def predict_batch(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions and class probabilities for checked rows (synchronous)."""
         try:

@@ -45,8 +45,8 @@ def _coerce(raw: str, current: Any) -> Any:
     return raw
 
 
-def _parse(expression: str) -> list[tuple[str, str | None, str, str]]:
-    clauses: list[tuple[str, str | None, str, str]] = []
+def _parse(expression: str) -> list[RunClause]:
+    clauses: list[RunClause] = []
     for part in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
         match = _CLAUSE.match(part)
         if not match:
@@ -54,18 +54,17 @@ def _parse(expression: str) -> list[tuple[str, str | None, str, str]]:
                 f"cannot read filter clause '{part}'; write e.g. \"metrics.accuracy >= 0.9 and params.C = 1 "
                 'and status = finished" (fields: metrics.*, params.*, tags.*, status, name, dataset)'
             )
-        field, key, op, raw = match.groups()
-        clauses.append((field, key, op, raw))
+        clauses.append(RunClause(*match.groups()))
     return clauses
 
 
-def _matches(row: dict[str, Any], clauses: list[tuple[str, str | None, str, str]]) -> bool:
-    for field, key, op, raw in clauses:
-        current = _value(row, field, key)
+def _matches(row: dict[str, Any], clauses: list[RunClause]) -> bool:
+    for clause in clauses:
+        current = _value(row, clause.field, clause.key)
         if current is None:
             return False
         try:
-            if not _OPS[op](current, _coerce(raw, current)):
+            if not _OPS[clause.op](current, _coerce(clause.value, current)):
                 return False
         except TypeError:
             return False
@@ -104,8 +103,7 @@ def search_runs(
 ) -> list[Run]:
     """Runs matching ``expression`` (the same meaning as :func:`filter_runs`), newest first, filtered by the
     database in the query that loads them."""
-    clauses = [RunClause(field, key, op, raw) for field, key, op, raw in _parse(expression)]
-    return store.find_runs(clauses, name=name, status=status, limit=limit)
+    return store.find_runs(_parse(expression), name=name, status=status, limit=limit)
 
 
 def compare_runs(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:

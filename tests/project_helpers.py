@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart import init_project
@@ -38,3 +41,22 @@ def without_feature_service(root: Path) -> None:
         assert line in text, f"the quickstart project file no longer has {line.strip()!r}"
         text = text.replace(line, "    # " + line.strip())
     y.write_text(text)
+
+
+def managed_project(root: Path, *, policy: dict[str, Any], gate_min: float = 0.9, **model: Any) -> Project:
+    """A trained, promoted spam project whose model has the given controller policy (and other model
+    settings), opened."""
+    make_project(root, rows=1200).close()
+    path = root / "mlfactory.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["models"]["spam"]["policy"] = policy
+    config["models"]["spam"].update(model)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    project = open_project(root, env={}, actor="test")
+    project.promote("spam", project.train("spam").version.version, reason="first")
+    if gate_min != 0.9:
+        config["models"]["spam"]["gates"][0]["min"] = gate_min
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        project.close()
+        project = open_project(root, env={}, actor="test")
+    return project

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mlfactory.cli.context import project_from
-from mlfactory.cli.output import console, fmt, print_json, table
+from mlfactory.cli.output import console, err_console, fmt, print_json, table
 from mlfactory.config import parse_duration
 from mlfactory.errors import ConfigError
 
@@ -16,6 +16,23 @@ app = typer.Typer(
     help="The controller that retrains, canaries, promotes and rolls back by itself.", no_args_is_help=True
 )
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+# what `status` shows as a model's decisions: the controller's steps and alias moves, not data arriving
+DECISIONS = (
+    *(f"rollout.{state}" for state in ("retraining", "rejected", "failed", "gated", "shadow", "canary")),
+    *(f"rollout.{state}" for state in ("promoted", "rolled_back", "idle")),
+    "controller.error",
+    "controller.suppressed",
+    "controller.paused",
+    "controller.resumed",
+    "alias.set",
+    "alias.rollback",
+    "alias.removed",
+)
+
+
+def _progress(message: str) -> None:
+    """The controller's long steps (monitoring, ingesting, training), as they start and end."""
+    err_console.print(f"[dim]{datetime.now(UTC):%H:%M:%S}[/] {message}", highlight=False)
 
 
 def _show_steps(steps: list, json: bool) -> None:  # type: ignore[type-arg]
@@ -34,7 +51,7 @@ def tick(ctx: typer.Context, json: JSON = False) -> None:
     """One pass over every model with a policy (for cron or CI)."""
     from mlfactory.control import Controller
 
-    _show_steps(Controller(project_from(ctx)).tick(), json)
+    _show_steps(Controller(project_from(ctx), progress=None if json else _progress).tick(), json)
 
 
 @app.command()
@@ -46,7 +63,7 @@ def run(
     from mlfactory.control import Controller
 
     project = project_from(ctx)
-    controller = Controller(project)
+    controller = Controller(project, progress=_progress)
     console.print(
         f"controller {controller.owner}: a pass every {project.config.controller.interval:g} s "
         f"over {', '.join(controller.managed()) or 'no models (add a policy to one)'}; Ctrl-C stops"
@@ -63,14 +80,15 @@ def status(ctx: typer.Context, json: JSON = False) -> None:
     rows: list[dict[str, Any]] = []
     for name in names:
         r = meta.get_rollout(name)
-        last = meta.list_events(model=name, limit=3)
+        last = meta.list_events(model=name, kinds=DECISIONS, limit=3)
+        production = meta.get_aliases(name).get((name, "production"))
         rows.append(
             {
                 "model": name,
                 "state": r.state,
                 "paused": r.paused,
                 "challenger": r.challenger,
-                "champion": r.champion,
+                "champion": production,
                 "updated": r.updated_at,
                 "last": [{"time": e.time, "kind": e.kind, "reason": e.reason} for e in last],
             }

@@ -30,11 +30,16 @@ def feedback(
     project = project_from(ctx)
     log_cfg = project.config.server.prediction_log
     log = PredictionLog(project.loaded.path(log_cfg.path))
-    result = record_feedback(project.metadata, log, read_feedback_file(file), actor=source or project.actor)
+    modes = {name: m.on_invalid_labels for name, m in project.config.models.items()}
+    result = record_feedback(
+        project.metadata, log, read_feedback_file(file), actor=source or project.actor, on_invalid=modes
+    )
     if json:
         print_json(result.to_dict())
     else:
         console.print(f"stored {result.accepted} label(s) from {file}")
+        for bad in result.invalid:
+            console.print(f"  kept aside, row {bad.row} (request {bad.request_id}): {bad.reason}")
     if result.unknown:
         shown = ", ".join(result.unknown[:10]) + (" …" if len(result.unknown) > 10 else "")
         raise NotFoundError(

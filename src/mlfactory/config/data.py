@@ -33,6 +33,11 @@ class SourceConfig(_Strict):
         default=None, description="declared schema; inferred from the first valid snapshot when omitted"
     )
     max_null_rate: float = Field(default=0.5, ge=0.0, le=1.0)
+    key: list[str] | None = Field(
+        default=None,
+        description="columns that identify a row (e.g. [message_id]); training keeps one row per key and "
+        "leaves out labelled traffic whose key the dataset already has",
+    )
 
     @model_validator(mode="after")
     def _kind_needs(self) -> SourceConfig:
@@ -41,4 +46,8 @@ class SourceConfig(_Strict):
                 raise ValueError("a source of kind 'sql' needs both 'query' and 'url'")
         elif not self.path:
             raise ValueError(f"a source of kind '{self.kind}' needs 'path'")
+        if self.key is not None and self.columns is not None:
+            undeclared = [k for k in self.key if k not in self.columns]
+            if undeclared:
+                raise ValueError(f"key column(s) {undeclared} are not among the declared columns")
         return self

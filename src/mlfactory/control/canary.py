@@ -11,7 +11,8 @@ import pandas as pd
 from mlfactory.config import RolloutConfig
 from mlfactory.control.stats import distribution_shift, hits, worse_proportion
 
-Decision = Literal["promote", "rollback", "wait"]
+Decision = Literal["promote", "rollback", "wait", "inconclusive"]
+QUALITY = frozenset({"accuracy"})  # metrics judged on labelled rows
 MIN_LABELLED = 30  # labelled rows per side before accuracy is compared at all
 
 
@@ -140,8 +141,9 @@ def analyze_canary(
     """Decide a canary from logged rows of both versions in the same window (with ``label`` joined in).
 
     Roll back at once on a significant regression; promote only when the minimum rows and duration are
-    reached and every compared metric is ``ok``; otherwise wait, and roll back once the canary has run
-    longer than ``max_canary_duration`` without a decision.
+    reached and every compared metric is ``ok``; otherwise wait, and say ``inconclusive`` once the canary
+    has run longer than ``max_canary_duration`` without the evidence (the policy's
+    ``canary_inconclusive`` then decides).
     """
     errors = errors or {}
     rows = {"challenger": len(challenger), "champion": len(champion)}
@@ -161,9 +163,17 @@ def analyze_canary(
     if waiting:
         if elapsed_s >= policy.max_canary_duration:
             return Verdict(
-                "rollback", "canary undecided after its maximum duration: " + "; ".join(waiting), checks, rows
+                "inconclusive",
+                f"not enough evidence after the maximum duration ({policy.max_canary_duration:.0f} s): "
+                + "; ".join(waiting),
+                checks,
+                rows,
             )
         return Verdict("wait", "; ".join(waiting), checks, rows)
+    unjudged = "" if QUALITY & {c.metric for c in checks} else " (no metric on labelled rows is compared)"
     return Verdict(
-        "promote", "no compared metric regressed: " + "; ".join(c.detail for c in checks), checks, rows
+        "promote",
+        "no compared metric regressed: " + "; ".join(c.detail for c in checks) + unjudged,
+        checks,
+        rows,
     )

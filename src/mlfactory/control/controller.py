@@ -10,11 +10,13 @@ model that had a production version always keeps one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,14 +25,14 @@ import pandas as pd
 
 from mlfactory.config import ModelConfig, PolicyConfig
 from mlfactory.control import stats
-from mlfactory.control.canary import analyze_canary
+from mlfactory.control.canary import MIN_LABELLED, analyze_canary
 from mlfactory.control.feedback import feedback_training_rows
 from mlfactory.control.states import RolloutState, check_transition
 from mlfactory.control.stats import worse_proportion
 from mlfactory.control.triggers import check_triggers
 from mlfactory.entities import DatasetVersion, ModelVersion, Rollout
 from mlfactory.errors import ConflictError, MLFactoryError, NotFoundError
-from mlfactory.monitoring import drift_streak
+from mlfactory.monitoring import Window, drift_streak, run_monitor
 from mlfactory.registry import PRODUCTION
 from mlfactory.serving import PredictionLog, deploy_canary, deploy_clear, deploy_shadow
 
@@ -40,6 +42,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlfactory.controller")
 S = RolloutState
 DAY = 86400.0
+
+
+def _accuracy(frame: pd.DataFrame, classes: list[Any] | None) -> float | None:
+    """Accuracy on a frame's labelled rows, when it has at least MIN_LABELLED of them."""
+    labelled = frame[frame["label"].notna()] if "label" in frame else frame.iloc[0:0]
+    if len(labelled) < MIN_LABELLED:
+        return None
+    return float(stats.hits(labelled["prediction"], labelled["label"], classes).mean())
+
+
+def _describe(exc: BaseException) -> str:
+    """An error as one line for events and steps: the message, and the type when it is not one of ours."""
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, MLFactoryError) else f"{type(exc).__name__}: {text}"
 
 
 @dataclass(frozen=True)
@@ -56,10 +72,17 @@ class Step:
 class Controller:
     """Runs the loop for every model whose project-file entry has a ``policy``."""
 
-    def __init__(self, project: Project, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        owner: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.project = project
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.actor = f"controller:{self.owner}"
+        self.progress = progress or (lambda message: log.info("%s", message))
         cfg = project.config.server.prediction_log
         self.predictions = PredictionLog(project.loaded.path(cfg.path))
         self._ingested: dict[str, DatasetVersion] = {}
@@ -80,9 +103,11 @@ class Controller:
         for name, model in self.managed().items():
             try:
                 steps.append(self._leased(name, model))
-            except MLFactoryError as exc:  # a failed retrain, an unreachable database or server, …
+            except Exception as exc:  # a database or server away, or a defect: record it, go on
+                if not isinstance(exc, MLFactoryError):
+                    log.exception("controller pass on %s failed", name)
                 self._error(name, exc)
-                steps.append(Step(name, "unknown", "error", str(exc)))
+                steps.append(Step(name, "unknown", "error", _describe(exc)))
         return steps
 
     def _leased(self, name: str, model: ModelConfig) -> Step:
@@ -94,7 +119,13 @@ class Controller:
                 "another controller holds this model's lease",
             )
         try:
-            return self._step(name, model)
+            watched = self._monitor(name, model)
+            step = self._step(name, model)
+            return (
+                dataclasses.replace(step, payload={**step.payload, "monitoring": watched})
+                if watched
+                else step
+            )
         except ConflictError as exc:  # another controller moved first; nothing to undo
             return Step(name, self.meta.get_rollout(name).state, "skipped", str(exc))
         finally:
@@ -121,7 +152,7 @@ class Controller:
                 actor=self.actor,
                 model=name,
                 payload={"error": type(exc).__name__},
-                reason=str(exc),
+                reason=_describe(exc),
             )
         except MLFactoryError:  # the database itself is away; the log line is all we can leave
             log.exception("controller error on %s, and the event could not be written", name)
@@ -172,6 +203,42 @@ class Controller:
             return self._guard(r, name, policy)
         done = self._move(r, S.IDLE, f"rollout finished as {state.value}")
         return Step(name, done.state, "reset", f"rollout finished as {state.value}")
+
+    # -- monitoring on the controller's own schedule ----------------------------------------------------
+
+    def _monitor(self, name: str, model: ModelConfig) -> list[dict[str, Any]]:
+        """Write monitoring reports of the newest ``window_rows`` rows once that many new production rows
+        were logged since the model's last production report (so consecutive windows do not overlap)."""
+        policy = model.policy
+        assert policy is not None
+        if not policy.monitor or self.champion(name) is None:
+            return []
+        last = self.meta.list_monitor_reports(name, route=PRODUCTION, limit=1)
+        since = last[-1]["window_end"] if last else None
+        new = self.predictions.query(model=name, route=PRODUCTION, since=since, limit=policy.window_rows)
+        if len(new) < policy.window_rows:
+            return []
+        self.progress(f"{name}: monitoring the newest {policy.window_rows} logged rows")
+        reports = run_monitor(
+            self.meta,
+            self.predictions,
+            self.project.config.monitoring,
+            model=name,
+            window=Window(last=policy.window_rows),
+            actor=self.actor,
+        )
+        return [
+            {
+                "report": r.id,
+                "version": r.version,
+                "route": r.route,
+                "rows": r.rows,
+                "status": r.status,
+                "drift_share": r.metrics.get("drift.share"),
+                "drifted": r.drifted_columns(),
+            }
+            for r in reports
+        ]
 
     # -- idle: triggers, cooldown and cap ----------------------------------------------------------------
 
@@ -237,32 +304,44 @@ class Controller:
     # -- retraining and gates ------------------------------------------------------------------------------
 
     def _retrain(self, r: Rollout, name: str, model: ModelConfig, policy: PolicyConfig) -> Step:
+        started = time.monotonic()
         try:
+            self.progress(f"{name}: ingesting source '{model.source}'")
             dataset = self.newest_dataset(model.source)
             self._refresh_features(model)
-            extra = (
+            feedback = (
                 feedback_training_rows(self.predictions, self.meta, name, model)
                 if policy.include_feedback
-                else pd.DataFrame()
+                else None
+            )
+            extra = 0 if feedback is None else len(feedback.frame)
+            self.progress(
+                f"{name}: training on dataset {dataset.id} ({dataset.n_rows:,} rows) and {extra:,} labelled "
+                "requests, then evaluating, gating and saving"
             )
             result = self.project.train(
                 name,
                 dataset=dataset.id,
-                extra_rows=extra,
+                feedback=feedback,
                 max_rows=policy.max_training_rows,
                 actor=self.actor,
             )
-        except MLFactoryError as exc:
+        except Exception as exc:  # whatever broke, the rollout must not stay in `retraining`
+            if not isinstance(exc, MLFactoryError):
+                log.exception("retraining %s failed", name)
+            why = _describe(exc)
             broken = self._move(
-                r, S.FAILED, f"retraining failed: {exc}", payload={"error": type(exc).__name__}
+                r, S.FAILED, f"retraining failed: {why}", payload={"error": type(exc).__name__}
             )
             self._move(broken, S.IDLE, "production keeps serving the champion")
-            return Step(name, S.IDLE.value, "retrain_failed", str(exc))
+            return Step(name, S.IDLE.value, "retrain_failed", why)
         v = result.version
+        self.progress(f"{name}: {v.ref} registered as {v.status} after {time.monotonic() - started:.1f} s")
         payload = {
             "version": v.version,
             "dataset": dataset.id,
-            "feedback_rows": len(extra),
+            "feedback_rows": v.lineage.get("feedback_rows", 0),
+            "rows": v.lineage.get("rows", {}),
             "metrics": {k: x for k, x in result.metrics.items() if isinstance(x, float)},
             "gates": result.gates,
         }
@@ -411,21 +490,35 @@ class Controller:
             return Step(name, r.state, "waiting", verdict.reason, verdict.to_dict())
         if verdict.decision == "rollback":
             return self._roll_back(r, name, f"canary regressed: {verdict.reason}", verdict.to_dict())
+        reason = verdict.reason
+        payload = verdict.to_dict()
+        if verdict.decision == "inconclusive":
+            then = policy.rollout.canary_inconclusive
+            reason = f"canary inconclusive, {verdict.reason}; policy canary_inconclusive: {then}"
+            payload["inconclusive"] = then
+            if then == "rollback":
+                return self._roll_back(r, name, reason, payload)
+        baseline = next((c.champion for c in verdict.checks if c.metric == "accuracy"), None)
+        if baseline is None:
+            baseline = _accuracy(champion, classes)
+        return self._promote(r, name, reason, payload, baseline)
+
+    def _promote(
+        self, r: Rollout, name: str, reason: str, payload: dict[str, Any], baseline: float | None
+    ) -> Step:
+        assert r.challenger is not None
         current = self.champion(name)
         if current is None or current.version != r.challenger:  # idempotent after a restart mid-promotion
-            self.project.registry.promote(
-                name, r.challenger, actor=self.actor, reason=f"canary passed: {verdict.reason}"
-            )
+            self.project.registry.promote(name, r.challenger, actor=self.actor, reason=f"canary: {reason}")
         deploy_clear(self.meta, name, actor=self.actor, reason="controller: canary promoted")
-        accuracy = next((c.champion for c in verdict.checks if c.metric == "accuracy"), None)
         moved = self._move(
             r,
             S.PROMOTED,
-            f"{name}/{r.challenger} promoted: {verdict.reason}",
-            data={"promoted_at": time.time(), "baseline_accuracy": accuracy},
-            payload=verdict.to_dict(),
+            f"{name}/{r.challenger} promoted: {reason}",
+            data={"promoted_at": time.time(), "baseline_accuracy": baseline},
+            payload=payload,
         )
-        return Step(name, moved.state, "promoted", verdict.reason, verdict.to_dict())
+        return Step(name, moved.state, "promoted", reason, payload)
 
     def _roll_back(self, r: Rollout, name: str, reason: str, payload: dict[str, Any]) -> Step:
         with contextlib.suppress(NotFoundError):  # no routing policy left to clear
@@ -437,55 +530,77 @@ class Controller:
     # -- the guard window after promotion -------------------------------------------------------------------
 
     def _guard(self, r: Rollout, name: str, policy: PolicyConfig) -> Step:
+        """After promotion: production's accuracy on ``guard_rows`` labelled rows against the champion's
+        during the canary; without that evidence by ``guard_duration`` the window ends inconclusive and the
+        policy's ``guard_inconclusive`` decides."""
         assert r.challenger is not None
+        rollout = policy.rollout
+        if rollout.guard_rows == 0:
+            done = self._move(r, S.IDLE, "no guard window (guard_rows: 0)")
+            return Step(name, done.state, "guard_passed", "no guard window")
         promoted = float(r.data.get("promoted_at", time.time()))
         elapsed = time.time() - promoted
         baseline = r.data.get("baseline_accuracy")
         rows = self.labelled_rows(name, r.challenger, route=PRODUCTION, since=promoted)
-        enough = len(rows) >= max(policy.rollout.guard_rows, 30)
-        if baseline is not None and enough:
-            classes = self.project.registry.resolve(f"{name}/{r.challenger}").signature.get("classes")
-            hits = int(stats.hits(rows["prediction"], rows["label"], classes).sum())
-            drop, p = worse_proportion(hits, len(rows), round(baseline * len(rows)), len(rows))
-            limit = next((c.max_regression for c in policy.rollout.compare if c.metric == "accuracy"), 0.02)
-            detail = {
-                "accuracy": hits / len(rows),
-                "baseline": baseline,
-                "drop": drop,
-                "p_value": p,
-                "rows": len(rows),
-            }
-            if drop > limit and p < policy.rollout.significance:
-                current = self.champion(name)
-                if current is not None and current.version == r.challenger:
-                    self.project.registry.rollback(
-                        name,
-                        actor=self.actor,
-                        reason=f"guard window: accuracy dropped {drop:.3f} (p={p:.3g})",
-                    )
-                moved = self._move(
-                    r,
-                    S.ROLLED_BACK,
-                    f"guard window: production accuracy {hits / len(rows):.3f} "
-                    f"vs {baseline:.3f} before promotion (p={p:.3g})",
-                    payload=detail,
-                )
-                self._move(moved, S.IDLE, "rolled back to the previous production version")
-                return Step(name, S.IDLE.value, "guard_rollback", f"accuracy dropped {drop:.3f}", detail)
-            done = self._move(
-                r,
-                S.IDLE,
-                f"guard window passed: accuracy {hits / len(rows):.3f} on {len(rows)} "
-                f"labelled rows (baseline {baseline:.3f})",
-                payload=detail,
+        need = max(rollout.guard_rows, MIN_LABELLED)
+        if baseline is not None and len(rows) >= need:
+            return self._guard_test(r, name, policy, rows, float(baseline))
+        if elapsed < rollout.guard_duration:
+            return Step(name, r.state, "guarding", f"{len(rows)}/{need} labelled rows since promotion")
+        missing = (
+            "no baseline accuracy (the champion had no labelled rows during the canary)"
+            if baseline is None
+            else f"{len(rows)} of the {need} labelled rows it needs"
+        )
+        then = rollout.guard_inconclusive
+        reason = (
+            f"guard window inconclusive after {elapsed:.0f} s: {missing}; policy guard_inconclusive: {then}"
+        )
+        detail = {"rows": len(rows), "needed": need, "baseline": baseline, "inconclusive": then}
+        if then == "rollback":
+            return self._guard_rollback(r, name, reason, detail)
+        done = self._move(
+            r, S.IDLE, f"{reason}, so {name}/{r.challenger} stays in production", payload=detail
+        )
+        return Step(name, done.state, "guard_inconclusive", reason, detail)
+
+    def _guard_test(
+        self, r: Rollout, name: str, policy: PolicyConfig, rows: pd.DataFrame, baseline: float
+    ) -> Step:
+        assert r.challenger is not None
+        classes = self.project.registry.resolve(f"{name}/{r.challenger}").signature.get("classes")
+        hits = int(stats.hits(rows["prediction"], rows["label"], classes).sum())
+        drop, p = worse_proportion(hits, len(rows), round(baseline * len(rows)), len(rows))
+        limit = next((c.max_regression for c in policy.rollout.compare if c.metric == "accuracy"), 0.02)
+        detail = {
+            "accuracy": hits / len(rows),
+            "baseline": baseline,
+            "drop": drop,
+            "p_value": p,
+            "rows": len(rows),
+        }
+        if drop > limit and p < policy.rollout.significance:
+            reason = (
+                f"guard window: production accuracy {hits / len(rows):.3f} vs {baseline:.3f} before "
+                f"promotion (p={p:.3g})"
             )
-            return Step(name, done.state, "guard_passed", "production held up", detail)
-        if elapsed >= policy.rollout.guard_duration:
-            done = self._move(
-                r, S.IDLE, f"guard window closed after {elapsed:.0f} s with {len(rows)} labelled rows"
-            )
-            return Step(name, done.state, "guard_closed", "guard window closed")
-        return Step(name, r.state, "guarding", f"{len(rows)} labelled rows since promotion")
+            return self._guard_rollback(r, name, reason, detail)
+        done = self._move(
+            r,
+            S.IDLE,
+            f"guard window passed: accuracy {hits / len(rows):.3f} on {len(rows)} labelled rows "
+            f"(baseline {baseline:.3f})",
+            payload=detail,
+        )
+        return Step(name, done.state, "guard_passed", "production held up", detail)
+
+    def _guard_rollback(self, r: Rollout, name: str, reason: str, detail: dict[str, Any]) -> Step:
+        current = self.champion(name)
+        if current is not None and current.version == r.challenger:
+            self.project.registry.rollback(name, actor=self.actor, reason=reason)
+        moved = self._move(r, S.ROLLED_BACK, reason, payload=detail)
+        self._move(moved, S.IDLE, "rolled back to the previous production version")
+        return Step(name, S.IDLE.value, "guard_rollback", reason, detail)
 
     # -- what monitoring saw ---------------------------------------------------------------------------------
 

@@ -4,6 +4,9 @@ A label that was produced from the model's own decision (mail the filter quarant
 loan it refused so no repayment was ever observed) says nothing new: training on it makes the model
 confirm itself. Such labels are sent as feedback with a source starting with ``auto`` (for example
 ``auto:quarantine``), and the controller never trains on them.
+
+Every label is brought to the model's label type (a 0/1 label stays an integer whatever path it came
+through), labels that do not fit are left out and counted, and a request labelled twice is one row.
 """
 
 from __future__ import annotations
@@ -12,23 +15,39 @@ import pandas as pd
 
 from mlfactory.config import ModelConfig
 from mlfactory.serving import PredictionLog
+from mlfactory.serving.feedback import label_spec
 from mlfactory.serving.predlog import INPUT_PREFIX
 from mlfactory.stores.metadata import MetadataStore
+from mlfactory.training import FeedbackRows
+from mlfactory.training.feedback import REQUEST_ID
 
 AUTOMATIC_PREFIX = "auto"
 
 
 def feedback_training_rows(
     log: PredictionLog, metadata: MetadataStore, name: str, model: ModelConfig
-) -> pd.DataFrame:
+) -> FeedbackRows:
     """Rows that real users labelled, shaped like the model's source: its inputs, label and timestamp."""
     frame = log.with_feedback(metadata, model=name)
     if frame.empty or any(INPUT_PREFIX + c not in frame for c in model.features.all()):
-        return pd.DataFrame()  # traffic served before a feature existed cannot train a model that needs it
+        return FeedbackRows(
+            pd.DataFrame()
+        )  # traffic before a feature existed cannot train a model needing it
     human = frame["label"].notna() & ~frame["label_source"].astype(str).str.startswith(AUTOMATIC_PREFIX)
-    rows = frame[human & (frame["route"] != "shadow")].drop_duplicates("request_id", keep="last")
+    labelled = frame[human & (frame["route"] != "shadow")]
+    rows = labelled.drop_duplicates(REQUEST_ID, keep="last")
+    spec = label_spec(metadata, name)
+    labels, bad = spec.coerce(rows["label"].tolist(), rows[REQUEST_ID].tolist())
+    keep = [i for i, v in enumerate(labels) if v is not None]
+    rows = rows.iloc[keep]
     out = pd.DataFrame({c: rows[INPUT_PREFIX + c].to_numpy() for c in model.features.all()})
-    out[model.label] = rows["label"].to_numpy()
+    out[model.label] = spec.array([labels[i] for i in keep])
     if model.timestamp:
         out[model.timestamp] = rows["time"].to_numpy()
-    return out
+    out[REQUEST_ID] = rows[REQUEST_ID].to_numpy()
+    counts = {
+        "labelled": len(labelled),
+        "duplicate_request_ids": len(labelled) - len(rows) - len(bad),
+        "unfit_labels": len(bad),
+    }
+    return FeedbackRows(out, counts)

@@ -5,6 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 
+def _row_sources(counts: dict[str, Any] | None) -> list[str]:
+    """Where the rows came from: the dataset and labelled production traffic, and what was left out."""
+    if not counts:
+        return []
+    left_out = {
+        "dataset rows with a repeated key": counts.get("dataset_duplicate_keys", 0),
+        "requests labelled twice": counts.get("duplicate_request_ids", 0),
+        "labels that did not fit the model": counts.get("unfit_labels", 0),
+        "labelled requests already in the dataset": counts.get("feedback_in_dataset", 0),
+        "labelled requests repeating an earlier one": counts.get("feedback_repeated", 0),
+    }
+    shown = "; ".join(f"{n:,} {what}" for what, n in left_out.items() if n)
+    return [
+        f"- Rows taken: {counts.get('dataset_rows', 0):,} from the dataset version and "
+        f"{counts.get('feedback_rows', 0):,} labelled production requests"
+        + (f" (left out: {shown})" if shown else ""),
+    ]
+
+
 def _metric_rows(metrics: dict[str, Any]) -> list[str]:
     return [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, int | float)]
 
@@ -39,6 +58,7 @@ def model_card(
         f"content SHA-256 `{str(lineage.get('dataset_hash'))[:16]}…`)",
         f"- Training rows: {lineage.get('train_rows')}, holdout rows: {lineage.get('holdout_rows')} "
         f"({lineage.get('split')})",
+        *_row_sources(lineage.get("rows")),
         f"- Project file SHA-256: `{str(lineage.get('project_file_sha256'))[:16]}…`",
         "",
         "## Inputs",

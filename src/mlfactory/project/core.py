@@ -10,10 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from mlfactory.config import LoadedConfig, ModelConfig, load_project_config
-from mlfactory.data import IngestResult, ingest
 from mlfactory.entities import DatasetVersion, Event, ModelVersion, Run, RunStatus
 from mlfactory.errors import ConfigError, NotFoundError, ValidationError
 from mlfactory.registry import PRODUCTION, Registry
@@ -21,8 +18,12 @@ from mlfactory.stores import open_artifact_store, open_metadata_store
 from mlfactory.tracking import reap_runs, search_runs
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.data import IngestResult
     from mlfactory.features.store import FeatureStore
     from mlfactory.project.train import TrainResult
+    from mlfactory.training import FeedbackRows
 
 
 def default_actor() -> str:
@@ -84,6 +85,8 @@ class Project:
 
     def ingest(self, source: str) -> IngestResult:
         """Snapshot a declared source into a dataset version (validated, profiled, hashed)."""
+        from mlfactory.data import ingest  # pandas: only commands that read data pay for it
+
         return ingest(self.loaded, self.metadata, self.artifacts, source)
 
     def datasets(self, source: str | None = None) -> list[DatasetVersion]:
@@ -114,7 +117,7 @@ class Project:
         *,
         dataset: str | None = None,
         allow_invalid: bool = False,
-        extra_rows: pd.DataFrame | None = None,
+        feedback: FeedbackRows | None = None,
         max_rows: int | None = None,
         actor: str | None = None,
     ) -> TrainResult:
@@ -126,7 +129,7 @@ class Project:
             model,
             dataset=dataset,
             allow_invalid=allow_invalid,
-            extra_rows=extra_rows,
+            feedback=feedback,
             max_rows=max_rows,
             actor=actor,
         )
@@ -161,6 +164,8 @@ class Project:
 
     def predict_file(self, ref: str, input_path: Path | str, output_path: Path | str) -> dict[str, Any]:
         """Score a Parquet or CSV file with a model version; writes the input plus prediction columns."""
+        import pandas as pd
+
         src, dst = Path(input_path), Path(output_path)
         frame = read_table(src)
         model = self.registry.load(ref)
@@ -174,6 +179,8 @@ class Project:
         (at the model's timestamp column when the rows carry it, else now); columns the rows carry win."""
         if not version.signature.get("feature_service"):
             return frame
+        import pandas as pd
+
         from mlfactory.features.spec import ServiceSpec
 
         spec = ServiceSpec.from_signature(version.signature)
@@ -188,6 +195,8 @@ class Project:
 
 def read_table(path: Path) -> pd.DataFrame:
     """A Parquet or CSV file as a frame, with errors that name the file."""
+    import pandas as pd
+
     if not path.exists():
         raise NotFoundError(f"input file {path} does not exist")
     suffix = path.suffix.lower()

@@ -29,7 +29,7 @@ from mlfactory.project import open_project
 from mlfactory.server.deps import json_response
 from mlfactory.server.metrics import MetricsMiddleware, ServerMetrics
 from mlfactory.server.monitoring_metrics import MonitoringCollector
-from mlfactory.server.routers import admin, health, mlflow, native, v2
+from mlfactory.server.routers import admin, feedback, health, mlflow, native, v2
 from mlfactory.server.routers import monitoring as monitoring_router
 from mlfactory.server.settings import SETTINGS_ENV, ServerSettings
 from mlfactory.serving import PredictionLog, ServingRuntime
@@ -141,6 +141,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.metrics = metrics
     for router in (
         native.router,
+        feedback.router,
         v2.router,
         mlflow.router,
         health.router,

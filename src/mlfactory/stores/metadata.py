@@ -7,7 +7,7 @@ process killed at any point leaves either the whole change or none of it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -224,9 +224,21 @@ class MetadataStore(ABC):
         *,
         actor: str,
         model: str | None = None,
+        problems: Mapping[str, str] | None = None,
     ) -> int:
-        """Store true labels by request id in one transaction (a later label replaces an earlier one);
-        returns how many were stored."""
+        """Store true labels by request id in one transaction (a later label replaces an earlier one).
+
+        Args:
+            labels: (request id, label) pairs, labels already in the model's label type.
+            actor: who sent them.
+            model: the model whose predictions they label.
+            problems: request id -> why its label does not fit the model; those are stored, marked, and
+                never returned by :meth:`get_feedback` unless asked for.
+
+        Returns:
+            How many usable labels were stored. The audit log gets at most one ``feedback.received`` event
+            per model and hour, counting every label stored since the previous one.
+        """
 
     @abstractmethod
     def get_feedback(
@@ -234,9 +246,10 @@ class MetadataStore(ABC):
         request_ids: Sequence[str] | None = None,
         *,
         since: datetime | None = None,
+        include_invalid: bool = False,
     ) -> list[dict[str, Any]]:
-        """Stored labels as dicts (request_id, label, model, received_at, actor), for some request ids,
-        received since a time, or all."""
+        """Stored labels as dicts (request_id, label, model, received_at, actor, problem), for some request
+        ids, received since a time, or all; labels marked with a problem only with ``include_invalid``."""
 
     # control: the controller's rollout state per model, with leases so one controller acts at a time
     @abstractmethod

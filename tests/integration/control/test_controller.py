@@ -18,24 +18,7 @@ from mlfactory.project import Project, open_project
 from mlfactory.quickstart.story import FEATURES, World, send
 from mlfactory.server.run import start_server
 from mlfactory.server.settings import ServerSettings
-from project_helpers import make_project
-
-
-def managed(root: Path, *, policy: dict, gate_min: float = 0.9) -> Project:  # type: ignore[type-arg]
-    """A trained, promoted spam project whose model has the given controller policy."""
-    make_project(root, rows=1200).close()
-    path = root / "mlfactory.yaml"
-    config = yaml.safe_load(path.read_text())
-    config["models"]["spam"]["policy"] = policy
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    project = open_project(root, env={}, actor="test")
-    project.promote("spam", project.train("spam").version.version, reason="first")
-    if gate_min != 0.9:
-        config["models"]["spam"]["gates"][0]["min"] = gate_min
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        project.close()
-        project = open_project(root, env={}, actor="test")
-    return project
+from project_helpers import managed_project as managed
 
 
 def kinds(project: Project) -> list[str]:
@@ -162,7 +145,7 @@ def test_restart_mid_rollout_and_feedback_loop_guard(tmp_path: Path) -> None:
             body = {"labels": labels, "source": "auto:quarantine"}
             client.post("/v1/feedback", json=body).raise_for_status()
             rows = feedback_training_rows(log, project.metadata, "spam", project.config.models["spam"])
-            assert len(rows) == 200  # the 300 self-labelled rows are not training data
+            assert len(rows.frame) == 200  # the 300 self-labelled rows are not training data
             assert Controller(project).tick()[0].action == "watching"  # self-labels look perfect: no trigger
 
             assert log.wait_for(send(client, world.emails(800, 1.0)).request_ids)

@@ -158,6 +158,12 @@ def test_feedback_endpoint(client: TestClient, spam_project: Path) -> None:
         "/v1/feedback",
         json={"labels": [{"request_id": ids[0], "label": 1}, {"request_id": "unknown-id", "label": 0}]},
     )
-    assert r.status_code == 200 and r.json() == {"accepted": 1, "unknown": ["unknown-id"], "unknown_count": 1}
+    assert r.status_code == 200 and r.json() == {
+        "accepted": 1,
+        "unknown": ["unknown-id"],
+        "unknown_count": 1,
+        "invalid": [],
+        "invalid_count": 0,
+    }
     bad = client.post("/v1/feedback", json={"labels": [{"request_id": ids[1]}]})
-    assert bad.status_code == 422 and "needs 'request_id' and 'label'" in bad.json()["error"]
+    assert bad.status_code == 422 and "labels.0.label: Field required" in bad.json()["error"]

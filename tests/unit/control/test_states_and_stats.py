@@ -120,7 +120,8 @@ def test_canary_waits_for_rows_labels_and_time() -> None:
     expired = analyze_canary(
         frame(50, 0.95), frame(500, 0.95), POLICY, elapsed_s=POLICY.max_canary_duration + 1, classes=[0, 1]
     )
-    assert expired.decision == "rollback" and "maximum duration" in expired.reason
+    assert expired.decision == "inconclusive" and "maximum duration" in expired.reason
+    assert "50/100 canary rows" in expired.reason  # it says which evidence was missing
 
 
 def test_canary_latency_and_small_noise() -> None:

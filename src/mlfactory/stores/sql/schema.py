@@ -130,7 +130,9 @@ feedback = Table(
     Column("model", String(128)),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(128), nullable=False),
+    Column("problem", String(500)),  # why the label does not fit its model (migration 0006); None: usable
     Index("ix_feedback_received", "received_at"),
+    Index("ix_feedback_model_received", "model", "received_at"),
 )
 
 # -- control (migration 0005_control) ---------------------------------------------------------------------

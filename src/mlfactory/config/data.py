@@ -46,8 +46,4 @@ class SourceConfig(_Strict):
                 raise ValueError("a source of kind 'sql' needs both 'query' and 'url'")
         elif not self.path:
             raise ValueError(f"a source of kind '{self.kind}' needs 'path'")
-        if self.key is not None and self.columns is not None:
-            undeclared = [k for k in self.key if k not in self.columns]
-            if undeclared:
-                raise ValueError(f"key column(s) {undeclared} are not among the declared columns")
         return self

@@ -71,7 +71,7 @@ models:
         performance_below: 0.90
         new_data: true                            # a new version of the emails source
       window_rows: 500
-      cooldown: 5s                                # short for the demo; hours in real life
+      cooldown: 0s                                # none for the demo; an hour or more in real life
       max_retrains_per_day: 6
       include_feedback: true                      # users' labels on live traffic join the training set
       max_training_rows: 3000                     # retrain on the newest 3,000 labelled emails

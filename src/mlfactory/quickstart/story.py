@@ -1,7 +1,8 @@
 """The quickstart's story: a served spam filter whose world changes, and a factory that keeps up by itself.
 
 Traffic comes from the seeded spam world and goes through a real server on loopback; users' labels come
-back as feedback; monitoring and the controller run between bursts of traffic, the way cron would run them.
+back as feedback; the controller, which monitors the traffic itself, runs between bursts, as it would every
+minute.
 Everything is seeded, and every decision the controller takes is an event in the audit log.
 """
 
@@ -22,7 +23,6 @@ import yaml
 from mlfactory.config import ServerConfig
 from mlfactory.control import Controller, Step
 from mlfactory.errors import MLFactoryError
-from mlfactory.monitoring import Window, monitor_project
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart.scaffold import START
 from mlfactory.quickstart.world import SpamWorld
@@ -114,21 +114,19 @@ class Story:
     steps: list[tuple[str, list[Step]]] = field(default_factory=list)
     log: PredictionLog = field(init=False)
 
-    def monitor(self, project: Project) -> None:
-        """Check the last two bursts of traffic, as a monitoring cron job would, before the controller."""
-        for r in monitor_project(project, self.log, models=["spam"], window=Window(last=800)):
-            drifted = ", ".join(r.drifted_columns()[:4]) or ("no column" if r.status == "ok" else r.status)
-            share = r.metrics.get("drift.share")
-            self.say(
-                f"    monitoring: {r.model}/{r.version} {r.route}, last {r.rows} rows: drifted share "
-                f"{'-' if share is None else f'{share:.2f}'} ({drifted})"
-            )
-
     def tick(self, project: Project, chapter: str) -> list[Step]:
-        self.monitor(project)
+        """One controller pass, as `mlfactory controller run` makes every minute: it monitors the newest
+        traffic by itself, then moves each rollout one step."""
         steps = Controller(project, owner="quickstart").tick()
         self.steps.append((chapter, steps))
         for s in steps:
+            for r in s.payload.get("monitoring", []):
+                drifted = ", ".join(r["drifted"][:4]) or ("no column" if r["status"] == "ok" else r["status"])
+                share = r["drift_share"]
+                self.say(
+                    f"    monitoring: {s.model}/{r['version']} {r['route']}, last {r['rows']} rows: drifted "
+                    f"share {'-' if share is None else f'{share:.2f}'} ({drifted})"
+                )
             self.say(f"    controller: {s.action} — {s.reason}")
         return steps
 

@@ -1,6 +1,9 @@
 """Left alone on real traffic: bad labels, duplicated feedback, a retrain that raises, no evidence, and the
 audit log staying about decisions."""
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,6 +159,20 @@ def test_feedback_is_data_not_decisions_in_the_audit_log(served: tuple[Project, 
     events = project.metadata.list_events(kinds=["feedback.received"])
     assert len(events) == 1 and events[0].payload["labels"] == 5  # the first post opens the hour's summary
     assert len(project.metadata.get_feedback(ids)) == 50  # every label is counted in the store
+    v2 = project.train("spam").version.version
+    project.promote("spam", v2, reason="by hand")
+    assert label(client, [(ids[0], 1)]).status_code == 200  # data arriving after the last decision
+    status = subprocess.run(
+        [sys.executable, "-m", "mlfactory.cli.main", "--project", str(project.root), "controller", "status"]
+        + ["--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)[0]
+    assert shown["champion"] == v2  # production as it is now, not as the last rollout saw it
+    assert shown["last"][-1]["kind"] == "alias.set"  # the last decision, not the last label
 
 
 def test_the_feedback_endpoint_publishes_its_schema_with_an_example(

@@ -95,3 +95,39 @@ def test_serving_benchmark_quick_writes_json(tmp_path: Path) -> None:
         for case in ("single_c1", "single_c16", "batch"):
             keys = {"rps", "rows_per_s", "p50_ms", "p99_ms", "errors", "concurrency", "rounds_rps"}
             assert keys <= set(ours[case])
+
+
+def test_training_benchmark_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "training.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "training.py"),
+            "--quick",
+            "--format",
+            "mlfactory",
+            "skops-plain",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    assert result["benchmark"] == "training"
+    assert result["quick"] is True
+    assert result["settings"]["threads"] == 1
+    (size,) = result["results"]
+    assert size["vocabulary"] == size["terms"] == 2_000
+    assert size["fit_s"] > 0
+    ours, plain = size["formats"]["mlfactory"], size["formats"]["skops-plain"]
+    for m in (ours, plain):
+        assert m["save_s"] > 0 and m["load_s"] > 0 and m["bytes"] > 0
+        assert m["same_predictions"] is True
+    assert ours["entries"] < 10 < size["terms"] < plain["entries"]  # one .npy per term before packing
+    assert set(size["plain_over_mlfactory"]) == {"save", "load"}
+    assert "zip entries" in proc.stdout  # the table was printed

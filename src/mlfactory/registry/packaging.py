@@ -5,6 +5,12 @@ the model's ``trusted_types`` in the project file; the resulting list is stored 
 time the bytes are first verified against their SHA-256 (by the artifact store), then skops refuses any type
 not on that stored list. skops does not sandbox NumPy functions inside a FunctionTransformer, so the trust
 boundary is "artifacts this project wrote", which the hash check enforces.
+
+A model holding a large vocabulary (a text vectorizer's ``vocabulary_``) is written as a *packed* artifact
+(:mod:`mlfactory.registry.packed`): the skops archive of the model without its vocabularies, plus each
+vocabulary as three flat arrays, in one zip, so saving and loading take time in proportion to its size
+rather than one skops node per term. Every other model is a plain skops archive, as before; which one an
+artifact is, is read from its first bytes, so versions saved before packing existed load unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from typing import Any
 from mlfactory.errors import IntegrityError, TrainingError
 from mlfactory.stores.artifacts import ArtifactStore
 
-FLAVOR = "skops"
+FLAVOR = "skops"  # plain or packed skops; told apart by the artifact's bytes (packed.is_packed)
+FLAVORS = (FLAVOR,)
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
 
@@ -22,28 +29,46 @@ def save_model(estimator: Any, artifacts: ArtifactStore, extra_trusted: list[str
     """Serialize a fitted estimator; returns (artifact digest, the types it needs trusted)."""
     import skops.io as sio  # slow to import (~1 s); only paid when a model is saved or loaded
 
+    from mlfactory.registry import packed
+
     try:
-        data = sio.dumps(estimator)
+        stripped = packed.strip(estimator)
+        model_bytes = sio.dumps(stripped.estimator)
+        artifact = packed.pack(stripped, model_bytes) if stripped.packed else model_bytes
+        if artifact is None:  # a vocabulary is also held where loading could not put it back
+            model_bytes = artifact = sio.dumps(estimator)
     except Exception as exc:  # skops raises a variety of errors for unsupported objects
         raise TrainingError(f"the model cannot be saved with skops: {exc}") from exc
-    needed = sio.get_untrusted_types(data=data)
+    needed = sio.get_untrusted_types(data=model_bytes)
     refused = [t for t in needed if not t.startswith(TRUSTED_PREFIXES) and t not in extra_trusted]
     if refused:
         raise TrainingError(
             f"the model uses types outside scikit-learn, NumPy and SciPy: {refused}; if you trust them, "
             "list them under the model's trusted_types in mlfactory.yaml"
         )
-    return artifacts.put_bytes(data), sorted(needed)
+    return artifacts.put_bytes(artifact), sorted(needed)
 
 
-def load_model(artifacts: ArtifactStore, digest: str, trusted: list[str], label: str) -> Any:
+def load_model(
+    artifacts: ArtifactStore, digest: str, trusted: list[str], label: str, flavor: str = FLAVOR
+) -> Any:
     """Load a verified artifact, refusing any type not on the list stored with the version."""
     import skops.io as sio
 
+    from mlfactory.registry import packed
+
+    if flavor not in FLAVORS:
+        raise IntegrityError(
+            f"{label} was saved as '{flavor}', which this mlfactory cannot load "
+            f"(it loads: {', '.join(FLAVORS)})"
+        )
     data = artifacts.get_bytes(digest)  # raises IntegrityError when the bytes changed
-    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
+    unpacked = packed.unpack(data, label) if packed.is_packed(data) else None
+    model_bytes = data if unpacked is None else unpacked.skops_bytes
+    untrusted = sorted(set(sio.get_untrusted_types(data=model_bytes)) - set(trusted))
     if untrusted:
         raise IntegrityError(
             f"{label} contains types it was not registered with: {untrusted}; refusing to load"
         )
-    return sio.loads(data, trusted=list(trusted))
+    estimator = sio.loads(model_bytes, trusted=list(trusted))
+    return estimator if unpacked is None else unpacked.restore(estimator)

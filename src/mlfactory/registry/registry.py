@@ -64,7 +64,8 @@ class Registry:
     def load(self, ref: str | ModelRef | ModelVersion) -> LoadedModel:
         """Load a version's model after verifying its bytes and trusted types."""
         mv = ref if isinstance(ref, ModelVersion) else self.resolve(ref)
-        estimator = load_model(self.artifacts, mv.artifact, mv.signature.get("trusted_types", []), mv.ref)
+        trusted = mv.signature.get("trusted_types", [])
+        estimator = load_model(self.artifacts, mv.artifact, trusted, mv.ref, mv.flavor)
         return LoadedModel(mv, estimator)
 
     def promote(

@@ -155,6 +155,13 @@ class ModelConfig(_Strict):
         description="a row whose entity is not found or is stale in the online store: "
         "'reject' answers 4xx naming the row, 'defaults' uses the view's declared defaults",
     )
+    on_invalid_input: Literal["reject", "flag"] = Field(
+        default="reject",
+        description="a served row breaking a rule its source declares (min, max, categories, "
+        "nullable: false): 'reject' answers 422 naming the column, rule and rows; 'flag' answers it and "
+        "names the broken rules per row in the answer and the prediction log (wrong types, NaN and infinity "
+        "are refused either way)",
+    )
 
     @model_validator(mode="after")
     def _metrics_known(self) -> ModelConfig:

@@ -16,6 +16,7 @@ from mlfactory.errors import MLFactoryError, NotFoundError, ValidationError
 from mlfactory.evaluation import compute_metrics, evaluate_gates, metrics_by_slice, model_card
 from mlfactory.monitoring.baseline import training_reference
 from mlfactory.registry import FLAVOR, PRODUCTION, save_model
+from mlfactory.registry.rules import signature_inputs
 from mlfactory.tracking import capture_environment, start_run
 from mlfactory.training import fit_model, split_frame
 
@@ -195,7 +196,7 @@ def train_model(
         digest, trusted = save_model(estimator, project.artifacts, model.trusted_types)
         run.log_artifact("model", digest)
         signature = {
-            "inputs": [{"name": c, "type": t} for c, t in types.items()],
+            "inputs": signature_inputs(types, ds),
             "task": model.task,
             "label": model.label,
             "classes": classes,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from fastapi import Request
 
 from mlfactory.errors import ValidationError
 from mlfactory.registry.inputs import Payload
+from mlfactory.registry.rules import OnInvalid
+from mlfactory.server import deps
 from mlfactory.serving import Columns, PredictResult, Records
 
 
@@ -18,6 +21,13 @@ def jsonable(arr: np.ndarray | None) -> Any:
     if arr.dtype.kind in "OUS" or arr.dtype.kind == "M":
         return arr.tolist()
     return np.ascontiguousarray(arr)
+
+
+def input_policy(request: Request, name: str) -> OnInvalid:
+    """The model's ``on_invalid_input`` in the served project file (``reject`` for a model it does not
+    declare)."""
+    model = deps.project(request).config.models.get(name)
+    return model.on_invalid_input if model is not None else "reject"
 
 
 def native_payload(body: Any) -> tuple[Payload, Any]:
@@ -62,4 +72,6 @@ def native_answer(result: PredictResult) -> dict[str, Any]:
     out["request_ids"] = result.request_ids
     if result.feature_status is not None:
         out["feature_status"] = result.feature_status
+    if result.input_violations is not None:
+        out["input_violations"] = result.input_violations
     return out

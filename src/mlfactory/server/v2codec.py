@@ -4,6 +4,9 @@ Supports the ``binary_tensor_data`` extension that Triton's clients use by defau
 length is in the ``Inference-Header-Content-Length`` header, and each binary tensor's bytes follow it in
 input order (``parameters.binary_data_size``). BYTES elements are each a 4-byte little-endian length then
 the bytes.
+
+Missing values: ``null`` in JSON ``data``; NaN in a binary FP tensor (which has no null). A NaN in JSON data
+is refused like any NaN sent as a value. Text and category columns take BYTES (strings), never numbers.
 """
 
 from __future__ import annotations
@@ -116,7 +119,11 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
         raise ValidationError(
             f"input '{name}': 'data' must be a flat or nested list of {datatype} values"
         ) from None
-    if datatype != "BYTES" and arr.dtype.kind in "iufb":
+    if (arr.dtype.kind == "f" and np.isnan(arr).any()) or arr.dtype.kind == "U":
+        # as sent, so the input checks name a bad value's row: JSON has null for a missing value (a NaN was
+        # sent as a number), and NumPy would make every value of a list mixing text and numbers text
+        arr = np.asarray(data, dtype=object)
+    elif datatype != "BYTES" and arr.dtype.kind in "iufb":
         arr = arr.astype(NUMPY_TYPES[datatype])
     elif arr.dtype.kind in "OU":
         arr = arr.astype(object)

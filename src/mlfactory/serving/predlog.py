@@ -7,7 +7,9 @@ ever see whole segments, and several server processes can share one folder (thei
 Columns: ``request_id``, ``time`` (UTC, when the request arrived), ``model``, ``version``, ``route``
 (``production``, ``canary``, ``ab-v<N>``, ``shadow``, ``alias:<name>`` or ``version``), ``latency_ms``,
 ``prediction``, ``probabilities`` (in the order of the version's ``signature["classes"]``), and one
-``input.<column>`` per model input holding the value as the model saw it (after type coercion).
+``input.<column>`` per model input holding the value as the model saw it (after type coercion). Segments
+with rows answered under ``on_invalid_input: flag`` that broke a declared rule also have ``input_violations``:
+per row the rules it broke (``n_links: 600 above the declared maximum 500; ...``), null for the others.
 
 Durability guarantee: a row is durable once its segment is renamed into place, which happens at most
 ``flush_interval`` seconds (default 1 s) after it was answered, plus the time to write the segment. A hard
@@ -43,6 +45,7 @@ from mlfactory.stores.metadata import MetadataStore
 
 log = logging.getLogger("mlfactory.serving")
 INPUT_PREFIX = "input."
+VIOLATIONS = "input_violations"
 BASE_COLUMNS = [
     "request_id",
     "time",
@@ -151,6 +154,17 @@ def _input_column(chunks: Sequence[_Chunk], name: str) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in merged], pa.string())
 
 
+def _violations(chunks: Sequence[_Chunk]) -> pa.Array:
+    texts: list[str | None] = []
+    for c in chunks:
+        flagged = c.batch.violations
+        if flagged is None:
+            texts.extend([None] * len(c.request_ids))
+        else:
+            texts.extend("; ".join(v) if v else None for v in flagged.tolist())
+    return pa.array(texts, pa.string())
+
+
 def _table(chunks: Sequence[_Chunk]) -> pa.Table:
     sizes = [len(c.request_ids) for c in chunks]
     times = np.repeat(np.array([int(c.time * 1_000_000) for c in chunks], dtype=np.int64), sizes)
@@ -164,6 +178,8 @@ def _table(chunks: Sequence[_Chunk]) -> pa.Table:
         "prediction": _predictions(chunks),
         "probabilities": _probabilities(chunks),
     }
+    if any(c.batch.violations is not None for c in chunks):
+        columns[VIOLATIONS] = _violations(chunks)
     first = chunks[0].batch.names
     if all(c.batch.matrix is not None and c.batch.names == first for c in chunks):  # numeric models
         matrix = np.concatenate([c.batch.matrix for c in chunks])  # type: ignore[misc]

@@ -27,6 +27,7 @@ from mlfactory.config import ServerConfig
 from mlfactory.errors import MLFactoryError, NotFoundError
 from mlfactory.registry import PRODUCTION, Registry
 from mlfactory.registry.inputs import Batch, Payload, payload_field, payload_rows, take_payload
+from mlfactory.registry.rules import OnInvalid
 from mlfactory.serving.policy import RoutingPolicy
 from mlfactory.serving.predlog import PredictionLog, RequestIds
 from mlfactory.serving.router import RouteTable, build_table
@@ -57,6 +58,7 @@ class PredictResult:
     routes: list[str]
     request_ids: list[str]
     feature_status: list[str | None] | None = None  # per row, when a version looked features up online
+    input_violations: list[list[str]] | None = None  # per row, the declared rules it broke (flag mode)
 
     @property
     def version(self) -> int | None:
@@ -405,7 +407,12 @@ class ServingRuntime:
         return groups, table
 
     async def _batches(
-        self, name: str, groups: list[tuple[ServedVersion, str, np.ndarray | None]], payload: Payload, n: int
+        self,
+        name: str,
+        groups: list[tuple[ServedVersion, str, np.ndarray | None]],
+        payload: Payload,
+        n: int,
+        on_invalid: OnInvalid = "reject",
     ) -> tuple[Batch | None, list[Batch], list[str | None] | None]:
         """Each group's checked rows (online features merged in) and each row's feature status.
 
@@ -418,7 +425,7 @@ class ServingRuntime:
             primary.spec.check(payload, max_rows=self.config.max_rows)
         if all(sv.same_inputs(primary) for sv, _, _ in groups):
             completed, found = await self._complete(name, primary, payload, n)
-            full = primary.spec.check(completed, max_rows=self.config.max_rows)
+            full = primary.spec.check(completed, max_rows=self.config.max_rows, on_invalid=on_invalid)
             subs = [full if rows is None else full.take(rows) for _, _, rows in groups]
             return full, subs, None if found is None else list(found)
         subs = []
@@ -426,7 +433,7 @@ class ServingRuntime:
         for sv, _, rows in groups:
             part = payload if rows is None else take_payload(payload, rows)
             part, found = await self._complete(name, sv, part, payload_rows(part))
-            subs.append(sv.spec.check(part))
+            subs.append(sv.spec.check(part, on_invalid=on_invalid))
             if found is not None:
                 statuses = statuses or [None] * n
                 for i, st in zip(range(n) if rows is None else rows.tolist(), found, strict=True):
@@ -442,6 +449,7 @@ class ServingRuntime:
         version: int | None = None,
         key: Any = None,
         started: float | None = None,
+        on_invalid: OnInvalid = "reject",
     ) -> PredictResult:
         """Check, route, predict and log one request.
 
@@ -452,6 +460,8 @@ class ServingRuntime:
             version: answer with exactly this version.
             key: routing key for every row (otherwise the policy's key field in the rows, if any).
             started: ``time.perf_counter()`` when the request arrived, for the logged latency.
+            on_invalid: the model's ``on_invalid_input``: rows breaking a declared rule are refused
+                (``reject``) or answered with the rules they broke (``flag``, in ``input_violations``).
         """
         t0 = started if started is not None else time.perf_counter()
         now = time.time()
@@ -473,13 +483,14 @@ class ServingRuntime:
         else:
             groups, table = self._groups(name, payload, n, alias, version, key)
         primary = groups[0][0]
-        full, subs, statuses = await self._batches(name, groups, payload, n)
+        full, subs, statuses = await self._batches(name, groups, payload, n, on_invalid)
         outs = await asyncio.gather(
             *(self._counted(name, sv, route, b) for (sv, route, _), b in zip(groups, subs, strict=True))
         )
         request_ids = self.ids.make(n, now)
         result = self._assemble(name, n, groups, outs, request_ids)
         result.feature_status = statuses
+        result.input_violations = _violations(n, groups, subs)
         latency = (time.perf_counter() - t0) * 1000
         for (sv, route, rows), batch, (pred, proba) in zip(groups, subs, outs, strict=True):
             ids = request_ids if rows is None else [request_ids[i] for i in rows.tolist()]
@@ -498,7 +509,7 @@ class ServingRuntime:
             for observe in self.observers:
                 observe(name, sv.number, route, batch.n)
         if table is not None and table.shadow is not None:
-            self._start_shadow(table.shadow, primary, payload, full, request_ids, now)
+            self._start_shadow(table.shadow, primary, payload, full, request_ids, now, on_invalid)
         return result
 
     @staticmethod
@@ -540,12 +551,13 @@ class ServingRuntime:
         full: Batch | None,
         request_ids: list[str],
         now: float,
+        on_invalid: OnInvalid = "reject",
     ) -> None:
         if len(self._shadow_tasks) >= self.config.shadow_queue:
             self.shadow_skipped += 1
             return
         task = asyncio.get_running_loop().create_task(
-            self._shadow(shadow, primary, payload, full, request_ids, now)
+            self._shadow(shadow, primary, payload, full, request_ids, now, on_invalid)
         )
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
@@ -558,6 +570,7 @@ class ServingRuntime:
         full: Batch | None,
         request_ids: list[str],
         now: float,
+        on_invalid: OnInvalid = "reject",
     ) -> None:
         t0 = time.perf_counter()
         try:
@@ -565,7 +578,7 @@ class ServingRuntime:
                 batch = full
             else:
                 completed, _ = await self._complete(shadow.name, shadow, payload, payload_rows(payload))
-                batch = shadow.spec.check(completed)
+                batch = shadow.spec.check(completed, on_invalid=on_invalid)
             pred, proba = await shadow.predict(batch)
         except Exception as exc:  # a shadow never affects the real answer
             self.shadow_failed += 1
@@ -585,3 +598,20 @@ class ServingRuntime:
             )
         for observe in self.observers:
             observe(shadow.name, shadow.number, "shadow", batch.n)
+
+
+def _violations(
+    n: int, groups: list[tuple[ServedVersion, str, np.ndarray | None]], subs: list[Batch]
+) -> list[list[str]] | None:
+    """Per request row, the declared rules it broke, when any row was flagged (else None)."""
+    if all(b.violations is None for b in subs):
+        return None
+    if len(groups) == 1:
+        return subs[0].flagged()
+    out: list[list[str]] = [[] for _ in range(n)]
+    for (_, _, rows), batch in zip(groups, subs, strict=True):
+        flagged = batch.flagged()
+        if flagged is not None:
+            for i, rules in zip(range(n) if rows is None else rows.tolist(), flagged, strict=True):
+                out[i] = rules
+    return out

@@ -124,8 +124,9 @@ class ServedVersion:
 
     def same_inputs(self, other: ServedVersion) -> bool:
         """Whether rows checked for this version are exactly what ``other`` takes too."""
-        mine = (self.spec.names, self.spec.kinds, self.spec.allow_nan, self.features)
-        return mine == (other.spec.names, other.spec.kinds, other.spec.allow_nan, other.features)
+        mine = (self.spec.names, self.spec.kinds, self.spec.allow_nan, self.spec.rules, self.features)
+        theirs = (other.spec.names, other.spec.kinds, other.spec.allow_nan, other.spec.rules, other.features)
+        return mine == theirs
 
     def predict_batch(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions and class probabilities for checked rows (synchronous)."""

@@ -104,7 +104,7 @@ def test_typed_records_decoding_agrees_with_the_general_path() -> None:
     spec = InputSpec(
         {"inputs": [{"name": "x y", "type": "number"}, {"name": "class", "type": "integer"}, BOOL]}
     )
-    rows = [{"x y": 1, "class": 2.5, "ok": True, "extra": "ignored"}, {"x y": None, "class": -1, "ok": False}]
+    rows = [{"x y": 1, "class": 2, "ok": True, "extra": "ignored"}, {"x y": None, "class": -1, "ok": False}]
     decoded = spec.decode_records(orjson.dumps({"records": rows, "key": "user-7"}))
     assert decoded is not None
     payload, key = decoded

@@ -3,7 +3,10 @@
 JSON bodies carry exactly one of ``dataframe_split`` (``{"columns": [...], "data": [[...]]}``),
 ``dataframe_records`` (``[{col: value}]``), ``instances`` or ``inputs`` (records, columns, or rows in feature
 order), plus optional ``params`` (ignored); ``text/csv`` bodies are a CSV table with a header. The answer is
-``{"predictions": [...]}``; errors also carry MLflow's ``error_code`` and ``message``.
+``{"predictions": [...]}``, plus ``input_violations`` (per row, the declared rules it broke) when the model
+answers under ``on_invalid_input: flag`` and a row broke one; errors also carry MLflow's ``error_code`` and
+``message``. In CSV bodies, as in any table, an empty cell is a missing value and numbers in a text column
+are its text.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from fastapi.responses import Response
 from mlfactory.errors import ConfigError, ValidationError
 from mlfactory.registry.inputs import Payload
 from mlfactory.server import deps
-from mlfactory.server.answers import jsonable
+from mlfactory.server.answers import input_policy, jsonable
 from mlfactory.serving import Columns, Records, Rows
 
 router = APIRouter(tags=["mlflow scoring"])
@@ -74,10 +77,13 @@ def csv_payload(body: bytes) -> Payload:
         raise ValidationError(f"malformed CSV: {str(exc).splitlines()[0]}") from None
     return Columns(
         {
-            c: frame[c].to_numpy() if frame[c].dtype.kind in "iufb" else frame[c].tolist()
+            c: frame[c].to_numpy()
+            if frame[c].dtype.kind in "iufb"
+            else frame[c].astype(object).where(frame[c].notna(), None).tolist()  # an empty cell is null
             for c in frame.columns
         },
         strings_are_numbers=True,
+        table=True,
     )
 
 
@@ -91,8 +97,13 @@ async def _invoke(request: Request, name: str) -> Response:
         payload = json_payload(deps.parse_json(body))
     else:
         raise ValidationError(f"content type '{ctype}' is not supported; use application/json or text/csv")
-    result = await deps.runtime(request).predict(name, payload, started=started)
-    return deps.json_response({"predictions": jsonable(result.predictions)})
+    result = await deps.runtime(request).predict(
+        name, payload, started=started, on_invalid=input_policy(request, name)
+    )
+    answer: dict[str, Any] = {"predictions": jsonable(result.predictions)}
+    if result.input_violations is not None:
+        answer["input_violations"] = result.input_violations
+    return deps.json_response(answer)
 
 
 @router.post(

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from mlfactory.errors import NotFoundError, ValidationError
 from mlfactory.registry import PRODUCTION
 from mlfactory.server import deps
-from mlfactory.server.answers import native_answer, native_payload
+from mlfactory.server.answers import input_policy, native_answer, native_payload
 from mlfactory.serving import record_feedback
 
 router = APIRouter(prefix="/v1", tags=["native"])
@@ -61,7 +61,15 @@ async def _predict(request: Request, name: str, alias: str | None, version: int 
     decoded = runtime.decode_records(name, raw) if alias is None and version is None else None
     payload, key = decoded or native_payload(deps.parse_json(raw))
     key = request.headers.get("x-routing-key", key)
-    result = await runtime.predict(name, payload, alias=alias, version=version, key=key, started=started)
+    result = await runtime.predict(
+        name,
+        payload,
+        alias=alias,
+        version=version,
+        key=key,
+        started=started,
+        on_invalid=input_policy(request, name),
+    )
     return deps.json_response(native_answer(result))
 
 

@@ -4,6 +4,9 @@
 columns in the model's feature order (``GET /v2/models/{name}`` lists them), or one input per column named
 after it. Outputs: ``predict`` [rows], ``probabilities`` [rows, classes] (classifiers), ``model_version``
 [rows] and ``request_id`` [rows]. JSON and the binary tensor extension both work.
+When the model answers under ``on_invalid_input: flag`` and rows broke a declared rule, the answer also has
+``input_violations`` [rows] (BYTES: the rules each row broke, ``; ``-separated, empty for the others) and the
+parameter ``input_violations`` (how many rows broke one).
 Errors: ``{"error": "..."}``.
 """
 
@@ -20,6 +23,7 @@ from fastapi.responses import Response
 import mlfactory
 from mlfactory.errors import NotFoundError, ValidationError
 from mlfactory.server import deps
+from mlfactory.server.answers import input_policy
 from mlfactory.server.v2codec import column_datatype, decode_input, encode_output, to_payload
 from mlfactory.serving import PredictResult, ServedVersion
 
@@ -124,6 +128,8 @@ def _outputs(result: PredictResult) -> dict[str, np.ndarray]:
         out["probabilities"] = np.asarray(result.probabilities, dtype=np.float64)
     out["model_version"] = np.asarray(result.versions, dtype=np.int64)
     out["request_id"] = np.asarray(result.request_ids, dtype=object)
+    if result.input_violations is not None:
+        out["input_violations"] = np.asarray(["; ".join(v) for v in result.input_violations], dtype=object)
     return out
 
 
@@ -149,7 +155,12 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     payload = to_payload(decoded, sv.spec.names, sv.spec.kinds)
     params = req.get("parameters") or {}
     result = await deps.runtime(request).predict(
-        name, payload, version=version, key=params.get("routing_key"), started=started
+        name,
+        payload,
+        version=version,
+        key=params.get("routing_key"),
+        started=started,
+        on_invalid=input_policy(request, name),
     )
     produced = _outputs(result)
     wanted = req.get("outputs")
@@ -174,6 +185,8 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
         answer["model_version"] = str(result.version)
     if "id" in req:
         answer["id"] = req["id"]
+    if result.input_violations is not None:
+        answer["parameters"] = {"input_violations": sum(1 for v in result.input_violations if v)}
     if not blobs:
         return deps.json_response(answer)
     head = orjson.dumps(answer)

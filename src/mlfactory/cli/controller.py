@@ -89,6 +89,7 @@ def status(ctx: typer.Context, json: JSON = False) -> None:
                 "paused": r.paused,
                 "challenger": r.challenger,
                 "champion": production,
+                "plan": r.data.get("plan") if r.state == "canary" else None,
                 "updated": r.updated_at,
                 "last": [{"time": e.time, "kind": e.kind, "reason": e.reason} for e in last],
             }
@@ -102,7 +103,12 @@ def status(ctx: typer.Context, json: JSON = False) -> None:
         [
             [
                 r["model"],
-                r["state"],
+                r["state"]
+                + (
+                    f" (~{r['plan']['labelled_canary_rows_to_catch_2x_regression']} labelled rows)"
+                    if r["plan"]
+                    else ""
+                ),
                 "yes" if r["paused"] else "",
                 r["champion"],
                 r["challenger"],

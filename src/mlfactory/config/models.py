@@ -96,9 +96,31 @@ class RolloutConfig(_Strict):
         CompareConfig(metric="accuracy", max_regression=0.02),
         CompareConfig(metric="latency_p95_ms", max_regression=50.0),
     ]
-    significance: float = Field(default=0.05, gt=0.0, lt=0.5)
+    significance: float = Field(
+        default=0.05, gt=0.0, lt=0.5, description="α of the canary's sequential tests, however often it looks"
+    )
+    power: float = Field(
+        default=0.95,
+        ge=0.5,
+        lt=1.0,
+        description="for the planned canary size: the chance of catching a challenger worse by twice "
+        "the allowed accuracy regression",
+    )
+    min_labelled_rows: int = Field(
+        default=30, ge=10, description="labelled rows per side before accuracy is compared at all"
+    )
     guard_rows: int = Field(default=200, ge=0, description="labelled production rows watched after promotion")
     guard_duration: Duration = Field(default=3600.0, description="how long the guard window stays open")
+    canary_inconclusive: Literal["rollback", "promote"] = Field(
+        default="rollback",
+        description="a canary still short of evidence at max_canary_duration: roll the challenger back, "
+        "or promote it anyway (the event says it was inconclusive either way)",
+    )
+    guard_inconclusive: Literal["keep", "rollback"] = Field(
+        default="keep",
+        description="a guard window that closes without guard_rows labelled rows: keep the promoted "
+        "version, or roll production back to the version before it",
+    )
 
 
 class PolicyConfig(_Strict):
@@ -114,6 +136,11 @@ class PolicyConfig(_Strict):
         ge=100,
         description="retrain on only the newest N labelled rows (source and feedback "
         "together, by the model's timestamp), so a changed world outweighs the old one",
+    )
+    monitor: bool = Field(
+        default=True,
+        description="the controller writes a monitoring report of the newest window_rows rows whenever "
+        "that many new production rows were logged since the model's last report",
     )
     rollout: RolloutConfig = RolloutConfig()
 
@@ -149,6 +176,11 @@ class ModelConfig(_Strict):
         default=None,
         description="feature service (from features.module) whose features the model also uses; "
         "training joins them point-in-time at the 'timestamp' column, serving looks them up online",
+    )
+    on_invalid_labels: Literal["reject", "exclude"] = Field(
+        default="reject",
+        description="feedback whose label does not fit the model's label type or classes: 'reject' "
+        "refuses the batch naming the rows, 'exclude' stores the rest and keeps those aside, never used",
     )
     on_missing_features: Literal["reject", "defaults"] = Field(
         default="reject",

@@ -7,13 +7,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from mlfactory.config import RolloutConfig
-from mlfactory.control.stats import distribution_shift, hits, worse_proportion
+from mlfactory.control.stats import distribution_shift, hits, planned_rows, sequential_difference
 
+Status = Literal["ok", "regressed", "insufficient"]
 Decision = Literal["promote", "rollback", "wait", "inconclusive"]
 QUALITY = frozenset({"accuracy"})  # metrics judged on labelled rows
-MIN_LABELLED = 30  # labelled rows per side before accuracy is compared at all
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Check:
     champion: float | None
     regression: float | None
     p_value: float | None
-    status: Literal["ok", "regressed", "insufficient"]
+    status: Status
     detail: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,54 +54,132 @@ def _accuracy(frame: pd.DataFrame, classes: list[Any] | None) -> tuple[int, int]
     return int(hits(labelled["prediction"], labelled["label"], classes).sum()), len(labelled)
 
 
+def _scale(limit: float) -> float:
+    """The mixture's spread: differences of about twice the allowed regression are the ones that matter."""
+    return max(2 * limit, 0.01)
+
+
+def canary_plan(policy: RolloutConfig, accuracy: float | None) -> dict[str, Any]:
+    """How many labelled canary rows the accuracy comparison needs (at ``accuracy`` for the champion): to
+    roll back a challenger worse by twice the allowed regression, and to promote one as good as the
+    champion, each with the policy's power; and what that means in requests at the canary's weight."""
+    limit = next((c.max_regression for c in policy.compare if c.metric == "accuracy"), None)
+    if limit is None:
+        return {}
+    rate = min(max(accuracy if accuracy is not None else 0.9, 0.05), 0.99)
+    weight = policy.canary_weight / 100
+    args = {"weight": weight, "alpha": policy.significance, "power": policy.power, "scale": _scale(limit)}
+    rollback = planned_rows(rate, 2 * limit, **args)
+    promote = planned_rows(rate, max(limit, 0.005), **args)
+    return {
+        "metric": "accuracy",
+        "champion_accuracy": rate,
+        "allowed_regression": limit,
+        "power": policy.power,
+        "labelled_canary_rows_to_catch_2x_regression": rollback,
+        "labelled_canary_rows_to_promote_an_equal_model": promote,
+        "labelled_requests_to_catch_2x_regression": round(rollback / weight),
+    }
+
+
+def accuracy_status(
+    hits_c: ArrayLike,
+    n_c: ArrayLike,
+    hits_p: ArrayLike,
+    n_p: ArrayLike,
+    *,
+    limit: float,
+    policy: RolloutConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The accuracy comparison on counts, vectorized over trials or looks: ``regressed`` when the challenger
+    is shown worse at all, ``ok`` when it is shown no worse than ``limit`` below the champion
+    (non-inferiority), ``insufficient`` otherwise or below ``min_labelled_rows`` per side; both tests with
+    always-valid p-values, so looking after every row keeps their error rates.
+
+    Returns:
+        (status, p-value that it is worse, p-value that it is worse by more than ``limit``).
+    """
+    nc, np_ = np.asarray(n_c), np.asarray(n_p)
+    enough = np.minimum(nc, np_) >= policy.min_labelled_rows
+    worse, p_worse = sequential_difference(hits_c, n_c, hits_p, n_p, null=0.0, scale=_scale(limit))
+    within, p_inferior = sequential_difference(hits_c, n_c, hits_p, n_p, null=-limit, scale=_scale(limit))
+    alpha = policy.significance
+    status = np.where(
+        enough & (worse < 0) & (p_worse <= alpha),
+        "regressed",
+        np.where(enough & (within > 0) & (p_inferior <= alpha), "ok", "insufficient"),
+    )
+    return status, p_worse, p_inferior
+
+
+def _accuracy_check(
+    limit: float, policy: RolloutConfig, chal: pd.DataFrame, champ: pd.DataFrame, classes: list[Any] | None
+) -> Check:
+    hc, nc = _accuracy(chal, classes)
+    hp, np_ = _accuracy(champ, classes)
+    if min(nc, np_) < policy.min_labelled_rows:
+        need = policy.min_labelled_rows
+        detail = f"{nc} labelled canary rows and {np_} labelled production rows; need {need} each"
+        return Check("accuracy", None, None, None, None, "insufficient", detail)
+    status, p_worse, p_inferior = (
+        x.item() for x in accuracy_status(hc, nc, hp, np_, limit=limit, policy=policy)
+    )
+    ac, ap = hc / nc, hp / np_
+    shown = f"accuracy {ac:.3f} vs {ap:.3f} on {nc}/{np_} labelled rows"
+    if status == "regressed":
+        return Check("accuracy", ac, ap, ap - ac, p_worse, "regressed", f"{shown}: worse (p={p_worse:.3g})")
+    if status == "ok":
+        detail = f"{shown}: no worse than {limit} below the champion (p={p_inferior:.3g})"
+        return Check("accuracy", ac, ap, ap - ac, p_inferior, "ok", detail)
+    plan = canary_plan(policy, ap).get("labelled_canary_rows_to_promote_an_equal_model")
+    detail = (
+        f"{shown}: not yet shown within {limit} of the champion (p={p_inferior:.3g}; "
+        f"about {plan} labelled canary rows decide for an equal model)"
+    )
+    return Check("accuracy", ac, ap, ap - ac, p_inferior, "insufficient", detail)
+
+
+def _error_check(
+    limit: float,
+    policy: RolloutConfig,
+    errors: dict[str, tuple[int, int]],
+    chal: pd.DataFrame,
+    champ: pd.DataFrame,
+) -> Check:
+    """Roll back when the challenger fails significantly more rows (always-valid p-value); pass when its
+    error rate is within the allowed rise (the canary's minimum rows are the evidence it needs)."""
+    ec, nc = errors.get("challenger", (0, len(chal)))
+    ep, np_ = errors.get("champion", (0, len(champ)))
+    rise, p = sequential_difference(ec, nc, ep, np_, null=0.0, scale=_scale(limit))
+    shown = f"error rate {ec}/{nc} vs {ep}/{np_}"
+    if rise > 0 and p <= policy.significance:
+        return Check(
+            "error_rate",
+            ec / max(nc, 1),
+            ep / max(np_, 1),
+            float(rise),
+            float(p),
+            "regressed",
+            f"{shown} (p={p:.3g})",
+        )
+    status: Status = "ok" if rise <= limit else "insufficient"
+    detail = f"{shown} (p={p:.3g}, allowed rise {limit})"
+    return Check("error_rate", ec / max(nc, 1), ep / max(np_, 1), float(rise), float(p), status, detail)
+
+
 def _check(
     metric: str,
     limit: float,
-    alpha: float,
+    policy: RolloutConfig,
     chal: pd.DataFrame,
     champ: pd.DataFrame,
     errors: dict[str, tuple[int, int]],
     classes: list[Any] | None,
 ) -> Check:
     if metric == "accuracy":
-        hc, nc = _accuracy(chal, classes)
-        hp, np_ = _accuracy(champ, classes)
-        if min(nc, np_) < MIN_LABELLED:
-            return Check(
-                metric,
-                None,
-                None,
-                None,
-                None,
-                "insufficient",
-                f"{nc} labelled canary rows and {np_} labelled production rows; need {MIN_LABELLED} each",
-            )
-        drop, p = worse_proportion(hc, nc, hp, np_)
-        bad = drop > limit and p < alpha
-        return Check(
-            metric,
-            hc / nc,
-            hp / np_,
-            drop,
-            p,
-            "regressed" if bad else "ok",
-            f"accuracy {hc / nc:.3f} vs {hp / np_:.3f} (drop {drop:+.3f}, one-sided p={p:.3g}, "
-            f"allowed {limit})",
-        )
+        return _accuracy_check(limit, policy, chal, champ, classes)
     if metric == "error_rate":
-        ec, nc = errors.get("challenger", (0, len(chal)))
-        ep, np_ = errors.get("champion", (0, len(champ)))
-        rise, p = worse_proportion(nc - ec, nc, np_ - ep, np_)
-        bad = rise > limit and p < alpha
-        return Check(
-            metric,
-            ec / max(nc, 1),
-            ep / max(np_, 1),
-            rise,
-            p,
-            "regressed" if bad else "ok",
-            f"error rate {ec}/{nc} vs {ep}/{np_} (p={p:.3g}, allowed rise {limit})",
-        )
+        return _error_check(limit, policy, errors, chal, champ)
     if metric == "latency_p95_ms":
         if chal.empty or champ.empty:
             return Check(metric, None, None, None, None, "insufficient", "no rows yet")
@@ -117,7 +196,7 @@ def _check(
             f"p95 latency {c95:.1f} ms vs {p95:.1f} ms (allowed rise {limit} ms)",
         )
     js, p = distribution_shift(chal["prediction"].tolist(), champ["prediction"].tolist())
-    bad = js > limit and p < alpha
+    bad = js > limit and p < policy.significance
     return Check(
         metric,
         js,
@@ -148,7 +227,7 @@ def analyze_canary(
     errors = errors or {}
     rows = {"challenger": len(challenger), "champion": len(champion)}
     checks = [
-        _check(c.metric, c.max_regression, policy.significance, challenger, champion, errors, classes)
+        _check(c.metric, c.max_regression, policy, challenger, champion, errors, classes)
         for c in policy.compare
     ]
     regressed = [c for c in checks if c.status == "regressed"]

@@ -25,7 +25,7 @@ import pandas as pd
 
 from mlfactory.config import ModelConfig, PolicyConfig
 from mlfactory.control import stats
-from mlfactory.control.canary import MIN_LABELLED, analyze_canary
+from mlfactory.control.canary import analyze_canary, canary_plan
 from mlfactory.control.feedback import feedback_training_rows
 from mlfactory.control.states import RolloutState, check_transition
 from mlfactory.control.stats import worse_proportion
@@ -44,10 +44,10 @@ S = RolloutState
 DAY = 86400.0
 
 
-def _accuracy(frame: pd.DataFrame, classes: list[Any] | None) -> float | None:
-    """Accuracy on a frame's labelled rows, when it has at least MIN_LABELLED of them."""
+def _accuracy(frame: pd.DataFrame, classes: list[Any] | None, minimum: int) -> float | None:
+    """Accuracy on a frame's labelled rows, when it has at least ``minimum`` of them."""
     labelled = frame[frame["label"].notna()] if "label" in frame else frame.iloc[0:0]
-    if len(labelled) < MIN_LABELLED:
+    if len(labelled) < minimum:
         return None
     return float(stats.hits(labelled["prediction"], labelled["label"], classes).mean())
 
@@ -443,11 +443,21 @@ class Controller:
             reason="controller: canary",
             key=policy.rollout.canary_key,
         )
+        champion = self.champion(name)
+        accuracy = champion.metrics.get("accuracy") if champion is not None else None
+        plan = canary_plan(policy.rollout, accuracy if isinstance(accuracy, float) else None)
+        size = (
+            f"; about {plan['labelled_canary_rows_to_catch_2x_regression']} labelled canary rows catch a "
+            f"challenger {2 * plan['allowed_regression']:g} less accurate"
+            if plan
+            else ""
+        )
         moved = self._move(
             r,
             S.CANARY,
-            f"{why}; {name}/{r.challenger} takes {policy.rollout.canary_weight:g}%",
-            data={"canary_started": time.time()},
+            f"{why}; {name}/{r.challenger} takes {policy.rollout.canary_weight:g}%{size}",
+            data={"canary_started": time.time(), "plan": plan},
+            payload={"plan": plan},
         )
         return Step(name, moved.state, "canary", "canary started")
 
@@ -500,7 +510,7 @@ class Controller:
                 return self._roll_back(r, name, reason, payload)
         baseline = next((c.champion for c in verdict.checks if c.metric == "accuracy"), None)
         if baseline is None:
-            baseline = _accuracy(champion, classes)
+            baseline = _accuracy(champion, classes, policy.rollout.min_labelled_rows)
         return self._promote(r, name, reason, payload, baseline)
 
     def _promote(
@@ -542,7 +552,7 @@ class Controller:
         elapsed = time.time() - promoted
         baseline = r.data.get("baseline_accuracy")
         rows = self.labelled_rows(name, r.challenger, route=PRODUCTION, since=promoted)
-        need = max(rollout.guard_rows, MIN_LABELLED)
+        need = max(rollout.guard_rows, rollout.min_labelled_rows)
         if baseline is not None and len(rows) >= need:
             return self._guard_test(r, name, policy, rows, float(baseline))
         if elapsed < rollout.guard_duration:

@@ -37,6 +37,8 @@ def feedback_training_rows(
     labelled = frame[human & (frame["route"] != "shadow")]
     rows = labelled.drop_duplicates(REQUEST_ID, keep="last")
     spec = label_spec(metadata, name)
+    if spec is None:  # no version to train against: nothing to add
+        return FeedbackRows(pd.DataFrame())
     labels, bad = spec.coerce(rows["label"].tolist(), rows[REQUEST_ID].tolist())
     keep = [i for i, v in enumerate(labels) if v is not None]
     rows = rows.iloc[keep]

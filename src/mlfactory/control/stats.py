@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 
@@ -21,6 +22,50 @@ def worse_proportion(good_a: int, n_a: int, good_b: int, n_b: int) -> tuple[floa
         return pb - pa, 1.0 if pa >= pb else 0.0
     z = (pb - pa) / se
     return pb - pa, float(stats.norm.sf(z))
+
+
+def sequential_difference(
+    hits_a: ArrayLike, n_a: ArrayLike, hits_b: ArrayLike, n_b: ArrayLike, *, null: float, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """An always-valid test of a difference of two proportions, ``rate_a − rate_b`` against ``null``.
+
+    The mixture sequential probability ratio test (mSPRT; Johari, Pekelis and Walsh, "Always valid
+    inference", 2017) on the normal approximation of the difference, mixing over alternatives
+    N(``null``, ``scale``²). Its p-value may be looked at after every row: the chance that it *ever* drops
+    below α while the null holds is at most α, so how often the controller looks does not change the error
+    rate. Rates are smoothed as (hits + 1) / (n + 2) for the variance, so 0 of n is not certainty.
+
+    Vectorized: arguments may be arrays (one entry per trial or look).
+
+    Returns:
+        (observed difference minus ``null``, always-valid two-sided p-value at this look).
+    """
+    ha, na, hb, nb = (np.asarray(x, dtype=float) for x in (hits_a, n_a, hits_b, n_b))
+    sa, sb = (ha + 1) / (na + 2), (hb + 1) / (nb + 2)
+    v = sa * (1 - sa) / np.maximum(na, 1) + sb * (1 - sb) / np.maximum(nb, 1)
+    d = ha / np.maximum(na, 1) - hb / np.maximum(nb, 1) - null
+    t2 = scale * scale
+    log_lr = 0.5 * np.log(v / (v + t2)) + t2 * d * d / (2 * v * (v + t2))
+    return d, np.minimum(1.0, np.exp(-log_lr))
+
+
+def planned_rows(
+    rate: float, effect: float, *, weight: float, alpha: float, power: float, scale: float
+) -> int:
+    """Labelled canary rows after which :func:`sequential_difference` detects that the canary's rate is
+    ``effect`` below the champion's ``rate`` (measured from its null) with probability ``power``, the
+    champion getting ``(1 − weight) / weight`` times as many labelled rows. Conservative: it asks the test
+    to succeed at that single look, though it may succeed at any earlier one."""
+    z = float(stats.norm.ppf(power))
+    odds = (1 - weight) / weight
+    worse = min(max(rate - abs(effect), 0.01), 0.99)
+    t2 = scale * scale
+    for n in np.unique(np.geomspace(10, 10_000_000, 600).astype(int)):
+        v = worse * (1 - worse) / n + rate * (1 - rate) / (n * odds)
+        bound = math.sqrt((v + t2) / t2 * (2 * math.log(1 / alpha) + math.log((v + t2) / v)))
+        if abs(effect) / math.sqrt(v) - bound >= z:
+            return int(n)
+    return 10_000_000
 
 
 def _kl(p: np.ndarray, m: np.ndarray) -> float:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mlfactory.config import ModelConfig
 from mlfactory.data import load_dataset, profile_frame
@@ -18,7 +21,7 @@ from mlfactory.monitoring.baseline import training_reference
 from mlfactory.registry import FLAVOR, PRODUCTION, save_model
 from mlfactory.registry.rules import signature_inputs
 from mlfactory.tracking import capture_environment, start_run
-from mlfactory.training import fit_model, split_frame
+from mlfactory.training import FeedbackRows, TrainingRows, fit_model, merge_feedback, split_frame
 
 if TYPE_CHECKING:
     from mlfactory.project.core import Project
@@ -92,7 +95,7 @@ def _champion_metrics(
         return None, None
     try:
         loaded = project.registry.load(champion)
-        pred, proba = loaded.predict(holdout)
+        pred, proba = loaded.predict(holdout, on_invalid="flag")  # judged on the same rows as the challenger
     except MLFactoryError as exc:
         return {"error": str(exc)}, champion.ref
     return compute_metrics(
@@ -114,32 +117,69 @@ def _reference_profile(
     return profile
 
 
+def _training_rows(
+    project: Project, name: str, model: ModelConfig, ds: DatasetVersion, feedback: FeedbackRows | None
+) -> TrainingRows:
+    """The dataset version's rows plus labelled traffic new to it, each example once (see
+    :mod:`mlfactory.training.feedback`)."""
+    frame = load_dataset(project.artifacts, ds)
+    key = project.config.sources[model.source].key
+    needed = [*model.features.all(), model.label, *model.segments, *(key or [])]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValidationError(f"dataset {ds.id} lacks column(s) {missing} that model '{name}' needs")
+    return merge_feedback(frame, feedback, model, key)
+
+
+def _label_type(model: ModelConfig, ds: DatasetVersion) -> str:
+    declared = ds.schema.get("columns", {}).get(model.label, {}).get("type")
+    return str(declared or ("category" if model.task == "classification" else "number"))
+
+
+def _typed_labels(labelled: pd.DataFrame, model: ModelConfig, label_type: str) -> pd.DataFrame:
+    """Labels in the source's declared type: an integer label widened to floats on the way (by missing
+    values in the source, or by a join) is an integer again, so the classes stay ``[0, 1]``."""
+    column = labelled[model.label]
+    if label_type != "integer" or column.dtype.kind in "iu":
+        return labelled
+    numbers = pd.to_numeric(column, errors="coerce")
+    if numbers.isna().any() or (numbers % 1 != 0).any():
+        bad = column[numbers.isna() | (numbers % 1 != 0)].head(3).tolist()
+        raise ValidationError(f"label '{model.label}' is declared integer but holds {bad}")
+    return labelled.assign(**{model.label: numbers.astype("int64")})
+
+
+def _feedback_digest(project: Project, rows: TrainingRows) -> str | None:
+    """The request ids of the labelled traffic a run trained on, stored as an artifact for lineage."""
+    if not rows.request_ids:
+        return None
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"request_id": rows.request_ids}), buffer, compression="zstd")
+    return project.artifacts.put_bytes(buffer.getvalue())
+
+
 def train_model(
     project: Project,
     model_name: str | None,
     *,
     dataset: str | None = None,
     allow_invalid: bool = False,
-    extra_rows: pd.DataFrame | None = None,
+    feedback: FeedbackRows | None = None,
     max_rows: int | None = None,
     actor: str | None = None,
 ) -> TrainResult:
     """Train the declared model on a dataset version (the source's newest by default) and register it.
+
+    ``feedback`` adds labelled production traffic (see :mod:`mlfactory.training.feedback`); what was used
+    and what was left out is recorded in the run's params and the version's lineage and card.
 
     A version that fails a gate is still registered, as ``rejected``, so the attempt and its reasons stay
     on record; it cannot take ``production`` without ``force``.
     """
     name, model = project.model_config(model_name)
     ds = _pick_dataset(project, model, dataset, allow_invalid)
-    frame = load_dataset(project.artifacts, ds)
-    needed = [*model.features.all(), model.label, *model.segments]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise ValidationError(f"dataset {ds.id} lacks column(s) {missing} that model '{name}' needs")
-    if extra_rows is not None and len(extra_rows):  # e.g. labelled production traffic from the controller
-        frame = pd.concat(
-            [frame, extra_rows[[c for c in frame.columns if c in extra_rows.columns]]], ignore_index=True
-        )
+    rows = _training_rows(project, name, model, ds, feedback)
+    frame = rows.frame
     training_set = None
     if model.feature_service:  # features from the store, joined point-in-time at each label's event time
         from mlfactory.features.training import with_service_features
@@ -148,7 +188,8 @@ def train_model(
             model.feature_service, frame, model.timestamp or "", on_missing=model.on_missing_features
         )
         frame, model = training_set.frame, with_service_features(model, training_set.spec)
-    labelled = frame[frame[model.label].notna()]
+    label_type = _label_type(model, ds)
+    labelled = _typed_labels(frame[frame[model.label].notna()], model, label_type)
     if max_rows is not None and len(labelled) > max_rows:  # a sliding window over the newest rows
         if model.timestamp:
             labelled = labelled.sort_values(model.timestamp, kind="stable")
@@ -162,6 +203,10 @@ def train_model(
         "split": model.split.strategy,
         "test_size": model.split.test_size,
         "seed": model.seed,
+        "data.dataset_rows": rows.counts["dataset_rows"],
+        "data.feedback_rows": rows.counts["feedback_rows"],
+        "data.train_rows": len(train),
+        "data.holdout_rows": len(holdout),
     }
     tags = {"model": name, "source": model.source}
     if not ds.valid:
@@ -199,9 +244,13 @@ def train_model(
             "inputs": signature_inputs(types, ds),
             "task": model.task,
             "label": model.label,
+            "label_type": label_type,
             "classes": classes,
             "trusted_types": trusted,
         }
+        requests = _feedback_digest(project, rows)
+        if requests:
+            run.log_artifact("feedback_requests", requests)
         lineage = {
             "dataset": ds.id,
             "dataset_hash": ds.content_hash,
@@ -214,7 +263,9 @@ def train_model(
             "estimator": model.estimator,
             "allow_invalid": not ds.valid,
             "champion": champion_ref,
-            "feedback_rows": 0 if extra_rows is None else len(extra_rows),
+            "feedback_rows": rows.counts["feedback_rows"],
+            "rows": rows.counts,
+            "feedback_requests": requests,
             "max_rows": max_rows,
         }
         if training_set is not None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mlfactory.entities import ModelVersion
-from mlfactory.registry.inputs import Batch, InputSpec, frame_payload
+from mlfactory.registry.inputs import Batch, InputSpec, OnInvalid, frame_payload
 
 
 @dataclass
@@ -23,21 +23,24 @@ class LoadedModel:
     def __post_init__(self) -> None:
         self.spec = InputSpec(self.version.signature)  # missing numbers pass: the model decides on them
 
-    def rows(self, frame: pd.DataFrame) -> Batch:
+    def rows(self, frame: pd.DataFrame, *, on_invalid: OnInvalid = "reject") -> Batch:
         """The frame's inputs checked against the signature; ValidationError naming every bad column and row.
 
         Numbers held as text are read as numbers (files often hold them so); extra columns are ignored.
+        ``on_invalid="flag"`` keeps rows that break a declared rule (see :meth:`InputSpec.check`).
         """
-        return self.spec.check(frame_payload(frame, self.spec))
+        return self.spec.check(frame_payload(frame, self.spec), on_invalid=on_invalid)
 
     @property
     def classes(self) -> list[Any] | None:
         classes = getattr(self.estimator, "classes_", None)
         return None if classes is None else [c.item() if isinstance(c, np.generic) else c for c in classes]
 
-    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    def predict(
+        self, frame: pd.DataFrame, *, on_invalid: OnInvalid = "reject"
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions and, for classifiers that have them, class probabilities (rows × classes)."""
-        x = self.rows(frame).frame()
+        x = self.rows(frame, on_invalid=on_invalid).frame()
         pred = self.estimator.predict(x)
         proba = self.estimator.predict_proba(x) if hasattr(self.estimator, "predict_proba") else None
         return pred, proba

@@ -59,9 +59,14 @@ def _checked_pairs(labels: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return pairs
 
 
-def label_spec(metadata: MetadataStore, model: str) -> LabelSpec:
-    """The label type and classes of the model's newest version, which feedback must fit."""
-    return LabelSpec.from_signature(metadata.list_model_versions(model)[-1].signature)
+def label_spec(metadata: MetadataStore, model: str) -> LabelSpec | None:
+    """The label type and classes of the model's newest version, which feedback must fit (None for a model
+    with no version left to say)."""
+    try:
+        versions = metadata.list_model_versions(model)
+    except NotFoundError:
+        return None
+    return LabelSpec.from_signature(versions[-1].signature) if versions else None
 
 
 def record_feedback(
@@ -121,9 +126,10 @@ def _fit_labels(
 ) -> tuple[list[tuple[str, Any]], list[BadLabel]]:
     """The model's labels among ``pairs`` (positions ``rows``) in its label type, and those that do not fit
     (named by their row in the whole batch; stored as sent)."""
-    converted, bad = label_spec(metadata, model).coerce(
-        [pairs[i][1] for i in rows], [pairs[i][0] for i in rows]
-    )
+    spec = label_spec(metadata, model)
+    if spec is None:
+        return [pairs[i] for i in rows], []
+    converted, bad = spec.coerce([pairs[i][1] for i in rows], [pairs[i][0] for i in rows])
     good = [
         (pairs[i][0], pairs[i][1] if value is None else value)
         for i, value in zip(rows, converted, strict=True)

@@ -132,7 +132,12 @@ def test_canary_latency_and_small_noise() -> None:
     close = analyze_canary(
         frame(300, 0.89, seed=6), frame(700, 0.90, seed=7), POLICY, elapsed_s=10, classes=[0, 1]
     )
-    assert close.decision == "promote"  # a small, insignificant difference is not a regression
+    # a small, insignificant difference is no regression, but 300 rows cannot show it is within 0.02 either
+    assert close.decision == "wait" and "not yet shown within 0.02" in close.reason
+    surely = analyze_canary(
+        frame(3000, 0.89, seed=6), frame(7000, 0.90, seed=7), POLICY, elapsed_s=10, classes=[0, 1]
+    )
+    assert surely.decision == "promote" and "no worse than 0.02 below" in surely.reason
 
 
 def test_canary_rolls_back_on_errors_counted_by_the_servers() -> None:

@@ -1,4 +1,4 @@
-"""The native API: ``/v1/models/...`` predictions and model listings, ``/v1/feedback``.
+"""The native API: ``/v1/models/...`` predictions and model listings (feedback has its own router).
 
 ``POST /v1/models/{name}/predict`` routes by the model's policy (production, canary or A/B, plus shadow);
 ``POST /v1/models/{name}@{alias}/predict`` answers with exactly the version that alias names;
@@ -7,18 +7,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from mlfactory.errors import NotFoundError, ValidationError
+from mlfactory.errors import NotFoundError
 from mlfactory.registry import PRODUCTION
 from mlfactory.server import deps
 from mlfactory.server.answers import input_policy, native_answer, native_payload
-from mlfactory.serving import record_feedback
 
 router = APIRouter(prefix="/v1", tags=["native"])
 
@@ -118,35 +116,3 @@ def show_model(request: Request, name: str) -> dict[str, Any]:
         "aliases": {a: v for (m, a), v in rt.aliases.items() if m == name},
         "default_alias": PRODUCTION,
     }
-
-
-@router.post(
-    "/feedback",
-    dependencies=[Depends(deps.require_admin)],
-    tags=["feedback"],
-    summary="True labels for earlier request ids; unknown ids are reported back",
-)
-async def feedback(request: Request) -> Response:
-    body = deps.parse_json(await deps.read_body(request))
-    rows = body.get("labels") if isinstance(body, dict) else body
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise ValidationError('send {"labels": [{"request_id": "...", "label": ...}, ...]}')
-    pairs = []
-    for i, r in enumerate(rows):
-        if "request_id" not in r or "label" not in r:
-            raise ValidationError(f"labels row {i}: needs 'request_id' and 'label'")
-        pairs.append((r["request_id"], r["label"]))
-    source = body.get("source") if isinstance(body, dict) else None
-    if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 128):
-        raise ValidationError(
-            "'source' must be a short text naming who produced the labels, e.g. \"reviewers\", or "
-            '"auto:quarantine" for labels that came from the model\'s own decisions'
-        )
-    log = deps.prediction_log(request)
-    if log is None:
-        raise ValidationError("this server does not keep a prediction log, so it cannot match feedback")
-    proj = deps.project(request)
-    result = await asyncio.to_thread(
-        record_feedback, proj.metadata, log, pairs, actor=source or request.app.state.actor
-    )
-    return deps.json_response(result.to_dict())

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mlfactory.config.base import Duration, _Strict
 
-DriftMethod = Literal["auto", "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"]
+DriftMethod = Literal["auto", "anderson", "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"]
 
 
 class ColumnDriftConfig(_Strict):
@@ -18,8 +18,9 @@ class ColumnDriftConfig(_Strict):
     threshold: float | None = Field(
         default=None,
         gt=0.0,
-        description="p-value level for ks, chisquare and z; the distance that counts as "
-        "drift for wasserstein (normed by the reference's standard deviation), jensenshannon and psi",
+        description="p-value level for anderson, ks, chisquare and z; the distance that counts as "
+        "drift for wasserstein (normed by the reference's standard deviation), jensenshannon (natural "
+        "log) and psi",
     )
     min_effect: float | None = Field(default=None, ge=0.0, description="smallest effect size a test may flag")
     enabled: bool = True
@@ -48,20 +49,37 @@ class AlertRuleConfig(_Strict):
 
 
 class MonitoringConfig(_Strict):
-    """Drift, performance and alerting. Defaults follow the usual conventions (and Evidently's presets):
-    up to ``small_sample`` rows a window is tested (Kolmogorov–Smirnov for numbers, chi-square or the
-    two-proportion Z test for categories); above it distances are used (Wasserstein normed by the reference's
-    standard deviation for numbers, Jensen–Shannon for categories)."""
+    """Drift, performance and alerting.
+
+    Every window, whatever its size, is judged by one rule: a column drifts when a significance test rejects
+    at ``alpha`` *and* the effect reaches its minimum (``min_effect_numeric``: Wasserstein normed by the
+    reference's standard deviation; ``min_effect_categorical``: Jensen–Shannon distance in natural-log
+    units, as Evidently). The tests: Anderson–Darling on numbers, chi-square (Z for two values) on
+    categories and on numbers with at most 20 distinct reference values, with cells under ``min_expected``
+    expected rows merged. See README "How mlfactory decides"."""
 
     window: Duration = Field(default=3600.0, gt=0.0, description="default window of `monitor run`")
     min_rows: int = Field(default=100, ge=1, description="fewer rows in a window give no drift decision")
-    small_sample: int = Field(default=1000, ge=1, description="windows up to this size use statistical tests")
+    small_sample: int = Field(
+        default=1000,
+        ge=1,
+        description="no longer used: every window size is judged by the same test and minimum effect "
+        "(kept so project files that set it still load)",
+    )
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0, description="p-value level of the tests")
     min_effect_numeric: float = Field(
         default=0.1, ge=0.0, description="smallest normed Wasserstein distance a test may flag as drift"
     )
     min_effect_categorical: float = Field(
-        default=0.05, ge=0.0, description="smallest Jensen–Shannon distance a test may flag as drift"
+        default=0.05,
+        ge=0.0,
+        description="smallest Jensen–Shannon distance (natural log) a test may flag as drift",
+    )
+    min_expected: float = Field(
+        default=5.0,
+        ge=0.0,
+        description="chi-square cells with fewer expected rows on a side are merged (Cochran's rule; 0 "
+        "keeps every cell)",
     )
     wasserstein_threshold: float = Field(default=0.1, gt=0.0)
     jensenshannon_threshold: float = Field(default=0.1, gt=0.0)

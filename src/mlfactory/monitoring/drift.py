@@ -25,11 +25,11 @@ import numpy as np
 
 from mlfactory.config import ColumnDriftConfig, MonitoringConfig
 from mlfactory.monitoring import stats
-from mlfactory.monitoring.reference import OTHER
-from mlfactory.monitoring.window_counts import CategoricalCounts, NumericCounts, WindowCounts
+from mlfactory.monitoring.reference import DISCRETE_VALUES, OTHER
+from mlfactory.monitoring.window_counts import MAX_NEW_VALUES, CategoricalCounts, NumericCounts, WindowCounts
 
-TESTS = ("ks", "chisquare", "z")
-NUMERIC_METHODS = ("ks", "wasserstein", "psi", "jensenshannon", "chisquare")
+TESTS = ("anderson", "ks", "chisquare", "z")
+NUMERIC_METHODS = ("anderson", "ks", "wasserstein", "psi", "jensenshannon", "chisquare")
 CATEGORICAL_METHODS = ("chisquare", "z", "jensenshannon", "psi")
 PLOT_CATEGORIES = 20
 
@@ -47,6 +47,7 @@ class ColumnDrift:
     effect_size: float | None = None
     effect: str | None = None
     threshold: float | None = None
+    min_effect: float | None = None
     drifted: bool | None = None
     status: str = "ok"
     messages: list[str] = field(default_factory=list)
@@ -64,17 +65,18 @@ def _f(x: Any) -> float | None:
 
 
 def choose_method(
-    kind: str, n_current: int, binary: bool, override: ColumnDriftConfig | None, settings: MonitoringConfig
+    kind: str, discrete: bool, binary: bool, override: ColumnDriftConfig | None, settings: MonitoringConfig
 ) -> str:
-    """The method a column is checked with: its override, else the default by kind and window size."""
+    """The method a column is checked with: its override, else the default by kind.
+
+    The default does not depend on the window's size: the same data is judged by the same rule at 200 rows
+    and at 50,000 (``settings`` is accepted for overrides of the defaults in future settings).
+    """
     if override is not None and override.method != "auto":
         return override.method
-    small = n_current <= settings.small_sample
     if kind == "numeric":
-        return "ks" if small else "wasserstein"
-    if small:
-        return "z" if binary else "chisquare"
-    return "jensenshannon"
+        return "chisquare" if discrete else "anderson"
+    return "z" if binary else "chisquare"
 
 
 def _threshold(method: str, override: ColumnDriftConfig | None, settings: MonitoringConfig) -> float:
@@ -96,24 +98,56 @@ def _pad(rows: list[np.ndarray], width: int, fill_last: bool = False) -> np.ndar
     return out
 
 
+def _sums(ref: dict[str, Any], nb: int) -> np.ndarray:
+    sums = ref.get("sums")
+    return np.asarray(sums, dtype="float64") if sums and len(sums) == nb else np.full(nb, np.nan)
+
+
 def _numeric_matrices(refs: list[dict[str, Any]], curs: list[NumericCounts]) -> dict[str, np.ndarray]:
-    """Padded edges and counts with the over bin moved to the last position."""
+    """Padded edges, counts (the over bin moved to the last position) and per-bin offset sums."""
     m = max(len(r["edges"]) - 1 for r in refs)
     edges = _pad([np.asarray(r["edges"], dtype="float64") for r in refs], m + 1, fill_last=True)
     ref = np.zeros((len(refs), m + 2))
     cur = np.zeros((len(refs), m + 2))
+    ref_sums = np.zeros((len(refs), m))
+    cur_sums = np.zeros((len(refs), m))
     for i, (r, c) in enumerate(zip(refs, curs, strict=True)):
         nb = len(r["edges"]) - 1
         ref[i, 1 : nb + 1] = r["counts"]
         cur[i, : nb + 1] = c.counts[: nb + 1]
         cur[i, -1] = c.counts[nb + 1]
+        ref_sums[i, :nb] = _sums(r, nb)
+        cur_sums[i, :nb] = c.sums[:nb] if len(c.sums) >= nb else np.nan
     return {
         "edges": edges,
         "ref": ref,
         "cur": cur,
+        "ref_sums": ref_sums,
+        "cur_sums": cur_sums,
         "below": np.array([c.below for c in curs]),
         "above": np.array([c.above for c in curs]),
     }
+
+
+def _value_matrices(
+    refs: list[dict[str, Any]], curs: list[NumericCounts]
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Per few-valued column: the sorted values of both sides and how often each occurs on each side."""
+    support, ref_rows, cur_rows = [], [], []
+    for r, c in zip(refs, curs, strict=True):
+        extra = sorted(c.extra)
+        values = np.concatenate(
+            [np.asarray(r["values"], dtype="float64"), np.asarray(extra, dtype="float64")]
+        )
+        order = np.argsort(values, kind="stable")
+        ref_counts = np.concatenate([np.asarray(r["value_counts"], dtype="float64"), np.zeros(len(extra))])
+        assert c.value_counts is not None
+        cur_counts = np.concatenate([c.value_counts, [c.extra[v] for v in extra]]).astype("float64")
+        support.append(values[order])
+        ref_rows.append(ref_counts[order])
+        cur_rows.append(cur_counts[order])
+    width = max(len(v) for v in support)
+    return support, _pad(support, width, fill_last=True), _pad(ref_rows, width), _pad(cur_rows, width)
 
 
 def _scale(ref: dict[str, Any]) -> tuple[float, str | None]:
@@ -141,44 +175,118 @@ def _numeric_plot(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> dict[s
     }
 
 
-def numeric_drift(
-    names: list[str], refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
-) -> list[ColumnDrift]:
-    """Check numeric columns, all statistics computed in one vectorized pass."""
-    if not names:
-        return []
+def _values_plot(values: np.ndarray, ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
+    n_r, n_c = max(ref.sum(), 1), max(cur.sum(), 1)
+    top = np.sort(np.argsort(-(ref / n_r + cur / n_c), kind="stable")[:PLOT_CATEGORIES])
+    return {
+        "labels": [f"{v:g}" for v in values[top]],
+        "reference": (ref[top] / n_r).tolist(),
+        "current": (cur[top] / n_c).tolist(),
+    }
+
+
+def _binned_statistics(
+    refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
+) -> list[tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any]]]:
     mat = _numeric_matrices(refs, curs)
     d, p_ks = stats.ks_binned(mat["ref"], mat["cur"])
-    w = stats.wasserstein_binned(mat["edges"], mat["ref"], mat["cur"], mat["below"], mat["above"])
+    ad, p_ad = stats.anderson_darling_binned(mat["ref"], mat["cur"])
+    w = stats.wasserstein_binned(
+        mat["edges"], mat["ref"], mat["cur"], mat["below"], mat["above"], mat["ref_sums"], mat["cur_sums"]
+    )
     coarse_ref, coarse_cur = stats.coarsen(mat["ref"], mat["cur"])
     psi = stats.psi(coarse_ref, coarse_cur)
     js = stats.jensen_shannon(coarse_ref, coarse_cur)
-    chi, p_chi, _ = stats.chi2_homogeneity(coarse_ref, coarse_cur)
+    chi, p_chi, _ = stats.chi2_homogeneity(coarse_ref, coarse_cur, settings.min_expected)
+    return [
+        (
+            {
+                "anderson": (ad[i], p_ad[i]),
+                "ks": (d[i], p_ks[i]),
+                "psi": (psi[i], None),
+                "jensenshannon": (js[i], None),
+                "chisquare": (chi[i], p_chi[i]),
+            },
+            w[i],
+            _numeric_plot(mat["ref"][i], mat["cur"][i], mat["edges"][i]),
+        )
+        for i in range(len(refs))
+    ]
+
+
+def _discrete_statistics(
+    refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
+) -> list[tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any]]]:
+    support, values, ref, cur = _value_matrices(refs, curs)
+    d, p_ks = stats.ks_binned(ref, cur)
+    ad, p_ad = stats.anderson_darling_binned(ref, cur)
+    w = stats.wasserstein_discrete(values, ref, cur)
+    psi = stats.psi(ref, cur)
+    js = stats.jensen_shannon(ref, cur)
+    chi, p_chi, _ = stats.chi2_homogeneity(ref, cur, settings.min_expected)
+    return [
+        (
+            {
+                "anderson": (ad[i], p_ad[i]),
+                "ks": (d[i], p_ks[i]),
+                "psi": (psi[i], None),
+                "jensenshannon": (js[i], None),
+                "chisquare": (chi[i], p_chi[i]),
+            },
+            w[i],
+            _values_plot(support[i], ref[i, : len(support[i])], cur[i, : len(support[i])]),
+        )
+        for i in range(len(refs))
+    ]
+
+
+def numeric_drift(
+    names: list[str], refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
+) -> list[ColumnDrift]:
+    """Check numeric columns, all statistics computed in vectorized passes (binned and few-valued)."""
+    if not names:
+        return []
+    few = [i for i, c in enumerate(curs) if c.discrete and refs[i].get("value_counts")]
+    binned = [i for i in range(len(names)) if i not in set(few)]
+    computed: dict[int, tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any]]] = {}
+    for group, fn in ((binned, _binned_statistics), (few, _discrete_statistics)):
+        if group:
+            for i, item in zip(
+                group, fn([refs[i] for i in group], [curs[i] for i in group], settings), strict=True
+            ):
+                computed[i] = item
     out = []
     for i, name in enumerate(names):
+        by_method, w, plot = computed[i]
         scale, note = _scale(refs[i])
-        effect = _f(w[i] / scale)
+        effect = _f(w / scale) if w is not None else None
+        by_method["wasserstein"] = (effect, None)
         res = ColumnDrift(
             column=name,
             kind="numeric",
             effect_size=effect,
             effect="wasserstein_normed",
-            n_reference=int(mat["ref"][i].sum()),
+            n_reference=int(sum(refs[i]["counts"])),
             n_current=curs[i].n,
             current=curs[i].summary(),
+            plot=plot,
         )
         if note:
             res.messages.append(note)
-        by_method = {
-            "ks": (d[i], p_ks[i]),
-            "wasserstein": (effect, None),
-            "psi": (psi[i], None),
-            "jensenshannon": (js[i], None),
-            "chisquare": (chi[i], p_chi[i]),
-        }
-        res.plot = _numeric_plot(mat["ref"][i], mat["cur"][i], mat["edges"][i])
-        out.append((res, by_method))
-    return [_finish(res, by_method, settings) for res, by_method in out]
+        if i in few:
+            res.current["discrete"] = True
+        elif refs[i].get("values"):
+            res.messages.append(
+                f"the window holds more than {MAX_NEW_VALUES} values the reference never had, so the column "
+                "is compared in the reference's bins rather than value by value"
+            )
+        elif "sums" not in refs[i] and len(refs[i]["edges"]) <= DISCRETE_VALUES + 1:
+            res.messages.append(
+                "the reference was stored before few-valued columns were kept value by value, so values "
+                "sharing a bin cannot be told apart; retrain to test it as discrete"
+            )
+        out.append(_finish(res, by_method, settings))
+    return out
 
 
 def _categorical_vectors(
@@ -216,8 +324,10 @@ def categorical_drift(
     width = max(len(k) for k, _, _ in aligned)
     ref = _pad([a[1] for a in aligned], width)
     cur = _pad([a[2] for a in aligned], width)
-    chi, p_chi, _ = stats.chi2_homogeneity(ref, cur)
-    z, p_z = stats.two_proportion_z(ref[:, 0], ref.sum(axis=1), cur[:, 0], cur.sum(axis=1))
+    chi, p_chi, _ = stats.chi2_homogeneity(ref, cur, settings.min_expected)
+    z, p_z = stats.two_proportion_z(
+        ref[:, 0], ref.sum(axis=1), cur[:, 0], cur.sum(axis=1), settings.min_expected
+    )
     js = stats.jensen_shannon(ref, cur)
     psi = stats.psi(ref, cur)
     out = []
@@ -266,7 +376,8 @@ def _finish(
 ) -> ColumnDrift:
     override = settings.columns.get(res.column)
     binary = bool(res.current.pop("binary", False))
-    method = choose_method(res.kind, res.n_current, binary, override, settings)
+    discrete = bool(res.current.pop("discrete", False))
+    method = choose_method(res.kind, discrete, binary, override, settings)
     allowed = NUMERIC_METHODS if res.kind == "numeric" else CATEGORICAL_METHODS
     res.method = method
     if method not in allowed or (method == "z" and not binary):
@@ -285,14 +396,21 @@ def _finish(
     res.statistic, res.p_value = _f(stat), _f(p)
     res.threshold = _threshold(method, override, settings)
     if method in TESTS:
-        if res.p_value is None and res.statistic is None:
+        if res.p_value is None:
+            one_value = by_method["chisquare"][1] is None or not np.isfinite(by_method["chisquare"][1])
             res.statistic, res.p_value = 0.0, 1.0
-            res.messages.append("only one value occurs in the reference and the window; nothing to compare")
+            res.messages.append(
+                "only one value occurs in the reference and the window; nothing to compare"
+                if one_value and _single_value(res)
+                else f"too few rows of the rarer values to test (an expected count under "
+                f"{settings.min_expected:g} per side, monitoring.min_expected); no drift is decided on them"
+            )
         min_effect = (
             override.min_effect
             if override and override.min_effect is not None
             else (settings.min_effect_numeric if res.kind == "numeric" else settings.min_effect_categorical)
         )
+        res.min_effect = min_effect
         res.drifted = bool(
             res.p_value is not None and res.p_value < res.threshold and (res.effect_size or 0.0) >= min_effect
         )
@@ -304,6 +422,14 @@ def _finish(
     else:
         res.drifted = bool(res.statistic is not None and res.statistic >= res.threshold)
     return res
+
+
+def _single_value(res: ColumnDrift) -> bool:
+    """Whether the check compared a single value on both sides (from its plot's shares)."""
+    shares = np.asarray(res.plot.get("reference", []), dtype="float64") + np.asarray(
+        res.plot.get("current", []), dtype="float64"
+    )
+    return int((shares > 0).sum()) <= 1
 
 
 def _unavailable(name: str, kind: str, role: str, status: str, message: str, n_ref: int = 0) -> ColumnDrift:

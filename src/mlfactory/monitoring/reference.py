@@ -1,20 +1,26 @@
 """The reference monitoring compares against, built once (at training) and stored with the model version.
 
 It extends the data profile with what drift tests need: 100 quantile bins per numeric column (the data
-profile keeps 10, too coarse for Kolmogorov–Smirnov and Wasserstein), category counts, and for each text
+profile keeps 10, too coarse for Anderson–Darling and Wasserstein) with the sum of each bin's offsets from its
+left edge (so the Wasserstein distance is exact, not interpolated), every value and its count for a numeric
+column with at most :data:`DISCRETE_VALUES` distinct values (tested as the discrete variable it is; quantile
+bins would lump a 0/1 column into one bin), category counts, and for each text
 column three numeric views (characters, words, out-of-vocabulary share) with the vocabulary that defines
 the last. Versions registered before this existed fall back to :func:`reference_from_profile`.
 
 Layout (plain JSON)::
 
-    {"format": 1, "n_rows": int,
-     "columns": {name: {"kind": "numeric", "edges": [...], "counts": [...], "count", "nulls", "mean", "std"}
+    {"format": 2, "n_rows": int,
+     "columns": {name: {"kind": "numeric", "edges": [...], "counts": [...], "sums": [...],
+                        "values": [...] | None, "value_counts": [...] | None, "count", "nulls", "mean", "std"}
                        | {"kind": "categorical", "frequencies": {value: count}, "other": int,
                           "count", "nulls"}},
      "text": {column: {"vocabulary": [...], "token_pattern": str}},
      "outputs": {"prediction": {...}, "score": {...}}, "label": {...} | None, "calibration": {...} | None}
 
 A text column ``body`` appears in ``columns`` as ``body.chars``, ``body.words`` and ``body.oov_rate``.
+Format 1 (before ``sums``, ``values`` and ``value_counts``) still reads: its bins are interpolated and its
+few-valued columns binned, which the report says.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FORMAT = 1
+FORMAT = 2
 BINS = 100
 TOP_CATEGORIES = 200
+DISCRETE_VALUES = 20  # a numeric column with at most this many distinct values is tested as discrete
 OTHER = "__other__"
 VOCABULARY_SIZE = 1000
 TOKEN_PATTERN = r"(?u)\b\w+\b"
@@ -60,7 +67,9 @@ def as_floats(values: Any) -> np.ndarray:
 
 
 def numeric_reference(values: Any, bins: int = BINS) -> dict[str, Any]:
-    """Quantile bins (deduplicated edges, exact ``numpy.histogram`` counts) and moments of one column."""
+    """Bins at ``bins`` quantiles and ``bins`` equal widths (deduplicated edges, exact ``numpy.histogram``
+    counts, each bin's sum of offsets from its left edge), the values themselves when there are at most
+    :data:`DISCRETE_VALUES`, and moments of one column."""
     raw = as_floats(values)
     finite = np.sort(raw[np.isfinite(raw)])
     out: dict[str, Any] = {
@@ -69,6 +78,9 @@ def numeric_reference(values: Any, bins: int = BINS) -> dict[str, Any]:
         "nulls": int((~np.isfinite(raw)).sum()),
         "edges": [],
         "counts": [],
+        "sums": [],
+        "values": None,
+        "value_counts": None,
         "mean": None,
         "std": None,
         "min": None,
@@ -79,14 +91,30 @@ def numeric_reference(values: Any, bins: int = BINS) -> dict[str, Any]:
     pos = np.linspace(0.0, 1.0, bins + 1) * (len(finite) - 1)  # numpy's linear quantiles, on the sorted data
     low = np.floor(pos).astype(np.int64)
     high = np.minimum(low + 1, len(finite) - 1)
-    edges = np.unique(finite[low] + (finite[high] - finite[low]) * (pos - low))
+    quantiles = finite[low] + (finite[high] - finite[low]) * (pos - low)
+    # equal-width edges too: quantile bins of a skewed column leave a wide top bin, where the two
+    # distribution functions may cross unseen and the Wasserstein distance would come out short
+    even = np.linspace(finite[0], finite[-1], bins + 1)
+    edges = np.unique(np.concatenate([quantiles, even]))
     if len(edges) == 1:
         edges = np.array([edges[0], edges[0]])
     starts = np.searchsorted(finite, edges, side="left")
     starts[-1] = len(finite)
+    counts = np.diff(starts)
+    offsets = finite - np.repeat(edges[:-1], counts)  # each value's distance from its bin's left edge
+    sums = np.add.reduceat(offsets, starts[:-1]) if len(offsets) else np.zeros(len(counts))
+    sums = np.where(counts > 0, sums, 0.0)  # reduceat repeats a value for an empty bin
+    change = np.flatnonzero(np.diff(finite)) + 1
+    if len(change) < DISCRETE_VALUES:
+        first = np.concatenate([[0], change])
+        out.update(
+            values=[float(v) for v in finite[first]],
+            value_counts=[int(c) for c in np.diff(np.concatenate([first, [len(finite)]]))],
+        )
     out.update(
         edges=[float(e) for e in edges],
-        counts=[int(c) for c in np.diff(starts)],
+        counts=[int(c) for c in counts],
+        sums=[float(v) for v in sums],
         mean=_num(finite.mean()),
         std=_num(finite.std(ddof=1)) if len(finite) > 1 else None,
         min=float(finite[0]),

@@ -32,9 +32,11 @@ def jsonable(value: Any) -> Any:
 class MonitorReport:
     """One window of one model version and route, checked against the version's reference.
 
-    ``status`` is ``ok``, ``empty`` (no rows) or ``insufficient`` (fewer than ``monitoring.min_rows``);
-    ``metrics`` is the flat view alert rules and history plots read (``drift.share``,
-    ``performance.accuracy``, ``estimated.accuracy``, ``health.latency_p95_ms`` …).
+    ``status`` says what the window showed: ``empty`` (no rows), ``insufficient`` (fewer than
+    ``monitoring.min_rows``), else the findings joined by ``+`` (e.g. ``drift+degraded``; each of
+    :data:`FINDINGS`, also listed in ``findings``), or ``ok`` when there are none. ``metrics`` is the flat
+    view alert rules and history plots read (``drift.share``, ``performance.accuracy``,
+    ``estimated.accuracy``, ``health.latency_p95_ms`` …). :func:`flat_metrics` settles both.
     """
 
     model: str
@@ -43,6 +45,7 @@ class MonitorReport:
     window: dict[str, Any]
     rows: int
     status: str = "ok"
+    findings: list[str] = field(default_factory=list)
     drift: dict[str, Any] = field(default_factory=dict)
     columns: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
@@ -79,12 +82,32 @@ class MonitorReport:
         return [c["column"] for c in self.columns if c.get("drifted")]
 
 
+FINDINGS = {
+    "drift": "drift.dataset",  # the share of drifted features reached monitoring.drift_share
+    "prediction_drift": "drift.prediction",  # the model's outputs drifted
+    "label_drift": "drift.label",  # the labels drifted
+    "degraded": "performance.degraded",  # realized accuracy dropped against the holdout
+    "concept_drift": "performance.concept_drift",  # realized below the label-free estimate
+}
+QUIET_STATUSES = ("empty", "insufficient")
+
+
+def findings(metrics: dict[str, Any]) -> list[str]:
+    """What a report's flat metrics found, in :data:`FINDINGS` order (empty when nothing)."""
+    return [name for name, key in FINDINGS.items() if metrics.get(key) == 1.0]
+
+
 def _flag(value: bool | None) -> float | None:
     return None if value is None else float(bool(value))
 
 
 def flat_metrics(report: MonitorReport) -> dict[str, Any]:
-    """The numbers alert rules and history read, under dotted names."""
+    """The numbers alert rules and history read, under dotted names.
+
+    It also settles what the report says it found: ``report.findings`` and, unless the window was empty or
+    too small, ``report.status`` (``ok`` only when nothing was found), so a report never reads ``ok`` while
+    it holds dataset drift, degraded performance or concept drift.
+    """
     m: dict[str, Any] = {"rows": report.rows}
     d = report.drift
     m["drift.share"] = d.get("share")
@@ -112,4 +135,8 @@ def flat_metrics(report: MonitorReport) -> dict[str, Any]:
     for key in ("rows", "throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate"):
         if key in report.health:
             m[f"health.{key}"] = report.health[key]
-    return jsonable(m)  # type: ignore[no-any-return]
+    m = jsonable(m)
+    report.findings = findings(m)
+    if report.status not in QUIET_STATUSES:
+        report.status = "+".join(report.findings) or "ok"
+    return m  # type: ignore[no-any-return]

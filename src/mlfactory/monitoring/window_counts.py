@@ -1,7 +1,8 @@
 """A current window reduced to the reference's bins, chunk by chunk, so memory does not grow with the window.
 
-Feed it frames of any size with :meth:`WindowCounts.update`; it keeps per numeric column one count per
-reference bin plus moments, and per categorical column one count per value seen (values the reference
+Feed it frames of any size with :meth:`WindowCounts.update`; it keeps per numeric column one count and one
+sum of offsets per reference bin plus moments (and, for a column the reference holds as a few values, a count
+per value), and per categorical column one count per value seen (values the reference
 lacks are kept under their own names, up to :data:`MAX_NEW_CATEGORIES`).
 """
 
@@ -17,15 +18,26 @@ import pandas as pd
 from mlfactory.monitoring.reference import as_floats, category_key, text_views
 
 MAX_NEW_CATEGORIES = 1000
+MAX_NEW_VALUES = 1000  # values a few-valued numeric column may add before it is no longer treated as discrete
 NEW_OTHER = "__new_other__"
 
 
 @dataclass
 class NumericCounts:
-    """One numeric column of the window in its reference bins (under, bins…, over)."""
+    """One numeric column of the window in its reference bins (under, bins…, over).
+
+    ``sums`` holds per bin ``Σ (x − left edge)`` (exact Wasserstein). When the reference lists its few
+    ``values``, ``value_counts`` counts each of them and ``extra`` the values it lacks; past
+    :data:`MAX_NEW_VALUES` of those the column is no longer discrete (``overflow``) and the bins decide.
+    """
 
     edges: np.ndarray
     counts: np.ndarray
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    values: np.ndarray | None = None
+    value_counts: np.ndarray | None = None
+    extra: dict[float, int] = field(default_factory=dict)
+    overflow: bool = False
     below: float = 0.0  # Σ (edges[0] − x) over values under the first edge
     above: float = 0.0  # Σ (x − edges[-1]) over values above the last edge
     n: int = 0
@@ -50,6 +62,14 @@ class NumericCounts:
         closed = np.searchsorted(x, e[-1], side="right")  # the last bin is closed, like numpy.histogram
         cuts = np.concatenate([[0], starts[:-1], [closed, len(x)]])
         self.counts += np.diff(cuts)
+        if len(self.sums) != len(e) - 1:
+            self.sums = np.zeros(len(e) - 1)
+        running = np.concatenate([[0.0], np.cumsum(x)])
+        inner = cuts[1:-1]  # bin j spans cuts[j + 1]..cuts[j + 2]
+        bin_sums = running[inner[1:]] - running[inner[:-1]]
+        self.sums += bin_sums - e[:-1] * np.diff(inner)
+        if self.values is not None and not self.overflow:
+            self._add_values(x)
         under, over = starts[0], closed
         self.below += float(e[0] * under - x[:under].sum())
         self.above += float(x[over:].sum() - e[-1] * (len(x) - over))
@@ -57,6 +77,26 @@ class NumericCounts:
         self.total += float(x.sum())
         self.squares += float(np.dot(x, x))
         self.low, self.high = min(self.low, float(x[0])), max(self.high, float(x[-1]))
+
+    def _add_values(self, x: np.ndarray) -> None:
+        assert self.values is not None and self.value_counts is not None
+        change = np.flatnonzero(np.diff(x)) + 1
+        first = np.concatenate([[0], change])
+        uniq, cnt = x[first], np.diff(np.concatenate([first, [len(x)]]))
+        at = np.minimum(np.searchsorted(self.values, uniq), len(self.values) - 1)
+        known = self.values[at] == uniq
+        np.add.at(self.value_counts, at[known], cnt[known])
+        new = uniq[~known]
+        if len(self.extra) + len(new) > MAX_NEW_VALUES:
+            self.overflow, self.extra = True, {}
+            return
+        for v, c in zip(new.tolist(), cnt[~known].tolist(), strict=True):
+            self.extra[v] = self.extra.get(v, 0) + int(c)
+
+    @property
+    def discrete(self) -> bool:
+        """Whether the column is compared value by value (a few-valued reference, few new values)."""
+        return self.values is not None and not self.overflow
 
     def summary(self) -> dict[str, Any]:
         mean = self.total / self.n if self.n else None
@@ -117,7 +157,11 @@ class WindowCounts:
         for name, ref in columns.items():
             if ref.get("kind") == "numeric":
                 edges = np.asarray(ref.get("edges") or [0.0, 0.0], dtype="float64")
-                self.numeric[name] = NumericCounts(edges, np.zeros(len(edges) + 1, dtype=np.int64))
+                acc = NumericCounts(edges, np.zeros(len(edges) + 1, dtype=np.int64), np.zeros(len(edges) - 1))
+                if ref.get("values"):
+                    acc.values = np.asarray(ref["values"], dtype="float64")
+                    acc.value_counts = np.zeros(len(acc.values), dtype=np.int64)
+                self.numeric[name] = acc
             else:
                 self.categorical[name] = CategoricalCounts(set(ref.get("frequencies", {})))
         self._vocab = {name: set(spec.get("vocabulary", [])) for name, spec in self.text.items()}

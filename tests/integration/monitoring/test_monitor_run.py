@@ -23,7 +23,8 @@ def test_quiet_traffic_reports_no_drift_and_good_performance(
     (report,) = run_monitor(
         project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=3600)
     )
-    assert report.status == "ok" and report.rows == 1000 and report.route == "production"
+    assert report.status == "ok" and report.findings == [] and report.rows == 1000
+    assert report.route == "production"
     assert report.drift["drifted"] is False and report.drift["checked"] == 11  # 5 columns + 3 views × 2 texts
     assert {c["column"] for c in report.outputs} == {"prediction", "score"}
     perf = report.performance
@@ -46,6 +47,11 @@ def test_drifted_traffic_is_flagged_with_concept_change(project: Project, plog: 
     assert report.metrics["drift.prediction"] == 1.0 and report.metrics["drift.label"] == 1.0
     assert report.performance["tests"]["accuracy_drop"]["drifted"] is True
     assert report.performance["tests"]["below_estimate"]["drifted"] is True  # the concept changed too
+    # the status says what was found, never "ok"
+    found = {"prediction_drift", "label_drift", "degraded", "concept_drift"}
+    assert set(report.findings) == found | ({"drift"} if report.drift["drifted"] else set())
+    assert report.status == "+".join(report.findings)
+    assert load_report(project.metadata, "spam").status == report.status
 
 
 def test_routes_get_their_own_reports_and_history(project: Project, plog: PredictionLog, send) -> None:

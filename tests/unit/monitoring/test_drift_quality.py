@@ -37,7 +37,7 @@ def _frames(seed: int, make: object) -> tuple[pd.DataFrame, pd.DataFrame]:
 @pytest.mark.parametrize(
     ("method", "make"),
     [
-        ("ks", lambda rng: rng.normal(size=N)),
+        ("anderson", lambda rng: rng.normal(size=N)),
         ("chisquare", lambda rng: rng.choice(list("abcde"), N, p=[0.4, 0.3, 0.15, 0.1, 0.05])),
         ("z", lambda rng: rng.choice(["yes", "no"], N, p=[0.3, 0.7])),
     ],
@@ -75,7 +75,7 @@ def test_detects_half_sd_mean_shift_with_1000_rows_per_side() -> None:
     ref = pd.DataFrame({f"t{i}": rng.normal(size=N) for i in range(trials)})
     cur = pd.DataFrame({f"t{i}": rng.normal(0.5, size=N) for i in range(trials)})
     result = compare_frames(ref, cur)
-    assert {c["method"] for c in result["columns"]} == {"ks"}
+    assert {c["method"] for c in result["columns"]} == {"anderson"}
     assert np.mean([c["drifted"] for c in result["columns"]]) >= 0.95
 
 

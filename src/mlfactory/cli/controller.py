@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,7 +12,7 @@ import typer
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import console, err_console, fmt, print_json, table
 from mlfactory.config import parse_duration
-from mlfactory.errors import ConfigError
+from mlfactory.errors import ConfigError, MLFactoryError
 
 app = typer.Typer(
     help="The controller that retrains, canaries, promotes and rolls back by itself.", no_args_is_help=True
@@ -51,7 +53,11 @@ def tick(ctx: typer.Context, json: JSON = False) -> None:
     """One pass over every model with a policy (for cron or CI)."""
     from mlfactory.control import Controller
 
-    _show_steps(Controller(project_from(ctx), progress=None if json else _progress).tick(), json)
+    controller = Controller(project_from(ctx), progress=None if json else _progress)
+    _show_steps(controller.tick(), json)
+    if controller.errors:  # the pass is recorded; the exit code says it failed (8: a store is unreachable)
+        first = controller.errors[0]
+        raise first if isinstance(first, MLFactoryError) else MLFactoryError(f"the pass failed: {first!r}")
 
 
 @app.command()
@@ -64,6 +70,9 @@ def run(
 
     project = project_from(ctx)
     controller = Controller(project, progress=_progress)
+    # SIGTERM (systemd, Kubernetes, kill) ends the process like Ctrl-C: leases are given back on the way out,
+    # so the next controller picks the models up at once
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     console.print(
         f"controller {controller.owner}: a pass every {project.config.controller.interval:g} s "
         f"over {', '.join(controller.managed()) or 'no models (add a policy to one)'}; Ctrl-C stops"

@@ -35,6 +35,7 @@ from mlfactory.errors import ConflictError, MLFactoryError, NotFoundError
 from mlfactory.monitoring import Window, drift_streak, run_monitor
 from mlfactory.registry import PRODUCTION
 from mlfactory.serving import PredictionLog, deploy_canary, deploy_clear, deploy_shadow
+from mlfactory.tracking import process_gone
 
 if TYPE_CHECKING:
     from mlfactory.project import Project
@@ -97,8 +98,10 @@ class Controller:
     # -- the loop ----------------------------------------------------------------------------------------
 
     def tick(self) -> list[Step]:
-        """One pass over every managed model; errors are recorded as events, never raised."""
+        """One pass over every managed model; errors are recorded as events (and kept in ``errors`` for the
+        caller's exit code), never raised."""
         self._ingested = {}
+        self.errors: list[Exception] = []
         steps = []
         for name, model in self.managed().items():
             try:
@@ -107,11 +110,34 @@ class Controller:
                 if not isinstance(exc, MLFactoryError):
                     log.exception("controller pass on %s failed", name)
                 self._error(name, exc)
+                self.errors.append(exc)
                 steps.append(Step(name, "unknown", "error", _describe(exc)))
         return steps
 
+    def _take_lease(self, name: str) -> bool:
+        """The model's lease, taken over at once from a holder whose process is gone from this host (killed
+        mid-retrain, say) rather than waiting out ``controller.lease``."""
+        seconds = self.project.config.controller.lease
+        if self.meta.acquire_lease(name, self.owner, seconds):
+            return True
+        holder = self.meta.get_rollout(name).lease_owner or ""
+        host, _, rest = holder.partition(":")
+        pid = rest.partition(":")[0]
+        if not (pid.isdigit() and process_gone(host, int(pid))):
+            return False
+        if not self.meta.acquire_lease(name, self.owner, seconds, take_over=holder):
+            return False
+        self.meta.add_event(
+            "controller.lease_reclaimed",
+            actor=self.actor,
+            model=name,
+            payload={"from": holder},
+            reason=f"the controller holding the lease ({holder}) is no longer running on this host",
+        )
+        return True
+
     def _leased(self, name: str, model: ModelConfig) -> Step:
-        if not self.meta.acquire_lease(name, self.owner, self.project.config.controller.lease):
+        if not self._take_lease(name):
             return Step(
                 name,
                 self.meta.get_rollout(name).state,

@@ -114,6 +114,21 @@ def _read_folder(name: str, folder: Path, as_text: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+# How each backend is told that a source's session may only read: a query that writes (``drop table`` by
+# mistake or by injection into the project file) fails instead of changing the source. Other backends rely
+# on the source's user having read rights only, as the README says.
+READ_ONLY = {
+    "sqlite": "PRAGMA query_only = ON",
+    "postgresql": "SET TRANSACTION READ ONLY",  # the first statement of the transaction the query runs in
+}
+
+
+def _read_only(connection: Any) -> None:
+    statement = READ_ONLY.get(connection.engine.dialect.name)
+    if statement:
+        connection.exec_driver_sql(statement)
+
+
 def _read_sql(name: str, url: str, query: str, loaded: LoadedConfig) -> pd.DataFrame:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
@@ -160,6 +175,7 @@ def _read_sql(name: str, url: str, query: str, loaded: LoadedConfig) -> pd.DataF
             ) from None
         with connection:
             try:
+                _read_only(connection)
                 return pd.read_sql(sa.text(query), connection)
             except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
                 cause = exc.__cause__ if isinstance(exc.__cause__, sa.exc.SQLAlchemyError) else exc

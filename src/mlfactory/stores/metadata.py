@@ -279,8 +279,11 @@ class MetadataStore(ABC):
         is not ``expect_revision`` (another controller acted first)."""
 
     @abstractmethod
-    def acquire_lease(self, model: str, owner: str, seconds: float) -> bool:
-        """Take (or renew) the right to act on a model for ``seconds``; False while another owner holds it."""
+    def acquire_lease(self, model: str, owner: str, seconds: float, *, take_over: str | None = None) -> bool:
+        """Take (or renew) the right to act on a model for ``seconds``; False while another owner holds it.
+
+        ``take_over`` names a holder known to be gone (its process ended): the lease is taken from it at
+        once, in the same compare-and-set, and only if that holder still has it."""
 
     @abstractmethod
     def release_lease(self, model: str, owner: str) -> None:

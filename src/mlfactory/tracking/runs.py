@@ -78,14 +78,18 @@ def start_run(
     store.end_run(run_id, RunStatus.FINISHED)
 
 
-def _alive(pid: int) -> bool:
+def process_gone(host: object, pid: object) -> bool:
+    """Whether the process ``pid`` that ran on ``host`` provably no longer exists: only a process of this
+    host can be checked, so one elsewhere (or an unreadable record) is never called gone."""
+    if host != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
         return True
-    return True
+    except PermissionError:  # someone else's process: it exists
+        return False
+    return False
 
 
 def reap_runs(store: MetadataStore) -> list[str]:
@@ -95,7 +99,7 @@ def reap_runs(store: MetadataStore) -> list[str]:
     reaped = []
     for run in store.list_runs(status=RunStatus.RUNNING):
         pid = run.environment.get("pid")
-        if run.environment.get("host") != host or not isinstance(pid, int) or _alive(pid):
+        if not process_gone(run.environment.get("host"), pid):
             continue
         store.end_run(
             run.id,

@@ -2,6 +2,9 @@
 audit log staying about decisions."""
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,10 +17,13 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from mlfactory.cli.main import main
 from mlfactory.control import Controller
 from mlfactory.control.feedback import feedback_training_rows
+from mlfactory.errors import StoreUnavailableError
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart.story import FEATURES, World
+from mlfactory.stores.sql.store import SqlMetadataStore
 from project_helpers import managed_project
 from serving_helpers import make_client
 
@@ -162,9 +168,9 @@ def test_feedback_is_data_not_decisions_in_the_audit_log(served: tuple[Project, 
     v2 = project.train("spam").version.version
     project.promote("spam", v2, reason="by hand")
     assert label(client, [(ids[0], 1)]).status_code == 200  # data arriving after the last decision
+    command = ["controller", "status", "--json"]
     status = subprocess.run(
-        [sys.executable, "-m", "mlfactory.cli.main", "--project", str(project.root), "controller", "status"]
-        + ["--json"],
+        [sys.executable, "-m", "mlfactory.cli.main", "--project", str(project.root), *command],
         capture_output=True,
         text=True,
         timeout=120,
@@ -274,3 +280,70 @@ def test_the_controller_monitors_by_itself_and_its_drift_trigger_fires(tmp_path:
     reports = project.metadata.list_events(kinds=["monitor.report"])
     assert len(reports) == 3 and all(e.actor.startswith("controller:") for e in reports)
     project.close()
+
+
+def test_a_lease_held_by_a_controller_that_died_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    project = managed_project(tmp_path / "p", policy=POLICY)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = f"{socket.gethostname()}:{int(gone.stdout)}:abc123"
+    assert project.metadata.acquire_lease("spam", dead, 300)
+    project.metadata.save_rollout(
+        "spam",
+        expect_revision=0,
+        state="retraining",
+        challenger=None,
+        champion=1,
+        data={},
+        event="rollout.retraining",
+        actor=f"controller:{dead}",
+        reason="schedule",
+    )
+    step = Controller(project).tick()[0]
+    assert step.action in ("canary", "rejected"), step.reason  # the retrain it left is done now
+    taken = project.metadata.list_events(kinds=["controller.lease_reclaimed"])
+    assert len(taken) == 1 and taken[0].payload["from"] == dead
+
+    alive = f"{socket.gethostname()}:{os.getpid()}:def456"  # a live holder keeps its lease
+    project.metadata.release_lease("spam", Controller(project).owner)
+    assert project.metadata.acquire_lease("spam", alive, 300)
+    assert Controller(project).tick()[0].action == "skipped"
+    project.close()
+
+
+def test_controller_run_gives_its_leases_back_on_sigterm(tmp_path: Path) -> None:
+    project = managed_project(tmp_path / "p", policy=POLICY)
+    project.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlfactory.cli.main", "--project", str(tmp_path / "p"), "controller", "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with open_project(tmp_path / "p", env={}, actor="test") as project:
+        deadline = time.monotonic() + 120
+        while not project.metadata.list_events(kinds=["rollout.retraining"]):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+        rollout = project.metadata.get_rollout("spam")
+        assert rollout.lease_owner is None  # given back on the way out: nobody waits out the lease
+        assert Controller(project).tick()[0].action != "skipped"
+
+
+def test_controller_tick_exits_8_when_the_database_goes_away_during_its_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    managed_project(tmp_path / "p", policy=POLICY).close()
+
+    def away(*args: object, **kwargs: object) -> bool:
+        raise StoreUnavailableError("metadata store sqlite:///x cannot be reached: disk I/O error")
+
+    monkeypatch.setattr(SqlMetadataStore, "acquire_lease", away)
+    monkeypatch.setattr(sys, "argv", ["mlfactory", "--project", str(tmp_path / "p"), "controller", "tick"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 8  # the pass failed: cron and CI must see it

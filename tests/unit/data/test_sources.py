@@ -169,3 +169,30 @@ def test_declared_text_column_keeps_leading_zeros(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("zip,n\n01234,1\n98765,2\n")
     source = SourceConfig(kind="csv", path="x.csv", columns={"zip": ColumnSpec(type="category")})
     assert read(tmp_path, source)["zip"].tolist() == ["01234", "98765"]
+
+
+def test_a_sqlite_source_query_cannot_write(tmp_path: Path) -> None:
+    make_sqlite(tmp_path / "db.sqlite")
+    for query in ("delete from t returning id", "drop table t"):
+        source = SourceConfig(kind="sql", url="sqlite:///db.sqlite", query=query)
+        with pytest.raises(ConfigError, match="readonly|read-only|query_only"):
+            read(tmp_path, source)
+    with sqlite3.connect(tmp_path / "db.sqlite") as con:
+        assert con.execute("select count(*) from t").fetchone() == (3,)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_source_query_cannot_write(tmp_path: Path, postgres_url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as c:
+        c.execute(sa.text("create table t (id integer)"))
+        c.execute(sa.text("insert into t values (1), (2)"))
+    for query in ("drop table t", "delete from t returning id", "select 1; drop table t"):
+        source = SourceConfig(kind="sql", url=postgres_url, query=query)
+        with pytest.raises(ConfigError, match="read-only transaction"):
+            read(tmp_path, source)
+    with engine.connect() as c:
+        assert c.execute(sa.text("select count(*) from t")).scalar() == 2
+    engine.dispose()

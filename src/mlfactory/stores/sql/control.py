@@ -115,8 +115,9 @@ class ControlStoreMixin(SqlBase):
             )
             return _rollout(c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).one())
 
-    def acquire_lease(self, model: str, owner: str, seconds: float) -> bool:
+    def acquire_lease(self, model: str, owner: str, seconds: float, *, take_over: str | None = None) -> bool:
         at = now()
+        held_by = [t.rollouts.c.lease_owner == take_over] if take_over else []
         for _ in range(3):
             try:
                 with self._tx() as c:
@@ -130,6 +131,7 @@ class ControlStoreMixin(SqlBase):
                                     t.rollouts.c.lease_owner.is_(None),
                                     t.rollouts.c.lease_owner == owner,
                                     t.rollouts.c.lease_until < at,
+                                    *held_by,
                                 ),
                             )
                         )

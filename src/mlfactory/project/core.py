@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mlfactory.data import IngestResult
     from mlfactory.features.store import FeatureStore
     from mlfactory.project.train import TrainResult
+    from mlfactory.project.verify import VerifyReport
     from mlfactory.training import FeedbackRows
 
 
@@ -108,6 +109,12 @@ class Project:
                 f"source '{source}' has no version {number} (versions: {[d.version for d in versions]})"
             )
         return match[0]
+
+    def verify(self) -> VerifyReport:
+        """Check every stored artifact's hash and every reference between the stores (`mlfactory verify`)."""
+        from mlfactory.project.verify import verify_project
+
+        return verify_project(self)
 
     # -- training and tracking ---------------------------------------------------------------------------
 

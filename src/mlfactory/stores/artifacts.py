@@ -6,6 +6,7 @@ import hashlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 
 from mlfactory.errors import ConfigError, IntegrityError, NotFoundError
@@ -51,6 +52,14 @@ class ArtifactStore(ABC):
     @abstractmethod
     def exists(self, digest: str) -> bool:
         """Whether ``digest`` is stored."""
+
+    @abstractmethod
+    def digests(self) -> Iterator[str]:
+        """Every stored digest (for `mlfactory verify`)."""
+
+    @abstractmethod
+    def leftovers(self) -> list[Path]:
+        """Temporary files a writer left when it stopped before renaming them (never read)."""
 
 
 class LocalArtifactStore(ArtifactStore):
@@ -120,6 +129,16 @@ class LocalArtifactStore(ArtifactStore):
 
     def exists(self, digest: str) -> bool:
         return self._path(digest).exists()
+
+    def digests(self) -> Iterator[str]:
+        for folder in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
+            for path in sorted(folder.iterdir()):
+                digest = folder.name + path.name
+                if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+                    yield digest
+
+    def leftovers(self) -> list[Path]:
+        return sorted(self.root.glob(".tmp-*"))
 
 
 def open_artifact_store(location: str, root: Path) -> ArtifactStore:

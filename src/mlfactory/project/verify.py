@@ -70,8 +70,8 @@ def _artifacts(project: Project, checked: dict[str, int]) -> Iterator[Finding]:
             yield Finding(
                 "artifact.missing",
                 digest,
-                f"{owner} names artifact {digest[:12]}, which is not in the artifact store; restore it from a "
-                "backup (or retrain, for a model)",
+                f"{owner} names artifact {digest[:12]}, which is not in the artifact store; restore it "
+                "from a backup (or retrain, for a model)",
             )
 
 
@@ -100,7 +100,8 @@ def _references(project: Project, checked: dict[str, int]) -> Iterator[Finding]:
                 yield Finding(
                     "rollout.dangling",
                     rollout.model,
-                    f"the rollout ({rollout.state}) names {role} {rollout.model}/{named}, which does not exist",
+                    f"the rollout ({rollout.state}) names {role} {rollout.model}/{named}, "
+                    "which does not exist",
                 )
 
 

@@ -4,23 +4,31 @@ The public SDK: open a project and run the lifecycle from Python; the `mlfactory
 over the same functions.
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from mlfactory.config import LoadedConfig, ProjectConfig, load_project_config
 from mlfactory.entities import DatasetVersion, Event, Metric, ModelVersion, Run, RunStatus, VersionStatus
 from mlfactory.errors import MLFactoryError
 
 if TYPE_CHECKING:
+    from mlfactory.config import LoadedConfig, ProjectConfig, load_project_config
     from mlfactory.project import Project, TrainResult, open_project
 
-_LAZY = {"Project", "TrainResult", "open_project"}  # they pull in scikit-learn; load on first use
+# loaded on first use, so `import mlfactory.errors` (every CLI command, `mlfactory --help`) stays light:
+# the project pulls in the stores, the config its pydantic models
+_LAZY = {
+    "LoadedConfig": "mlfactory.config",
+    "ProjectConfig": "mlfactory.config",
+    "load_project_config": "mlfactory.config",
+    "Project": "mlfactory.project",
+    "TrainResult": "mlfactory.project",
+    "open_project": "mlfactory.project",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import mlfactory.project
-
-        return getattr(mlfactory.project, name)
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mlfactory' has no attribute {name!r}")
 
 

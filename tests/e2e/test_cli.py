@@ -193,3 +193,120 @@ def test_sql_source_that_cannot_connect(tmp_path: Path) -> None:
     done = cli("ingest", "db", cwd=tmp_path)
     assert done.returncode == 8, done.stderr
     assert "127.0.0.1:1" in done.stderr and "hunter2" not in done.stderr
+
+
+def _store_monitor_reports(root: Path) -> None:
+    """Two stored monitoring reports of spam/1, with long notes and many drifted columns, as `monitor run`
+    writes them."""
+    from datetime import UTC, datetime, timedelta
+
+    from mlfactory.monitoring.report import MonitorReport
+    from mlfactory.project import open_project
+
+    names = [f"feature_with_a_long_name_{i}" for i in range(9)]
+    note = "45 null value(s) in the window were left out; the reference had none, check the upstream join"
+    columns = [
+        {
+            "column": n,
+            "kind": "numeric",
+            "method": "ks",
+            "statistic": 0.31,
+            "p_value": 1e-9,
+            "effect_size": 0.6,
+            "drifted": True,
+            "messages": [note],
+        }
+        for n in names
+    ]
+    end = datetime.now(UTC)
+    with open_project(root) as project:
+        for status, rows in (("ok", 800), ("insufficient", 85)):
+            report = MonitorReport(
+                model="spam",
+                version=1,
+                route="production",
+                window={"label": "last 800 rows"},
+                rows=rows,
+                status=status,
+                columns=columns,
+                messages=["the window is older than the newest version"],
+                alerts=[{"rule": "accuracy-drop", "state": "fired"}, {"rule": "drift", "state": "fired"}],
+                metrics={
+                    "drift.share": 0.5714,
+                    "performance.accuracy": 0.7163,
+                    "performance.labelled_rows": 215,
+                    "estimated.accuracy": 0.9505,
+                    "health.latency_p95_ms": 32.1791,
+                    "drift.prediction": 1.0,
+                },
+            )
+            project.metadata.add_monitor_report(
+                model="spam",
+                version=1,
+                route="production",
+                window_start=end - timedelta(hours=1),
+                window_end=end,
+                rows=rows,
+                status=status,
+                metrics=report.metrics,
+                report=report.to_dict(),
+                actor="test",
+            )
+
+
+def test_every_table_is_readable_at_80_columns(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "narrow"
+    shutil.copytree(trained, root)
+    _store_monitor_reports(root)
+    assert (
+        cli(
+            "models", "promote", "spam", "1", "--reason", "a reason long enough to wrap " * 4, cwd=root
+        ).returncode
+        == 0
+    )
+    run_id = json.loads(cli("runs", "list", "--json", cwd=root).stdout)[0]["id"]
+    commands = [
+        ["runs", "list"],
+        ["runs", "show", run_id[:8]],
+        ["runs", "compare", run_id[:8], run_id[:8]],
+        ["models", "list"],
+        ["models", "show", "spam"],
+        ["models", "show", "spam/1"],
+        ["models", "history", "spam"],
+        ["datasets", "list"],
+        ["datasets", "show", "emails"],
+        ["events"],
+        ["controller", "status"],
+        ["deploy", "status", "spam"],
+        ["config", "show"],
+        ["monitor", "history", "spam"],
+        ["monitor", "report", "spam"],
+    ]
+    for args in commands:
+        done = cli(*args, cwd=root, env={"COLUMNS": "80"})
+        assert done.returncode == 0, (args, done.stderr)
+        lines = done.stdout.splitlines()
+        assert "…" not in done.stdout, (args, done.stdout)
+        assert max(len(line) for line in lines) <= 80, (args, done.stdout)
+    history = cli("monitor", "history", "spam", cwd=root, env={"COLUMNS": "80"}).stdout
+    assert history.splitlines()[1].split() == [
+        "time",
+        "report",
+        "v",
+        "route",
+        "rows",
+        "drift",
+        "acc.",
+        "est.",
+        "p95",
+    ]
+    assert "status: insufficient" in history and "est.: accuracy estimated" in " ".join(history.split())
+    report_id = history.splitlines()[3].split()[2]
+    report = cli("monitor", "report", "spam", "--id", report_id, cwd=root, env={"COLUMNS": "80"}).stdout
+    for header in ("drifted columns", "accuracy (labelled)", "estimated acc.", "p95 ms", "alerts"):
+        assert header in report
+    assert "and 3 more" in " ".join(report.split()) and "notes: 45 null value(s)" in report
+    config = cli("config", "show", cwd=root, env={"COLUMNS": "80"}).stdout
+    assert "sources.emails.columns.sender_domain.nullable" in config

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlfactory.cli.output import print_json, table
-from mlfactory.config import effective_settings, load_project_config
+from mlfactory.cli.output import Col, print_json, table
 
 app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
 
@@ -16,10 +15,16 @@ app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
 @app.command("show")
 def show(ctx: typer.Context, json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every setting, its value, and where it came from (file, env or default)."""
+    from mlfactory.config import effective_settings, load_project_config
+
     root: Path | None = (ctx.obj or {}).get("project")
     loaded = load_project_config(root)
     rows = effective_settings(loaded)
     if json:
         print_json([{"key": k, "value": v, "origin": o} for k, v, o in rows])
         return
-    table(f"{loaded.root / 'mlfactory.yaml'}", ["setting", "value", "from"], [list(r) for r in rows])
+    table(
+        f"{loaded.root / 'mlfactory.yaml'}",
+        ["setting", Col("value", wrap=True), "from"],  # long values (URLs, descriptions) wrap; keys never do
+        [list(r) for r in rows],
+    )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from mlfactory.cli.context import project_from
-from mlfactory.cli.output import console, fmt, print_json, table
+from mlfactory.cli.output import Col, console, fmt, print_json, table
 from mlfactory.registry import PRODUCTION
 
 app = typer.Typer(help="Registered model versions and their aliases.", no_args_is_help=True)
@@ -103,20 +103,21 @@ def history(ctx: typer.Context, name: str, json: JSON = False) -> None:
         return
     table(
         f"history of {name}",
-        ["time", "event", "actor", "alias", "from", "to", "reason"],
-        [
-            [
-                fmt(e.time),
-                e.kind,
-                e.actor,
-                e.payload.get("alias", ""),
-                e.payload.get("from", ""),
-                e.payload.get("to", e.payload.get("version", "")),
-                e.reason,
-            ]
-            for e in events
-        ],
+        ["time", "event", "actor", "change", Col("reason", detail=True)],
+        [[fmt(e.time), e.kind, e.actor, _change(e.payload), e.reason] for e in events],
     )
+
+
+def _change(payload: dict[str, Any]) -> str:
+    """What an event moved, in a few characters: ``v3`` (registered), ``production v1→v2`` (an alias)."""
+
+    def v(x: Any) -> str:
+        return "none" if x in (None, "") else f"v{x}"
+
+    alias, frm, to = payload.get("alias"), payload.get("from"), payload.get("to", payload.get("version"))
+    if not alias:
+        return "" if to in (None, "") else v(to)
+    return f"{alias} →{v(to)}" if frm in (None, "") else f"{alias} {v(frm)}→{v(to)}"
 
 
 @app.command("promote")

@@ -10,27 +10,35 @@ from typing import Annotated, Any
 import typer
 
 from mlfactory.cli.context import project_from
-from mlfactory.cli.output import console, fmt, print_json, table
+from mlfactory.cli.output import Col, console, fmt, print_json, table
 from mlfactory.errors import ConfigError
 
 app = typer.Typer(help="Drift, performance and service health of served models.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
-COLUMNS = [
+COLUMNS: list[str | Col] = [
     "version",
     "route",
     "window",
     "rows",
     "status",
     "drift share",
-    "drifted columns",
+    Col("drifted columns", wrap=True),
     "prediction drift",
     "accuracy (labelled)",
     "estimated acc.",
     "p95 ms",
-    "alerts",
+    Col("alerts", wrap=True),
 ]
+# the history has one line per report: short headers, explained under the table
+HISTORY_LEGEND = {
+    "v": "version",
+    "drift": "share of input columns that drifted",
+    "acc.": "accuracy on labelled rows",
+    "est.": "accuracy estimated from probabilities",
+    "p95": "latency p95 in ms",
+}
 
 
 def _write(path: Path, text: str) -> None:
@@ -64,7 +72,8 @@ def _summary_rows(reports: list[Any]) -> list[list[Any]]:
     rows = []
     for r in reports:
         m = r.metrics
-        drifted = ", ".join(r.drifted_columns()[:6]) + (" …" if len(r.drifted_columns()) > 6 else "")
+        names = r.drifted_columns()
+        drifted = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
         rows.append(
             [
                 f"{r.model}/{r.version}",
@@ -144,41 +153,46 @@ def history(
         return
     table(
         f"monitoring history of {model}",
-        [
-            "time",
-            "report",
-            "version",
-            "route",
-            "rows",
-            "status",
-            "drift share",
-            "accuracy",
-            "estimated acc.",
-            "p95 ms",
-        ],
+        ["time", "report", "v", "route", "rows", "drift", "acc.", "est.", "p95", Col("status", detail=True)],
         [
             [
-                fmt(r["created_at"]),
+                fmt(r["created_at"])[:16],  # to the minute: the full line fits 80 columns
                 r["id"][:8],
                 r["version"],
                 r["route"],
                 r["rows"],
-                r["status"],
-                fmt(r["metrics"].get("drift.share")),
-                fmt(r["metrics"].get("performance.accuracy")),
-                fmt(r["metrics"].get("estimated.accuracy")),
-                fmt(r["metrics"].get("health.latency_p95_ms")),
+                _num(r["metrics"].get("drift.share"), 3),
+                _num(r["metrics"].get("performance.accuracy"), 3),
+                _num(r["metrics"].get("estimated.accuracy"), 3),
+                _num(r["metrics"].get("health.latency_p95_ms"), 1),
+                "" if r["status"] == "ok" else r["status"],
             ]
             for r in rows
         ],
+        legend=HISTORY_LEGEND,
     )
+
+
+def _full_id(reports: list[dict[str, Any]], given: str) -> str:
+    """The id of the one report that starts with ``given`` (the history shows 8 characters of each)."""
+    found = [r["id"] for r in reports if r["id"].startswith(given)]
+    if len(found) > 1 and given not in found:
+        raise ConfigError(f"--id {given!r} starts {len(found)} report ids; give more of it")
+    return found[0] if len(found) == 1 else given
+
+
+def _num(v: Any, digits: int) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
 
 
 @app.command("report")
 def report(
     ctx: typer.Context,
     model: str,
-    report_id: Annotated[str | None, typer.Option("--id", help="a report id (default: the newest)")] = None,
+    report_id: Annotated[
+        str | None,
+        typer.Option("--id", help="a report id or its start, as history shows it (default: newest)"),
+    ] = None,
     html: Annotated[
         Path | None, typer.Option(help="write the report as one self-contained HTML page")
     ] = None,
@@ -188,6 +202,8 @@ def report(
     from mlfactory.monitoring import load_report, render_html
 
     project = project_from(ctx)
+    if report_id is not None:
+        report_id = _full_id(project.metadata.list_monitor_reports(model), report_id)
     rep = load_report(project.metadata, model, report_id)
     if html is not None:
         history = project.metadata.list_monitor_reports(model, version=rep.version)
@@ -202,7 +218,7 @@ def report(
     )
     table(
         "columns",
-        ["column", "method", "statistic", "p-value", "effect", "drift", "notes"],
+        ["column", "method", "statistic", "p-value", "effect", "drift", Col("notes", detail=True)],
         [
             [
                 c["column"],
@@ -247,7 +263,7 @@ def compare(
     table(
         f"{current} against {reference}: {result['rows']} rows, drifted share {fmt(d['share'])} "
         f"({'DATASET DRIFT' if d['drifted'] else 'no dataset drift'})",
-        ["column", "type", "method", "statistic", "p-value", "effect", "drift", "notes"],
+        ["column", "type", "method", "statistic", "p-value", "effect", "drift", Col("notes", detail=True)],
         [
             [
                 c["column"],

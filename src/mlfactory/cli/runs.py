@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.context import project_from
-from mlfactory.cli.output import console, fmt, print_json, table
-from mlfactory.tracking import compare_runs
+from mlfactory.cli.output import Col, console, fits, fmt, print_json, table
 
 app = typer.Typer(help="Training runs: parameters, metrics, artifacts, environment.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
@@ -31,21 +30,21 @@ def list_runs(
         print_json(runs)
         return
     keys = sorted({k for r in runs for k in r.metrics if not k.startswith("slice.")})[:6]
+    base = ["id", "name", "status", "started", "seconds", "dataset"]
+    rows = [
+        [r.id[:8], r.name, r.status.value, fmt(r.started_at), fmt(r.duration_s), r.dataset_id] for r in runs
+    ]
+    metrics = [[fmt(r.metrics.get(k)) for k in keys] for r in runs]
+    wide = [[*row, *m] for row, m in zip(rows, metrics, strict=True)]
+    if fits([*base, *keys], wide):
+        table("runs", [*base, *keys], wide)
+        return
+    # too narrow for a column per metric: each run's metrics go on a line of their own under it
+    named = [", ".join(f"{k} {v}" for k, v in zip(keys, m, strict=True) if v) for m in metrics]
     table(
         "runs",
-        ["id", "name", "status", "started", "seconds", "dataset", *keys],
-        [
-            [
-                r.id[:8],
-                r.name,
-                r.status.value,
-                fmt(r.started_at),
-                fmt(r.duration_s),
-                r.dataset_id,
-                *[fmt(r.metrics.get(k)) for k in keys],
-            ]
-            for r in runs
-        ],
+        [*base, Col("metrics", detail=True)],
+        [[*row, n] for row, n in zip(rows, named, strict=True)],
     )
 
 
@@ -75,6 +74,8 @@ def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
 @app.command("compare")
 def compare(ctx: typer.Context, run_ids: list[str], json: JSON = False) -> None:
     """Compare runs side by side: every parameter and metric, differing rows marked."""
+    from mlfactory.tracking import compare_runs
+
     project = project_from(ctx)
     runs = [project.metadata.get_run(r) for r in run_ids]
     rows = compare_runs(runs)
@@ -86,4 +87,5 @@ def compare(ctx: typer.Context, run_ids: list[str], json: JSON = False) -> None:
         values = [per.get(r.id) for r in runs]
         differs = len({repr(v) for v in values}) > 1
         out.append([("* " if differs else "  ") + key, *[fmt(v) for v in values]])
-    table("comparison (* differs)", ["", *[r.id[:8] for r in runs]], out)
+    # long values (an estimator's class path) wrap, so three or four runs still fit side by side at 80 columns
+    table("comparison (* differs)", ["", *[Col(r.id[:8], wrap=True, detail=False) for r in runs]], out)

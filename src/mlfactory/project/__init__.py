@@ -7,7 +7,22 @@ with mlfactory.open_project("myproject") as project:
     project.promote("spam", result.version.version, reason="first model")
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from mlfactory.project.core import Project, open_project
-from mlfactory.project.train import TrainResult
+
+if TYPE_CHECKING:
+    from mlfactory.project.train import TrainResult
+
+# training pulls in scikit-learn: loaded on first use, so opening a project to list or look up stays light
+_LAZY = {"TrainResult": "mlfactory.project.train"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name]), name)
+
 
 __all__ = ["Project", "TrainResult", "open_project"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlfactory.entities import Event, ModelVersion, VersionStatus
 from mlfactory.errors import ConfigError, ConflictError, NotFoundError
-from mlfactory.registry.loaded import LoadedModel
-from mlfactory.registry.packaging import load_model
 from mlfactory.stores.artifacts import ArtifactStore
 from mlfactory.stores.metadata import MetadataStore
+
+if TYPE_CHECKING:
+    from mlfactory.registry.loaded import LoadedModel
 
 PRODUCTION = "production"
 ALIAS_KINDS = ("alias.set", "alias.rollback", "alias.removed")
@@ -63,6 +64,9 @@ class Registry:
 
     def load(self, ref: str | ModelRef | ModelVersion) -> LoadedModel:
         """Load a version's model after verifying its bytes and trusted types."""
+        from mlfactory.registry.loaded import LoadedModel  # pandas: only commands that load a model pay
+        from mlfactory.registry.packaging import load_model
+
         mv = ref if isinstance(ref, ModelVersion) else self.resolve(ref)
         trusted = mv.signature.get("trusted_types", [])
         estimator = load_model(self.artifacts, mv.artifact, trusted, mv.ref, mv.flavor)

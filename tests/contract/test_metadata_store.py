@@ -93,6 +93,11 @@ def test_versions_number_up_and_card_gets_its_number(metadata: MetadataStore) ->
     assert metadata.list_model_names() == ["m"]
     with pytest.raises(NotFoundError, match=r"has no version 9 \(versions: \[1, 2\]\)"):
         metadata.get_model_version("m", 9)
+    for beyond in (2**31, 2**63, 10**30, -1, 0):  # numbers no column holds name no version, and are not a crash
+        with pytest.raises(NotFoundError, match=f"has no version {beyond} "):
+            metadata.get_model_version("m", beyond)
+    with pytest.raises(NotFoundError):
+        metadata.move_alias("m", "production", 10**30, kind="alias.set", actor="x", reason="")
     with pytest.raises(NotFoundError, match="no model named 'x'"):
         metadata.list_model_versions("x")
     kinds = [e.kind for e in metadata.list_events(model="m")]

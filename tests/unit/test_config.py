@@ -101,3 +101,14 @@ def test_paths_cannot_escape_the_project(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="escapes the project folder"):
         loaded.path("../../etc/passwd")
     assert loaded.path("/mnt/shared/predictions") == Path("/mnt/shared/predictions")  # explicit and absolute
+
+
+def test_config_show_masks_the_token_and_url_passwords(tmp_path: Path) -> None:
+    (tmp_path / "mlfactory.yaml").write_text(
+        "name: t\nserver: {token: s3cr3t-t0ken}\n"
+        "stores: {metadata: 'postgresql+psycopg://ml:hunter2@db:5432/ml'}\n"
+    )
+    shown = {k: v for k, v, _ in effective_settings(load_project_config(tmp_path, env={}))}
+    assert shown["server.token"] == '"***"'
+    assert shown["stores.metadata"] == '"postgresql+psycopg://ml:***@db:5432/ml"'
+    assert "s3cr3t" not in str(shown) and "hunter2" not in str(shown)

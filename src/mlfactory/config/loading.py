@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,18 @@ def load_project_config(root: Path | str | None = None, env: Mapping[str, str] |
     )
 
 
+SECRET_KEYS = frozenset({"token", "password", "secret"})
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]+:)[^@/\s]+@")
+
+
+def _shown(key: str, value: Any) -> str:
+    """A setting as JSON for display: secrets (a token, a password in a URL) masked."""
+    if value is not None and key.rsplit(".", 1)[-1] in SECRET_KEYS:
+        return json.dumps("***")
+    return _URL_PASSWORD.sub(r"\1***@", json.dumps(value))
+
+
 def effective_settings(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
-    """Every setting as (dotted key, value as JSON, origin: file | env | default)."""
+    """Every setting as (dotted key, value as JSON, origin: file | env | default), secrets masked."""
     flat = _flatten(loaded.config.model_dump(mode="json"))
-    return [(k, json.dumps(v), loaded.origins.get(k, "default")) for k, v in flat.items()]
+    return [(k, _shown(k, v), loaded.origins.get(k, "default")) for k, v in flat.items()]

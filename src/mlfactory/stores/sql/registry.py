@@ -38,6 +38,12 @@ def _version(row: Row[Any], aliases: Iterable[str] = ()) -> ModelVersion:
     )
 
 
+def _storable(version: int) -> bool:
+    """Whether a version number fits the column (a 32-bit integer): larger ones name no version, and must
+    not reach the database, which would refuse them with an overflow instead of "not found"."""
+    return 0 < version < 2**31
+
+
 class RegistryMixin(SqlBase):
     """Model versions and aliases; every alias move is an event in the same transaction."""
 
@@ -106,11 +112,15 @@ class RegistryMixin(SqlBase):
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         with self._tx() as c:
-            row = c.execute(
-                select(t.model_versions).where(
-                    t.model_versions.c.name == name, t.model_versions.c.version == version
-                )
-            ).first()
+            row = (
+                c.execute(
+                    select(t.model_versions).where(
+                        t.model_versions.c.name == name, t.model_versions.c.version == version
+                    )
+                ).first()
+                if _storable(version)
+                else None
+            )
             if row is None:
                 known = self._version_numbers(c, name)
                 if not known:
@@ -173,12 +183,15 @@ class RegistryMixin(SqlBase):
                     f"{expect}); look at `mlfactory models history` and try again"
                 )
             if version is not None:
-                exists = c.execute(
-                    select(t.model_versions.c.version).where(
-                        t.model_versions.c.name == name, t.model_versions.c.version == version
-                    )
-                ).first()
-                if exists is None:
+                exists = (
+                    _storable(version)
+                    and c.execute(
+                        select(t.model_versions.c.version).where(
+                            t.model_versions.c.name == name, t.model_versions.c.version == version
+                        )
+                    ).first()
+                )
+                if not exists:
                     raise NotFoundError(f"model '{name}' has no version {version}")
             c.execute(delete(t.aliases).where(t.aliases.c.name == name, t.aliases.c.alias == alias))
             if version is not None:

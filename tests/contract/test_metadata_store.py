@@ -93,7 +93,7 @@ def test_versions_number_up_and_card_gets_its_number(metadata: MetadataStore) ->
     assert metadata.list_model_names() == ["m"]
     with pytest.raises(NotFoundError, match=r"has no version 9 \(versions: \[1, 2\]\)"):
         metadata.get_model_version("m", 9)
-    for beyond in (2**31, 2**63, 10**30, -1, 0):  # numbers no column holds name no version, and are not a crash
+    for beyond in (2**31, 2**63, 10**30, -1, 0):  # numbers no column holds: not found, not a crash
         with pytest.raises(NotFoundError, match=f"has no version {beyond} "):
             metadata.get_model_version("m", beyond)
     with pytest.raises(NotFoundError):

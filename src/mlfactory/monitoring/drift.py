@@ -1,19 +1,30 @@
 """Column drift: pick a method per column, compute every statistic for all columns at once, decide.
 
-Defaults (overridable per column under ``monitoring.columns``):
+One rule at every window size (overridable per column under ``monitoring.columns``): a column drifts when
+its test rejects at ``alpha`` (5 %) **and** its effect size reaches the minimum. The same data is judged the
+same way at 200 rows and at 50,000, so false alarms stay at most ``alpha`` at every size and, for a fixed
+shift bigger than the minimum effect, detection only grows with the window.
 
-========== ===================================== =============================================
-column     window of at most ``small_sample`` rows larger windows
-========== ===================================== =============================================
-numeric    Kolmogorov–Smirnov (p < ``alpha``)     Wasserstein / reference std ≥ 0.1
-categorical chi-square; two-proportion Z when      Jensen–Shannon distance ≥ 0.1
-           both sides hold the same two values
-========== ===================================== =============================================
+=================================== ====================================== =============================
+column                              test                                   effect (minimum)
+=================================== ====================================== =============================
+numeric, > 20 distinct values       Anderson–Darling (k-sample, tied data) Wasserstein / reference std
+                                    on the reference's bins                (``min_effect_numeric`` 0.1)
+numeric, ≤ 20 distinct values       chi-square on the values               Wasserstein / reference std
+categorical                         chi-square; two-proportion Z when      Jensen–Shannon distance, nats
+                                    both sides hold the same two values    (``min_effect_categorical``
+                                                                           0.04)
+=================================== ====================================== =============================
 
-A test flags drift only when its p-value is below the level *and* the effect size reaches the minimum
-(normed Wasserstein for numbers, Jensen–Shannon distance for categories), so a huge window does not flag a
-trivial difference. PSI (≥ 0.2) and Jensen–Shannon on numbers are available as overrides; both are
-computed on reference deciles.
+Chi-square cells with fewer than ``min_expected`` (5) expected rows on a side are merged first, so rare
+categories and values one side never drew neither inflate false alarms nor alarm by themselves; a new
+category alarms once its share moves the Jensen–Shannon distance past the minimum (about 0.5 % of rows).
+Anderson–Darling p-values come from its asymptotic distribution, or, when one bin holds more than 3 % of
+the rows (a point mass such as a column of mostly zeros), from 499 Monte Carlo splits of the pooled counts.
+Wasserstein is computed from per-bin offset sums (exact unless the distribution functions cross inside a
+bin; within 2 % of the unbinned value). PSI (≥ 0.2), Jensen–Shannon (≥ 0.1, natural log, as Evidently),
+Wasserstein (≥ 0.1) and Kolmogorov–Smirnov remain available as overrides; PSI and Jensen–Shannon on
+numbers are computed on reference deciles. ``monitoring.small_sample`` no longer changes anything.
 """
 
 from __future__ import annotations
@@ -185,10 +196,14 @@ def _values_plot(values: np.ndarray, ref: np.ndarray, cur: np.ndarray) -> dict[s
     }
 
 
+Statistics = tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any], list[str]]
+
+
 def _binned_statistics(
     refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
-) -> list[tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any]]]:
+) -> list[Statistics]:
     mat = _numeric_matrices(refs, curs)
+    tied = stats.heaviest_share(mat["ref"], mat["cur"]) > stats.TIES_SHARE
     d, p_ks = stats.ks_binned(mat["ref"], mat["cur"])
     ad, p_ad = stats.anderson_darling_binned(mat["ref"], mat["cur"])
     w = stats.wasserstein_binned(
@@ -209,6 +224,12 @@ def _binned_statistics(
             },
             w[i],
             _numeric_plot(mat["ref"][i], mat["cur"][i], mat["edges"][i]),
+            [
+                f"one bin holds more than {stats.TIES_SHARE:.0%} of the rows (a point mass): the "
+                f"Anderson–Darling p-value is a Monte Carlo one ({stats.AD_RESAMPLES} splits)"
+            ]
+            if tied[i]
+            else [],
         )
         for i in range(len(refs))
     ]
@@ -216,7 +237,7 @@ def _binned_statistics(
 
 def _discrete_statistics(
     refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
-) -> list[tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any]]]:
+) -> list[Statistics]:
     support, values, ref, cur = _value_matrices(refs, curs)
     d, p_ks = stats.ks_binned(ref, cur)
     ad, p_ad = stats.anderson_darling_binned(ref, cur)
@@ -235,6 +256,7 @@ def _discrete_statistics(
             },
             w[i],
             _values_plot(support[i], ref[i, : len(support[i])], cur[i, : len(support[i])]),
+            [],
         )
         for i in range(len(refs))
     ]
@@ -248,7 +270,7 @@ def numeric_drift(
         return []
     few = [i for i, c in enumerate(curs) if c.discrete and refs[i].get("value_counts")]
     binned = [i for i in range(len(names)) if i not in set(few)]
-    computed: dict[int, tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any]]] = {}
+    computed: dict[int, Statistics] = {}
     for group, fn in ((binned, _binned_statistics), (few, _discrete_statistics)):
         if group:
             for i, item in zip(
@@ -257,7 +279,7 @@ def numeric_drift(
                 computed[i] = item
     out = []
     for i, name in enumerate(names):
-        by_method, w, plot = computed[i]
+        by_method, w, plot, notes = computed[i]
         scale, note = _scale(refs[i])
         effect = _f(w / scale) if w is not None else None
         by_method["wasserstein"] = (effect, None)
@@ -273,6 +295,9 @@ def numeric_drift(
         )
         if note:
             res.messages.append(note)
+        method = choose_method("numeric", i in few, False, settings.columns.get(name), settings)
+        if method == "anderson":
+            res.messages.extend(notes)
         if i in few:
             res.current["discrete"] = True
         elif refs[i].get("values"):

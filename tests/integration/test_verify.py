@@ -1,5 +1,8 @@
 """`mlfactory verify`: a tampered or missing artifact, dangling references and leftovers are all reported."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import delete
@@ -32,3 +35,15 @@ def test_a_clean_project_verifies_and_every_kind_of_damage_is_found(tmp_path: Pa
     assert ("routing.dangling", "spam") in found
     assert ("leftover", str(project.artifacts.root / ".tmp-abandoned")) in found
     project.close()
+
+
+def test_the_verify_command_exits_7_naming_what_is_wrong(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", rows=400)
+    project.close()
+    command = [sys.executable, "-m", "mlfactory.cli.main", "--project", str(tmp_path / "p"), "verify"]
+    clean = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert clean.returncode == 0 and "checked 1 artifacts" in clean.stdout, clean.stderr
+    (tmp_path / "p" / ".mlfactory" / "artifacts" / ".tmp-left").write_bytes(b"x")
+    broken = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 7 and "verify found 1 problem" in broken.stderr
+    assert json.loads(broken.stdout)["findings"][0]["kind"] == "leftover"

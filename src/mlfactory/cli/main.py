@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from mlfactory.cli import config_cmd, controller, datasets, deploy, features, feedback, models, runs, serve
+from mlfactory.cli import (
+    config_cmd,
+    controller,
+    datasets,
+    deploy,
+    features,
+    feedback,
+    models,
+    runs,
+    serve,
+    verify,
+)
 from mlfactory.cli import monitor as monitor_cli
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import console, err_console, fmt, print_json, table
@@ -33,6 +44,7 @@ app.add_typer(controller.app, name="controller")
 app.add_typer(monitor_cli.app, name="monitor")
 app.command("events")(controller.events)
 app.command("status")(controller.maturity)
+app.command("verify")(verify.verify)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 

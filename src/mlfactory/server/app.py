@@ -4,7 +4,8 @@ The lifespan opens the project's stores, loads the served models (before the por
 starts the background refresh and the prediction-log writer, and on shutdown stops refreshing, waits for
 shadow work, closes the predict threads and flushes the log. Errors map to HTTP in one place
 (:func:`_install_error_handlers`): an :class:`~mlfactory.errors.MLFactoryError` answers with its
-``http_status`` and ``{"error": message}``; anything else is a 500 whose body holds only an error id.
+``http_status`` and ``{"error": message}``; anything else is a 500 whose body holds only an error id
+(:class:`InternalErrors`), on a connection that stays usable.
 """
 
 from __future__ import annotations
@@ -75,11 +76,42 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.debug("client went away during %s %s", request.method, request.url.path)
         return Response(status_code=499)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        error_id = uuid.uuid4().hex[:12]
-        log.error("unexpected error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
-        return _error_body(request, 500, f"internal error {error_id}; the server log has the details")
+
+class InternalErrors:
+    """Pure ASGI middleware answering an unexpected exception with a 500 whose body holds only an error id.
+
+    Starlette's own handler for ``Exception`` answers and then raises the exception again, so uvicorn closes
+    the keep-alive connection without a ``Connection: close``: a pooled client lost its next, unrelated
+    request on it. Answered here, the exception ends with its response and the connection stays usable.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if started:  # half an answer went out: only closing the connection tells the client
+                raise
+            request = Request(scope)
+            error_id = uuid.uuid4().hex[:12]
+            log.error(
+                "unexpected error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
+            )
+            response = _error_body(request, 500, f"internal error {error_id}; the server log has the details")
+            await response(scope, receive, send)
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -150,6 +182,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    app.add_middleware(InternalErrors)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -1,14 +1,15 @@
-"""Small request helpers shared by the routers: the runtime, bearer tokens, bounded bodies, JSON."""
+"""Small request helpers shared by the routers: the runtime, bearer tokens, bounded bodies, JSON, versions."""
 
 from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import Response
+from pydantic import AfterValidator, Field
 
 from mlfactory.config import ServerConfig
 from mlfactory.errors import PayloadTooLargeError, UnauthorizedError, ValidationError
@@ -16,6 +17,10 @@ from mlfactory.project import Project
 from mlfactory.serving import PredictionLog, ServingRuntime
 
 JSON_TYPE = "application/json"
+MAX_VERSION = 2**63 - 1  # versions are 64-bit integers in every metadata store
+VERSION_RULE = f"a version is a whole number from 1 to {MAX_VERSION}"
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="the version number")]
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 
 
 def runtime(request: Request) -> ServingRuntime:
@@ -50,6 +55,22 @@ def _check_token(request: Request, token: str | None) -> None:
 async def require_admin(request: Request) -> None:
     """Changing endpoints (deploy, routing, reload, feedback) need the bearer token when one is configured."""
     _check_token(request, server_config(request).token)
+
+
+async def require_token(request: Request) -> None:
+    """Endpoints that show the project's state (model and route listings, monitoring, metrics) need the
+    bearer token when one is configured: with a token set only liveness, readiness and (unless
+    ``server.protect_predictions``) predictions answer without it."""
+    _check_token(request, server_config(request).token)
+
+
+def has_token(request: Request) -> bool:
+    """Whether the request may see internals: no token is configured, or it carries the right one."""
+    try:
+        _check_token(request, server_config(request).token)
+    except UnauthorizedError:
+        return False
+    return True
 
 
 async def require_predict(request: Request) -> None:
@@ -88,9 +109,54 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         try:  # NaN and Infinity are not JSON, but many encoders write them: let the input checks name them
-            return json.loads(body)
+            parsed = json.loads(body)
         except (ValueError, RecursionError):
             raise ValidationError(f"malformed JSON: {exc}") from None
+    # orjson refuses what json accepts besides NaN: escaped lone surrogates ("\ud800"), which are no text at
+    # all and would fail later in the online store, the frame builder or the log
+    where = unpaired_surrogate(parsed)
+    if where is not None:
+        raise ValidationError(
+            f"malformed JSON: {where} holds an unpaired UTF-16 surrogate (an escape such as \\ud800 without "
+            "its pair), which is not text; send valid Unicode"
+        )
+    return parsed
+
+
+def unpaired_surrogate(value: Any, path: str = "body") -> str | None:
+    """Where in parsed JSON a string (a value or a key) holds a lone surrogate, or None."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if not _encodes(item):
+                return where
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if isinstance(k, str) and not _encodes(k):
+                    return f"{where} (a key)"
+                stack.append((v, f"{where}.{k}" if _encodes(str(k)) else where))
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def valid_text(text: str) -> str:
+    """A pydantic validator for request strings: refuse a lone surrogate, which no store can keep."""
+    if not _encodes(text):
+        raise ValueError("holds an unpaired UTF-16 surrogate (such as \\ud800), which is not text")
+    return text
+
+
+Text = Annotated[str, AfterValidator(valid_text)]
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -11,6 +11,7 @@ is refused like any NaN sent as a value. Text and category columns take BYTES (s
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any
 
@@ -35,6 +36,7 @@ NUMPY_TYPES: dict[str, Any] = {
     "FP64": np.float64,
 }
 DATATYPES = (*NUMPY_TYPES, "BYTES")
+INTEGER_TYPES = ("UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64")
 COLUMN_TYPES = {"number": "FP64", "integer": "INT64", "boolean": "BOOL"}
 
 
@@ -74,6 +76,36 @@ def _shape(spec: Any, name: str) -> list[int]:
     return spec
 
 
+def _check_integers(arr: np.ndarray, data: Any, name: str, datatype: str) -> None:
+    """Refuse JSON values an integer tensor cannot hold (a cast would make NaN, infinity and numbers out of
+    range the type's minimum, and cut fractions): the first one, as sent, by its position in ``data``."""
+    info = np.iinfo(NUMPY_TYPES[datatype])
+    low, high = int(info.min), int(info.max)
+    flat = arr.ravel()
+    if flat.dtype.kind in "iu":
+        bad = (flat < low) | (flat > high)
+        if not bad.any():
+            return
+    elif flat.dtype.kind == "b":
+        return
+    # floats, or integers NumPy could not hold: look at the values as sent (a float array lost their digits)
+    values = np.asarray(data, dtype=object).ravel().tolist()
+    for i, v in enumerate(values):
+        if _bad_integer(v, low, high):
+            raise ValidationError(
+                f"input '{name}' ({datatype}) element {i}: {v!r} is not a whole number from {low} to "
+                f"{high}; send integers in that range (null for a missing value), or declare the tensor FP64"
+            )
+
+
+def _bad_integer(v: Any, low: int, high: int) -> bool:
+    if v is None or isinstance(v, bool) or not isinstance(v, int | float):
+        return False  # null is a missing value; text and other kinds are named by the input checks
+    if isinstance(v, float):
+        return not math.isfinite(v) or not v.is_integer() or not low <= v < float(high) + 1
+    return not low <= v <= high
+
+
 def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[str, np.ndarray, str, int]:
     """One request input as (name, array in its shape, datatype, new binary offset)."""
     if not isinstance(tensor, dict):
@@ -86,10 +118,21 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
         raise ValidationError(f"input '{name}': datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
     shape = _shape(tensor.get("shape"), name)
     size = int(np.prod(shape))
-    params = tensor.get("parameters") or {}
+    params = tensor.get("parameters")
+    if params is None:
+        params = {}
+    elif not isinstance(params, dict):
+        raise ValidationError(
+            f"input '{name}': 'parameters' must be an object such as {{\"binary_data_size\": 64}}"
+        )
     if "binary_data_size" in params:
         length = params["binary_data_size"]
-        if not isinstance(length, int) or length < 0 or offset + length > len(binary):
+        if (
+            isinstance(length, bool)
+            or not isinstance(length, int)
+            or length < 0
+            or offset + length > len(binary)
+        ):
             raise ValidationError(f"input '{name}': binary_data_size {length!r} does not fit the body")
         raw = bytes(binary[offset : offset + length])
         offset += length
@@ -119,6 +162,8 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
         raise ValidationError(
             f"input '{name}': 'data' must be a flat or nested list of {datatype} values"
         ) from None
+    if datatype in INTEGER_TYPES and arr.dtype.kind in "iufbO":
+        _check_integers(arr, data, name, datatype)
     if (arr.dtype.kind == "f" and np.isnan(arr).any()) or arr.dtype.kind == "U":
         # as sent, so the input checks name a bad value's row: JSON has null for a missing value (a NaN was
         # sent as a number), and NumPy would make every value of a list mixing text and numbers text
@@ -133,18 +178,24 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
 
 
 def to_payload(
-    decoded: list[tuple[str, np.ndarray, str, int]], names: list[str], kinds: list[str]
+    decoded: list[tuple[str, np.ndarray, str, int]],
+    names: list[str],
+    kinds: list[str],
+    sent: list[str] | None = None,
 ) -> Payload:
-    """One 2-D input in feature order → rows; otherwise one input per column → columns."""
-    if len(decoded) == 1 and decoded[0][0] not in names:
+    """One 2-D input in the order of ``sent`` (what the model's metadata lists: the inputs a request
+    carries; None: every feature) → rows; otherwise one input per column → columns."""
+    order = names if sent is None else sent
+    if len(decoded) == 1 and decoded[0][0] not in order:
         name, arr, datatype, _ = decoded[0]
-        if arr.ndim != 2 or arr.shape[1] != len(names):
+        if arr.ndim != 2 or arr.shape[1] != len(order):
             raise ValidationError(
                 f"input '{name}' has shape {list(arr.shape)}; send one 2-D input of shape "
-                f"[rows, {len(names)}] "
-                f"with the columns in this order: {names}, or one input per column named after it"
+                f"[rows, {len(order)}] "
+                f"with the columns in this order: {order}, or one input per column named after it"
             )
-        return Rows(arr, None, strings_are_numbers=datatype == "BYTES" or arr.dtype == object)
+        strings = datatype == "BYTES" or arr.dtype == object
+        return Rows(arr, None if order == names else list(order), strings_are_numbers=strings)
     columns: dict[str, Any] = {}
     strings = False
     for name, arr, datatype, _ in decoded:

@@ -25,3 +25,18 @@ def spam_project(spam_template: Path, tmp_path: Path) -> Path:
 def client(spam_project: Path) -> Iterator[TestClient]:
     with make_client(spam_project) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def features_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quickstart project with its feature service: trained, materialized and promoted."""
+    from mlfactory.project import open_project
+    from mlfactory.quickstart import init_project
+
+    root = tmp_path_factory.mktemp("features_template") / "spam"
+    init_project(root, rows=1200)
+    with open_project(root, env={}, actor="test") as project:
+        project.ingest("emails")
+        project.features.materialize()
+        project.promote("spam", project.train("spam").version.version, reason="test setup")
+    return root

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,25 +16,25 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(dep
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = ""
+    reason: deps.Text = ""
 
 
 class CanaryBody(_Body):
-    version: int
+    version: deps.VersionNumber
     weight: float = Field(gt=0, le=100, description="percent of rows")
-    key: str | None = None
+    key: deps.Text | None = None
     force: bool = False
 
 
 class ShadowBody(_Body):
-    version: int | None = Field(description="null stops the shadow")
+    version: deps.VersionNumber | None = Field(description="null stops the shadow")
 
 
 class ABBody(_Body):
-    variants: list[tuple[int, float]] = Field(
+    variants: list[tuple[deps.VersionNumber, Annotated[float, Field(ge=0, le=100)]]] = Field(
         description="[[version, weight percent], ...], weights sum to 100"
     )
-    key: str
+    key: deps.Text
     force: bool = False
 
 
@@ -98,7 +98,7 @@ async def shadow(request: Request, name: str, body: ShadowBody) -> dict[str, Any
 
 
 @router.delete("/routing/{name}", summary="Remove canary, A/B and shadow: production takes everything")
-async def clear(request: Request, name: str, reason: str = "") -> dict[str, Any]:
+async def clear(request: Request, name: str, reason: deps.Text = "") -> dict[str, Any]:
     event = await asyncio.to_thread(
         serving.deploy_clear, deps.project(request).metadata, name, actor=_actor(request), reason=reason
     )

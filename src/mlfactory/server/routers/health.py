@@ -1,8 +1,18 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness, readiness and Prometheus metrics.
+
+With ``server.token`` set, the readiness probes (``/readyz``; ``/v2/health/ready`` in the V2 router) still
+answer without it, since Kubernetes' probes carry no token, but then say only whether the server is ready
+and, when not, a generic reason: the full status (versions, routes, load failures with their messages, the
+online store's address) needs the token. ``/metrics`` needs the token (Prometheus sends it with
+``authorization: {credentials: ...}`` or ``bearer_token``): its series name the models, versions and routes
+and carry the monitoring figures.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -16,16 +26,32 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def probe_answer(status: dict[str, Any]) -> dict[str, Any]:
+    """What a readiness probe without the token learns: ready or not, and why not in general terms."""
+    if status["ready"]:
+        return {"ready": True}
+    if status.get("online_store") and not status["online_store"]["ok"]:
+        reason = "the online feature store does not answer"
+    elif status.get("failures"):
+        reason = "a served model failed to load"
+    else:
+        reason = "the served models are not loaded yet"
+    return {"ready": False, "reason": reason}
+
+
 @router.get(
     "/readyz",
     summary="Ready only when every served model is loaded and, when one looks features up, the online "
-    "store answers; lists load failures",
+    "store answers; lists load failures (with a token configured, only to requests carrying it)",
 )
 def readyz(request: Request) -> Response:
     status = deps.runtime(request).readiness()
-    return deps.json_response(status, 200 if status["ready"] else 503)
+    body = status if deps.has_token(request) else probe_answer(status)
+    return deps.json_response(body, 200 if status["ready"] else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics", dependencies=[Depends(deps.require_token)], summary="Prometheus metrics (token, when set)"
+)
 def metrics(request: Request) -> Response:
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

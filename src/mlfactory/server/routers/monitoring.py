@@ -3,14 +3,15 @@
 Without ``window`` or ``last`` the answer is read from the stored reports (what `mlfactory monitor run` and
 the controller wrote), newest per version and route, plus a short history. With ``window=1h`` or
 ``last=5000`` the server checks that window of its own prediction log now and answers with the reports
-without storing them, so the GET has no side effects.
+without storing them, so the GET has no side effects. With ``server.token`` set it needs the token: the
+reports hold live category values and label balances, and a fresh check reads the whole window of the log.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from mlfactory.config import parse_duration
@@ -18,7 +19,9 @@ from mlfactory.errors import ConfigError, ValidationError
 from mlfactory.monitoring import Window, report_history, run_monitor
 from mlfactory.server import deps
 
-router = APIRouter(prefix="/v1", tags=["monitoring"])
+router = APIRouter(prefix="/v1", tags=["monitoring"], dependencies=[Depends(deps.require_token)])
+LONGEST_WINDOW = 100 * 365 * 86400.0  # seconds; a window reaching before year 1 cannot be computed
+MOST_ROWS = 10**9
 
 
 def _window(window: str | None, last: int | None) -> Window | None:
@@ -29,9 +32,15 @@ def _window(window: str | None, last: int | None) -> Window | None:
     if window is None:
         return None
     try:
-        return Window(seconds=parse_duration(window))
+        seconds = parse_duration(window)
     except ValueError as exc:
         raise ValidationError(f"window: {exc}") from None
+    if not seconds <= LONGEST_WINDOW:  # the window's start must be a date (and inf/NaN are no span)
+        raise ValidationError(
+            f"window: '{window}' is longer than the longest window this server checks "
+            f"({LONGEST_WINDOW // 86400:.0f}d); ask for a shorter one, or for the last N rows with ?last=N"
+        )
+    return Window(seconds=seconds)
 
 
 @router.get("/models/{name}/monitoring", summary="Drift, performance and health of a model's traffic")
@@ -39,8 +48,8 @@ def monitoring(
     request: Request,
     name: str,
     window: str | None = Query(None, description="check this time window now, e.g. 15m or 1h"),
-    last: int | None = Query(None, ge=1, description="check the last N logged rows now"),
-    version: int | None = Query(None, description="only this version"),
+    last: int | None = Query(None, ge=1, le=MOST_ROWS, description="check the last N logged rows now"),
+    version: int | None = Query(None, ge=1, le=deps.MAX_VERSION, description="only this version"),
     route: str | None = Query(None, description="only this route (production, canary, shadow, …)"),
     history: int = Query(20, ge=0, le=500, description="stored reports to list"),
 ) -> Response:

@@ -88,16 +88,24 @@ async def predict(request: Request, name: str) -> Response:
     openapi_extra=PREDICT_BODY,
     summary="Predict with exactly one version",
 )
-async def predict_version(request: Request, name: str, version: int) -> Response:
+async def predict_version(request: Request, name: str, version: deps.VersionPath) -> Response:
     return await _predict(request, name, None, version)
 
 
-@router.get("/models", summary="Served models, their routes and load failures")
+@router.get(
+    "/models",
+    dependencies=[Depends(deps.require_token)],
+    summary="Served models, their routes and load failures",
+)
 def list_models(request: Request) -> dict[str, Any]:
     return deps.runtime(request).status()
 
 
-@router.get("/models/{name}", summary="One served model: routes, and the production version's inputs")
+@router.get(
+    "/models/{name}",
+    dependencies=[Depends(deps.require_token)],
+    summary="One served model: routes, and the production version's inputs",
+)
 def show_model(request: Request, name: str) -> dict[str, Any]:
     rt = deps.runtime(request)
     table = rt.tables.get(name)

@@ -24,13 +24,14 @@ import mlfactory
 from mlfactory.errors import NotFoundError, ValidationError
 from mlfactory.server import deps
 from mlfactory.server.answers import input_policy
+from mlfactory.server.routers.health import probe_answer
 from mlfactory.server.v2codec import column_datatype, decode_input, encode_output, to_payload
 from mlfactory.serving import PredictResult, ServedVersion
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
 
 
-@router.get("", summary="Server metadata")
+@router.get("", dependencies=[Depends(deps.require_token)], summary="Server metadata")
 def server_metadata() -> dict[str, Any]:
     return {"name": "mlfactory", "version": mlfactory.__version__, "extensions": ["binary_tensor_data"]}
 
@@ -40,10 +41,14 @@ def live() -> dict[str, bool]:
     return {"live": True}
 
 
-@router.get("/health/ready", summary="Server readiness: every served model is loaded")
+@router.get(
+    "/health/ready",
+    summary="Server readiness, as /readyz: every served model is loaded and the online store answers",
+)
 def ready(request: Request) -> Response:
-    ok = deps.runtime(request).ready()
-    return deps.json_response({"ready": ok}, 200 if ok else 503)
+    status = deps.runtime(request).readiness()
+    body = {"ready": True} if status["ready"] else probe_answer(status)
+    return deps.json_response(body, 200 if status["ready"] else 503)
 
 
 async def _served(request: Request, name: str, version: int | None) -> ServedVersion:
@@ -56,6 +61,14 @@ async def _served(request: Request, name: str, version: int | None) -> ServedVer
             f"model '{name}' is not served (served: {', '.join(sorted(rt.tables)) or 'none'})"
         )
     return table.routes[-1].served
+
+
+def client_inputs(sig: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, signature type) of what a request must carry: the inputs the online store does not serve
+    (``source: store`` in the signature), then entity keys that are no input themselves (as text)."""
+    given = [(c["name"], c["type"]) for c in sig["inputs"] if c.get("source") != "store"]
+    names = {n for n, _ in given}
+    return given + [(k, "text") for k in sig.get("entity_keys") or [] if k not in names]
 
 
 def _metadata(name: str, sv: ServedVersion, versions: list[int]) -> dict[str, Any]:
@@ -75,25 +88,41 @@ def _metadata(name: str, sv: ServedVersion, versions: list[int]) -> dict[str, An
         {"name": "model_version", "datatype": "INT64", "shape": [-1]},
         {"name": "request_id", "datatype": "BYTES", "shape": [-1]},
     ]
-    return {
+    meta: dict[str, Any] = {
         "name": name,
         "versions": [str(v) for v in versions],
         "platform": f"mlfactory-{sv.version.flavor}",
         "inputs": [
-            {"name": c["name"], "datatype": column_datatype(c["type"]), "shape": [-1]} for c in sig["inputs"]
+            {"name": n, "datatype": column_datatype(kind), "shape": [-1]} for n, kind in client_inputs(sig)
         ],
         "outputs": outputs,
     }
+    served = [c["name"] for c in sig["inputs"] if c.get("source") == "store"]
+    if served:  # looked up by the entity keys: a request that sends them overrides the store's values
+        meta["parameters"] = {
+            "feature_service": (sig.get("feature_service") or {}).get("name"),
+            "entity_keys": list(sig.get("entity_keys") or []),
+            "served_by_feature_store": served,
+        }
+    return meta
 
 
-@router.get("/models/{name}", summary="Model metadata (the production version)")
+@router.get(
+    "/models/{name}",
+    dependencies=[Depends(deps.require_token)],
+    summary="Model metadata (the production version): the inputs a request carries",
+)
 async def model_metadata(request: Request, name: str) -> dict[str, Any]:
     sv = await _served(request, name, None)
     return _metadata(name, sv, sorted(deps.runtime(request).tables[name].versions()))
 
 
-@router.get("/models/{name}/versions/{version}", summary="Model metadata of one version")
-async def version_metadata(request: Request, name: str, version: int) -> dict[str, Any]:
+@router.get(
+    "/models/{name}/versions/{version}",
+    dependencies=[Depends(deps.require_token)],
+    summary="Model metadata of one version",
+)
+async def version_metadata(request: Request, name: str, version: deps.VersionPath) -> dict[str, Any]:
     sv = await _served(request, name, version)
     return _metadata(name, sv, [version])
 
@@ -109,13 +138,17 @@ async def _ready(request: Request, name: str, version: int | None) -> Response:
     return deps.json_response({"name": name, "version": str(version), "ready": ok}, 200 if ok else 503)
 
 
-@router.get("/models/{name}/ready", summary="Model readiness")
+@router.get("/models/{name}/ready", dependencies=[Depends(deps.require_token)], summary="Model readiness")
 async def model_ready(request: Request, name: str) -> Response:
     return await _ready(request, name, None)
 
 
-@router.get("/models/{name}/versions/{version}/ready", summary="Model version readiness")
-async def version_ready(request: Request, name: str, version: int) -> Response:
+@router.get(
+    "/models/{name}/versions/{version}/ready",
+    dependencies=[Depends(deps.require_token)],
+    summary="Model version readiness",
+)
+async def version_ready(request: Request, name: str, version: deps.VersionPath) -> Response:
     return await _ready(request, name, version)
 
 
@@ -133,6 +166,46 @@ def _outputs(result: PredictResult) -> dict[str, np.ndarray]:
     return out
 
 
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else "an object"
+
+
+def _parameters(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(
+            f"'{where}' must be an object of parameter → value, e.g. {{\"binary_data_output\": true}}; "
+            f"got {_json_kind(value)}"
+        )
+    return value
+
+
+def _wanted_outputs(value: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The request's ``outputs``: (name, parameters) per entry; refuses a malformed list naming the entry."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError('\'outputs\' must be a list of objects such as {"name": "predict"}')
+    wanted = []
+    for i, o in enumerate(value):
+        if not isinstance(o, dict) or not isinstance(o.get("name"), str):
+            got = _json_kind(o.get("name")) if isinstance(o, dict) else _json_kind(o)
+            raise ValidationError(
+                f"outputs[{i}] must be an object whose 'name' is an output's name (text); got {got}"
+            )
+        wanted.append((o["name"], _parameters(o.get("parameters"), f"outputs[{i}].parameters")))
+    return wanted
+
+
 async def _infer(request: Request, name: str, version: int | None) -> Response:
     started = time.perf_counter()
     body = await deps.read_body(request)
@@ -146,14 +219,16 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     req = deps.parse_json(body)
     if not isinstance(req, dict) or not isinstance(req.get("inputs"), list) or not req["inputs"]:
         raise ValidationError("an inference request needs 'inputs': a non-empty list of tensors")
+    params = _parameters(req.get("parameters"), "parameters")
+    wanted = _wanted_outputs(req.get("outputs"))
     decoded, offset = [], 0
     for i, tensor in enumerate(req["inputs"]):
         item = decode_input(tensor, i, binary, offset)
         offset = item[3]
         decoded.append(item)
     sv = await _served(request, name, version)
-    payload = to_payload(decoded, sv.spec.names, sv.spec.kinds)
-    params = req.get("parameters") or {}
+    sig = sv.version.signature
+    payload = to_payload(decoded, sv.spec.names, sv.spec.kinds, [n for n, _ in client_inputs(sig)])
     result = await deps.runtime(request).predict(
         name,
         payload,
@@ -163,15 +238,13 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
         on_invalid=input_policy(request, name),
     )
     produced = _outputs(result)
-    wanted = req.get("outputs")
     binary_default = bool(params.get("binary_data_output", False))
     if wanted:
         picks = []
-        for o in wanted:
-            oname = o.get("name") if isinstance(o, dict) else None
+        for oname, oparams in wanted:
             if oname not in produced:
                 raise ValidationError(f"unknown output {oname!r}; this model gives {list(produced)}")
-            picks.append((oname, bool((o.get("parameters") or {}).get("binary_data", binary_default))))
+            picks.append((oname, bool(oparams.get("binary_data", binary_default))))
     else:
         picks = [(k, binary_default) for k in produced]
     outputs, blobs = [], []
@@ -209,5 +282,5 @@ async def infer(request: Request, name: str) -> Response:
     dependencies=[Depends(deps.require_predict)],
     summary="Inference with one version",
 )
-async def infer_version(request: Request, name: str, version: int) -> Response:
+async def infer_version(request: Request, name: str, version: deps.VersionPath) -> Response:
     return await _infer(request, name, version)

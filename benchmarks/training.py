@@ -292,7 +292,7 @@ def _cell(m: dict[str, Any], key: str) -> str:
     if f"{key}_s" in m:
         return fmt_seconds(m[f"{key}_s"])
     if "timed_out_after_s" in m:
-        return f"> {m['timed_out_after_s']:.0f} s (stopped)"
+        return f"> {m['timed_out_after_s']:.0f} s"
     return "failed" if "failed" in m else "-"
 
 
@@ -306,7 +306,6 @@ def print_table(results: list[dict[str, Any]], threads: int) -> None:
     )
     for c in (
         "terms",
-        "docs",
         "format",
         "fit",
         "save",
@@ -322,7 +321,6 @@ def print_table(results: list[dict[str, Any]], threads: int) -> None:
         for name, m in r["formats"].items():
             t.add_row(
                 f"{r['vocabulary']:,}",
-                f"{r['docs']:,}",
                 name,
                 fmt_seconds(r["fit_s"]),
                 _cell(m, "save"),
@@ -334,6 +332,10 @@ def print_table(results: list[dict[str, Any]], threads: int) -> None:
                 str(m.get("same_predictions", "-")),
             )
     console.print(t)
+    if any("timed_out_after_s" in m for r in results for m in r["formats"].values()):
+        console.print(
+            "> N s: stopped after --plain-timeout; its load is of the same bytes, written in linear time"
+        )
     for r in results:
         ratios = r.get("plain_over_mlfactory")
         if ratios:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -141,3 +143,49 @@ class Rollout:
     updated_at: datetime
     lease_owner: str | None = None
     lease_until: datetime | None = None
+
+
+class Role(StrEnum):
+    """What an API token may do; each role may do everything the ones before it may.
+
+    ``viewer`` reads models, reports, routes and metrics; ``predictor`` also calls models and sends
+    feedback; ``operator`` also deploys, promotes, rolls back and pauses; ``admin`` also manages tokens.
+    """
+
+    VIEWER = "viewer"
+    PREDICTOR = "predictor"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A named API token (its secret is never stored, only its SHA-256)."""
+
+    name: str
+    role: Role
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @staticmethod
+    def new_secret() -> str:
+        """A fresh secret: 256 random bits, recognisable by its prefix in logs and secret scanners."""
+        return "mlf_" + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def digest(secret: str) -> str:
+        """What is stored of a secret. A plain SHA-256 suffices: the secret is 256 random bits, not a
+        password a person chose, so there is nothing to guess."""
+        return hashlib.sha256(secret.encode()).hexdigest()

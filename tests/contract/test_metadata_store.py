@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from mlfactory.entities import Metric, RunStatus, VersionStatus
+from mlfactory.entities import ApiToken, Metric, Role, RunStatus, VersionStatus
 from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores import MetadataStore, open_metadata_store
 
@@ -212,3 +212,22 @@ def test_search_in_the_database_agrees_with_filtering_loaded_runs(metadata: Meta
     assert [r.id for r in search_runs(metadata, expr, name="m")] == [
         r.id for r in filter_runs(runs, expr + " and name = m")
     ]
+
+
+def test_tokens_keep_only_a_hash_are_named_once_and_revoke_at_once(metadata: MetadataStore) -> None:
+    secret = ApiToken.new_secret()
+    made = metadata.add_token("ana", Role.OPERATOR, ApiToken.digest(secret), actor="admin")
+    assert made.role is Role.OPERATOR and made.active and made.created_by == "admin"
+    assert metadata.find_token(ApiToken.digest(secret)) == made
+    assert metadata.find_token(ApiToken.digest(secret + "x")) is None
+    with pytest.raises(ConflictError, match="named 'ana' exists"):
+        metadata.add_token("ana", Role.VIEWER, ApiToken.digest(ApiToken.new_secret()), actor="admin")
+    metadata.revoke_token("ana", actor="admin", reason="left the team")
+    assert metadata.find_token(ApiToken.digest(secret)) is None
+    assert not metadata.list_tokens()[0].active
+    with pytest.raises(NotFoundError, match="no active token named 'ana'"):
+        metadata.revoke_token("ana", actor="admin")
+    events = metadata.list_events(kinds=["token.created", "token.revoked"])
+    assert [e.kind for e in events] == ["token.created", "token.revoked"]
+    assert secret not in str([e.payload for e in events])  # the secret is never written anywhere
+    assert Role.ADMIN.allows(Role.OPERATOR) and not Role.PREDICTOR.allows(Role.OPERATOR)

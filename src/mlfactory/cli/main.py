@@ -19,6 +19,7 @@ from mlfactory.cli import (
     models,
     runs,
     serve,
+    tokens,
     verify,
 )
 from mlfactory.cli import monitor as monitor_cli
@@ -45,6 +46,7 @@ app.add_typer(monitor_cli.app, name="monitor")
 app.command("events")(controller.events)
 app.command("status")(controller.maturity)
 app.command("verify")(verify.verify)
+app.add_typer(tokens.app, name="tokens")
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.config import LoadedConfig, ModelConfig, load_project_config
-from mlfactory.entities import DatasetVersion, Event, ModelVersion, Run, RunStatus
+from mlfactory.entities import ApiToken, DatasetVersion, Event, ModelVersion, Role, Run, RunStatus
 from mlfactory.errors import ConfigError, NotFoundError, ValidationError
 from mlfactory.registry import PRODUCTION, Registry
 from mlfactory.stores import open_artifact_store, open_metadata_store
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from mlfactory.project.train import TrainResult
     from mlfactory.project.verify import VerifyReport
     from mlfactory.training import FeedbackRows
+
+
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 
 
 def default_actor() -> str:
@@ -109,6 +113,29 @@ class Project:
                 f"source '{source}' has no version {number} (versions: {[d.version for d in versions]})"
             )
         return match[0]
+
+    # -- access ------------------------------------------------------------------------------------------
+
+    def create_token(self, name: str, role: Role | str) -> str:
+        """Create a named API token with a role; returns its secret, which is shown this once and never
+        stored (only its SHA-256 is)."""
+        try:
+            kind = Role(role)
+        except ValueError:
+            raise ConfigError(
+                f"'{role}' is not a role; choose one of {', '.join(r.value for r in Role)}"
+            ) from None
+        if not TOKEN_NAME.match(name):
+            raise ConfigError(f"token name '{name}' must be letters, digits, '-', '_' or '.' (at most 128)")
+        secret = ApiToken.new_secret()
+        self.metadata.add_token(name, kind, ApiToken.digest(secret), actor=self.actor)
+        return secret
+
+    def tokens(self) -> list[ApiToken]:
+        return self.metadata.list_tokens()
+
+    def revoke_token(self, name: str, *, reason: str = "") -> Event:
+        return self.metadata.revoke_token(name, actor=self.actor, reason=reason)
 
     def verify(self) -> VerifyReport:
         """Check every stored artifact's hash and every reference between the stores (`mlfactory verify`)."""

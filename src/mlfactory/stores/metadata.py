@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from mlfactory.entities import (
+    ApiToken,
     DatasetVersion,
     Event,
     Metric,
     ModelVersion,
+    Role,
     Rollout,
     Run,
     RunClause,
@@ -292,6 +294,24 @@ class MetadataStore(ABC):
     @abstractmethod
     def set_paused(self, model: str, paused: bool, *, actor: str, reason: str = "") -> Event:
         """Pause or resume the controller for one model, as an event."""
+
+    # tokens: named API tokens with a role; only the SHA-256 of each secret is kept
+    @abstractmethod
+    def add_token(self, name: str, role: Role, secret_sha256: str, *, actor: str) -> ApiToken:
+        """Store a new token's name, role and secret hash, with a ``token.created`` event; ConflictError
+        when the name was ever used."""
+
+    @abstractmethod
+    def list_tokens(self) -> list[ApiToken]:
+        """Every token, active and revoked, oldest first (never a secret)."""
+
+    @abstractmethod
+    def revoke_token(self, name: str, *, actor: str, reason: str = "") -> Event:
+        """Revoke an active token at once, with a ``token.revoked`` event; NotFoundError if none is active."""
+
+    @abstractmethod
+    def find_token(self, secret_sha256: str) -> ApiToken | None:
+        """The active token whose secret hashes to ``secret_sha256``, if any."""
 
     # -- features (issue 4) ------------------------------------------------------------------------------
     @abstractmethod

@@ -216,3 +216,16 @@ monitor_reports = Table(
     Index("ix_monitor_reports_model_time", "model", "created_at"),
 )
 # -- end monitoring ---------------------------------------------------------------------------------------
+
+# -- api tokens (migration 0007_tokens) --------------------------------------------------------------------
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)

@@ -14,6 +14,7 @@ from mlfactory.stores.sql.monitoring import MonitoringMixin
 from mlfactory.stores.sql.registry import RegistryMixin
 from mlfactory.stores.sql.runs import RunsMixin
 from mlfactory.stores.sql.serving import ServingMixin
+from mlfactory.stores.sql.tokens import TokensMixin
 
 
 class SqlMetadataStore(
@@ -24,6 +25,7 @@ class SqlMetadataStore(
     FeaturesMixin,
     MonitoringMixin,
     ControlStoreMixin,
+    TokensMixin,
     SqlBase,
     MetadataStore,
 ):

@@ -51,6 +51,13 @@ class Col:
     detail: bool | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """A row naming the group of rows under it (``sources.emails``), printed on a line of its own."""
+
+    title: str
+
+
 def _default(o: Any) -> Any:
     if dataclasses.is_dataclass(o) and not isinstance(o, type):
         return dataclasses.asdict(o)
@@ -106,11 +113,18 @@ class _Measured:
     natural: list[int]
     floor: list[int]
     detail: list[bool]
+    sections: dict[int, str]  # a section's title, by the index of the first row under it
 
     @classmethod
-    def of(cls, columns: Sequence[str | Col], rows: Sequence[Sequence[Any]]) -> _Measured:
+    def of(cls, columns: Sequence[str | Col], rows: Sequence[Sequence[Any] | Section]) -> _Measured:
         cols = [c if isinstance(c, Col) else Col(c) for c in columns]
-        cells = [["" if v is None else str(v) for v in r] for r in rows]
+        cells: list[list[str]] = []
+        sections: dict[int, str] = {}
+        for r in rows:
+            if isinstance(r, Section):
+                sections[len(cells)] = r.title
+            else:
+                cells.append(["" if v is None else str(v) for v in r])
         natural: list[int] = []
         floor: list[int] = []
         detail: list[bool] = []
@@ -127,18 +141,22 @@ class _Measured:
                 floor.append(max(head, body))
             auto = wraps and j == len(cols) - 1 and natural[-1] > DETAIL
             detail.append(auto if c.detail is None else c.detail)
-        return cls(cols, cells, natural, floor, detail)
+        return cls(cols, cells, natural, floor, detail, sections)
 
     def framed(self, width: int) -> bool:
-        """Whether every column fits at its natural width inside a frame: │ a │ b │."""
-        return sum(self.natural) + 3 * len(self.cols) + 1 <= width
+        """Whether every column fits at its natural width inside a frame: │ a │ b │ (a section's title
+        goes in the first column)."""
+        first = max([self.natural[0], *(cell_len(t) for t in self.sections.values())])
+        return first + sum(self.natural[1:]) + 3 * len(self.cols) + 1 <= width
 
     def unframed(self, width: int) -> list[int] | None:
         """Widths of an unframed table with every column inline, when they fit at natural width."""
         return self.natural if sum(self.natural) + GAP * (len(self.cols) - 1) <= width else None
 
 
-def fits(columns: Sequence[str | Col], rows: Sequence[Sequence[Any]], width: int | None = None) -> bool:
+def fits(
+    columns: Sequence[str | Col], rows: Sequence[Sequence[Any] | Section], width: int | None = None
+) -> bool:
     """Whether these rows fit on one line each, every cell whole, at ``width`` (default: the console's)."""
     m = _Measured.of(columns, rows)
     w = console.width if width is None else width
@@ -148,7 +166,7 @@ def fits(columns: Sequence[str | Col], rows: Sequence[Sequence[Any]], width: int
 def layout(
     title: str | None,
     columns: Sequence[str | Col],
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[Sequence[Any] | Section],
     width: int,
     legend: Mapping[str, str] | None = None,
 ) -> list[RenderableType]:
@@ -159,9 +177,12 @@ def layout(
         out.append(Text(title, style="italic"))
     if m.framed(width):
         t = Table(box=box.HEAVY_HEAD, header_style="bold")
-        for c, w in zip(m.cols, m.natural, strict=True):
+        first = max([m.natural[0], *(cell_len(title) for title in m.sections.values())])
+        for c, w in zip(m.cols, [first, *m.natural[1:]], strict=True):
             t.add_column(Text(c.header), width=w, overflow="fold")
-        for r in m.cells:
+        for i, r in enumerate(m.cells):
+            if i in m.sections:
+                t.add_row(Text(m.sections[i], style="bold"), *[""] * (len(m.cols) - 1))
             t.add_row(*[_highlight(Text(v)) for v in r])
         out.append(t)
     else:
@@ -198,7 +219,11 @@ def _unframed(m: _Measured, main: list[int], widths: list[int], width: int) -> T
     emit([_wrapped(Text(m.cols[j].header, style="bold"), w) for j, w in zip(main, widths, strict=True)])
     out.append((" " * GAP).join("─" * w for w in widths) + "\n", style="dim")
     details = [j for j in range(len(m.cols)) if j not in main]
-    for r in m.cells:
+    for i, r in enumerate(m.cells):
+        if i in m.sections:
+            for line in _wrapped(Text(m.sections[i], style="bold"), width):
+                out.append_text(line)
+                out.append("\n")
         emit([_wrapped(_highlight(Text(r[j])), w) for j, w in zip(main, widths, strict=True)])
         for j in details:
             if r[j].strip():
@@ -224,6 +249,8 @@ def _blocks(m: _Measured, width: int) -> list[RenderableType]:
             grid.add_row(Text(c.header), _highlight(Text(v)))
         if i:
             out.append(Text(""))
+        if i in m.sections:
+            out.append(Text(m.sections[i], style="bold"))
         out.append(grid)
     return out
 
@@ -231,7 +258,7 @@ def _blocks(m: _Measured, width: int) -> list[RenderableType]:
 def table(
     title: str | None,
     columns: Sequence[str | Col],
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[Sequence[Any] | Section],
     legend: Mapping[str, str] | None = None,
 ) -> None:
     """Print rows under headers, readable at the console's width (see the module docstring)."""

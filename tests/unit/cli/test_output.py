@@ -5,7 +5,7 @@ import io
 import pytest
 from rich.console import Console
 
-from mlfactory.cli.output import Col, fits, layout
+from mlfactory.cli.output import Col, Section, fits, layout
 
 REASON = "canary regressed: accuracy 0.515 vs 0.834 (drop +0.319, one-sided p=8.1e-19, allowed 0.02)"
 
@@ -82,3 +82,17 @@ def test_a_long_unbroken_cell_folds_without_losing_characters(width: int) -> Non
     digest = "db9bb8c737a4beed4fde2497db3d3eac08714ccd1e4472840e9a85c0f87c4d29" * 2
     lines = readable(render("artifacts", ["name", "sha256"], [["model", digest]], width=width), width)
     assert digest in "".join(line.replace("model", "").replace(" ", "") for line in lines[2:])
+
+
+def test_sections_name_the_rows_under_them_in_every_layout() -> None:
+    rows = [
+        Section("stores"),
+        ["  metadata", '"sqlite:///.mlfactory/mlfactory.db"', "file"],
+        ["  online", "x", "file"],
+    ]
+    framed = readable(render("config", ["setting", "value", "from"], rows))
+    assert "┃ setting" in framed[2] and "│ stores" in framed[4] and "│   metadata" in framed[5]
+    narrow = readable(render("config", ["setting", Col("value", wrap=True), "from"], rows, width=40), 40)
+    assert narrow[3] == "stores" and narrow[4].split()[0] == "metadata" and narrow[4].endswith("file")
+    blocks = readable(render("config", ["setting", "value", "from"], rows, width=30), 30)
+    assert blocks[1] == "stores" and blocks[2].split() == ["setting", "metadata"]

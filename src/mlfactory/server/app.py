@@ -30,6 +30,7 @@ from mlfactory.project import open_project
 from mlfactory.server.deps import json_response
 from mlfactory.server.metrics import MetricsMiddleware, ServerMetrics
 from mlfactory.server.monitoring_metrics import MonitoringCollector
+from mlfactory.server.openapi import install_openapi
 from mlfactory.server.routers import admin, feedback, health, mlflow, native, v2
 from mlfactory.server.routers import monitoring as monitoring_router
 from mlfactory.server.settings import SETTINGS_ENV, ServerSettings
@@ -182,6 +183,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(InternalErrors)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlfactory.config import ServerConfig
-from mlfactory.errors import MLFactoryError, NotFoundError
+from mlfactory.errors import MLFactoryError, NotFoundError, ValidationError
 from mlfactory.registry import PRODUCTION, Registry
 from mlfactory.registry.inputs import Batch, Payload, payload_field, payload_rows, take_payload
 from mlfactory.registry.rules import OnInvalid
@@ -466,6 +466,8 @@ class ServingRuntime:
         t0 = started if started is not None else time.perf_counter()
         now = time.time()
         n = payload_rows(payload)
+        if n == 0:  # before routing: a split of no rows between versions has no group to answer
+            raise ValidationError("no rows to predict; send at least one row")
         table: RouteTable | None = None
         if version is not None:
             groups: list[tuple[ServedVersion, str, np.ndarray | None]] = [

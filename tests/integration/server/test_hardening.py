@@ -253,3 +253,12 @@ def test_metrics_answer_while_the_metadata_store_is_down(
     assert r.status_code == 200, r.text
     assert 'mlfactory_predictions_total{model="spam",route="production",version="1"} 1.0' in r.text
     assert 'mlfactory_monitor_drift_share{model="spam",route="production",version="1"} 0.25' in r.text
+
+
+@pytest.mark.parametrize("body", [{"columns": {}}, {"records": []}, {"columns": {"n_links": []}}])
+def test_no_rows_on_a_split_model_is_refused(client: TestClient, body: dict[str, Any]) -> None:
+    """With a canary the rows are split between versions before they are checked: none left no version to
+    answer (found by the fuzz test)."""
+    assert client.put("/v1/admin/routing/spam/canary", json={"version": 2, "weight": 10}).status_code == 200
+    r = client.post("/v1/models/spam/predict", json=body)
+    assert r.status_code == 422 and "no rows to predict" in r.json()["error"], r.text

@@ -28,6 +28,36 @@ from mlfactory.serving import Columns, Records, Rows
 router = APIRouter(tags=["mlflow scoring"])
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CSV_TYPES = ("text/csv", "application/csv")
+_ROWS = {"type": "array", "items": {"type": "object"}, "description": "one object per row"}
+INVOCATIONS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "exactly one of dataframe_split, dataframe_records, instances, inputs",
+                    "properties": {
+                        "dataframe_split": {
+                            "type": "object",
+                            "required": ["data"],
+                            "properties": {
+                                "columns": {"type": "array", "items": {"type": "string"}},
+                                "data": {"type": "array", "items": {"type": "array"}},
+                            },
+                        },
+                        "dataframe_records": _ROWS,
+                        "instances": {"description": "records, rows in feature order, or column → values"},
+                        "inputs": {"description": "records, rows in feature order, or column → values"},
+                        "params": {"type": "object", "description": "ignored"},
+                    },
+                },
+                "example": {"dataframe_records": [{"n_links": 3, "subject": "hi", "body": "hello"}]},
+            },
+            "text/csv": {"schema": {"type": "string", "description": "a table with a header row"}},
+        },
+    }
+}
 
 
 def _flexible(value: Any, key: str) -> Payload:
@@ -109,6 +139,7 @@ async def _invoke(request: Request, name: str) -> Response:
 @router.post(
     "/invocations",
     dependencies=[Depends(deps.require_predict)],
+    openapi_extra=INVOCATIONS_BODY,
     summary="MLflow scoring protocol, default model",
 )
 async def invocations(request: Request) -> Response:
@@ -128,6 +159,7 @@ async def invocations(request: Request) -> Response:
 @router.post(
     "/models/{name}/invocations",
     dependencies=[Depends(deps.require_predict)],
+    openapi_extra=INVOCATIONS_BODY,
     summary="MLflow scoring protocol, one model",
 )
 async def model_invocations(request: Request, name: str) -> Response:

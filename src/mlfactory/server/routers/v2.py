@@ -25,10 +25,56 @@ from mlfactory.errors import NotFoundError, ValidationError
 from mlfactory.server import deps
 from mlfactory.server.answers import input_policy
 from mlfactory.server.routers.health import probe_answer
-from mlfactory.server.v2codec import column_datatype, decode_input, encode_output, to_payload
+from mlfactory.server.v2codec import DATATYPES, column_datatype, decode_input, encode_output, to_payload
 from mlfactory.serving import PredictResult, ServedVersion
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
+_TENSOR = {
+    "type": "object",
+    "required": ["name", "shape", "datatype"],
+    "properties": {
+        "name": {"type": "string", "description": "a column, or any name for one 2-D input in feature order"},
+        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "datatype": {"type": "string", "enum": list(DATATYPES)},
+        "parameters": {"type": "object", "description": "binary_data_size for a binary tensor"},
+        "data": {"type": "array", "description": "the values, flat or nested (null: a missing value)"},
+    },
+}
+INFER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["inputs"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "parameters": {
+                            "type": "object",
+                            "description": "routing_key, binary_data_output",
+                        },
+                        "inputs": {"type": "array", "minItems": 1, "items": _TENSOR},
+                        "outputs": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}},
+                            },
+                        },
+                    },
+                },
+                "example": {
+                    "inputs": [
+                        {"name": "n_links", "shape": [1], "datatype": "INT64", "data": [3]},
+                        {"name": "subject", "shape": [1], "datatype": "BYTES", "data": ["hi"]},
+                    ]
+                },
+            }
+        },
+    }
+}
 
 
 @router.get("", dependencies=[Depends(deps.require_token)], summary="Server metadata")
@@ -271,7 +317,10 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
 
 
 @router.post(
-    "/models/{name}/infer", dependencies=[Depends(deps.require_predict)], summary="Inference (routed)"
+    "/models/{name}/infer",
+    dependencies=[Depends(deps.require_predict)],
+    openapi_extra=INFER_BODY,
+    summary="Inference (routed)",
 )
 async def infer(request: Request, name: str) -> Response:
     return await _infer(request, name, None)
@@ -280,6 +329,7 @@ async def infer(request: Request, name: str) -> Response:
 @router.post(
     "/models/{name}/versions/{version}/infer",
     dependencies=[Depends(deps.require_predict)],
+    openapi_extra=INFER_BODY,
     summary="Inference with one version",
 )
 async def infer_version(request: Request, name: str, version: deps.VersionPath) -> Response:

@@ -150,9 +150,12 @@ def _encodes(text: str) -> bool:
 
 
 def valid_text(text: str) -> str:
-    """A pydantic validator for request strings: refuse a lone surrogate, which no store can keep."""
+    """A pydantic validator for strings a store keeps: refuse a lone surrogate, which is no text, and the NUL
+    character, which PostgreSQL's text cannot hold."""
     if not _encodes(text):
         raise ValueError("holds an unpaired UTF-16 surrogate (such as \\ud800), which is not text")
+    if "\x00" in text:
+        raise ValueError("holds the NUL character (\\u0000), which cannot be stored; leave it out")
     return text
 
 

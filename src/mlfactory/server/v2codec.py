@@ -98,6 +98,17 @@ def _check_integers(arr: np.ndarray, data: Any, name: str, datatype: str) -> Non
             )
 
 
+def _check_booleans(arr: np.ndarray, name: str) -> None:
+    """A BOOL tensor takes true and false (1 and 0, as some encoders write them) or null; a cast would make
+    any other number true."""
+    for i, v in enumerate(arr.ravel().tolist()):
+        if v is not None and not isinstance(v, bool) and not (isinstance(v, int | float) and v in (0, 1)):
+            shown = repr(v) if isinstance(v, int | float | str) else type(v).__name__
+            raise ValidationError(
+                f"input '{name}' (BOOL) element {i}: {shown} is not a boolean; send true or false (or 1 or 0)"
+            )
+
+
 def _bad_integer(v: Any, low: int, high: int) -> bool:
     if v is None or isinstance(v, bool) or not isinstance(v, int | float):
         return False  # null is a missing value; text and other kinds are named by the input checks
@@ -117,7 +128,7 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
     if datatype not in DATATYPES:
         raise ValidationError(f"input '{name}': datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
     shape = _shape(tensor.get("shape"), name)
-    size = int(np.prod(shape))
+    size = math.prod(shape)  # a Python int: NumPy's product wraps around for huge shapes
     params = tensor.get("parameters")
     if params is None:
         params = {}
@@ -137,12 +148,12 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
         raw = bytes(binary[offset : offset + length])
         offset += length
         if datatype == "BYTES":
-            arr = np.empty(size, dtype=object)
             elements = _bytes_elements(raw, name)
             if len(elements) != size:
                 raise ValidationError(
                     f"input '{name}': shape {shape} needs {size} values, got {len(elements)}"
                 )
+            arr = np.empty(size, dtype=object)
             arr[:] = elements
         else:
             dtype = np.dtype(NUMPY_TYPES[datatype]).newbyteorder("<")
@@ -164,6 +175,8 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
         ) from None
     if datatype in INTEGER_TYPES and arr.dtype.kind in "iufbO":
         _check_integers(arr, data, name, datatype)
+    elif datatype == "BOOL" and arr.dtype.kind in "iufO":
+        _check_booleans(arr, name)
     if (arr.dtype.kind == "f" and np.isnan(arr).any()) or arr.dtype.kind == "U":
         # as sent, so the input checks name a bad value's row: JSON has null for a missing value (a NaN was
         # sent as a number), and NumPy would make every value of a list mixing text and numbers text
@@ -199,6 +212,8 @@ def to_payload(
     columns: dict[str, Any] = {}
     strings = False
     for name, arr, datatype, _ in decoded:
+        if name in columns:
+            raise ValidationError(f"input '{name}' is given twice; send each column once")
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:

@@ -262,3 +262,56 @@ def test_no_rows_on_a_split_model_is_refused(client: TestClient, body: dict[str,
     assert client.put("/v1/admin/routing/spam/canary", json={"version": 2, "weight": 10}).status_code == 200
     r = client.post("/v1/models/spam/predict", json=body)
     assert r.status_code == 422 and "no rows to predict" in r.json()["error"], r.text
+
+
+def _binary_infer(client: TestClient, header: dict[str, Any], blob: bytes) -> Any:
+    head = orjson.dumps(header)
+    return client.post(
+        "/v2/models/spam/infer",
+        content=head + blob,
+        headers={
+            "inference-header-content-length": str(len(head)),
+            "content-type": "application/octet-stream",
+        },
+    )
+
+
+def test_v2_shapes_too_large_to_hold_are_refused_before_allocating(client: TestClient) -> None:
+    """A shape's size was NumPy's product, which wraps around (a huge shape needed "0 values" and then failed
+    to reshape), and a binary BYTES tensor was allocated at its declared size before its elements were
+    counted (terabytes)."""
+    huge = [2**62, 2**62, 4]
+    r = client.post(
+        "/v2/models/spam/infer",
+        json={"inputs": [{"name": "x", "shape": huge, "datatype": "FP64", "data": []}]},
+    )
+    assert r.status_code == 400 and f"needs {2**126} values, got 0" in r.json()["error"], r.text
+    tensor = {"name": "x", "shape": [2**40], "datatype": "BYTES", "parameters": {"binary_data_size": 0}}
+    r = _binary_infer(client, {"inputs": [tensor]}, b"")
+    assert r.status_code == 400 and f"needs {2**40} values, got 0" in r.json()["error"], r.text
+
+
+def test_v2_boolean_tensors_and_repeated_inputs_are_refused(client: TestClient, spam_project: Path) -> None:
+    inputs = _v2_inputs(sample_records(spam_project, 1))
+    flag = {"name": "n_links", "shape": [1], "datatype": "BOOL", "data": [2]}  # a cast made it true
+    r = client.post("/v2/models/spam/infer", json={"inputs": [flag, *inputs[1:]]})
+    assert (
+        r.status_code == 400 and "input 'n_links' (BOOL) element 0: 2 is not a boolean" in r.json()["error"]
+    )
+    r = client.post("/v2/models/spam/infer", json={"inputs": [*inputs, dict(inputs[5], data=["other"])]})
+    assert r.status_code == 400 and "input 'subject' is given twice" in r.json()["error"], r.text
+
+
+def test_text_the_metadata_store_keeps_refuses_nul(client: TestClient, spam_project: Path) -> None:
+    """PostgreSQL's text cannot hold NUL: feedback ids, labels, sources and routing reasons refuse it."""
+    ids = client.post("/v1/models/spam/predict", json={"records": sample_records(spam_project, 1)}).json()
+    for body, where in (
+        ({"labels": [{"request_id": "a\x00b", "label": 1}]}, "labels.0.request_id"),
+        ({"labels": [{"request_id": ids["request_ids"][0], "label": 1}], "source": "a\x00"}, "source"),
+    ):
+        r = client.post("/v1/feedback", json=body)
+        assert r.status_code == 422 and where in r.json()["error"] and "NUL" in r.json()["error"], r.text
+    r = client.put("/v1/admin/routing/spam/canary", json={"version": 2, "weight": 5, "reason": "a\x00b"})
+    assert r.status_code == 422 and "reason" in r.json()["error"] and "NUL" in r.json()["error"], r.text
+    r = client.delete("/v1/admin/routing/spam", params={"reason": "a\x00b"})
+    assert r.status_code == 422 and "reason" in r.json()["error"], r.text

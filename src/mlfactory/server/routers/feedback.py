@@ -25,10 +25,10 @@ class FeedbackLabel(BaseModel):
     """One true label for a prediction the server answered."""
 
     model_config = ConfigDict(extra="forbid")
-    request_id: str = Field(
+    request_id: deps.Text = Field(
         min_length=1, max_length=64, description="the request id the prediction answered with"
     )
-    label: str | int | float | bool = Field(
+    label: deps.Text | int | float | bool = Field(
         description="the true label, in the model's label type or as text"
     )
 
@@ -49,7 +49,7 @@ class FeedbackBody(BaseModel):
         },
     )
     labels: list[FeedbackLabel] = Field(min_length=1)
-    source: str | None = Field(
+    source: deps.Text | None = Field(
         default=None,
         min_length=1,
         max_length=128,

@@ -1,12 +1,14 @@
 """Monitoring figures in ``/metrics``: the newest stored report per model, version and route, at scrape.
 
-The figures come from the metadata store; when it cannot be read the scrape still answers, with the figures
-last read (the request metrics beside them matter most exactly during a database incident).
+The figures come from the metadata store; when it fails or does not answer within a second the scrape still
+answers, with the figures last read (the request metrics beside them matter most exactly during a database
+incident).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -30,22 +32,43 @@ FIGURES = {
 
 
 class MonitoringCollector:
-    """Prometheus collector over the stored monitoring reports."""
+    """Prometheus collector over the stored monitoring reports.
 
-    def __init__(self, metadata: MetadataStore) -> None:
+    Args:
+        metadata: the store the reports are read from.
+        wait: seconds a scrape waits for the read; a store that does not answer by then (a database that
+            hangs until its connection times out) gets the last figures read, and the read goes on in the
+            background for the next scrape.
+    """
+
+    def __init__(self, metadata: MetadataStore, wait: float = 1.0) -> None:
         self.metadata = metadata
+        self.wait = wait
         self._last: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._failing = False
+        self._lock = threading.Lock()
+        self._reading: threading.Thread | None = None
 
     def _newest(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        """The newest report per (model, version, route); the last ones read when the store fails."""
+        """The newest report per (model, version, route): read now, or the last ones read."""
+        with self._lock:
+            reading = self._reading
+            if reading is None or not reading.is_alive():  # one read at a time, however many scrapes
+                reading = self._reading = threading.Thread(
+                    target=self._read, name="mlfactory-monitor-metrics", daemon=True
+                )
+                reading.start()
+        reading.join(self.wait)
+        return self._last
+
+    def _read(self) -> None:
         try:
             reports = self.metadata.list_monitor_reports(limit=SCAN)
         except Exception as exc:  # any failure of the store: the scrape must not fail with it
             if not self._failing:
                 log.warning("monitoring figures in /metrics are the last ones read: %s", exc)
             self._failing = True
-            return self._last
+            return
         if self._failing:
             log.info("monitoring figures in /metrics are read from the metadata store again")
             self._failing = False
@@ -53,7 +76,6 @@ class MonitoringCollector:
         for r in reports:
             newest[(r["model"], str(r["version"]), str(r["route"]))] = r
         self._last = newest
-        return newest
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         newest = self._newest()

@@ -5,6 +5,7 @@ leaves its keep-alive connection usable."""
 from __future__ import annotations
 
 import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,20 @@ def test_metrics_answer_while_the_metadata_store_is_down(
     assert r.status_code == 200, r.text
     assert 'mlfactory_predictions_total{model="spam",route="production",version="1"} 1.0' in r.text
     assert 'mlfactory_monitor_drift_share{model="spam",route="production",version="1"} 0.25' in r.text
+    # a database that does not answer at all (until its connection times out) does not hold the scrape
+    released = threading.Event()
+
+    def hangs(limit: int) -> list[dict[str, Any]]:
+        released.wait(60)
+        raise StoreUnavailableError("timed out")
+
+    monkeypatch.setattr(metadata, "list_monitor_reports", hangs)
+    try:
+        for _ in range(2):  # the second scrape finds the first read still hanging and starts none
+            r = client.get("/metrics")
+            assert r.status_code == 200 and "mlfactory_monitor_drift_share{" in r.text, r.text
+    finally:
+        released.set()
 
 
 @pytest.mark.parametrize("body", [{"columns": {}}, {"records": []}, {"columns": {"n_links": []}}])

@@ -101,12 +101,11 @@ def numeric_reference(values: Any, bins: int = BINS) -> dict[str, Any]:
     starts = np.searchsorted(finite, edges, side="left")
     starts[-1] = len(finite)
     counts = np.diff(starts)
-    offsets = finite - np.repeat(edges[:-1], counts)  # each value's distance from its bin's left edge
-    sums = np.add.reduceat(offsets, starts[:-1]) if len(offsets) else np.zeros(len(counts))
-    sums = np.where(counts > 0, sums, 0.0)  # reduceat repeats a value for an empty bin
-    change = np.flatnonzero(np.diff(finite)) + 1
-    if len(change) < DISCRETE_VALUES:
-        first = np.concatenate([[0], change])
+    # Σ (x − left edge) per bin; reduceat gives a lone value for an empty bin, which the mask drops
+    totals = np.add.reduceat(finite, np.minimum(starts[:-1], len(finite) - 1))
+    sums = np.where(counts > 0, totals - counts * edges[:-1], 0.0)
+    if np.count_nonzero(finite[1:] != finite[:-1]) < DISCRETE_VALUES:
+        first = np.concatenate([[0], np.flatnonzero(finite[1:] != finite[:-1]) + 1])
         out.update(
             values=[float(v) for v in finite[first]],
             value_counts=[int(c) for c in np.diff(np.concatenate([first, [len(finite)]]))],

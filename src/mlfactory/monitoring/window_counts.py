@@ -64,10 +64,12 @@ class NumericCounts:
         self.counts += np.diff(cuts)
         if len(self.sums) != len(e) - 1:
             self.sums = np.zeros(len(e) - 1)
-        running = np.concatenate([[0.0], np.cumsum(x)])
         inner = cuts[1:-1]  # bin j spans cuts[j + 1]..cuts[j + 2]
-        bin_sums = running[inner[1:]] - running[inner[:-1]]
-        self.sums += bin_sums - e[:-1] * np.diff(inner)
+        sizes = np.diff(inner)
+        # reduceat sums from each index to the next (the last, over values and a trailing zero, is dropped)
+        # and gives a lone value for an empty bin, which the mask drops
+        totals = np.add.reduceat(np.append(x, 0.0), inner)[: len(sizes)]
+        self.sums += np.where(sizes > 0, totals - sizes * e[:-1], 0.0)
         if self.values is not None and not self.overflow:
             self._add_values(x)
         under, over = starts[0], closed
@@ -75,7 +77,7 @@ class NumericCounts:
         self.above += float(x[over:].sum() - e[-1] * (len(x) - over))
         self.n += len(x)
         self.total += float(x.sum())
-        self.squares += float(np.dot(x, x))
+        self.squares += float(np.einsum("i,i->", x, x))  # not BLAS: its threads spin on a busy machine
         self.low, self.high = min(self.low, float(x[0])), max(self.high, float(x[-1]))
 
     def _add_values(self, x: np.ndarray) -> None:

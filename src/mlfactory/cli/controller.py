@@ -11,7 +11,6 @@ import typer
 
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import console, err_console, fmt, print_json, table
-from mlfactory.config import parse_duration
 from mlfactory.errors import ConfigError, MLFactoryError
 
 app = typer.Typer(
@@ -170,6 +169,8 @@ def events(
     json: JSON = False,
 ) -> None:
     """The audit log: every trigger, gate, route change, promotion and rollback, who did it and why."""
+    from mlfactory.config import parse_duration
+
     start = None
     if since:
         try:

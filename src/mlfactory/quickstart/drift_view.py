@@ -32,7 +32,7 @@ def show_drift(console: Console, project: Project, model: str = "spam") -> Path 
         title_justify="left",
     )
     for col in ("column", "method", "statistic", "effect size", "note"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for c in [*report.columns, *report.outputs, *report.label]:
         if c.get("drifted"):
             note = ", ".join(c.get("current", {}).get("new_values", [])[:3])

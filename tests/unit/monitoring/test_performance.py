@@ -35,7 +35,9 @@ def test_estimate_tracks_realized_performance_under_covariate_shift(seed: int) -
     assert abs(realized["accuracy"] - calibration["holdout_accuracy"]) > TOLERANCE  # the shift matters
     assert estimated["accuracy"] == pytest.approx(realized["accuracy"], abs=TOLERANCE)
     assert estimated["f1"] == pytest.approx(realized["f1"], abs=TOLERANCE)
-    assert result["tests"]["below_estimate"]["drifted"] is False
+    below = result["tests"]["below_estimate"]
+    assert below["below"] is False  # the labels agree with the estimate ...
+    assert below["drifted"] is not True  # ... so no concept drift (undecided when the scores moved far)
 
 
 def _concept_trial(rng: np.random.Generator, calibration: dict, changed: bool) -> dict:

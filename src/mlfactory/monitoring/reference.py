@@ -1,12 +1,13 @@
 """The reference monitoring compares against, built once (at training) and stored with the model version.
 
-It extends the data profile with what drift tests need: 100 quantile bins per numeric column (the data
-profile keeps 10, too coarse for Anderson–Darling and Wasserstein) with the sum of each bin's offsets from its
-left edge (so the Wasserstein distance is exact, not interpolated), every value and its count for a numeric
-column with at most :data:`DISCRETE_VALUES` distinct values (tested as the discrete variable it is; quantile
-bins would lump a 0/1 column into one bin), category counts, and for each text
-column three numeric views (characters, words, out-of-vocabulary share) with the vocabulary that defines
-the last. Versions registered before this existed fall back to :func:`reference_from_profile`.
+It extends the data profile with what drift tests need: per numeric column, bins at 100 quantiles and at 100
+equal widths (the data profile keeps 10, too coarse for Anderson–Darling and Wasserstein; the equal widths
+split the wide tail bins of skewed columns) with the sum of each bin's offsets from its left edge (so the
+Wasserstein distance is exact, not interpolated), and every value with its count when there are at most
+:data:`DISCRETE_VALUES` distinct values (tested as the discrete variable it is; quantile bins would lump a
+0/1 column into one bin); category counts; and for each text column three numeric views (characters,
+words, out-of-vocabulary share) with the vocabulary that defines the last. Versions registered before this
+existed fall back to :func:`reference_from_profile`.
 
 Layout (plain JSON)::
 

@@ -98,6 +98,18 @@ def _check_integers(arr: np.ndarray, data: Any, name: str, datatype: str) -> Non
             )
 
 
+def _check_range(sent: np.ndarray, cast: np.ndarray, name: str, datatype: str) -> None:
+    """Refuse finite numbers an FP16 or FP32 tensor cannot hold (the cast made them infinite)."""
+    over = np.isinf(cast) & np.isfinite(sent.astype(np.float64))
+    if over.any():
+        i = int(np.flatnonzero(over.ravel())[0])
+        limit = float(np.finfo(NUMPY_TYPES[datatype]).max)
+        raise ValidationError(
+            f"input '{name}' ({datatype}) element {i}: {sent.ravel()[i].item()!r} is beyond {datatype}'s "
+            f"range (±{limit:.6g}); send it as FP64"
+        )
+
+
 def _check_booleans(arr: np.ndarray, name: str) -> None:
     """A BOOL tensor takes true and false (1 and 0, as some encoders write them) or null; a cast would make
     any other number true."""
@@ -182,7 +194,11 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
         # sent as a number), and NumPy would make every value of a list mixing text and numbers text
         arr = np.asarray(data, dtype=object)
     elif datatype != "BYTES" and arr.dtype.kind in "iufb":
-        arr = arr.astype(NUMPY_TYPES[datatype])
+        with np.errstate(over="ignore"):
+            cast = arr.astype(NUMPY_TYPES[datatype])
+        if cast.dtype.kind == "f" and arr.dtype.kind in "iuf":
+            _check_range(arr, cast, name, datatype)
+        arr = cast
     elif arr.dtype.kind in "OU":
         arr = arr.astype(object)
     if arr.size != size:

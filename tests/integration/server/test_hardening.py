@@ -330,3 +330,14 @@ def test_text_the_metadata_store_keeps_refuses_nul(client: TestClient, spam_proj
     assert r.status_code == 422 and "reason" in r.json()["error"] and "NUL" in r.json()["error"], r.text
     r = client.delete("/v1/admin/routing/spam", params={"reason": "a\x00b"})
     assert r.status_code == 422 and "reason" in r.json()["error"], r.text
+
+
+def test_v2_float_tensors_refuse_numbers_beyond_their_range(client: TestClient, spam_project: Path) -> None:
+    """Cast to FP16, 1e10 became infinity and the answer blamed an infinity the client never sent."""
+    inputs = _v2_inputs(sample_records(spam_project, 1))
+    inputs[0] = {"name": "n_links", "shape": [1], "datatype": "FP16", "data": [1e10]}
+    r = client.post("/v2/models/spam/infer", json={"inputs": inputs})
+    assert r.status_code == 400, r.text
+    assert "input 'n_links' (FP16) element 0: 10000000000.0 is beyond FP16's range" in r.json()["error"]
+    inputs[0]["data"] = [3.0]
+    assert client.post("/v2/models/spam/infer", json={"inputs": inputs}).status_code == 200

@@ -37,9 +37,11 @@ def _labels(rng: np.random.Generator, p1: np.ndarray) -> np.ndarray:
     return (rng.random(len(p1)) < p1).astype(int)
 
 
-def _world(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """n rows of a known data-generating process: the model's probabilities and the true labels."""
+def _world(rng: np.random.Generator, n: int, k: int, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """n rows of a known data-generating process: the model's probabilities and the true labels; ``shift``
+    moves the first input (covariate shift: the label given the inputs stays)."""
     x = rng.normal(size=(n, 3))
+    x[:, 0] += shift
     if k == 2:
         return _proba(_sigmoid(x @ W_MODEL)), _labels(rng, _sigmoid(x @ W_TRUE))
     truth = _softmax(x @ W3_TRUE.T)
@@ -55,12 +57,12 @@ def _window(
         counts.add(pred[chunk], proba[chunk], labels[chunk])
 
 
-def _coverage_trial(seed: int, k: int) -> tuple[bool, bool, float]:
+def _coverage_trial(seed: int, k: int, shift: float = 0.0) -> tuple[bool, bool, bool | None]:
     rng = np.random.default_rng(seed)
     holdout, current = int(rng.integers(500, 2001)), int(rng.integers(500, 5001))
     classes = list(range(k))
     calibration = build_calibration(*_world(rng, holdout, k)[::-1], classes)
-    proba_c, yc = _world(rng, current, k)
+    proba_c, yc = _world(rng, current, k, shift)
     pred = proba_c.argmax(axis=1)
     counts = PerformanceCounts(classes, calibration)
     _window(counts, pred, proba_c, yc, 0)
@@ -156,3 +158,29 @@ def test_concept_drift_is_reported_when_labelled_rows_show_it() -> None:
     assert np.mean([c is True for c in same]) <= 0.05 + 0.03  # one-sided 5% test, with room for 100 trials
     few = [_concept_trial(seed, True, 60) for seed in range(20)]
     assert all(c is None for c in few)  # too few labelled rows: undecided, not a claim either way
+
+
+if __name__ == "__main__":  # the README's table: python tests/unit/monitoring/test_estimate_coverage.py
+    for k, n, shift in ((2, 300, 0.0), (3, 400, 0.0), (2, 300, 1.0)):
+        runs = [_coverage_trial(seed, k, shift) for seed in range(n)]
+        print(
+            f"{k} classes, shift {shift} SD, {n} trials: interval covers {np.mean([r[0] for r in runs]):.1%} "
+            f"(window spread alone {np.mean([r[1] for r in runs]):.1%}), marked unreliable "
+            f"{np.mean([r[2] is False for r in runs]):.1%}"
+        )
+    model = LogisticRegression().fit(*_misspecified(np.random.default_rng(99), 20_000, 0.0))
+    for shift in (1.0, 2.0):
+        runs = [_shift_trial(seed, model, shift, 1000) for seed in range(100)]
+        print(
+            f"misspecified, x0 shifted {shift} SD, 100 seeds: median |error| "
+            f"{np.median([abs(r['z']) for r in runs]):.1f} SE, marked unreliable "
+            f"{np.mean([r['reliable'] is False for r in runs]):.0%}, labels below the estimate "
+            f"{np.mean([bool(r['below']) for r in runs]):.0%}, concept drift claimed "
+            f"{np.mean([r['concept'] is True for r in runs]):.0%}"
+        )
+    for changed in (True, False):
+        claims = [_concept_trial(seed, changed, 500) for seed in range(150)]
+        print(
+            f"concept {'changed' if changed else 'unchanged'}, no shift, 500 labelled, 150 seeds: "
+            f"concept drift claimed {np.mean([c is True for c in claims]):.1%}"
+        )

@@ -18,7 +18,6 @@ from mlfactory.serving import PredictionLog, ServingRuntime
 
 JSON_TYPE = "application/json"
 MAX_VERSION = 2**63 - 1  # versions are 64-bit integers in every metadata store
-VERSION_RULE = f"a version is a whole number from 1 to {MAX_VERSION}"
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="the version number")]
 VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 
@@ -135,7 +134,7 @@ def unpaired_surrogate(value: Any, path: str = "body") -> str | None:
             for k, v in item.items():
                 if isinstance(k, str) and not _encodes(k):
                     return f"{where} (a key)"
-                stack.append((v, f"{where}.{k}" if _encodes(str(k)) else where))
+                stack.append((v, f"{where}.{k}"))
         elif isinstance(item, list):
             stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
     return None

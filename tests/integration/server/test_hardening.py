@@ -4,6 +4,7 @@ leaves its keep-alive connection usable."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from mlfactory.config import ServerConfig
 from mlfactory.errors import StoreUnavailableError
 from mlfactory.server import ServerSettings, start_server
 from mlfactory.serving import ServingRuntime
-from serving_helpers import sample_records
+from serving_helpers import make_client, sample_records
 
 INTS = {"n_links", "n_attachments", "hour_sent"}
 TOO_BIG = str(2**70)
@@ -341,3 +342,15 @@ def test_v2_float_tensors_refuse_numbers_beyond_their_range(client: TestClient, 
     assert "input 'n_links' (FP16) element 0: 10000000000.0 is beyond FP16's range" in r.json()["error"]
     inputs[0]["data"] = [3.0]
     assert client.post("/v2/models/spam/infer", json={"inputs": inputs}).status_code == 200
+
+
+def test_a_lone_surrogate_in_an_entity_key_is_refused_before_the_online_store(
+    features_template: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "p"
+    shutil.copytree(features_template, root)
+    recs = sample_records(root, 1)
+    recs[0]["sender_domain"] = "MARK"
+    with make_client(root) as c:
+        r = c.post("/v1/models/spam/predict", content=_with_surrogate({"records": recs}, "MARK"))
+        assert r.status_code == 422 and "body.records[0].sender_domain" in r.json()["error"], r.text

@@ -1,8 +1,12 @@
 """The Open Inference Protocol V2 (KServe, Triton) for tabular models.
 
 ``POST /v2/models/{name}[/versions/{v}]/infer`` takes either one 2-D input of shape [rows, features] with the
-columns in the model's feature order (``GET /v2/models/{name}`` lists them), or one input per column named
-after it. Outputs: ``predict`` [rows], ``probabilities`` [rows, classes] (classifiers), ``model_version``
+columns in the order ``GET /v2/models/{name}`` lists them, or one input per column named after it. The
+metadata lists what a request carries: for a model with a feature service, its entity keys and request-time
+inputs; the features the online store serves are named under its ``parameters``
+(``served_by_feature_store``), and a request that sends one overrides the store's value. Integer, float and
+boolean tensors refuse values their datatype cannot hold (a cast would change them silently).
+Outputs: ``predict`` [rows], ``probabilities`` [rows, classes] (classifiers), ``model_version``
 [rows] and ``request_id`` [rows]. JSON and the binary tensor extension both work.
 When the model answers under ``on_invalid_input: flag`` and rows broke a declared rule, the answer also has
 ``input_violations`` [rows] (BYTES: the rules each row broke, ``; ``-separated, empty for the others) and the

@@ -85,3 +85,29 @@ def test_no_labels_and_no_calibration_say_so() -> None:
     assert result["realized"] is None and result["estimated"] is None
     assert any("no feedback labels" in m for m in result["messages"])
     assert any("no calibration data" in m for m in result["messages"])
+
+
+def test_versions_registered_before_the_bootstrap_still_get_an_interval_and_a_check() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=2000)
+    p = 1 / (1 + np.exp(-3 * x))
+    calibration = build_calibration((rng.random(2000) < p).astype(int), np.column_stack([1 - p, p]), [0, 1])
+    assert calibration is not None and {"bootstrap", "support"} <= calibration.keys()
+    old = {k: v for k, v in calibration.items() if k not in ("bootstrap", "support")}  # as stored before
+
+    def window(scale: float) -> dict:
+        xc = rng.normal(size=3000) * scale
+        pc = 1 / (1 + np.exp(-3 * xc))
+        counts = PerformanceCounts([0, 1], old)
+        counts.add((xc > 0).astype(int), np.column_stack([1 - pc, pc]), None)
+        return counts.result(0.02, 0.05)
+
+    same = window(1.0)
+    est = same["estimated"]
+    assert est["accuracy_low"] < est["accuracy"] < est["accuracy_high"]
+    assert est["accuracy_se"] > same["estimate_check"]["sampling_se"]  # the calibration's share is in it
+    assert est["reliable"] is True
+    assert any("registered before" in m for m in same["messages"])
+    unsure = window(0.1)  # every score near 0.5, where the holdout had few rows
+    assert unsure["estimated"]["reliable"] is False
+    assert any("estimate is unreliable" in m for m in unsure["messages"])

@@ -345,7 +345,8 @@ class PerformanceCounts:
         self.variance = 0.0  # Σ q(1 − q) of each row's chance to be right, for the estimate's error
         self.estimated_correct = 0.0  # Σ q over labelled rows, to compare realized with estimated
         self.labelled_variance = 0.0
-        self.labelled_scored = 0
+        self.labelled_scored = 0  # labelled rows with scores and a known label: the gap test's rows
+        self.labelled_hits = 0  # of those, rows the model got right
         self.scored = 0
         self.calibration = calibration if calibration and calibration.get("curves") else None
         self.unknown_labels = 0
@@ -382,19 +383,20 @@ class PerformanceCounts:
                 self.errors += [len(err), np.abs(err).sum(), np.square(err).sum()]
             return
         pred = self._indices(predictions)
+        truth = self._indices(labels) if labels is not None else np.full(len(pred), -1)
         if self.calibration is not None and probabilities is not None:
-            self._add_estimate(pred, np.asarray(probabilities, dtype="float64"), labelled)
+            self._add_estimate(pred, np.asarray(probabilities, dtype="float64"), truth)
         if labelled is not None and labelled.any():
-            truth = self._indices(pd.Series(labels)[labelled])
-            p = pred[labelled]
-            good = (truth >= 0) & (p >= 0)
+            t, p = truth[labelled], pred[labelled]
+            good = (t >= 0) & (p >= 0)
             self.unknown_labels += int((~good).sum())
-            np.add.at(self.realized, (truth[good], p[good]), 1)
+            np.add.at(self.realized, (t[good], p[good]), 1)
 
-    def _add_estimate(self, pred: np.ndarray, proba: np.ndarray, labelled: np.ndarray | None) -> None:
+    def _add_estimate(self, pred: np.ndarray, proba: np.ndarray, truth: np.ndarray) -> None:
+        """Add scored rows; ``truth`` is each row's label index, −1 where none (or not a class)."""
         assert self.calibration is not None
         ok = (pred >= 0) & np.isfinite(proba).all(axis=1)
-        proba, pred = proba[ok], pred[ok]
+        proba, pred, truth = proba[ok], pred[ok], truth[ok]
         q = calibrate(self.calibration, proba)
         k = len(self.keys)
         self.expected += np.stack([np.bincount(pred, weights=q[:, i], minlength=k) for i in range(k)])
@@ -402,7 +404,8 @@ class PerformanceCounts:
         right = q[rows, pred]
         self.variance += float((right * (1 - right)).sum())
         self.scored += int(ok.sum())
-        lab = labelled[ok] if labelled is not None else np.zeros(len(q), dtype=bool)
+        lab = truth >= 0
+        self.labelled_hits += int((truth[lab] == pred[lab]).sum())
         self.estimated_correct += float(right[lab].sum())
         self.labelled_variance += float((right[lab] * (1 - right[lab])).sum())
         self.labelled_scored += int(lab.sum())
@@ -562,16 +565,15 @@ class PerformanceCounts:
                 "drifted": bool(one_sided < alpha and drop >= min_drop),
             }
         if self.labelled_variance > 0 and self.labelled_scored:
-            tests["below_estimate"] = self._below_estimate(labelled, correct, min_drop, alpha, check)
+            tests["below_estimate"] = self._below_estimate(min_drop, alpha, check)
         return tests
 
-    def _below_estimate(
-        self, labelled: int, correct: float, min_drop: float, alpha: float, check: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Realized vs estimated accuracy on the labelled rows; concept drift only when that is decidable."""
+    def _below_estimate(self, min_drop: float, alpha: float, check: dict[str, Any]) -> dict[str, Any]:
+        """Realized vs estimated accuracy on the same labelled, scored rows; concept drift only when that
+        is decidable."""
         n = self.labelled_scored
         estimated = self.estimated_correct / n
-        realized = correct / labelled
+        realized = self.labelled_hits / n
         gap = realized - estimated
         variance = self.labelled_variance / n**2 + self._calibration_variance(
             self.boot_labelled, n, estimated, check.get("holdout_share") or float("nan")
@@ -580,8 +582,8 @@ class PerformanceCounts:
         p_gap = float(sps.norm.cdf(z_gap))
         below = bool(p_gap < alpha and -gap >= min_drop)
         why = None
-        if labelled < MIN_CONCEPT_ROWS:
-            why = f"only {labelled} labelled rows; concept drift is decided from {MIN_CONCEPT_ROWS}"
+        if n < MIN_CONCEPT_ROWS:
+            why = f"only {n} labelled rows with scores; concept drift is decided from {MIN_CONCEPT_ROWS}"
         elif check.get("reliable") is None:
             why = (
                 "the version stores no support of its calibration, so a gap cannot be told from an "
@@ -596,6 +598,7 @@ class PerformanceCounts:
         return {
             "method": "realized vs estimated accuracy on labelled rows (one-sided z, calibration "
             "uncertainty included)",
+            "rows": n,
             "estimated_accuracy": estimated,
             "accuracy": realized,
             "gap": gap,

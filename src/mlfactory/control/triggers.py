@@ -80,9 +80,10 @@ def _estimated(ctl: Controller, name: str, metric: str, floor: float, champion: 
     reports = ctl.project.metadata.list_monitor_reports(
         name, version=champion.version, route="production", limit=1
     )
-    value = reports[-1]["metrics"].get(f"estimated.{metric}") if reports else None
-    if value is None or value >= floor:
-        return None
+    metrics = reports[-1]["metrics"] if reports else {}
+    value = metrics.get(f"estimated.{metric}")
+    if value is None or value >= floor or metrics.get("estimated.reliable") == 0.0:
+        return None  # an estimate the report calls unreliable (inputs outside the holdout's) decides nothing
     return Fired(
         "performance",
         f"estimated {metric} {value:.3f} (no labels yet, from the model's calibrated "

@@ -124,8 +124,8 @@ def flat_metrics(report: MonitorReport) -> dict[str, Any]:
     for key, value in (perf.get("realized") or {}).items():
         m[f"performance.{key}"] = value
     for key, value in (perf.get("estimated") or {}).items():
-        if key != "rows":
-            m[f"estimated.{key}"] = value
+        if key != "rows":  # flags as 1.0 / 0.0, so alert rules can compare them like any metric
+            m[f"estimated.{key}"] = _flag(value) if isinstance(value, bool) else value
     tests = perf.get("tests") or {}
     if "accuracy_drop" in tests:
         m["performance.accuracy_drop"] = tests["accuracy_drop"]["drop"]

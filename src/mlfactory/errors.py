@@ -14,6 +14,7 @@ with and the exit code the CLI ends with, so both edges map errors in exactly on
     ├── IntegrityError                  500 / exit 7   a stored artifact does not match its hash
     ├── StoreUnavailableError           503 / exit 8   a database, source or online store cannot be reached
     ├── UnauthorizedError               401 / exit 9   a missing or wrong bearer token
+    │   └── ForbiddenError              403 / exit 9   a known token whose role does not allow the call
     └── TrainingError                   500 / exit 10  fitting or packaging a model failed
 """
 
@@ -94,6 +95,12 @@ class UnauthorizedError(MLFactoryError):
 
     http_status = 401
     exit_code = 9
+
+
+class ForbiddenError(UnauthorizedError):
+    """A known token whose role does not allow what was asked."""
+
+    http_status = 403
 
 
 class TrainingError(MLFactoryError, RuntimeError):

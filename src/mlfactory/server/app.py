@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect
 import mlfactory
 from mlfactory.errors import MLFactoryError, ValidationError
 from mlfactory.project import open_project
+from mlfactory.server.auth import TokenCache
 from mlfactory.server.deps import json_response
 from mlfactory.server.metrics import MetricsMiddleware, ServerMetrics
 from mlfactory.server.monitoring_metrics import MonitoringCollector
@@ -141,6 +142,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.state.prediction_log = plog
         app.state.runtime = runtime
         app.state.actor = settings.actor
+        app.state.tokens = TokenCache(project.metadata, cfg.token, cfg.reload_interval)
         try:
             runtime.start()
             status = runtime.status()

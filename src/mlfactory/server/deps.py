@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Annotated, Any
 
@@ -12,8 +11,10 @@ from fastapi.responses import Response
 from pydantic import AfterValidator, Field
 
 from mlfactory.config import ServerConfig
+from mlfactory.entities import Role
 from mlfactory.errors import PayloadTooLargeError, UnauthorizedError, ValidationError
 from mlfactory.project import Project
+from mlfactory.server.auth import Identity, TokenCache, authorize
 from mlfactory.serving import PredictionLog, ServingRuntime
 
 JSON_TYPE = "application/json"
@@ -38,45 +39,56 @@ def prediction_log(request: Request) -> PredictionLog | None:
     return request.app.state.prediction_log  # type: ignore[no-any-return]
 
 
-def _check_token(request: Request, token: str | None) -> None:
-    if not token:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise UnauthorizedError(
-            "this endpoint needs the server's token: send 'Authorization: Bearer <token>'"
-        )
+def token_cache(request: Request) -> TokenCache:
+    return request.app.state.tokens  # type: ignore[no-any-return]
 
 
-# The two guards are coroutines so that FastAPI calls them on the event loop: a plain function would be sent
-# to a worker thread on every request.
-async def require_admin(request: Request) -> None:
-    """Changing endpoints (deploy, routing, reload, feedback) need the bearer token when one is configured."""
-    _check_token(request, server_config(request).token)
+async def _require(request: Request, needed: Role) -> None:
+    """Let the call through when tokens are configured and its bearer token's role allows ``needed`` (or
+    when none are configured); the caller's identity is kept for the events it causes."""
+    request.state.identity = await authorize(
+        token_cache(request), request.headers.get("authorization", ""), needed
+    )
 
 
-async def require_token(request: Request) -> None:
-    """Endpoints that show the project's state (model and route listings, monitoring, metrics) need the
-    bearer token when one is configured: with a token set only liveness, readiness and (unless
-    ``server.protect_predictions``) predictions answer without it."""
-    _check_token(request, server_config(request).token)
+# The guards are coroutines so that FastAPI calls them on the event loop: a plain function would be sent to a
+# worker thread on every request.
+async def require_operator(request: Request) -> None:
+    """Changing endpoints (deploy, routing, reload) need an ``operator`` token when tokens are configured."""
+    await _require(request, Role.OPERATOR)
 
 
-def has_token(request: Request) -> bool:
-    """Whether the request may see internals: no token is configured, or it carries the right one."""
+async def require_viewer(request: Request) -> None:
+    """Endpoints that show the project's state (model and route listings, monitoring, metrics) need a
+    ``viewer`` token when tokens are configured: then only liveness, readiness and (unless
+    ``server.protect_predictions``) predictions answer without one."""
+    await _require(request, Role.VIEWER)
+
+
+async def require_predictor(request: Request) -> None:
+    """Feedback needs a ``predictor`` token when tokens are configured."""
+    await _require(request, Role.PREDICTOR)
+
+
+async def require_predict(request: Request) -> None:
+    """Prediction endpoints need a ``predictor`` token only when ``server.protect_predictions`` is set."""
+    if server_config(request).protect_predictions:
+        await _require(request, Role.PREDICTOR)
+
+
+async def may_view(request: Request) -> bool:
+    """Whether the request may see internals: no token is configured, or it carries a viewer's or above."""
     try:
-        _check_token(request, server_config(request).token)
+        await _require(request, Role.VIEWER)
     except UnauthorizedError:
         return False
     return True
 
 
-async def require_predict(request: Request) -> None:
-    """Prediction endpoints need the token only when ``server.protect_predictions`` is set."""
-    cfg = server_config(request)
-    if cfg.protect_predictions:
-        _check_token(request, cfg.token)
+def actor(request: Request) -> str:
+    """Who events caused by this request name: the token's identity, else the server's actor."""
+    who: Identity | None = getattr(request.state, "identity", None)
+    return who.name if who is not None else str(request.app.state.actor)
 
 
 async def read_body(request: Request) -> bytes:

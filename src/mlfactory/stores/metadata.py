@@ -310,8 +310,8 @@ class MetadataStore(ABC):
         """Revoke an active token at once, with a ``token.revoked`` event; NotFoundError if none is active."""
 
     @abstractmethod
-    def find_token(self, secret_sha256: str) -> ApiToken | None:
-        """The active token whose secret hashes to ``secret_sha256``, if any."""
+    def active_tokens(self) -> dict[str, ApiToken]:
+        """Every active token by the SHA-256 of its secret (what a server checks bearer tokens against)."""
 
     # -- features (issue 4) ------------------------------------------------------------------------------
     @abstractmethod

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlfactory import serving
 from mlfactory.server import deps
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(deps.require_admin)])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(deps.require_operator)])
 
 
 class _Body(BaseModel):
@@ -44,10 +44,6 @@ async def _changed(request: Request, event: Any) -> dict[str, Any]:
     return {"event": event.id, "kind": event.kind, "routing": rt.status()["models"].get(event.model)}
 
 
-def _actor(request: Request) -> str:
-    return str(request.app.state.actor)
-
-
 @router.get("/routing/{name}", summary="A model's aliases, routing policy and traffic shares")
 def status(request: Request, name: str) -> dict[str, Any]:
     return serving.deploy_status(deps.project(request).metadata, name)
@@ -61,7 +57,7 @@ async def canary(request: Request, name: str, body: CanaryBody) -> dict[str, Any
         name,
         body.version,
         weight=body.weight,
-        actor=_actor(request),
+        actor=deps.actor(request),
         reason=body.reason,
         key=body.key,
         force=body.force,
@@ -77,7 +73,7 @@ async def ab(request: Request, name: str, body: ABBody) -> dict[str, Any]:
         name,
         body.variants,
         key=body.key,
-        actor=_actor(request),
+        actor=deps.actor(request),
         reason=body.reason,
         force=body.force,
     )
@@ -91,7 +87,7 @@ async def shadow(request: Request, name: str, body: ShadowBody) -> dict[str, Any
         deps.project(request).metadata,
         name,
         body.version,
-        actor=_actor(request),
+        actor=deps.actor(request),
         reason=body.reason,
     )
     return await _changed(request, event)
@@ -100,7 +96,7 @@ async def shadow(request: Request, name: str, body: ShadowBody) -> dict[str, Any
 @router.delete("/routing/{name}", summary="Remove canary, A/B and shadow: production takes everything")
 async def clear(request: Request, name: str, reason: deps.Text = "") -> dict[str, Any]:
     event = await asyncio.to_thread(
-        serving.deploy_clear, deps.project(request).metadata, name, actor=_actor(request), reason=reason
+        serving.deploy_clear, deps.project(request).metadata, name, actor=deps.actor(request), reason=reason
     )
     return await _changed(request, event)
 

@@ -121,7 +121,7 @@ def _parse(raw: bytes) -> FeedbackBody:
 
 @router.post(
     "/feedback",
-    dependencies=[Depends(deps.require_admin)],
+    dependencies=[Depends(deps.require_predictor)],
     summary="True labels for earlier request ids; unknown ids are reported back",
     response_model=FeedbackAnswer,
     openapi_extra=FEEDBACK_BODY,

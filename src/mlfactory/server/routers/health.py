@@ -10,6 +10,7 @@ and carry the monitoring figures.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -44,14 +45,14 @@ def probe_answer(status: dict[str, Any]) -> dict[str, Any]:
     summary="Ready only when every served model is loaded and, when one looks features up, the online "
     "store answers; lists load failures (with a token configured, only to requests carrying it)",
 )
-def readyz(request: Request) -> Response:
-    status = deps.runtime(request).readiness()
-    body = status if deps.has_token(request) else probe_answer(status)
+async def readyz(request: Request) -> Response:
+    status = await asyncio.to_thread(deps.runtime(request).readiness)
+    body = status if await deps.may_view(request) else probe_answer(status)
     return deps.json_response(body, 200 if status["ready"] else 503)
 
 
 @router.get(
-    "/metrics", dependencies=[Depends(deps.require_token)], summary="Prometheus metrics (token, when set)"
+    "/metrics", dependencies=[Depends(deps.require_viewer)], summary="Prometheus metrics (token, when set)"
 )
 def metrics(request: Request) -> Response:
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -19,7 +19,7 @@ from mlfactory.errors import ConfigError, ValidationError
 from mlfactory.monitoring import Window, report_history, run_monitor
 from mlfactory.server import deps
 
-router = APIRouter(prefix="/v1", tags=["monitoring"], dependencies=[Depends(deps.require_token)])
+router = APIRouter(prefix="/v1", tags=["monitoring"], dependencies=[Depends(deps.require_viewer)])
 LONGEST_WINDOW = 100 * 365 * 86400.0  # seconds; a window reaching before year 1 cannot be computed
 MOST_ROWS = 10**9
 

@@ -94,7 +94,7 @@ async def predict_version(request: Request, name: str, version: deps.VersionPath
 
 @router.get(
     "/models",
-    dependencies=[Depends(deps.require_token)],
+    dependencies=[Depends(deps.require_viewer)],
     summary="Served models, their routes and load failures",
 )
 def list_models(request: Request) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def list_models(request: Request) -> dict[str, Any]:
 
 @router.get(
     "/models/{name}",
-    dependencies=[Depends(deps.require_token)],
+    dependencies=[Depends(deps.require_viewer)],
     summary="One served model: routes, and the production version's inputs",
 )
 def show_model(request: Request, name: str) -> dict[str, Any]:

@@ -81,7 +81,7 @@ INFER_BODY = {
 }
 
 
-@router.get("", dependencies=[Depends(deps.require_token)], summary="Server metadata")
+@router.get("", dependencies=[Depends(deps.require_viewer)], summary="Server metadata")
 def server_metadata() -> dict[str, Any]:
     return {"name": "mlfactory", "version": mlfactory.__version__, "extensions": ["binary_tensor_data"]}
 
@@ -159,7 +159,7 @@ def _metadata(name: str, sv: ServedVersion, versions: list[int]) -> dict[str, An
 
 @router.get(
     "/models/{name}",
-    dependencies=[Depends(deps.require_token)],
+    dependencies=[Depends(deps.require_viewer)],
     summary="Model metadata (the production version): the inputs a request carries",
 )
 async def model_metadata(request: Request, name: str) -> dict[str, Any]:
@@ -169,7 +169,7 @@ async def model_metadata(request: Request, name: str) -> dict[str, Any]:
 
 @router.get(
     "/models/{name}/versions/{version}",
-    dependencies=[Depends(deps.require_token)],
+    dependencies=[Depends(deps.require_viewer)],
     summary="Model metadata of one version",
 )
 async def version_metadata(request: Request, name: str, version: deps.VersionPath) -> dict[str, Any]:
@@ -188,14 +188,14 @@ async def _ready(request: Request, name: str, version: int | None) -> Response:
     return deps.json_response({"name": name, "version": str(version), "ready": ok}, 200 if ok else 503)
 
 
-@router.get("/models/{name}/ready", dependencies=[Depends(deps.require_token)], summary="Model readiness")
+@router.get("/models/{name}/ready", dependencies=[Depends(deps.require_viewer)], summary="Model readiness")
 async def model_ready(request: Request, name: str) -> Response:
     return await _ready(request, name, None)
 
 
 @router.get(
     "/models/{name}/versions/{version}/ready",
-    dependencies=[Depends(deps.require_token)],
+    dependencies=[Depends(deps.require_viewer)],
     summary="Model version readiness",
 )
 async def version_ready(request: Request, name: str, version: deps.VersionPath) -> Response:

@@ -53,11 +53,7 @@ class TokensMixin(SqlBase):
                 raise NotFoundError(f"no active token named '{name}'; `mlfactory tokens list` shows them")
             return self._insert_event(c, "token.revoked", actor, None, {"name": name}, reason)
 
-    def find_token(self, secret_sha256: str) -> ApiToken | None:
+    def active_tokens(self) -> dict[str, ApiToken]:
         with self._tx() as c:
-            row = c.execute(
-                select(t.api_tokens).where(
-                    t.api_tokens.c.secret_sha256 == secret_sha256, t.api_tokens.c.revoked_at.is_(None)
-                )
-            ).first()
-        return None if row is None else _token(row)
+            rows = c.execute(select(t.api_tokens).where(t.api_tokens.c.revoked_at.is_(None))).all()
+        return {r._mapping["secret_sha256"]: _token(r) for r in rows}

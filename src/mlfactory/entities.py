@@ -9,6 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+PRODUCTION = "production"  # the alias (and route) serving a model's traffic by default
+NUMERIC_TYPES = ("number", "integer", "boolean")  # column types held as numbers
+
 
 class RunStatus(StrEnum):
     RUNNING = "running"

@@ -11,6 +11,7 @@ import typer
 
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import console, err_console, fmt, print_json, table
+from mlfactory.entities import PRODUCTION
 from mlfactory.errors import ConfigError, MLFactoryError
 
 app = typer.Typer(
@@ -89,7 +90,7 @@ def status(ctx: typer.Context, json: JSON = False) -> None:
     for name in names:
         r = meta.get_rollout(name)
         last = meta.list_events(model=name, kinds=DECISIONS, limit=3)
-        production = meta.get_aliases(name).get((name, "production"))
+        production = meta.get_aliases(name).get((name, PRODUCTION))
         rows.append(
             {
                 "model": name,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlfactory.project import Project
+    from mlfactory.entities import PRODUCTION
+from mlfactory.project import Project
 
 RUNNING_WINDOW = 3  # a controller acted within this many intervals: it is running
 
@@ -33,7 +34,7 @@ def assess(project: Project) -> Maturity:
     versions = {n: meta.list_model_versions(n) for n in meta.list_model_names()}
     lineage = [v for vs in versions.values() for v in vs if v.run_id and v.lineage.get("dataset")]
     gates = {n: m.gates for n, m in config.models.items() if m.gates}
-    production = {n for (n, a) in meta.get_aliases() if a == "production"}
+    production = {n for (n, a) in meta.get_aliases() if a == PRODUCTION}
     rollouts = meta.list_events(kinds=["routing.set"])
     staged = [
         e

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlfactory.config import ModelConfig, PolicyConfig
 from mlfactory.control.stats import as_classes
-from mlfactory.entities import ModelVersion
+from mlfactory.entities import PRODUCTION, ModelVersion
 from mlfactory.evaluation import compute_metrics
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def _performance(
     metric, floor = policy.triggers.performance_metric, policy.triggers.performance_below
     if metric is None or floor is None:
         return None
-    rows = ctl.labelled_rows(name, champion.version, route="production").tail(policy.window_rows)
+    rows = ctl.labelled_rows(name, champion.version, route=PRODUCTION).tail(policy.window_rows)
     if len(rows) < min(policy.window_rows, 100):
         return _estimated(ctl, name, metric, floor, champion)
     classes = champion.signature.get("classes")
@@ -78,7 +78,7 @@ def _performance(
 def _estimated(ctl: Controller, name: str, metric: str, floor: float, champion: ModelVersion) -> Fired | None:
     """Before labels arrive: the newest monitoring report's label-free estimate of the metric."""
     reports = ctl.project.metadata.list_monitor_reports(
-        name, version=champion.version, route="production", limit=1
+        name, version=champion.version, route=PRODUCTION, limit=1
     )
     metrics = reports[-1]["metrics"] if reports else {}
     value = metrics.get(f"estimated.{metric}")

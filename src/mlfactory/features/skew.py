@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-NUMERIC = ("number", "integer", "boolean")
+from mlfactory.entities import NUMERIC_TYPES
 
 
 def _same(a: Any, b: Any, numeric: bool, tol: float) -> tuple[bool, float | None]:
@@ -47,7 +47,7 @@ def compare(
     ids = served[id_column].tolist() if id_column in served else list(range(len(served)))
     per: dict[str, Any] = {}
     for name, kind in features.items():
-        numeric = kind in NUMERIC
+        numeric = kind in NUMERIC_TYPES
         a_col = served[name].tolist() if name in served else [None] * len(served)
         b_col = offline[name].tolist()
         bad: list[tuple[float, int]] = []

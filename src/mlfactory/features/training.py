@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlfactory.config import FeaturesConfig, ModelConfig
+from mlfactory.entities import NUMERIC_TYPES
 from mlfactory.features.spec import ServiceSpec
-
-_NUMERIC = ("number", "integer", "boolean")
 
 
 def with_service_features(model: ModelConfig, spec: ServiceSpec) -> ModelConfig:
@@ -16,7 +15,7 @@ def with_service_features(model: ModelConfig, spec: ServiceSpec) -> ModelConfig:
     f = model.features
     feats = spec.features
     update = FeaturesConfig(
-        numeric=[*f.numeric, *(n for n, t in feats.items() if t in _NUMERIC)],
+        numeric=[*f.numeric, *(n for n, t in feats.items() if t in NUMERIC_TYPES)],
         categorical=[*f.categorical, *(n for n, t in feats.items() if t == "category")],
         text=[*f.text, *(n for n, t in feats.items() if t == "text")],
     )

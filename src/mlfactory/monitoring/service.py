@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mlfactory.config import MonitoringConfig, ProjectConfig
+from mlfactory.entities import PRODUCTION
 from mlfactory.monitoring.alerts import evaluate_alerts
 from mlfactory.monitoring.compare import window_messages
 from mlfactory.monitoring.drift import column_drift, dataset_drift
@@ -17,8 +18,6 @@ from mlfactory.monitoring.reference import version_reference
 from mlfactory.monitoring.report import MonitorReport, flat_metrics
 from mlfactory.monitoring.window_counts import WindowCounts
 from mlfactory.stores.metadata import MetadataStore
-
-PRODUCTION = "production"
 
 
 class ProjectLike(Protocol):

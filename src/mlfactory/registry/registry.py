@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlfactory.entities import Event, ModelVersion, VersionStatus
+from mlfactory.entities import PRODUCTION, Event, ModelVersion, VersionStatus
 from mlfactory.errors import ConfigError, ConflictError, NotFoundError
 from mlfactory.stores.artifacts import ArtifactStore
 from mlfactory.stores.metadata import MetadataStore
@@ -14,7 +14,6 @@ from mlfactory.stores.metadata import MetadataStore
 if TYPE_CHECKING:
     from mlfactory.registry.loaded import LoadedModel
 
-PRODUCTION = "production"
 ALIAS_KINDS = ("alias.set", "alias.rollback", "alias.removed")
 _ALIAS = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
 _REF = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)(?:@(?P<alias>[a-z][a-z0-9_\-]*)|[/:](?P<version>\d+))?$")

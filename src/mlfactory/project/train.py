@@ -20,7 +20,7 @@ from mlfactory.evaluation import compute_metrics, evaluate_gates, metrics_by_sli
 from mlfactory.monitoring.baseline import training_reference
 from mlfactory.registry import FLAVOR, PRODUCTION, save_model
 from mlfactory.registry.rules import signature_inputs
-from mlfactory.tracking import capture_environment, start_run
+from mlfactory.tracking import ActiveRun, capture_environment, start_run
 from mlfactory.training import FeedbackRows, TrainingRows, fit_model, merge_feedback, split_frame
 
 if TYPE_CHECKING:
@@ -158,6 +158,225 @@ def _feedback_digest(project: Project, rows: TrainingRows) -> str | None:
     return project.artifacts.put_bytes(buffer.getvalue())
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What a model trains and is judged on: the dataset version, the rows drawn from it and from labelled
+    traffic, the split, the column and label types, and the training set when a feature service joined in."""
+
+    name: str
+    model: ModelConfig
+    ds: DatasetVersion
+    rows: TrainingRows
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    types: dict[str, str]
+    label_type: str
+    training_set: Any | None
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A fitted estimator and how it did on the holdout, against the gates and the champion."""
+
+    estimator: Any
+    classes: list[Any] | None
+    y: np.ndarray
+    pred: np.ndarray
+    proba: np.ndarray | None
+    metrics: dict[str, Any]
+    slices: dict[str, Any]
+    champion: dict[str, Any] | None
+    champion_ref: str | None
+    gates: list[dict[str, Any]]
+
+
+def prepare(
+    project: Project,
+    model_name: str | None,
+    *,
+    dataset: str | None,
+    allow_invalid: bool,
+    feedback: FeedbackRows | None,
+    max_rows: int | None,
+) -> Prepared:
+    """Pick the dataset version, add labelled traffic and store features, type the labels, keep the newest
+    ``max_rows`` and split."""
+    name, model = project.model_config(model_name)
+    ds = _pick_dataset(project, model, dataset, allow_invalid)
+    rows = _training_rows(project, name, model, ds, feedback)
+    frame, training_set = rows.frame, None
+    if model.feature_service:  # features from the store, joined point-in-time at each label's event time
+        from mlfactory.features.training import with_service_features
+
+        training_set = project.features.training_set(
+            model.feature_service, frame, model.timestamp or "", on_missing=model.on_missing_features
+        )
+        frame, model = training_set.frame, with_service_features(model, training_set.spec)
+    label_type = _label_type(model, ds)
+    labelled = _typed_labels(frame[frame[model.label].notna()], model, label_type)
+    if max_rows is not None and len(labelled) > max_rows:  # a sliding window over the newest rows
+        if model.timestamp:
+            labelled = labelled.sort_values(model.timestamp, kind="stable")
+        labelled = labelled.tail(max_rows)
+    train, holdout = split_frame(labelled, model)
+    types = _column_types(model, ds)
+    return Prepared(name, model, ds, rows, train, holdout, types, label_type, training_set)
+
+
+def _run_params(p: Prepared) -> dict[str, Any]:
+    model = p.model
+    return {
+        "estimator": model.estimator,
+        **model.params,
+        "split": model.split.strategy,
+        "test_size": model.split.test_size,
+        "seed": model.seed,
+        "data.dataset_rows": p.rows.counts["dataset_rows"],
+        "data.feedback_rows": p.rows.counts["feedback_rows"],
+        "data.train_rows": len(p.train),
+        "data.holdout_rows": len(p.holdout),
+    }
+
+
+def fit_and_evaluate(project: Project, p: Prepared, run: ActiveRun) -> Evaluated:
+    """Fit on the training part; score the holdout, its slices and the champion on the same rows; gate."""
+    model = p.model
+    started = time.perf_counter()
+    estimator = fit_model(model, p.train)
+    run.log_metric("fit_seconds", time.perf_counter() - started)
+    classes = [
+        c.item() if isinstance(c, np.generic) else c for c in getattr(estimator, "classes_", [])
+    ] or None
+    y = p.holdout[model.label].to_numpy()
+    pred, proba = _scores(estimator, p.holdout, model)
+    names = model.metric_names()
+    metrics = compute_metrics(model.task, y, pred, proba, classes, names)
+    slices = metrics_by_slice(model.task, p.holdout, model.segments, y, pred, proba, classes, names)
+    champion, champion_ref = _champion_metrics(project, p.name, model, p.holdout, classes)
+    gates = evaluate_gates(model.gates, metrics, champion, champion_ref)
+    run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
+    run.log_metrics(
+        {
+            f"slice.{col}={value}.{k}": v
+            for col, per in slices.items()
+            for value, m in per.items()
+            for k, v in m.items()
+            if isinstance(v, float)
+        }
+    )
+    return Evaluated(estimator, classes, y, pred, proba, metrics, slices, champion, champion_ref, gates)
+
+
+def _lineage(
+    project: Project, p: Prepared, ev: Evaluated, run: ActiveRun, max_rows: int | None
+) -> dict[str, Any]:
+    requests = _feedback_digest(project, p.rows)
+    if requests:
+        run.log_artifact("feedback_requests", requests)
+    lineage = {
+        "dataset": p.ds.id,
+        "dataset_hash": p.ds.content_hash,
+        "source": p.model.source,
+        "run": run.id,
+        "project_file_sha256": project.loaded.file_hash,
+        "train_rows": len(p.train),
+        "holdout_rows": len(p.holdout),
+        "split": p.model.split.strategy,
+        "estimator": p.model.estimator,
+        "allow_invalid": not p.ds.valid,
+        "champion": ev.champion_ref,
+        "feedback_rows": p.rows.counts["feedback_rows"],
+        "rows": p.rows.counts,
+        "feedback_requests": requests,
+        "max_rows": max_rows,
+    }
+    if p.training_set is not None:
+        lineage.update(p.training_set.lineage)
+        run.log_artifact("training_set", p.training_set.digest)
+    return lineage
+
+
+def _signature(p: Prepared, ev: Evaluated, trusted: list[str]) -> dict[str, Any]:
+    signature = {
+        "inputs": signature_inputs(p.types, p.ds),
+        "task": p.model.task,
+        "label": p.model.label,
+        "label_type": p.label_type,
+        "classes": ev.classes,
+        "trusted_types": trusted,
+    }
+    if p.training_set is not None:
+        from mlfactory.features.training import annotate_signature
+
+        annotate_signature(signature, p.training_set.spec)
+    return signature
+
+
+def _profile(project: Project, p: Prepared, ev: Evaluated) -> dict[str, Any]:
+    model = p.model
+    return {
+        **_reference_profile(p.train, model, p.types, ev.pred, ev.proba),
+        "monitoring": training_reference(
+            p.train,
+            p.types,
+            task=model.task,
+            label=model.label,
+            holdout_labels=ev.y,
+            predictions=ev.pred,
+            probabilities=ev.proba,
+            classes=ev.classes,
+            max_ece=project.config.monitoring.calibration_max_ece,
+        ),
+    }
+
+
+def register(
+    project: Project,
+    p: Prepared,
+    ev: Evaluated,
+    run: ActiveRun,
+    *,
+    max_rows: int | None,
+    actor: str | None,
+) -> ModelVersion:
+    """Save the model, describe it (signature, lineage, card, reference profile) and register it, ready or
+    rejected by its gates."""
+    digest, trusted = save_model(ev.estimator, project.artifacts, p.model.trusted_types)
+    run.log_artifact("model", digest)
+    signature = _signature(p, ev, trusted)
+    lineage = _lineage(project, p, ev, run, max_rows)
+    card = model_card(
+        name=p.name,
+        version="{version}",
+        description=project.config.description,
+        estimator=p.model.estimator,
+        task=p.model.task,
+        label=p.model.label,
+        signature=signature,
+        metrics={k: v for k, v in ev.metrics.items() if k != "confusion_matrix"},
+        gates=ev.gates,
+        lineage=lineage,
+        slices=ev.slices,
+    )
+    status = VersionStatus.READY if all(g["passed"] for g in ev.gates) else VersionStatus.REJECTED
+    version = project.metadata.create_model_version(
+        p.name,
+        status=status,
+        run_id=run.id,
+        artifact=digest,
+        flavor=FLAVOR,
+        signature=signature,
+        metrics={**ev.metrics, "slices": ev.slices},
+        gates=ev.gates,
+        profile=_profile(project, p, ev),
+        lineage=lineage,
+        card=card,
+        actor=actor or project.actor,
+    )
+    run.set_tags({"model_version": version.ref, "status": status.value})
+    return version
+
+
 def train_model(
     project: Project,
     model_name: str | None,
@@ -176,145 +395,26 @@ def train_model(
     A version that fails a gate is still registered, as ``rejected``, so the attempt and its reasons stay
     on record; it cannot take ``production`` without ``force``.
     """
-    name, model = project.model_config(model_name)
-    ds = _pick_dataset(project, model, dataset, allow_invalid)
-    rows = _training_rows(project, name, model, ds, feedback)
-    frame = rows.frame
-    training_set = None
-    if model.feature_service:  # features from the store, joined point-in-time at each label's event time
-        from mlfactory.features.training import with_service_features
-
-        training_set = project.features.training_set(
-            model.feature_service, frame, model.timestamp or "", on_missing=model.on_missing_features
-        )
-        frame, model = training_set.frame, with_service_features(model, training_set.spec)
-    label_type = _label_type(model, ds)
-    labelled = _typed_labels(frame[frame[model.label].notna()], model, label_type)
-    if max_rows is not None and len(labelled) > max_rows:  # a sliding window over the newest rows
-        if model.timestamp:
-            labelled = labelled.sort_values(model.timestamp, kind="stable")
-        labelled = labelled.tail(max_rows)
-    train, holdout = split_frame(labelled, model)
-    types = _column_types(model, ds)
-    environment = capture_environment(project.root, project.loaded.file_hash)
-    params = {
-        "estimator": model.estimator,
-        **model.params,
-        "split": model.split.strategy,
-        "test_size": model.split.test_size,
-        "seed": model.seed,
-        "data.dataset_rows": rows.counts["dataset_rows"],
-        "data.feedback_rows": rows.counts["feedback_rows"],
-        "data.train_rows": len(train),
-        "data.holdout_rows": len(holdout),
-    }
-    tags = {"model": name, "source": model.source}
-    if not ds.valid:
+    p = prepare(
+        project,
+        model_name,
+        dataset=dataset,
+        allow_invalid=allow_invalid,
+        feedback=feedback,
+        max_rows=max_rows,
+    )
+    tags = {"model": p.name, "source": p.model.source}
+    if not p.ds.valid:
         tags["allow_invalid"] = "true"
+    environment = capture_environment(project.root, project.loaded.file_hash)
     with start_run(
-        project.metadata, name, params=params, tags=tags, environment=environment, dataset_id=ds.id
+        project.metadata,
+        p.name,
+        params=_run_params(p),
+        tags=tags,
+        environment=environment,
+        dataset_id=p.ds.id,
     ) as run:
-        started = time.perf_counter()
-        estimator = fit_model(model, train)
-        run.log_metric("fit_seconds", time.perf_counter() - started)
-        classes = [
-            c.item() if isinstance(c, np.generic) else c for c in getattr(estimator, "classes_", [])
-        ] or None
-        y = holdout[model.label].to_numpy()
-        pred, proba = _scores(estimator, holdout, model)
-        metrics = compute_metrics(model.task, y, pred, proba, classes, model.metric_names())
-        slices = metrics_by_slice(
-            model.task, holdout, model.segments, y, pred, proba, classes, model.metric_names()
-        )
-        champion, champion_ref = _champion_metrics(project, name, model, holdout, classes)
-        gates = evaluate_gates(model.gates, metrics, champion, champion_ref)
-        run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
-        run.log_metrics(
-            {
-                f"slice.{col}={value}.{k}": v
-                for col, per in slices.items()
-                for value, m in per.items()
-                for k, v in m.items()
-                if isinstance(v, float)
-            }
-        )
-        digest, trusted = save_model(estimator, project.artifacts, model.trusted_types)
-        run.log_artifact("model", digest)
-        signature = {
-            "inputs": signature_inputs(types, ds),
-            "task": model.task,
-            "label": model.label,
-            "label_type": label_type,
-            "classes": classes,
-            "trusted_types": trusted,
-        }
-        requests = _feedback_digest(project, rows)
-        if requests:
-            run.log_artifact("feedback_requests", requests)
-        lineage = {
-            "dataset": ds.id,
-            "dataset_hash": ds.content_hash,
-            "source": model.source,
-            "run": run.id,
-            "project_file_sha256": project.loaded.file_hash,
-            "train_rows": len(train),
-            "holdout_rows": len(holdout),
-            "split": model.split.strategy,
-            "estimator": model.estimator,
-            "allow_invalid": not ds.valid,
-            "champion": champion_ref,
-            "feedback_rows": rows.counts["feedback_rows"],
-            "rows": rows.counts,
-            "feedback_requests": requests,
-            "max_rows": max_rows,
-        }
-        if training_set is not None:
-            from mlfactory.features.training import annotate_signature
-
-            annotate_signature(signature, training_set.spec)
-            lineage.update(training_set.lineage)
-            run.log_artifact("training_set", training_set.digest)
-        scalar = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
-        card = model_card(
-            name=name,
-            version="{version}",
-            description=project.config.description,
-            estimator=model.estimator,
-            task=model.task,
-            label=model.label,
-            signature=signature,
-            metrics=scalar,
-            gates=gates,
-            lineage=lineage,
-            slices=slices,
-        )
-        status = VersionStatus.READY if all(g["passed"] for g in gates) else VersionStatus.REJECTED
-        version = project.metadata.create_model_version(
-            name,
-            status=status,
-            run_id=run.id,
-            artifact=digest,
-            flavor=FLAVOR,
-            signature=signature,
-            metrics={**metrics, "slices": slices},
-            gates=gates,
-            profile={
-                **_reference_profile(train, model, types, pred, proba),
-                "monitoring": training_reference(
-                    train,
-                    types,
-                    task=model.task,
-                    label=model.label,
-                    holdout_labels=y,
-                    predictions=pred,
-                    probabilities=proba,
-                    classes=classes,
-                    max_ece=project.config.monitoring.calibration_max_ece,
-                ),
-            },
-            lineage=lineage,
-            card=card,
-            actor=actor or project.actor,
-        )
-        run.set_tags({"model_version": version.ref, "status": status.value})
-    return TrainResult(run.id, version, metrics, gates, champion)
+        ev = fit_and_evaluate(project, p, run)
+        version = register(project, p, ev, run, max_rows=max_rows, actor=actor)
+    return TrainResult(run.id, version, ev.metrics, ev.gates, ev.champion)

@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mlfactory.entities import PRODUCTION
+
 if TYPE_CHECKING:
-    from mlfactory.entities import PRODUCTION
-from mlfactory.project import Project
+    from mlfactory.project import Project
 
 RUNNING_WINDOW = 3  # a controller acted within this many intervals: it is running
 

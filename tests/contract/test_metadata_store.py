@@ -1,5 +1,6 @@
 """One suite for the metadata store interface, run against SQLite and PostgreSQL."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,6 +121,72 @@ def test_move_alias_writes_one_event_and_checks_expectation(metadata: MetadataSt
     assert metadata.get_aliases("m") == {("m", "production"): 2}  # failed moves changed nothing
     metadata.move_alias("m", "production", None, kind="alias.removed", actor="x", reason="")
     assert metadata.get_aliases("m") == {}
+
+
+def test_routing_state_names_each_models_newest_alias_or_routing_event(metadata: MetadataStore) -> None:
+    assert metadata.routing_state() == ({}, {}, {})
+    version(metadata)
+    version(metadata)
+    version(metadata, "n")
+    e1 = metadata.move_alias("m", "production", 1, kind="alias.set", actor="t", reason="")
+    e2 = metadata.move_alias("n", "staging", 1, kind="alias.set", actor="t", reason="")
+    canary = {"canary": 2, "canary_weight": 10}
+    e3 = metadata.set_routing_policy("m", canary, actor="t")
+    metadata.add_event("serving.load_failed", actor="t", model="m")  # not a routing change
+    assert metadata.routing_state() == (
+        {("m", "production"): 1, ("n", "staging"): 1},
+        {"m": canary},
+        {"m": e3.id, "n": e2.id},
+    )
+    assert e1.id < e2.id < e3.id
+    e4 = metadata.move_alias("m", "production", 2, kind="alias.set", actor="t", reason="")
+    e5 = metadata.set_routing_policy("m", None, actor="t")
+    state = metadata.routing_state()
+    assert (state.aliases[("m", "production")], state.policies, state.revisions) == (
+        2,
+        {},
+        {"m": e5.id, "n": e2.id},
+    )
+    assert e4.id < e5.id
+    metadata.move_alias("n", "staging", None, kind="alias.removed", actor="t", reason="")
+    assert metadata.routing_state().revisions == {"m": e5.id}  # n routes nothing any more
+
+
+def test_routing_state_is_one_snapshot_while_another_writer_changes_routes(metadata: MetadataStore) -> None:
+    """Read while routes change: each state's aliases and policy are exactly those its revision left."""
+    version(metadata)
+    version(metadata)
+    version(metadata)
+    after: dict[int, tuple[int, dict[str, Any] | None]] = {}  # event id -> (production, policy) it left
+    done = threading.Event()
+
+    def write() -> None:
+        production, policy = 1, None
+        try:
+            for i in range(40):
+                if i % 2:
+                    policy = {"canary": 3, "canary_weight": i} if i % 4 == 1 else None
+                    event = metadata.set_routing_policy("m", policy, actor="t")
+                else:
+                    production = 2 if production == 1 else 1
+                    event = metadata.move_alias(
+                        "m", "production", production, kind="alias.set", actor="t", reason=""
+                    )
+                after[event.id] = (production, policy)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    states = []
+    while not done.is_set():
+        states.append(metadata.routing_state())
+    writer.join()
+    assert len(after) == 40
+    read = [
+        (s.revisions["m"], s.aliases[("m", "production")], s.policies.get("m")) for s in states if s.revisions
+    ]
+    assert [(production, policy) for _, production, policy in read] == [after[r] for r, _, _ in read]
 
 
 def test_events_filter_by_time_kind_and_limit(metadata: MetadataStore) -> None:

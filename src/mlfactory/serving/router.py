@@ -46,6 +46,7 @@ class RouteTable:
     routes: tuple[Route, ...]
     shadow: ServedVersion | None = None
     records_spec: InputSpec | None = None  # decodes every request's records straight into numbers, when set
+    revision: int = 0  # the id of the newest alias or routing event of the model the table was built from
 
     def versions(self) -> set[int]:
         out = {r.served.number for r in self.routes}
@@ -70,8 +71,10 @@ def build_table(
     production: int | None,
     served: dict[int, ServedVersion],
     shadow: ServedVersion | None,
+    revision: int = 0,
 ) -> RouteTable:
-    """The route table for a policy over loaded versions (every routed version must be in ``served``)."""
+    """The route table for a policy over loaded versions (every routed version must be in ``served``);
+    ``revision`` names the routing state it serves (see :class:`RouteTable`)."""
     routes: list[Route] = []
     if policy.ab:
         total = 0.0
@@ -86,7 +89,8 @@ def build_table(
         routes.append(Route(served[production], "production", 1.0))
     last = routes[-1]
     routes[-1] = Route(last.served, last.name, 1.0)
-    return RouteTable(model, production, policy, tuple(routes), shadow, _records_spec(routes, shadow, policy))
+    spec = _records_spec(routes, shadow, policy)
+    return RouteTable(model, production, policy, tuple(routes), shadow, spec, revision)
 
 
 def _records_spec(

@@ -1,9 +1,11 @@
 """The serving runtime: loaded versions, route tables, hot swap, prediction and logging. No web code.
 
 A background thread calls :meth:`ServingRuntime.refresh` every ``reload_interval`` seconds: it reads every
-alias and routing policy from the metadata store (so changes made by the CLI, the admin API or another
-machine are seen), loads the versions they name, and swaps each model's :class:`RouteTable` in one
-assignment. A request takes the table once at its start, so it finishes on the versions it started on. A
+alias and routing policy from the metadata store in one snapshot (so changes made by the CLI, the admin API
+or another machine are seen), loads the versions they name, and swaps each model's :class:`RouteTable` in one
+assignment. A request takes the table once at its start, so it finishes on the versions it started on. Each
+table carries the revision it serves (the id of the model's newest alias or routing event in that snapshot),
+and a routed answer reports it, so which routing state made an answer is known exactly. A
 version that fails to load never replaces the one serving: the model keeps its previous table and the
 failure is reported by :meth:`status` (and logged once as a ``serving.load_failed`` event).
 """
@@ -17,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +61,7 @@ class PredictResult:
     request_ids: list[str]
     feature_status: list[str | None] | None = None  # per row, when a version looked features up online
     input_violations: list[list[str]] | None = None  # per row, the declared rules it broke (flag mode)
+    route_revision: int | None = None  # routed answers: the revision of the route table that routed them
 
     @property
     def version(self) -> int | None:
@@ -220,13 +223,13 @@ class ServingRuntime:
     def refresh(self) -> dict[str, Any]:
         """Read aliases and routing policies, load what they name, and swap route tables in."""
         with self._refresh_lock:
-            aliases = self.metadata.get_aliases()
-            policies = self.metadata.get_routing_policies()
+            aliases, policies, revisions = self.metadata.routing_state()
             names = {n for (n, a) in aliases if a == PRODUCTION} | set(policies)
             tables: dict[str, RouteTable] = {}
             failures: dict[str, str] = {}
             for name in sorted(names):
-                table = self._table_for(name, aliases.get((name, PRODUCTION)), policies.get(name), failures)
+                production, stored = aliases.get((name, PRODUCTION)), policies.get(name)
+                table = self._table_for(name, production, stored, revisions.get(name, 0), failures)
                 if table is not None:
                     tables[name] = table
                 elif name in self.tables:
@@ -242,7 +245,12 @@ class ServingRuntime:
             return self.status()
 
     def _table_for(
-        self, name: str, production: int | None, stored: dict[str, Any] | None, failures: dict[str, str]
+        self,
+        name: str,
+        production: int | None,
+        stored: dict[str, Any] | None,
+        revision: int,
+        failures: dict[str, str],
     ) -> RouteTable | None:
         try:
             policy = RoutingPolicy.from_dict(stored)
@@ -261,7 +269,7 @@ class ServingRuntime:
             if name in self.tables or primary is None or production is None:
                 return None  # keep serving what we served
             # nothing served yet (a fresh server): answer with production alone rather than not at all
-            return build_table(name, RoutingPolicy(), production, {production: primary}, None)
+            return build_table(name, RoutingPolicy(), production, {production: primary}, None, revision)
         shadow = self._try_load(name, policy.shadow, failures) if policy.shadow is not None else None
         old = self.tables.get(name)
         if (
@@ -271,8 +279,8 @@ class ServingRuntime:
             and old.shadow is shadow
             and all(r.served is served[r.served.number] for r in old.routes)
         ):
-            return old
-        return build_table(name, policy, production, served, shadow)  # type: ignore[arg-type]
+            return old if old.revision == revision else replace(old, revision=revision)
+        return build_table(name, policy, production, served, shadow, revision)  # type: ignore[arg-type]
 
     def _evict(self) -> None:
         pinned = {(t.model, v) for t in self.tables.values() for v in t.versions()}
@@ -308,6 +316,7 @@ class ServingRuntime:
                 "routes": routes,
                 "key": t.policy.key,
                 "shadow": t.shadow.number if t.shadow else None,
+                "revision": t.revision,
             }
         return {
             "ready": self.ready(),
@@ -493,6 +502,7 @@ class ServingRuntime:
         result = self._assemble(name, n, groups, outs, request_ids)
         result.feature_status = statuses
         result.input_violations = _violations(n, groups, subs)
+        result.route_revision = table.revision if table is not None else None
         latency = (time.perf_counter() - t0) * 1000
         for (sv, route, rows), batch, (pred, proba) in zip(groups, subs, outs, strict=True):
             ids = request_ids if rows is None else [request_ids[i] for i in rows.tolist()]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlfactory.entities import (
     ApiToken,
@@ -24,6 +24,14 @@ from mlfactory.entities import (
     RunStatus,
     VersionStatus,
 )
+
+
+class RoutingState(NamedTuple):
+    """Every alias and routing policy as of one moment, with each model's routing revision."""
+
+    aliases: dict[tuple[str, str], int]  # (model, alias) -> version
+    policies: dict[str, dict[str, Any]]  # model -> stored routing policy
+    revisions: dict[str, int]  # model -> id of its newest alias or routing event (absent: none yet)
 
 
 class MetadataStore(ABC):
@@ -204,6 +212,13 @@ class MetadataStore(ABC):
     @abstractmethod
     def get_routing_policies(self, name: str | None = None) -> dict[str, dict[str, Any]]:
         """Model name -> stored routing policy (as a dict), for one model or all."""
+
+    @abstractmethod
+    def routing_state(self) -> RoutingState:
+        """Every alias and routing policy, and per model the id of its newest ``alias.*`` or ``routing.*``
+        event, read from one snapshot (one transaction, repeatable read): the revision names exactly the
+        aliases and policy read with it, since every alias move and routing change writes its event in the
+        same transaction."""
 
     @abstractmethod
     def set_routing_policy(

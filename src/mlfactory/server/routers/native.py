@@ -68,7 +68,10 @@ async def _predict(request: Request, name: str, alias: str | None, version: int 
         started=started,
         on_invalid=input_policy(request, name),
     )
-    return deps.json_response(native_answer(result))
+    # the routing state that routed the answer (see ServingRuntime.refresh); a header keeps the body as it is
+    revision = result.route_revision
+    headers = {"X-Route-Revision": str(revision)} if revision is not None else None
+    return deps.json_response(native_answer(result), headers=headers)
 
 
 @router.post(

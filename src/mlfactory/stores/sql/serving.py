@@ -6,13 +6,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, or_, select
 
 from mlfactory.entities import (
     Event,
 )
+from mlfactory.stores.metadata import RoutingState
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, now
+from mlfactory.stores.sql.engine import unavailable_as_error
 
 FEEDBACK_SUMMARY_SECONDS = 3600.0
 
@@ -26,6 +28,32 @@ class ServingMixin(SqlBase):
             q = q.where(t.routing_policies.c.name == name)
         with self._tx() as c:
             return {n: p for n, p in c.execute(q)}
+
+    def routing_state(self) -> RoutingState:
+        with unavailable_as_error(self.url), self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":  # its default (read committed) snapshots each statement
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                aliases = {
+                    (n, a): v
+                    for n, a, v in conn.execute(
+                        select(t.aliases.c.name, t.aliases.c.alias, t.aliases.c.version)
+                    )
+                }
+                policies = {
+                    n: p
+                    for n, p in conn.execute(select(t.routing_policies.c.name, t.routing_policies.c.policy))
+                }
+                names = sorted({n for n, _ in aliases} | set(policies))
+                ev = t.events.c
+                # through the (model, time) index: only the events of the models that have routes
+                newest = (
+                    select(ev.model, func.max(ev.id))
+                    .where(ev.model.in_(names), or_(ev.kind.like("alias.%"), ev.kind.like("routing.%")))
+                    .group_by(ev.model)
+                )
+                revisions = {n: int(r) for n, r in conn.execute(newest)} if names else {}
+        return RoutingState(aliases, policies, revisions)
 
     def set_routing_policy(
         self,

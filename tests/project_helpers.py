@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,8 @@ def managed_project(root: Path, *, policy: dict[str, Any], gate_min: float = 0.9
         project.close()
         project = open_project(root, env={}, actor="test")
     return project
+
+
+def cli_command(root: Path, *args: str) -> list[str]:
+    """The `mlfactory` command line for a project, run by this interpreter (for subprocess tests)."""
+    return [sys.executable, "-m", "mlfactory.cli.main", "--project", str(root), *args]

@@ -24,7 +24,7 @@ from mlfactory.errors import StoreUnavailableError
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart.story import FEATURES, World
 from mlfactory.stores.sql.store import SqlMetadataStore
-from project_helpers import managed_project
+from project_helpers import cli_command, managed_project
 from serving_helpers import make_client
 
 POLICY: dict[str, Any] = {"triggers": {"schedule": "0s"}, "cooldown": "0s", "max_retrains_per_day": 50}
@@ -168,9 +168,8 @@ def test_feedback_is_data_not_decisions_in_the_audit_log(served: tuple[Project, 
     v2 = project.train("spam").version.version
     project.promote("spam", v2, reason="by hand")
     assert label(client, [(ids[0], 1)]).status_code == 200  # data arriving after the last decision
-    command = ["controller", "status", "--json"]
     status = subprocess.run(
-        [sys.executable, "-m", "mlfactory.cli.main", "--project", str(project.root), *command],
+        cli_command(project.root, "controller", "status", "--json"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -316,7 +315,7 @@ def test_controller_run_gives_its_leases_back_on_sigterm(tmp_path: Path) -> None
     project = managed_project(tmp_path / "p", policy=POLICY)
     project.close()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlfactory.cli.main", "--project", str(tmp_path / "p"), "controller", "run"],
+        cli_command(tmp_path / "p", "controller", "run"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -352,15 +351,7 @@ def test_controller_tick_exits_8_when_the_database_goes_away_during_its_pass(
 def test_a_controller_killed_mid_retrain_is_picked_up_by_the_next_pass(tmp_path: Path) -> None:
     project = managed_project(tmp_path / "p", policy=POLICY)
     project.close()
-    tick = [
-        sys.executable,
-        "-m",
-        "mlfactory.cli.main",
-        "--project",
-        str(tmp_path / "p"),
-        "controller",
-        "tick",
-    ]
+    tick = cli_command(tmp_path / "p", "controller", "tick")
     proc = subprocess.Popen(tick, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with open_project(tmp_path / "p", env={}, actor="test") as project:
         deadline = time.monotonic() + 120
@@ -379,15 +370,7 @@ def test_a_controller_killed_mid_retrain_is_picked_up_by_the_next_pass(tmp_path:
 
 def test_controller_tick_prints_its_long_steps_as_they_happen(tmp_path: Path) -> None:
     managed_project(tmp_path / "p", policy=POLICY).close()
-    tick = [
-        sys.executable,
-        "-m",
-        "mlfactory.cli.main",
-        "--project",
-        str(tmp_path / "p"),
-        "controller",
-        "tick",
-    ]
+    tick = cli_command(tmp_path / "p", "controller", "tick")
     done = subprocess.run(
         tick, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}
     )

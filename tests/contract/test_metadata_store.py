@@ -91,6 +91,8 @@ def test_versions_number_up_and_card_gets_its_number(metadata: MetadataStore) ->
     assert (v1.version, v2.version) == (1, 2)
     assert v2.card == "# v2" and v2.status == VersionStatus.REJECTED
     assert [v.version for v in metadata.list_model_versions("m")] == [1, 2]
+    latest = metadata.latest_model_version("m")
+    assert latest is not None and latest.version == 2 and metadata.latest_model_version("x") is None
     assert metadata.list_model_names() == ["m"]
     with pytest.raises(NotFoundError, match=r"has no version 9 \(versions: \[1, 2\]\)"):
         metadata.get_model_version("m", 9)

@@ -199,6 +199,29 @@ def _values_plot(values: np.ndarray, ref: np.ndarray, cur: np.ndarray) -> dict[s
 Statistics = tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any], list[str]]
 
 
+def _by_column(
+    ad: np.ndarray,
+    p_ad: np.ndarray,
+    d: np.ndarray,
+    p_ks: np.ndarray,
+    psi: np.ndarray,
+    js: np.ndarray,
+    chi: np.ndarray,
+    p_chi: np.ndarray,
+) -> list[dict[str, tuple[Any, Any]]]:
+    """Each column's statistic and p-value (where there is one) per method, from the vectorized results."""
+    return [
+        {
+            "anderson": (ad[i], p_ad[i]),
+            "ks": (d[i], p_ks[i]),
+            "psi": (psi[i], None),
+            "jensenshannon": (js[i], None),
+            "chisquare": (chi[i], p_chi[i]),
+        }
+        for i in range(len(ad))
+    ]
+
+
 def _binned_statistics(
     refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
 ) -> list[Statistics]:
@@ -213,15 +236,10 @@ def _binned_statistics(
     psi = stats.psi(coarse_ref, coarse_cur)
     js = stats.jensen_shannon(coarse_ref, coarse_cur)
     chi, p_chi, _ = stats.chi2_homogeneity(coarse_ref, coarse_cur, settings.min_expected)
+    tests = _by_column(ad, p_ad, d, p_ks, psi, js, chi, p_chi)
     return [
         (
-            {
-                "anderson": (ad[i], p_ad[i]),
-                "ks": (d[i], p_ks[i]),
-                "psi": (psi[i], None),
-                "jensenshannon": (js[i], None),
-                "chisquare": (chi[i], p_chi[i]),
-            },
+            tests[i],
             w[i],
             _numeric_plot(mat["ref"][i], mat["cur"][i], mat["edges"][i]),
             [
@@ -245,15 +263,10 @@ def _discrete_statistics(
     psi = stats.psi(ref, cur)
     js = stats.jensen_shannon(ref, cur)
     chi, p_chi, _ = stats.chi2_homogeneity(ref, cur, settings.min_expected)
+    tests = _by_column(ad, p_ad, d, p_ks, psi, js, chi, p_chi)
     return [
         (
-            {
-                "anderson": (ad[i], p_ad[i]),
-                "ks": (d[i], p_ks[i]),
-                "psi": (psi[i], None),
-                "jensenshannon": (js[i], None),
-                "chisquare": (chi[i], p_chi[i]),
-            },
+            tests[i],
             w[i],
             _values_plot(support[i], ref[i, : len(support[i])], cur[i, : len(support[i])]),
             [],

@@ -62,11 +62,8 @@ def _checked_pairs(labels: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
 def label_spec(metadata: MetadataStore, model: str) -> LabelSpec | None:
     """The label type and classes of the model's newest version, which feedback must fit (None for a model
     with no version left to say)."""
-    try:
-        versions = metadata.list_model_versions(model)
-    except NotFoundError:
-        return None
-    return LabelSpec.from_signature(versions[-1].signature) if versions else None
+    newest = metadata.latest_model_version(model)  # per feedback request: one row, not every profile
+    return None if newest is None else LabelSpec.from_signature(newest.signature)
 
 
 def record_feedback(

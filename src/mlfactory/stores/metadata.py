@@ -182,6 +182,10 @@ class MetadataStore(ABC):
         """Every version of a model, oldest first."""
 
     @abstractmethod
+    def latest_model_version(self, name: str) -> ModelVersion | None:
+        """The model's newest version (one row read, not the whole history), or None without versions."""
+
+    @abstractmethod
     def list_model_names(self) -> list[str]:
         """Names with at least one version."""
 

@@ -206,6 +206,21 @@ def promoted_without_evidence(project: Project, guard: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+def in_guard_window(project: Project, *, promoted_ago: float) -> None:
+    """The rollout as the controller leaves it after promoting version 2 over version 1."""
+    project.metadata.save_rollout(
+        "spam",
+        expect_revision=0,
+        state="promoted",
+        challenger=2,
+        champion=1,
+        data={"promoted_at": time.time() - promoted_ago, "baseline_accuracy": 0.95},
+        event="rollout.promoted",
+        actor="test",
+        reason="canary passed",
+    )
+
+
 @pytest.mark.parametrize(("policy", "production"), [("keep", 2), ("rollback", 1)])
 def test_a_guard_window_without_labels_ends_inconclusive_and_the_policy_decides(
     tmp_path: Path, policy: str, production: int
@@ -213,17 +228,7 @@ def test_a_guard_window_without_labels_ends_inconclusive_and_the_policy_decides(
     project = managed_project(tmp_path / "p", policy=POLICY)
     promoted_without_evidence(project, {"guard_inconclusive": policy})
     with open_project(tmp_path / "p", env={}, actor="test") as project:
-        project.metadata.save_rollout(
-            "spam",
-            expect_revision=0,
-            state="promoted",
-            challenger=2,
-            champion=1,
-            data={"promoted_at": time.time() - 5, "baseline_accuracy": 0.95},
-            event="rollout.promoted",
-            actor="test",
-            reason="canary passed",
-        )
+        in_guard_window(project, promoted_ago=5.0)
         step = Controller(project).tick()[0]
         assert "inconclusive" in step.reason and "0 of the 50 labelled rows" in step.reason
         assert f"guard_inconclusive: {policy}" in step.reason
@@ -241,17 +246,7 @@ def test_a_guard_window_waits_for_evidence_before_its_duration(tmp_path: Path) -
     project = managed_project(tmp_path / "p", policy=POLICY)
     promoted_without_evidence(project, {"guard_duration": "1h"})
     with open_project(tmp_path / "p", env={}, actor="test") as project:
-        project.metadata.save_rollout(
-            "spam",
-            expect_revision=0,
-            state="promoted",
-            challenger=2,
-            champion=1,
-            data={"promoted_at": time.time(), "baseline_accuracy": 0.95},
-            event="rollout.promoted",
-            actor="test",
-            reason="canary passed",
-        )
+        in_guard_window(project, promoted_ago=0.0)
         step = Controller(project).tick()[0]
         assert step.action == "guarding" and "0/50 labelled rows" in step.reason
         assert project.metadata.get_rollout("spam").state == "promoted"

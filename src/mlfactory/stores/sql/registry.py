@@ -138,6 +138,16 @@ class RegistryMixin(SqlBase):
             f"no model named '{name}' (registered: {', '.join(names) or 'none yet; run `mlfactory train`'})"
         )
 
+    def latest_model_version(self, name: str) -> ModelVersion | None:
+        with self._tx() as c:
+            row = c.execute(
+                select(t.model_versions)
+                .where(t.model_versions.c.name == name)
+                .order_by(t.model_versions.c.version.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _version(row, self._aliases_of(c, name).get(row.version, []))
+
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         with self._tx() as c:
             rows = c.execute(

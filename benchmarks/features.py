@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +243,7 @@ def _server_project(root: Path, rows: int) -> list[dict[str, Any]]:
         project.features.materialize(actor="bench")
         mv = project.train("spam").version
         project.promote("spam", mv.version, reason="bench", force=True)
-        plain_sig = {k: v for k, v in mv.signature.items() if k not in ("feature_service", "entity_keys")}
+        plain_sig = replace(mv.signature, feature_service=None, entity_keys=()).to_json()
         plain = project.metadata.create_model_version(
             "spam_plain",
             status=mv.status,
@@ -251,9 +252,9 @@ def _server_project(root: Path, rows: int) -> list[dict[str, Any]]:
             flavor=mv.flavor,
             signature=plain_sig,
             metrics=mv.metrics,
-            gates=mv.gates,
+            gates=[g.to_json() for g in mv.gates],
             profile=mv.profile,
-            lineage=mv.lineage,
+            lineage=mv.lineage.to_json(),
             card=mv.card,
             actor="bench",
         )
@@ -261,7 +262,7 @@ def _server_project(root: Path, rows: int) -> list[dict[str, Any]]:
         spec = ServiceSpec.from_signature(mv.signature)
         assert spec is not None
         emails = pd.read_csv(root / "data" / "emails.csv")
-        request = [c["name"] for c in mv.signature["inputs"] if c["source"] == "request"]
+        request = [c.name for c in mv.signature.inputs if c.source == "request"]
         records = emails[request].tail(2000).to_dict(orient="records")
         full, statuses = enrich_records(records, spec, project.features.online)
         assert set(statuses) == {"present"}

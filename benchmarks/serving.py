@@ -160,7 +160,7 @@ def prepare(key: str, frame: pd.DataFrame, workdir: Path) -> Prepared:
         skops_path = workdir / f"{key}.skops"
         skops_path.write_bytes(project.artifacts.get_bytes(loaded.version.artifact))
         trusted_path = workdir / f"{key}.trusted.json"
-        trusted_path.write_text(json.dumps(loaded.version.signature.get("trusted_types", [])))
+        trusted_path.write_text(json.dumps(list(loaded.version.signature.trusted_types)))
     sample_csv = workdir / f"{key}.sample.csv"
     frame[features].head(20).to_csv(sample_csv, index=False)
     rows = frame[features].to_dict(orient="records")

@@ -90,3 +90,12 @@ def redis_url() -> str:
     except Exception as exc:  # any import or connection error means: not available
         _missing(f"Redis at {REDIS_URL}", str(exc).splitlines()[0])
     return REDIS_URL
+
+
+@pytest.fixture
+def trained_spam(tmp_path: Path) -> Path:
+    """The quickstart's spam project, trained once, version 1 in production: a copy of the session's
+    template (see :func:`project_helpers.trained_project` for other kinds)."""
+    from project_helpers import trained_project  # imports the quickstart: only tests that train pay
+
+    return trained_project(tmp_path / "spam")

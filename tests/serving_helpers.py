@@ -12,19 +12,14 @@ from fastapi.testclient import TestClient
 from mlfactory.config import ServerConfig
 from mlfactory.project import Project, open_project
 from mlfactory.server import ServerSettings, create_app
-from project_helpers import make_project
+from project_helpers import build_trained
 
 VERSIONS = 3
 
 
 def build_template(root: Path) -> Path:
     """A spam project with versions 1..3 (same data) and version 1 in production."""
-    project = make_project(root, rows=1200)
-    with project:
-        for _ in range(VERSIONS):
-            project.train("spam")
-        project.promote("spam", 1, reason="test setup")
-    return root
+    return build_trained(root, rows=1200, versions=VERSIONS, production=1)
 
 
 def copy_project(template: Path, dest: Path) -> Path:

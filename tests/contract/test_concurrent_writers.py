@@ -54,7 +54,7 @@ def test_two_processes_write_at_once(metadata_url: str) -> None:
     versions = store.list_model_versions("shared")
     assert [v.version for v in versions] == list(range(1, 2 * VERSIONS_PER_WRITER + 1))
     assert (
-        sorted(v.lineage["writer"] for v in versions)
+        sorted(v.lineage.extra["writer"] for v in versions)  # a key Lineage does not name
         == ["w0"] * VERSIONS_PER_WRITER + ["w1"] * VERSIONS_PER_WRITER
     )
     moves = store.list_events(kinds=["alias.set"])

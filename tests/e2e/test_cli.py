@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from mlfactory.errors import ConfigError, GateFailedError, IntegrityError, NotFoundError, ValidationError
+from project_helpers import trained_project
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -34,11 +35,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `init`, `ingest` and `train` make (the whole loop test runs those commands themselves)."""
     root = tmp_path_factory.mktemp("cli") / "trained"
-    cli("init", str(root), cwd=root.parent)
-    cli("ingest", "emails", cwd=root)
-    assert cli("train", cwd=root).returncode == 0
-    return root
+    return trained_project(root, rows=6000, feature_service=True, production=None)
 
 
 def test_the_whole_foundation_loop(project: Path) -> None:
@@ -200,22 +199,23 @@ def _store_monitor_reports(root: Path) -> None:
     writes them."""
     from datetime import UTC, datetime, timedelta
 
+    from mlfactory.monitoring.drift import ColumnDrift
     from mlfactory.monitoring.report import MonitorReport
     from mlfactory.project import open_project
 
     names = [f"feature_with_a_long_name_{i}" for i in range(9)]
     note = "45 null value(s) in the window were left out; the reference had none, check the upstream join"
     columns = [
-        {
-            "column": n,
-            "kind": "numeric",
-            "method": "ks",
-            "statistic": 0.31,
-            "p_value": 1e-9,
-            "effect_size": 0.6,
-            "drifted": True,
-            "messages": [note],
-        }
+        ColumnDrift(
+            column=n,
+            kind="numeric",
+            method="ks",
+            statistic=0.31,
+            p_value=1e-9,
+            effect_size=0.6,
+            drifted=True,
+            messages=[note],
+        )
         for n in names
     ]
     end = datetime.now(UTC)

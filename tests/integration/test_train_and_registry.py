@@ -17,9 +17,9 @@ def test_train_gate_register_promote_rollback(tmp_path: Path, metadata_url: str)
         mv = first.version
         assert first.passed and mv.status == VersionStatus.READY
         assert first.metrics["accuracy"] > 0.9
-        assert mv.lineage["dataset"] == project.datasets("emails")[-1].id
-        assert mv.lineage["run"] == first.run_id
-        assert {c["name"] for c in mv.signature["inputs"]} == {
+        assert mv.lineage.dataset == project.datasets("emails")[-1].id
+        assert mv.lineage.run == first.run_id
+        assert set(mv.signature.input_names) == {
             "n_links",
             "n_attachments",
             "hour_sent",
@@ -32,14 +32,14 @@ def test_train_gate_register_promote_rollback(tmp_path: Path, metadata_url: str)
         assert "prediction" in mv.profile["outputs"]["columns"]
         assert "# Model card: spam v1" in mv.card and "accuracy >= 0.9" in mv.card
         run = project.metadata.get_run(first.run_id)
-        assert run.dataset_id == mv.lineage["dataset"] and run.artifacts["model"] == mv.artifact
+        assert run.dataset_id == mv.lineage.dataset and run.artifacts["model"] == mv.artifact
         assert run.environment["project_file_sha256"] == project.loaded.file_hash
         assert "slice.language=en.accuracy" in run.metrics
 
         project.promote("spam", 1, reason="first")
         second = project.train("spam")
         assert second.champion is not None  # compared against production on the same holdout
-        assert any("spam/1" in g["detail"] for g in second.gates)
+        assert any("spam/1" in g.detail for g in second.gates)
         project.promote("spam", 2, reason="second")
         project.promote("spam", 1, alias="staging")
         assert project.registry.resolve("spam").version == 2
@@ -66,7 +66,7 @@ def test_rejected_version_needs_force_for_production(tmp_path: Path) -> None:
     with open_project(tmp_path / "p", env={}) as project:
         result = project.train("spam")
         assert not result.passed and result.version.status == VersionStatus.REJECTED
-        with pytest.raises(ConflictError, match="rejected by its gates.*--force"):
+        with pytest.raises(ConflictError, match=r"rejected by its gates.*--force"):
             project.promote("spam", 1)
         assert project.metadata.get_aliases("spam") == {}
         project.promote("spam", 1, alias="staging")  # other aliases are fine
@@ -91,9 +91,9 @@ def test_invalid_data_blocks_training_unless_allowed(tmp_path: Path) -> None:
     assert project.metadata.list_model_names() == []
     result = project.train("spam", allow_invalid=True)
     assert project.metadata.get_run(result.run_id).tags["allow_invalid"] == "true"
-    assert result.version.lineage["allow_invalid"] is True
+    assert result.version.lineage.allow_invalid is True
     older = project.train("spam", dataset="emails@1")
-    assert older.version.lineage["dataset"] != bad.id
+    assert older.version.lineage.dataset != bad.id
     project.close()
 
 
@@ -139,7 +139,7 @@ def test_batch_input_is_checked_like_a_request(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(model.predict_frame(as_text), expected)
         nullable = frame.assign(n_links=frame["n_links"].astype("Int64").mask(frame.index == 1))
         assert np.isnan(model.rows(nullable).columns["n_links"][1])
-        with pytest.raises(ValidationError, match="column 'n_links' .* row 2: 'many' is not a number"):
+        with pytest.raises(ValidationError, match=r"column 'n_links' .* row 2: 'many' is not a number"):
             model.predict(as_text.assign(n_links=["1", "2", "many", "0"]))
         with pytest.raises(ValidationError, match="no rows to predict"):
             model.predict(frame.head(0))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +14,9 @@ from mlfactory.cli.context import project_from
 from mlfactory.cli.output import console, err_console, fmt, print_json, table
 from mlfactory.entities import PRODUCTION
 from mlfactory.errors import ConfigError, MLFactoryError
+
+if TYPE_CHECKING:
+    from mlfactory.control import Step
 
 app = typer.Typer(
     help="The controller that retrains, canaries, promotes and rolls back by itself.", no_args_is_help=True
@@ -37,7 +41,7 @@ def _progress(message: str) -> None:
     err_console.print(f"[dim]{datetime.now(UTC):%H:%M:%S}[/] {message}", highlight=False)
 
 
-def _show_steps(steps: list, json: bool) -> None:  # type: ignore[type-arg]
+def _show_steps(steps: Sequence[Step], json: bool) -> None:
     if json:
         print_json(steps)
         return
@@ -83,14 +87,15 @@ def run(
 @app.command()
 def status(ctx: typer.Context, json: JSON = False) -> None:
     """The rollout state of every managed model, and its last decisions."""
+    from mlfactory.control.rollout import RolloutData
+
     project = project_from(ctx)
-    meta = project.metadata
-    names = [n for n, m in project.config.models.items() if m.policy is not None]
     rows: list[dict[str, Any]] = []
-    for name in names:
-        r = meta.get_rollout(name)
-        last = meta.list_events(model=name, kinds=DECISIONS, limit=3)
-        production = meta.get_aliases(name).get((name, PRODUCTION))
+    for name in project.managed_models():
+        r = project.rollout(name)
+        last = project.events(model=name, kinds=DECISIONS, limit=3)
+        production = project.aliases(name).get(PRODUCTION)
+        plan = RolloutData.from_json(r.data).plan
         rows.append(
             {
                 "model": name,
@@ -98,7 +103,7 @@ def status(ctx: typer.Context, json: JSON = False) -> None:
                 "paused": r.paused,
                 "challenger": r.challenger,
                 "champion": production,
-                "plan": r.data.get("plan") if r.state == "canary" else None,
+                "plan": plan.to_json() if plan is not None and r.state == "canary" else None,
                 "updated": r.updated_at,
                 "last": [{"time": e.time, "kind": e.kind, "reason": e.reason} for e in last],
             }
@@ -131,14 +136,9 @@ def status(ctx: typer.Context, json: JSON = False) -> None:
 
 def _set_paused(ctx: typer.Context, model: str | None, paused: bool, reason: str) -> None:
     project = project_from(ctx)
-    names = [model] if model else [n for n, m in project.config.models.items() if m.policy is not None]
-    for name in names:
-        if name not in project.config.models:
-            raise ConfigError(
-                f"no model '{name}' in the project file (models: {', '.join(project.config.models)})"
-            )
-        project.metadata.set_paused(name, paused, actor=project.actor, reason=reason)
-        console.print(f"{name}: controller {'paused' if paused else 'resumed'}")
+    switch = project.pause if paused else project.resume
+    for event in switch(model, reason=reason):
+        console.print(f"{event.model}: controller {'paused' if paused else 'resumed'}")
 
 
 @app.command()
@@ -178,7 +178,7 @@ def events(
             start = datetime.fromtimestamp(datetime.now(UTC).timestamp() - parse_duration(since), UTC)
         except ValueError as exc:
             raise ConfigError(f"--since: {exc}") from None
-    found = project_from(ctx).metadata.list_events(model=model, since=start, kinds=kind, limit=limit)
+    found = project_from(ctx).events(model=model, since=start, kinds=kind, limit=limit)
     if json:
         print_json(found)
         return

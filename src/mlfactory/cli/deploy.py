@@ -16,9 +16,7 @@ FORCE = Annotated[bool, typer.Option("--force", help="let a rejected version tak
 
 
 def _done(ctx: typer.Context, name: str) -> None:
-    from mlfactory.serving import deploy_status
-
-    s = deploy_status(project_from(ctx).metadata, name)
+    s = project_from(ctx).routing(name)
     shares = ", ".join(f"{v} {p:g}%" for v, p in s["traffic_percent"].items()) or "no traffic"
     shadow = f"; shadow v{s['shadow']}" if s["shadow"] is not None else ""
     console.print(f"{name}: {shares}{shadow} (servers pick it up within their reload interval)")
@@ -35,19 +33,7 @@ def canary(
     force: FORCE = False,
 ) -> None:
     """Send WEIGHT percent of NAME's rows to VERSION; the rest stay on production."""
-    from mlfactory.serving import deploy_canary
-
-    project = project_from(ctx)
-    deploy_canary(
-        project.metadata,
-        name,
-        version,
-        weight=weight,
-        key=key,
-        actor=project.actor,
-        reason=reason,
-        force=force,
-    )
+    project_from(ctx).deploy_canary(name, version, weight=weight, key=key, reason=reason, force=force)
     _done(ctx, name)
 
 
@@ -60,12 +46,9 @@ def shadow(
     reason: REASON = "",
 ) -> None:
     """Give VERSION a copy of NAME's traffic; its answers are logged, never returned."""
-    from mlfactory.serving import deploy_shadow
-
     if (version is None) == (not off):
         raise ConfigError("give a VERSION, or --off to stop the shadow")
-    project = project_from(ctx)
-    deploy_shadow(project.metadata, name, None if off else version, actor=project.actor, reason=reason)
+    project_from(ctx).deploy_shadow(name, None if off else version, reason=reason)
     _done(ctx, name)
 
 
@@ -79,18 +62,7 @@ def ab(
     force: FORCE = False,
 ) -> None:
     """Split all of NAME's traffic between versions, sticky by a request field."""
-    from mlfactory.serving import deploy_ab, parse_variants
-
-    project = project_from(ctx)
-    deploy_ab(
-        project.metadata,
-        name,
-        parse_variants(variants),
-        key=key,
-        actor=project.actor,
-        reason=reason,
-        force=force,
-    )
+    project_from(ctx).deploy_ab(name, variants, key=key, reason=reason, force=force)
     _done(ctx, name)
 
 
@@ -101,9 +73,7 @@ def status(
     json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """NAME's aliases, routing policy and the share of traffic each version gets."""
-    from mlfactory.serving import deploy_status
-
-    s = deploy_status(project_from(ctx).metadata, name)
+    s = project_from(ctx).routing(name)
     if json:
         print_json(s)
         return
@@ -118,8 +88,5 @@ def status(
 @app.command("clear")
 def clear(ctx: typer.Context, name: str, reason: REASON = "") -> None:
     """Remove canary, A/B split and shadow: production takes all traffic."""
-    from mlfactory.serving import deploy_clear
-
-    project = project_from(ctx)
-    deploy_clear(project.metadata, name, actor=project.actor, reason=reason)
+    project_from(ctx).deploy_clear(name, reason=reason)
     _done(ctx, name)

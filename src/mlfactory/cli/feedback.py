@@ -25,15 +25,7 @@ def feedback(
     json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Attach true labels to request ids from the prediction log; unknown ids are listed (exit code 4)."""
-    from mlfactory.serving import PredictionLog, read_feedback_file, record_feedback
-
-    project = project_from(ctx)
-    log_cfg = project.config.server.prediction_log
-    log = PredictionLog(project.loaded.path(log_cfg.path))
-    modes = {name: m.on_invalid_labels for name, m in project.config.models.items()}
-    result = record_feedback(
-        project.metadata, log, read_feedback_file(file), actor=source or project.actor, on_invalid=modes
-    )
+    result = project_from(ctx).feedback(file, actor=source)
     if json:
         print_json(result.to_dict())
     else:

@@ -20,6 +20,7 @@ from mlfactory.cli import (
     runs,
     serve,
     tokens,
+    ui,
     verify,
 )
 from mlfactory.cli import monitor as monitor_cli
@@ -40,6 +41,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(features.app, name="features")
 app.add_typer(deploy.app, name="deploy")
 app.command("serve")(serve.serve)
+app.command("ui")(ui.ui)
 app.command("feedback")(feedback.feedback)
 app.add_typer(controller.app, name="controller")
 app.add_typer(monitor_cli.app, name="monitor")
@@ -144,7 +146,7 @@ def train(
                 "version": v.ref,
                 "status": v.status.value,
                 "metrics": result.metrics,
-                "gates": result.gates,
+                "gates": [g.to_json() for g in result.gates],
             }
         )
     else:
@@ -157,10 +159,10 @@ def train(
             table(
                 "gates",
                 ["rule", "result", "detail"],
-                [[g["rule"], "pass" if g["passed"] else "FAIL", g["detail"]] for g in result.gates],
+                [[g.rule, "pass" if g.passed else "FAIL", g.detail] for g in result.gates],
             )
     if not result.passed:
-        failed = "; ".join(g["detail"] for g in result.gates if not g["passed"])
+        failed = "; ".join(g.detail for g in result.gates if not g.passed)
         raise GateFailedError(f"{v.ref} is registered as rejected: {failed}")
     if not json:
         console.print(f"promote it with: mlfactory models promote {v.name} {v.version} --alias production")

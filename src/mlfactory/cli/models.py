@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import Col, console, fmt, print_json, table
-from mlfactory.registry import PRODUCTION
+from mlfactory.entities import PRODUCTION
 
 app = typer.Typer(help="Registered model versions and their aliases.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 ALIAS = Annotated[str, typer.Option("--alias", help="the alias to move")]
 
 
+@dataclass(frozen=True)
+class _Summary:
+    """One line of `models list` (and one object of its ``--json``)."""
+
+    name: str
+    versions: int
+    latest: int
+    aliases: dict[str, int]
+
+
 @app.command("list")
 def list_models(ctx: typer.Context, json: JSON = False) -> None:
     """Every model with its versions and aliases."""
-    meta = project_from(ctx).metadata
-    rows: list[dict[str, Any]] = []
-    for name in meta.list_model_names():
-        versions = meta.list_model_versions(name)
-        aliases = {a: v for (_, a), v in meta.get_aliases(name).items()}
-        rows.append(
-            {"name": name, "versions": len(versions), "latest": versions[-1].version, "aliases": aliases}
-        )
+    project = project_from(ctx)
+    rows: list[_Summary] = []
+    for name in project.model_names():
+        versions = project.versions(name)
+        rows.append(_Summary(name, len(versions), versions[-1].version, project.aliases(name)))
     if json:
         print_json(rows)
         return
@@ -33,12 +41,7 @@ def list_models(ctx: typer.Context, json: JSON = False) -> None:
         "models",
         ["name", "versions", "latest", "aliases"],
         [
-            [
-                r["name"],
-                r["versions"],
-                r["latest"],
-                ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items())),
-            ]
+            [r.name, r.versions, r.latest, ", ".join(f"{a}→v{v}" for a, v in sorted(r.aliases.items()))]
             for r in rows
         ],
     )
@@ -54,9 +57,9 @@ def show(
     """Show a model's versions, or one version in detail."""
     project = project_from(ctx)
     if "/" not in ref and ":" not in ref and "@" not in ref:
-        versions = project.metadata.list_model_versions(ref)
+        versions = project.versions(ref)
         if json:
-            print_json(versions)
+            print_json([v.to_json() for v in versions])
             return
         table(
             f"model {ref}",
@@ -74,30 +77,30 @@ def show(
             ],
         )
         return
-    mv = project.registry.resolve(ref)
+    mv = project.version(ref)
     if json:
-        print_json(mv)
+        print_json(mv.to_json())
         return
     if card:
         console.print(mv.card, markup=False)
         return
     console.print(f"[bold]{mv.ref}[/] {mv.status.value}  aliases: {', '.join(mv.aliases) or '-'}")
-    console.print(f"run {mv.run_id}  dataset {mv.lineage.get('dataset')}  artifact {mv.artifact[:12]}")
-    table("inputs", ["column", "type"], [[c["name"], c["type"]] for c in mv.signature["inputs"]])
+    console.print(f"run {mv.run_id}  dataset {mv.lineage.dataset}  artifact {mv.artifact[:12]}")
+    table("inputs", ["column", "type"], [[c.name, c.type] for c in mv.signature.inputs])
     table(
         "metrics", ["metric", "value"], [[k, fmt(v)] for k, v in mv.metrics.items() if isinstance(v, float)]
     )
     table(
         "gates",
         ["rule", "result", "detail"],
-        [[g["rule"], "pass" if g["passed"] else "FAIL", g["detail"]] for g in mv.gates],
+        [[g.rule, "pass" if g.passed else "FAIL", g.detail] for g in mv.gates],
     )
 
 
 @app.command("history")
 def history(ctx: typer.Context, name: str, json: JSON = False) -> None:
     """Every registration and alias move of a model: who, when, from, to and why."""
-    events = project_from(ctx).registry.history(name)
+    events = project_from(ctx).history(name)
     if json:
         print_json(events)
         return

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import Col, console, fmt, print_json, table
 from mlfactory.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlfactory.entities import MonitorReportRecord
 
 app = typer.Typer(help="Drift, performance and service health of served models.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
@@ -54,16 +58,16 @@ def _write(path: Path, text: str) -> None:
             os.unlink(tmp)
 
 
-def _window(window: str | None, last: int | None, default: float) -> Any:
+def _seconds(window: str | None, last: int | None, default: float) -> float | None:
+    """The time window in seconds (None when ``--last`` counts rows instead)."""
     from mlfactory.config import parse_duration
-    from mlfactory.monitoring import Window
 
     if window is not None and last is not None:
         raise ConfigError("give either --window (a time span such as 1h) or --last (a row count), not both")
     if last is not None:
-        return Window(last=last)
+        return None
     try:
-        return Window(seconds=parse_duration(window) if window is not None else default)
+        return parse_duration(window) if window is not None else default
     except ValueError as exc:
         raise ConfigError(f"--window: {exc}") from None
 
@@ -107,19 +111,12 @@ def run(
     json: JSON = False,
 ) -> None:
     """Check a window of the prediction log: one stored report per model version and route."""
-    from mlfactory.monitoring import monitor_project, render_html
-    from mlfactory.serving import PredictionLog
-
     project = project_from(ctx)
-    log = PredictionLog(project.loaded.path(project.config.server.prediction_log.path))
-    spec = _window(window, last, project.config.monitoring.window)
+    seconds = _seconds(window, last, project.config.monitoring.window)
     with console.status("monitoring…"):
-        reports = monitor_project(
-            project, log, models=[model] if model else None, window=spec, version=version, route=route
-        )
+        reports = project.monitor(model, seconds=seconds, last=last, version=version, route=route)
     if html is not None and reports:
-        history = project.metadata.list_monitor_reports(reports[0].model, version=reports[0].version)
-        _write(html, render_html(reports[0], history))
+        _write(html, project.monitor_html(reports[0]))
     if json:
         print_json([r.to_dict() for r in reports])
         return
@@ -129,7 +126,7 @@ def run(
         _summary_rows(reports),
     )
     for r in reports:
-        for note in [*r.messages, *r.performance.get("messages", [])]:
+        for note in r.notes():
             console.print(f"[yellow]{r.model}/{r.version} {r.route}:[/] {note}", highlight=False)
     if html is not None:
         console.print(f"report written to {html}")
@@ -145,27 +142,25 @@ def history(
     json: JSON = False,
 ) -> None:
     """Stored reports of a model over time: drift, performance and health."""
-    from mlfactory.monitoring import report_history
-
-    rows = report_history(project_from(ctx).metadata, model, version=version, route=route, limit=limit)
+    rows = project_from(ctx).monitor_history(model, version=version, route=route, limit=limit)
     if json:
-        print_json(rows)
+        print_json([_summary(r) for r in rows])
         return
     table(
         f"monitoring history of {model}",
         ["time", "report", "v", "route", "rows", "drift", "acc.", "est.", "p95", Col("status", detail=True)],
         [
             [
-                fmt(r["created_at"])[:16],  # to the minute: the full line fits 80 columns
-                r["id"][:8],
-                r["version"],
-                r["route"],
-                r["rows"],
-                _num(r["metrics"].get("drift.share"), 3),
-                _num(r["metrics"].get("performance.accuracy"), 3),
-                _num(r["metrics"].get("estimated.accuracy"), 3),
-                _num(r["metrics"].get("health.latency_p95_ms"), 1),
-                "" if r["status"] == "ok" else r["status"],
+                fmt(r.created_at)[:16],  # to the minute: the full line fits 80 columns
+                r.id[:8],
+                r.version,
+                r.route,
+                r.rows,
+                _num(r.metrics.get("drift.share"), 3),
+                _num(r.metrics.get("performance.accuracy"), 3),
+                _num(r.metrics.get("estimated.accuracy"), 3),
+                _num(r.metrics.get("health.latency_p95_ms"), 1),
+                "" if r.status == "ok" else r.status,
             ]
             for r in rows
         ],
@@ -173,9 +168,14 @@ def history(
     )
 
 
-def _full_id(reports: list[dict[str, Any]], given: str) -> str:
+def _summary(r: MonitorReportRecord) -> dict[str, Any]:
+    """A history line for --json: the stored summary, without the full report (not read for a history)."""
+    return {k: v for k, v in dataclasses.asdict(r).items() if k != "report"}
+
+
+def _full_id(reports: list[MonitorReportRecord], given: str) -> str:
     """The id of the one report that starts with ``given`` (the history shows 8 characters of each)."""
-    found = [r["id"] for r in reports if r["id"].startswith(given)]
+    found = [r.id for r in reports if r.id.startswith(given)]
     if len(found) > 1 and given not in found:
         raise ConfigError(f"--id {given!r} starts {len(found)} report ids; give more of it")
     return found[0] if len(found) == 1 else given
@@ -199,15 +199,12 @@ def report(
     json: JSON = False,
 ) -> None:
     """Show a stored report (the newest by default), as a table, JSON or an HTML page with plots."""
-    from mlfactory.monitoring import load_report, render_html
-
     project = project_from(ctx)
     if report_id is not None:
-        report_id = _full_id(project.metadata.list_monitor_reports(model), report_id)
-    rep = load_report(project.metadata, model, report_id)
+        report_id = _full_id(project.monitor_reports(model), report_id)
+    rep = project.monitor_report(model, report_id)
     if html is not None:
-        history = project.metadata.list_monitor_reports(model, version=rep.version)
-        _write(html, render_html(rep, history))
+        _write(html, project.monitor_html(rep))
     if json:
         print_json(rep.to_dict())
         return
@@ -221,18 +218,18 @@ def report(
         ["column", "method", "statistic", "p-value", "effect", "drift", Col("notes", detail=True)],
         [
             [
-                c["column"],
-                c.get("method"),
-                fmt(c.get("statistic")),
-                fmt(c.get("p_value")),
-                fmt(c.get("effect_size")),
-                {True: "DRIFT", False: "no", None: c.get("status")}[c.get("drifted")],
-                "; ".join(c.get("messages", [])),
+                c.column,
+                c.method,
+                fmt(c.statistic),
+                fmt(c.p_value),
+                fmt(c.effect_size),
+                {True: "DRIFT", False: "no", None: c.status}[c.drifted],
+                "; ".join(c.messages),
             ]
             for c in [*rep.columns, *rep.outputs, *rep.label]
         ],
     )
-    for note in [*rep.messages, *rep.performance.get("messages", [])]:
+    for note in rep.notes():
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     if html is not None:
         console.print(f"report written to {html}")
@@ -246,16 +243,11 @@ def compare(
     json: JSON = False,
 ) -> None:
     """Plain drift report of two data sets, with the project's monitoring settings when run inside one."""
-    from mlfactory.config import MonitoringConfig, load_project_config
-    from mlfactory.monitoring import compare_files, render_compare_html
+    from mlfactory.project.monitor import compare_data, compare_html
 
-    try:
-        settings = load_project_config().config.monitoring
-    except ConfigError:
-        settings = MonitoringConfig()
-    result = compare_files(reference, current, settings)
+    result = compare_data(reference, current)
     if html is not None:
-        _write(html, render_compare_html(result, title=f"{current.name} vs {reference.name}"))
+        _write(html, compare_html(result, title=f"{current.name} vs {reference.name}"))
     if json:
         print_json(result)
         return

@@ -51,7 +51,7 @@ def list_runs(
 @app.command("show")
 def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
     """Show one run (an id or a unique prefix of one)."""
-    run = project_from(ctx).metadata.get_run(run_id)
+    run = project_from(ctx).run(run_id)
     if json:
         print_json(run)
         return
@@ -74,11 +74,7 @@ def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
 @app.command("compare")
 def compare(ctx: typer.Context, run_ids: list[str], json: JSON = False) -> None:
     """Compare runs side by side: every parameter and metric, differing rows marked."""
-    from mlfactory.tracking import compare_runs
-
-    project = project_from(ctx)
-    runs = [project.metadata.get_run(r) for r in run_ids]
-    rows = compare_runs(runs)
+    runs, rows = project_from(ctx).compare_runs(run_ids)
     if json:
         print_json(rows)
         return

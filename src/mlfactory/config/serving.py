@@ -27,7 +27,12 @@ class BatchingConfig(_Strict):
 
 
 class PredictionLogConfig(_Strict):
-    """Where and how often the server writes the prediction log (Parquet segments)."""
+    """Where and how often the server writes the prediction log (Parquet segments).
+
+    It lives under ``server:`` because servers write the log, but every reader opens the same folder from
+    ``path`` (monitoring, feedback, the controller, skew reports, ``mlfactory verify``): see
+    :mod:`mlfactory.stores.predictions`.
+    """
 
     enabled: bool = True
     path: str = ".mlfactory/predictions"
@@ -47,6 +52,7 @@ class ServerConfig(_Strict):
     max_rows: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     reload_interval: float = Field(default=2.0, gt=0)
+    ui: bool = Field(default=True, description="mount the dashboard at /ui (false for serving-only replicas)")
     default_model: str | None = Field(default=None, description="model behind POST /invocations")
     model_cache: int = Field(default=8, ge=1, description="explicitly requested versions kept loaded")
     shadow_queue: int = Field(

@@ -1,9 +1,33 @@
 """The controller that closes the loop, its rollout state machine, and the maturity assessment."""
 
-from mlfactory.control.canary import Verdict, analyze_canary
-from mlfactory.control.controller import Controller, Step
-from mlfactory.control.maturity import Maturity, assess
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from mlfactory.control.states import TRANSITIONS, RolloutState, check_transition
+
+if TYPE_CHECKING:
+    from mlfactory.control.canary import Verdict, analyze_canary
+    from mlfactory.control.controller import Controller
+    from mlfactory.control.maturity import Maturity, assess
+    from mlfactory.control.steps import Step
+
+# these pull in numpy, pandas, scipy and the monitoring stack: loaded on first use, so a command that only
+# reads a rollout (`mlfactory controller status`) stays light
+_LAZY = {
+    "Verdict": "mlfactory.control.canary",
+    "analyze_canary": "mlfactory.control.canary",
+    "Controller": "mlfactory.control.controller",
+    "Maturity": "mlfactory.control.maturity",
+    "assess": "mlfactory.control.maturity",
+    "Step": "mlfactory.control.steps",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name]), name)
+
 
 __all__ = [
     "TRANSITIONS",

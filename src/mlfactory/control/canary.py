@@ -10,6 +10,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from mlfactory.config import RolloutConfig
+from mlfactory.control.plan import CanaryPlan
 from mlfactory.control.stats import distribution_shift, hits, planned_rows, sequential_difference
 
 Status = Literal["ok", "regressed", "insufficient"]
@@ -59,27 +60,28 @@ def _scale(limit: float) -> float:
     return max(2 * limit, 0.01)
 
 
-def canary_plan(policy: RolloutConfig, accuracy: float | None) -> dict[str, Any]:
+def canary_plan(policy: RolloutConfig, accuracy: float | None) -> CanaryPlan | None:
     """How many labelled canary rows the accuracy comparison needs (at ``accuracy`` for the champion): to
     roll back a challenger worse by twice the allowed regression, and to promote one as good as the
-    champion, each with the policy's power; and what that means in requests at the canary's weight."""
+    champion, each with the policy's power; and what that means in requests at the canary's weight. None
+    when the policy does not compare accuracy."""
     limit = next((c.max_regression for c in policy.compare if c.metric == "accuracy"), None)
     if limit is None:
-        return {}
+        return None
     rate = min(max(accuracy if accuracy is not None else 0.9, 0.05), 0.99)
     weight = policy.canary_weight / 100
     args = {"weight": weight, "alpha": policy.significance, "power": policy.power, "scale": _scale(limit)}
     rollback = planned_rows(rate, 2 * limit, **args)
     promote = planned_rows(rate, max(limit, 0.005), **args)
-    return {
-        "metric": "accuracy",
-        "champion_accuracy": rate,
-        "allowed_regression": limit,
-        "power": policy.power,
-        "labelled_canary_rows_to_catch_2x_regression": rollback,
-        "labelled_canary_rows_to_promote_an_equal_model": promote,
-        "labelled_requests_to_catch_2x_regression": round(rollback / weight),
-    }
+    return CanaryPlan(
+        metric="accuracy",
+        champion_accuracy=rate,
+        allowed_regression=limit,
+        power=policy.power,
+        labelled_canary_rows_to_catch_2x_regression=rollback,
+        labelled_canary_rows_to_promote_an_equal_model=promote,
+        labelled_requests_to_catch_2x_regression=round(rollback / weight),
+    )
 
 
 def accuracy_status(
@@ -131,7 +133,8 @@ def _accuracy_check(
     if status == "ok":
         detail = f"{shown}: no worse than {limit} below the champion (p={p_inferior:.3g})"
         return Check("accuracy", ac, ap, ap - ac, p_inferior, "ok", detail)
-    plan = canary_plan(policy, ap).get("labelled_canary_rows_to_promote_an_equal_model")
+    planned = canary_plan(policy, ap)
+    plan = planned.labelled_canary_rows_to_promote_an_equal_model if planned is not None else None
     detail = (
         f"{shown}: not yet shown within {limit} of the champion (p={p_inferior:.3g}; "
         f"about {plan} labelled canary rows decide for an equal model)"
@@ -204,7 +207,7 @@ def _check(
         js,
         p,
         "regressed" if bad else "ok",
-        f"prediction distribution Jensen–Shannon distance {js:.3f} (p={p:.3g}, allowed {limit})",
+        f"prediction distribution Jensen-Shannon distance {js:.3f} (p={p:.3g}, allowed {limit})",
     )
 
 

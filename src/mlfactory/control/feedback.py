@@ -14,10 +14,9 @@ from __future__ import annotations
 import pandas as pd
 
 from mlfactory.config import ModelConfig
-from mlfactory.serving import PredictionLog
 from mlfactory.serving.feedback import label_spec
-from mlfactory.serving.predlog import INPUT_PREFIX
 from mlfactory.stores.metadata import MetadataStore
+from mlfactory.stores.predictions import INPUT_PREFIX, PredictionReader
 from mlfactory.training import FeedbackRows
 from mlfactory.training.feedback import REQUEST_ID
 
@@ -25,7 +24,7 @@ AUTOMATIC_PREFIX = "auto"
 
 
 def feedback_training_rows(
-    log: PredictionLog, metadata: MetadataStore, name: str, model: ModelConfig
+    log: PredictionReader, metadata: MetadataStore, name: str, model: ModelConfig
 ) -> FeedbackRows:
     """Rows that real users labelled, shaped like the model's source: its inputs, label and timestamp."""
     frame = log.with_feedback(metadata, model=name)

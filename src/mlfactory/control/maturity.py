@@ -33,7 +33,7 @@ def assess(project: Project) -> Maturity:
     runs = meta.list_runs(limit=200)
     tracked = [r for r in runs if r.dataset_id and r.environment.get("python")]
     versions = {n: meta.list_model_versions(n) for n in meta.list_model_names()}
-    lineage = [v for vs in versions.values() for v in vs if v.run_id and v.lineage.get("dataset")]
+    lineage = [v for vs in versions.values() for v in vs if v.run_id and v.lineage.dataset]
     gates = {n: m.gates for n, m in config.models.items() if m.gates}
     production = {n for (n, a) in meta.get_aliases() if a == PRODUCTION}
     rollouts = meta.list_events(kinds=["routing.set"])

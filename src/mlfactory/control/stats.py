@@ -12,7 +12,7 @@ from scipy import stats
 
 
 def worse_proportion(good_a: int, n_a: int, good_b: int, n_b: int) -> tuple[float, float]:
-    """One-sided two-proportion z-test that A's rate is below B's: (difference B − A, p-value)."""
+    """One-sided two-proportion z-test that A's rate is below B's: (difference B - A, p-value)."""
     if n_a == 0 or n_b == 0:
         return 0.0, 1.0
     pa, pb = good_a / n_a, good_b / n_b
@@ -27,13 +27,13 @@ def worse_proportion(good_a: int, n_a: int, good_b: int, n_b: int) -> tuple[floa
 def sequential_difference(
     hits_a: ArrayLike, n_a: ArrayLike, hits_b: ArrayLike, n_b: ArrayLike, *, null: float, scale: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """An always-valid test of a difference of two proportions, ``rate_a − rate_b`` against ``null``.
+    """An always-valid test of a difference of two proportions, ``rate_a - rate_b`` against ``null``.
 
     The mixture sequential probability ratio test (mSPRT; Johari, Pekelis and Walsh, "Always valid
     inference", 2017) on the normal approximation of the difference, mixing over alternatives
     N(``null``, ``scale``²). Its p-value may be looked at after every row: the chance that it *ever* drops
-    below α while the null holds is at most α, so how often the controller looks does not change the error
-    rate. Rates are smoothed as (hits + 1) / (n + 2) for the variance, so 0 of n is not certainty.
+    below alpha while the null holds is at most alpha, so how often the controller looks does not change the
+    error rate. Rates are smoothed as (hits + 1) / (n + 2) for the variance, so 0 of n is not certainty.
 
     Vectorized: arguments may be arrays (one entry per trial or look).
 
@@ -54,7 +54,7 @@ def planned_rows(
 ) -> int:
     """Labelled canary rows after which :func:`sequential_difference` detects that the canary's rate is
     ``effect`` below the champion's ``rate`` (measured from its null) with probability ``power``, the
-    champion getting ``(1 − weight) / weight`` times as many labelled rows. Conservative: it asks the test
+    champion getting ``(1 - weight) / weight`` times as many labelled rows. Conservative: it asks the test
     to succeed at that single look, though it may succeed at any earlier one."""
     z = float(stats.norm.ppf(power))
     odds = (1 - weight) / weight
@@ -74,7 +74,7 @@ def _kl(p: np.ndarray, m: np.ndarray) -> float:
 
 
 def distribution_shift(a: Sequence[Any], b: Sequence[Any]) -> tuple[float, float]:
-    """Jensen–Shannon distance between two categorical samples (0..1) and the chi-square p-value."""
+    """Jensen-Shannon distance between two categorical samples (0..1) and the chi-square p-value."""
     values, codes = np.unique(
         np.concatenate([np.asarray(a, dtype=object).astype(str), np.asarray(b, dtype=object).astype(str)]),
         return_inverse=True,
@@ -104,4 +104,5 @@ def as_classes(values: Sequence[Any], classes: Sequence[Any] | None) -> np.ndarr
 
 def hits(predictions: Sequence[Any], labels: Sequence[Any], classes: Sequence[Any] | None) -> np.ndarray:
     """Row-wise prediction == label, after bringing both to the model's class type."""
-    return as_classes(predictions, classes) == as_classes(labels, classes)
+    same: np.ndarray = as_classes(predictions, classes) == as_classes(labels, classes)
+    return same

@@ -1,18 +1,27 @@
-"""What makes the controller retrain: drift, performance, a schedule, new data."""
+"""What makes the controller retrain: drift, performance, a schedule, new data.
+
+Each trigger is a pure function of :class:`TriggerInputs`, the evidence the controller gathers once per pass
+(:mod:`mlfactory.control.evidence`); none reads a store, so each is tested with plain values.
+"""
 
 from __future__ import annotations
 
-import time
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
-from mlfactory.config import ModelConfig, PolicyConfig
+import pandas as pd
+
+from mlfactory.config import PolicyConfig
 from mlfactory.control.stats import as_classes
-from mlfactory.entities import PRODUCTION, ModelVersion
+from mlfactory.entities import DatasetVersion, ModelVersion
 from mlfactory.evaluation import compute_metrics
+from mlfactory.monitoring import ReportMetrics
 
-if TYPE_CHECKING:
-    from mlfactory.control.controller import Controller
+# below this many labelled rows the realized metric is too noisy; the label-free estimate decides
+MIN_LABELLED_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -24,48 +33,100 @@ class Fired:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _schedule(ctl: Controller, name: str, policy: PolicyConfig, champion: ModelVersion) -> Fired | None:
-    every = policy.triggers.schedule
+@dataclass(frozen=True)
+class LatestReport:
+    """The newest monitoring report of production: its id and its metrics."""
+
+    id: str
+    metrics: ReportMetrics
+
+
+@dataclass(frozen=True)
+class DriftWindow:
+    """One stored monitoring window of production that showed dataset drift."""
+
+    report: str
+    created_at: object
+    share: float | None
+    drifted: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "drifted": list(self.drifted)}
+
+
+@dataclass(frozen=True, eq=False)
+class TriggerInputs:
+    """Everything the triggers look at, gathered once per pass.
+
+    Attributes:
+        name: the model.
+        task: ``classification`` or ``regression``.
+        policy: the model's policy (which triggers are on, and their thresholds).
+        champion: the production version.
+        now: the pass's time.
+        newest_dataset: the newest version of the model's source (only when the new-data trigger is on).
+        tried_datasets: datasets a challenger was already trained on (gated or rejected).
+        labelled: production's newest labelled rows (``prediction`` and ``label`` columns).
+        report: the newest monitoring report of the champion in production.
+        drift: the newest consecutive drifted windows of production, oldest first.
+    """
+
+    name: str
+    task: str
+    policy: PolicyConfig
+    champion: ModelVersion
+    now: datetime
+    newest_dataset: DatasetVersion | None = None
+    tried_datasets: frozenset[str] = frozenset()
+    labelled: pd.DataFrame | None = None
+    report: LatestReport | None = None
+    drift: tuple[DriftWindow, ...] = ()
+
+
+def schedule(i: TriggerInputs) -> Fired | None:
+    """Fires when production is older than the policy's schedule."""
+    every = i.policy.triggers.schedule
     if every is None:
         return None
-    age = time.time() - champion.created_at.timestamp()
+    age = (i.now - i.champion.created_at).total_seconds()
     if age < every:
         return None
     return Fired(
         "schedule",
-        f"production {champion.ref} is {age / 3600:.1f} h old (schedule {every / 3600:.1f} h)",
+        f"production {i.champion.ref} is {age / 3600:.1f} h old (schedule {every / 3600:.1f} h)",
         {"age_s": age, "schedule_s": every},
     )
 
 
-def _new_data(ctl: Controller, name: str, model: ModelConfig, champion: ModelVersion) -> Fired | None:
-    newest = ctl.newest_dataset(model.source)
-    if not newest.valid or newest.id == champion.lineage.get("dataset"):
+def new_data(i: TriggerInputs) -> Fired | None:
+    """Fires on a valid dataset version production was not trained on and no challenger was tried on."""
+    newest = i.newest_dataset
+    if not i.policy.triggers.new_data or newest is None:
         return None
-    tried = ctl.project.metadata.list_events(model=name, kinds=["rollout.gated", "rollout.rejected"])
-    if any(e.payload.get("dataset") == newest.id for e in tried):
-        return None  # a challenger was already trained on it
+    trained_on = i.champion.lineage.dataset
+    if not newest.valid or newest.id == trained_on or newest.id in i.tried_datasets:
+        return None
     return Fired(
         "new_data",
-        f"new dataset version {newest.id} (production trained on {champion.lineage.get('dataset')})",
+        f"new dataset version {newest.id} (production trained on {trained_on})",
         {"dataset": newest.id},
     )
 
 
-def _performance(
-    ctl: Controller, name: str, model: ModelConfig, policy: PolicyConfig, champion: ModelVersion
-) -> Fired | None:
-    metric, floor = policy.triggers.performance_metric, policy.triggers.performance_below
+def performance(i: TriggerInputs) -> Fired | None:
+    """Fires when production's realized metric on its newest labelled rows is below the floor; before
+    enough labels, when the newest report's label-free estimate is (see :func:`estimated`)."""
+    metric, floor = i.policy.triggers.performance_metric, i.policy.triggers.performance_below
     if metric is None or floor is None:
         return None
-    rows = ctl.labelled_rows(name, champion.version, route=PRODUCTION).tail(policy.window_rows)
-    if len(rows) < min(policy.window_rows, 100):
-        return _estimated(ctl, name, metric, floor, champion)
-    classes = champion.signature.get("classes")
+    rows = i.labelled if i.labelled is not None else pd.DataFrame(columns=["prediction", "label"])
+    if len(rows) < min(i.policy.window_rows, MIN_LABELLED_ROWS):
+        return estimated(i.report, metric, floor)
+    classes = i.champion.signature.classes
     y, pred = rows["label"].to_numpy(), rows["prediction"].to_numpy()
     if classes is not None:
         y, pred = as_classes(y, classes), as_classes(pred, classes)
-    value = compute_metrics(model.task, y, pred, None, classes, [metric]).get(metric)
+    value = compute_metrics(i.task, y, pred, None, classes, [metric]).get(metric)
     if value is None or value >= floor:
         return None
     return Fired(
@@ -75,52 +136,37 @@ def _performance(
     )
 
 
-def _estimated(ctl: Controller, name: str, metric: str, floor: float, champion: ModelVersion) -> Fired | None:
+def estimated(report: LatestReport | None, metric: str, floor: float) -> Fired | None:
     """Before labels arrive: the newest monitoring report's label-free estimate of the metric."""
-    reports = ctl.project.metadata.list_monitor_reports(
-        name, version=champion.version, route=PRODUCTION, limit=1
-    )
-    metrics = reports[-1]["metrics"] if reports else {}
-    value = metrics.get(f"estimated.{metric}")
-    if value is None or value >= floor or metrics.get("estimated.reliable") == 0.0:
+    if report is None:
+        return None
+    value = report.metrics.estimated(metric)
+    if value is None or value >= floor or report.metrics.estimate_reliable is False:
         return None  # an estimate the report calls unreliable (inputs outside the holdout's) decides nothing
     return Fired(
         "performance",
         f"estimated {metric} {value:.3f} (no labels yet, from the model's calibrated "
-        f"scores in monitoring report {reports[-1]['id']}) is below {floor}",
-        {
-            "metric": metric,
-            "value": value,
-            "threshold": floor,
-            "estimated": True,
-            "report": reports[-1]["id"],
-        },
+        f"scores in monitoring report {report.id}) is below {floor}",
+        {"metric": metric, "value": value, "threshold": floor, "estimated": True, "report": report.id},
     )
 
 
-def _drift(ctl: Controller, name: str, policy: PolicyConfig, champion: ModelVersion) -> Fired | None:
-    k = policy.triggers.drift_windows
-    if k is None:
-        return None
-    streak = ctl.drift_streak(name, champion)
-    if len(streak) < k:
+def drift(i: TriggerInputs) -> Fired | None:
+    """Fires when the newest ``drift_windows`` monitoring windows in a row showed dataset drift."""
+    k = i.policy.triggers.drift_windows
+    if k is None or len(i.drift) < k:
         return None
     return Fired(
         "drift",
-        f"dataset drift in {len(streak)} consecutive windows "
-        f"(drifted columns: {', '.join(streak[-1].get('drifted', []))})",
-        {"windows": streak[-k:]},
+        f"dataset drift in {len(i.drift)} consecutive windows "
+        f"(drifted columns: {', '.join(i.drift[-1].drifted)})",
+        {"windows": [w.to_json() for w in i.drift[-k:]]},
     )
 
 
-def check_triggers(ctl: Controller, name: str, model: ModelConfig, champion: ModelVersion) -> list[Fired]:
-    """Every trigger of the model's policy that fires now."""
-    policy = model.policy
-    assert policy is not None
-    found = [
-        _schedule(ctl, name, policy, champion),
-        _new_data(ctl, name, model, champion) if policy.triggers.new_data else None,
-        _performance(ctl, name, model, policy, champion),
-        _drift(ctl, name, policy, champion),
-    ]
-    return [f for f in found if f is not None]
+TRIGGERS: tuple[Callable[[TriggerInputs], Fired | None], ...] = (schedule, new_data, performance, drift)
+
+
+def check_triggers(inputs: TriggerInputs) -> list[Fired]:
+    """Every trigger of the model's policy that fires on ``inputs``, in a fixed order."""
+    return [f for f in (trigger(inputs) for trigger in TRIGGERS) if f is not None]

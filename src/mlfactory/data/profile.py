@@ -1,4 +1,11 @@
-"""Statistical profiles of a frame: the dataset's summary and the reference monitoring compares against.
+"""Statistical profiles of a frame: the one builder of a dataset version's summary and of the reference a
+model version's monitoring compares against.
+
+Both are made of the same column statistics at a different :class:`Resolution`: a dataset version keeps a
+summary a person reads (:data:`DATASET_RESOLUTION`, 10 bins and 100 categories, :func:`profile_frame`); a
+model version keeps what drift tests need (:data:`MONITORING_RESOLUTION`, 100 bins and 200 categories,
+:func:`build_reference`). Each keeps the stored JSON layout it always had, so profiles stored by earlier
+versions of mlfactory read unchanged.
 
 Everything is plain JSON (floats, ints, strings, lists, dicts; ``None`` for undefined values such as the
 standard deviation of one value), and exact: bin counts and frequencies are counted, never sampled.
@@ -7,27 +14,73 @@ Conventions drift monitoring must follow to compare new data with a profile:
 
 * numeric bins: ``edges`` ascending; ``counts[i]`` counts finite values in ``[edges[i], edges[i+1])``, the
   last bin also holding ``edges[-1]`` (``numpy.histogram``). A constant column has edges ``[v, v]``.
-* category frequencies: the 100 most frequent values as strings, the rest summed under ``"__other__"``.
+* category frequencies: the most frequent values as strings (:data:`DATASET_RESOLUTION`: 100), the rest
+  summed under ``"__other__"``.
 * text vocabulary: lowercase tokens matched by :data:`TOKEN_PATTERN`, with the number of documents
   (non-null values) holding each.
+
+The monitoring reference's layout (``build_reference``, format 2)::
+
+    {"format": 2, "n_rows": int,
+     "columns": {name: {"kind": "numeric", "edges": [...], "counts": [...], "sums": [...],
+                        "values": [...] | None, "value_counts": [...] | None, "count", "nulls", "mean", "std"}
+                       | {"kind": "categorical", "frequencies": {value: count}, "other": int,
+                          "count", "nulls"}},
+     "text": {column: {"vocabulary": [...], "token_pattern": str}}}
+
+Per numeric column it keeps bins at ``bins`` quantiles and at ``bins`` equal widths (the equal widths split
+the wide tail bins of skewed columns) with the sum of each bin's offsets from its left edge (so the
+Wasserstein distance is exact, not interpolated), and every value with its count when there are at most
+:data:`DISCRETE_VALUES` distinct values (tested as the discrete variable it is; quantile bins would lump a
+0/1 column into one bin). A text column ``body`` appears in ``columns`` as ``body.chars``, ``body.words`` and
+``body.oov_rate`` (:func:`text_views`). Training adds ``outputs``, ``label`` and ``calibration``
+(:func:`mlfactory.monitoring.baseline.training_reference`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mlfactory.data.schema import as_strings, is_stringish, to_utc_datetime
+from mlfactory.entities import NUMERIC_TYPES
 
+
+@dataclass(frozen=True)
+class Resolution:
+    """How finely a profile describes a column.
+
+    Attributes:
+        bins: quantile bins per numeric column (the monitoring reference adds as many equal-width bins).
+        max_categories: most frequent values kept per categorical column; the rest are summed.
+    """
+
+    bins: int
+    max_categories: int
+
+
+DATASET_RESOLUTION = Resolution(bins=10, max_categories=100)  # a summary to read
+# fine enough for Anderson-Darling and an exact Wasserstein distance
+MONITORING_RESOLUTION = Resolution(bins=100, max_categories=200)
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
-N_BINS = 10
-TOP_CATEGORIES = 100
 OTHER = "__other__"
 VOCABULARY_SIZE = 1000
 TOKEN_PATTERN = r"(?u)\b\w+\b"
+TEXT_FEATURES = ("chars", "words", "oov_rate")
+DISCRETE_VALUES = 20  # a numeric column with at most this many distinct values is tested as discrete
+REFERENCE_FORMAT = 2  # the monitoring reference's layout; 0 marks one derived from a data profile
+# Binned as numbers: the numeric types except ``boolean``, which frames hold as numbers but a profile counts
+# as the two categories it is (frequencies compare two values better than bins do).
+BINNED_TYPES = tuple(t for t in NUMERIC_TYPES if t != "boolean")
+CATEGORICAL_TYPES = ("category", "boolean")
+
+
+# -- shared helpers -------------------------------------------------------------------------------------
 
 
 def _num(x: Any) -> float | None:
@@ -45,26 +98,72 @@ def _quantiles(ordered: np.ndarray, levels: Any) -> np.ndarray:
     return np.asarray(ordered[low] + (ordered[high] - ordered[low]) * frac, dtype="float64")
 
 
+def _moments(ordered: np.ndarray) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (None for fewer than two values) of non-empty finite floats."""
+    return _num(ordered.mean()), _num(ordered.std(ddof=1)) if len(ordered) > 1 else None
+
+
+def _bin_starts(ordered: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Deduplicated edges (a constant column gets ``[v, v]``) and where each bin starts in the sorted values,
+    counted like ``numpy.histogram``: every value is <= the last edge, which closes the last bin."""
+    if len(edges) == 1:
+        edges = np.array([edges[0], edges[0]])
+    starts = np.searchsorted(ordered, edges, side="left")
+    starts[-1] = len(ordered)
+    return edges, starts
+
+
+def category_key(value: Any) -> str:
+    """The text a category value is compared as: ``1``, ``1.0`` and ``np.int64(1)`` are all ``"1"``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_floats(values: Any) -> np.ndarray:
+    """Any column as float64; text that is not a number becomes NaN (counted as null)."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if not pd.api.types.is_numeric_dtype(s.dtype):
+        s = pd.to_numeric(s, errors="coerce")
+    return np.asarray(s.to_numpy(dtype="float64", na_value=np.nan))
+
+
+def document_frequencies(docs: list[str], size: int = VOCABULARY_SIZE) -> dict[str, int]:
+    """The ``size`` lowercase tokens found in the most documents, each with that number of documents, most
+    frequent first (ties by token)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(
+        lowercase=True, token_pattern=TOKEN_PATTERN, max_features=size, binary=True, dtype=np.int64
+    )
+    try:
+        matrix = vectorizer.fit_transform(docs)
+    except ValueError:  # no tokens at all
+        return {}
+    df = np.asarray(matrix.sum(axis=0)).ravel()
+    terms = vectorizer.get_feature_names_out()
+    order = np.lexsort((terms, -df))
+    return {str(terms[i]): int(df[i]) for i in order}
+
+
+# -- the dataset profile (profile_frame) ---------------------------------------------------------------
+
+
 def _summary(ordered: np.ndarray) -> dict[str, Any]:
     """Mean, sample standard deviation and quantiles of sorted finite floats."""
     if not len(ordered):
         return {"mean": None, "std": None, "quantiles": [None] * len(QUANTILES)}
-    return {
-        "mean": _num(ordered.mean()),
-        "std": _num(ordered.std(ddof=1)) if len(ordered) > 1 else None,
-        "quantiles": [_num(q) for q in _quantiles(ordered, QUANTILES)],
-    }
+    mean, std = _moments(ordered)
+    return {"mean": mean, "std": std, "quantiles": [_num(q) for q in _quantiles(ordered, QUANTILES)]}
 
 
-def _bins(ordered: np.ndarray) -> dict[str, list[Any]]:
-    """Quantile-bin edges and exact counts, counted like ``numpy.histogram`` (the last bin is closed)."""
+def _bins(ordered: np.ndarray, bins: int) -> dict[str, list[Any]]:
+    """Quantile-bin edges and exact counts."""
     if not len(ordered):
         return {"edges": [], "counts": []}
-    edges = np.unique(_quantiles(ordered, np.linspace(0.0, 1.0, N_BINS + 1)))
-    if len(edges) == 1:
-        edges = np.array([edges[0], edges[0]])
-    starts = np.searchsorted(ordered, edges, side="left")
-    starts[-1] = len(ordered)  # every value is <= the last edge, which closes the last bin
+    edges, starts = _bin_starts(ordered, np.unique(_quantiles(ordered, np.linspace(0.0, 1.0, bins + 1))))
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in np.diff(starts)]}
 
 
@@ -72,7 +171,7 @@ def _whole(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def _numeric(s: pd.Series, integer: bool) -> dict[str, Any]:
+def _numeric(s: pd.Series, integer: bool, resolution: Resolution) -> dict[str, Any]:
     if pd.api.types.is_numeric_dtype(s.dtype):  # booleans included
         raw = s
     elif is_stringish(s):
@@ -89,7 +188,7 @@ def _numeric(s: pd.Series, integer: bool) -> dict[str, Any]:
         **_summary(ordered),
         "min": None,
         "max": None,
-        "bins": _bins(ordered),
+        "bins": _bins(ordered, resolution.bins),
     }
     if len(ordered):
         low, high = ordered[0], ordered[-1]
@@ -97,34 +196,18 @@ def _numeric(s: pd.Series, integer: bool) -> dict[str, Any]:
     return out
 
 
-def _categorical(s: pd.Series) -> dict[str, Any]:
+def _categorical(s: pd.Series, resolution: Resolution) -> dict[str, Any]:
     strings = as_strings(s)
     counts = strings.value_counts(dropna=True)
-    top = counts.iloc[:TOP_CATEGORIES]
+    top = counts.iloc[: resolution.max_categories]
     frequencies = {str(k): int(v) for k, v in zip(top.index, top.to_numpy(), strict=True)}
-    frequencies[OTHER] = frequencies.get(OTHER, 0) + int(counts.iloc[TOP_CATEGORIES:].sum())
+    frequencies[OTHER] = frequencies.get(OTHER, 0) + int(counts.iloc[resolution.max_categories :].sum())
     return {
         "count": int(strings.notna().sum()),
         "nulls": int(strings.isna().sum()),
         "distinct": len(counts),
         "frequencies": frequencies,
     }
-
-
-def _vocabulary(docs: pd.Series) -> dict[str, int]:
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    vectorizer = CountVectorizer(
-        lowercase=True, token_pattern=TOKEN_PATTERN, max_features=VOCABULARY_SIZE, binary=True, dtype=np.int64
-    )
-    try:
-        matrix = vectorizer.fit_transform(docs.tolist())
-    except ValueError:  # no tokens at all
-        return {}
-    df = np.asarray(matrix.sum(axis=0)).ravel()
-    terms = vectorizer.get_feature_names_out()
-    order = np.lexsort((terms, -df))
-    return {str(terms[i]): int(df[i]) for i in order}
 
 
 def _text(s: pd.Series) -> dict[str, Any]:
@@ -140,7 +223,7 @@ def _text(s: pd.Series) -> dict[str, Any]:
         "chars": _summary(chars),
         "words": _summary(words),
         "token_pattern": TOKEN_PATTERN,
-        "vocabulary": _vocabulary(docs),
+        "vocabulary": document_frequencies(docs.tolist()),
     }
 
 
@@ -155,18 +238,34 @@ def _datetime(s: pd.Series) -> dict[str, Any]:
     }
 
 
-def profile_frame(df: pd.DataFrame, types: dict[str, str]) -> dict[str, Any]:
-    """Profile each typed column of a frame.
+def _profile_column(s: pd.Series, kind: str, resolution: Resolution) -> dict[str, Any] | None:
+    if kind in BINNED_TYPES:
+        return _numeric(s, integer=kind == "integer", resolution=resolution)
+    if kind in CATEGORICAL_TYPES:
+        return _categorical(s, resolution)
+    if kind == "text":
+        return _text(s)
+    if kind == "datetime":
+        return _datetime(s)
+    return None
+
+
+def profile_frame(
+    df: pd.DataFrame, types: Mapping[str, str], resolution: Resolution = DATASET_RESOLUTION
+) -> dict[str, Any]:
+    """Profile each typed column of a frame (a dataset version's profile).
 
     Per ``number``/``integer`` column: count (finite values), nulls, infinite, mean, std (sample), min, max,
-    quantiles at :data:`QUANTILES`, and 10 quantile bins (deduplicated edges and exact counts). Per
-    ``category``/``boolean`` column: count, nulls, distinct count and frequencies (top 100 plus
-    ``"__other__"``). Per ``text`` column: character and word length statistics and the document
-    frequencies of the 1000 most common lowercase tokens. Per ``datetime`` column: count, nulls, min, max.
+    quantiles at :data:`QUANTILES`, and ``resolution.bins`` quantile bins (deduplicated edges and exact
+    counts). Per ``category``/``boolean`` column: count, nulls, distinct count and frequencies (the
+    ``resolution.max_categories`` most frequent plus ``"__other__"``). Per ``text`` column: character and
+    word length statistics and the document frequencies of the 1000 most common lowercase tokens. Per
+    ``datetime`` column: count, nulls, min, max.
 
     Args:
         df: the data.
         types: column name to type; columns missing from ``df`` or of unknown type are left out.
+        resolution: bins and categories kept (default: :data:`DATASET_RESOLUTION`).
 
     Returns:
         ``{"n_rows": int, "columns": {name: {"type": ..., ...}}}``, JSON-serializable.
@@ -175,16 +274,169 @@ def profile_frame(df: pd.DataFrame, types: dict[str, str]) -> dict[str, Any]:
     for name, kind in types.items():
         if name not in df.columns:
             continue
-        s = df[name]
-        if kind in ("number", "integer"):
-            stats = _numeric(s, integer=kind == "integer")
-        elif kind in ("category", "boolean"):
-            stats = _categorical(s)
-        elif kind == "text":
-            stats = _text(s)
-        elif kind == "datetime":
-            stats = _datetime(s)
-        else:
-            continue
-        columns[name] = {"type": kind, **stats}
+        stats = _profile_column(df[name], kind, resolution)
+        if stats is not None:
+            columns[name] = {"type": kind, **stats}
     return {"n_rows": len(df), "columns": columns}
+
+
+# -- the monitoring reference (build_reference) -------------------------------------------------------
+
+
+def _discrete(finite: np.ndarray) -> dict[str, Any]:
+    """Every value with its count, when there are at most :data:`DISCRETE_VALUES` of them."""
+    if np.count_nonzero(finite[1:] != finite[:-1]) >= DISCRETE_VALUES:
+        return {}
+    first = np.concatenate([[0], np.flatnonzero(finite[1:] != finite[:-1]) + 1])
+    return {
+        "values": [float(v) for v in finite[first]],
+        "value_counts": [int(c) for c in np.diff(np.concatenate([first, [len(finite)]]))],
+    }
+
+
+def numeric_reference(values: Any, bins: int = MONITORING_RESOLUTION.bins) -> dict[str, Any]:
+    """Bins at ``bins`` quantiles and ``bins`` equal widths (deduplicated edges, exact ``numpy.histogram``
+    counts, each bin's sum of offsets from its left edge), the values themselves when there are at most
+    :data:`DISCRETE_VALUES`, and moments of one column."""
+    raw = as_floats(values)
+    finite = np.sort(raw[np.isfinite(raw)])
+    out: dict[str, Any] = {
+        "kind": "numeric",
+        "count": len(finite),
+        "nulls": int((~np.isfinite(raw)).sum()),
+        "edges": [],
+        "counts": [],
+        "sums": [],
+        "values": None,
+        "value_counts": None,
+        "mean": None,
+        "std": None,
+        "min": None,
+        "max": None,
+    }
+    if not len(finite):
+        return out
+    quantiles = _quantiles(finite, np.linspace(0.0, 1.0, bins + 1))
+    # equal-width edges too: quantile bins of a skewed column leave a wide top bin, where the two
+    # distribution functions may cross unseen and the Wasserstein distance would come out short
+    even = np.linspace(finite[0], finite[-1], bins + 1)
+    edges, starts = _bin_starts(finite, np.unique(np.concatenate([quantiles, even])))
+    counts = np.diff(starts)
+    # Σ (x − left edge) per bin; reduceat gives a lone value for an empty bin, which the mask drops
+    totals = np.add.reduceat(finite, np.minimum(starts[:-1], len(finite) - 1))
+    sums = np.where(counts > 0, totals - counts * edges[:-1], 0.0)
+    mean, std = _moments(finite)
+    out.update(
+        edges=[float(e) for e in edges],
+        counts=[int(c) for c in counts],
+        sums=[float(v) for v in sums],
+        mean=mean,
+        std=std,
+        min=float(finite[0]),
+        max=float(finite[-1]),
+        **_discrete(finite),
+    )
+    return out
+
+
+def categorical_reference(values: Any, top: int = MONITORING_RESOLUTION.max_categories) -> dict[str, Any]:
+    """Counts of the ``top`` most frequent values (as :func:`category_key` text), the rest as ``other``."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    counts = s.value_counts(dropna=True)
+    merged: dict[str, int] = {}
+    for key, n in zip(counts.index, counts.to_numpy(), strict=True):
+        k = category_key(key)
+        merged[k] = merged.get(k, 0) + int(n)
+    ordered = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "kind": "categorical",
+        "count": int(sum(merged.values())),
+        "nulls": int(s.isna().sum()),
+        "frequencies": dict(ordered[:top]),
+        "other": int(sum(n for _, n in ordered[top:])),
+    }
+
+
+def text_views(docs: Any, vocabulary: Iterable[str]) -> dict[str, np.ndarray]:
+    """Per document: characters, words (whitespace-separated) and the share of tokens outside
+    ``vocabulary`` (NaN for a document without tokens). Nulls stay NaN in every view.
+
+    Monitoring measures a window's text columns with this same function, so both sides agree.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
+
+    s = docs if isinstance(docs, pd.Series) else pd.Series(docs)
+    if not len(s):  # the vectorizers reject an empty batch (a window chunk may hold no rows)
+        return {view: np.empty(0) for view in TEXT_FEATURES}
+    present = s.notna().to_numpy()
+    text = s.astype("str").where(s.notna(), "")
+    chars = text.str.len().to_numpy(dtype="float64")
+    words = text.str.count(r"\S+").to_numpy(dtype="float64")
+    docs_list = text.tolist()
+    counter = HashingVectorizer(
+        lowercase=True, token_pattern=TOKEN_PATTERN, alternate_sign=False, norm=None, n_features=2**10
+    )
+    tokens = np.asarray(counter.transform(docs_list).sum(axis=1), dtype="float64").ravel()
+    vocab = sorted(set(vocabulary))
+    if vocab:
+        vectorizer = CountVectorizer(
+            lowercase=True, token_pattern=TOKEN_PATTERN, vocabulary=vocab, dtype=np.int64
+        )
+        known = np.asarray(vectorizer.transform(docs_list).sum(axis=1), dtype="float64").ravel()
+    else:
+        known = np.zeros(len(text))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        oov = np.where(tokens > 0, 1.0 - known / tokens, np.nan)
+    missing = ~present
+    for view in (chars, words, oov):
+        view[missing] = np.nan
+    return {"chars": chars, "words": words, "oov_rate": oov}
+
+
+def build_vocabulary(docs: Any, size: int = VOCABULARY_SIZE) -> list[str]:
+    """The ``size`` lowercase tokens found in the most documents, sorted."""
+    s = docs if isinstance(docs, pd.Series) else pd.Series(docs)
+    return sorted(document_frequencies(s.dropna().astype("str").tolist(), size))
+
+
+def column_reference(
+    values: Any, kind: str, resolution: Resolution = MONITORING_RESOLUTION
+) -> dict[str, Any]:
+    """The reference of one column by declared type (one of :data:`BINNED_TYPES` is binned, any other
+    type counted as categories)."""
+    if kind in BINNED_TYPES:
+        ref = numeric_reference(values, resolution.bins)
+    else:
+        ref = categorical_reference(values, resolution.max_categories)
+    return {**ref, "type": kind}
+
+
+def build_reference(
+    frame: pd.DataFrame, types: Mapping[str, str], resolution: Resolution = MONITORING_RESOLUTION
+) -> dict[str, Any]:
+    """The monitoring reference of a frame's typed columns (``number``, ``integer``, ``category``,
+    ``boolean``, ``text``; other types are left out), in the layout the module describes.
+
+    Args:
+        frame: the reference data, e.g. a model's training rows.
+        types: column name to declared type.
+        resolution: bins and categories kept (default: :data:`MONITORING_RESOLUTION`).
+    """
+    columns: dict[str, Any] = {}
+    text: dict[str, Any] = {}
+    for name, kind in types.items():
+        if name not in frame.columns:
+            continue
+        if kind in BINNED_TYPES or kind in CATEGORICAL_TYPES:
+            columns[name] = column_reference(frame[name], kind, resolution)
+        elif kind == "text":
+            vocab = build_vocabulary(frame[name])
+            text[name] = {"vocabulary": vocab, "token_pattern": TOKEN_PATTERN}
+            for view, values in text_views(frame[name], vocab).items():
+                columns[f"{name}.{view}"] = {
+                    **numeric_reference(values, resolution.bins),
+                    "type": "number",
+                    "source": name,
+                    "feature": view,
+                }
+    return {"format": REFERENCE_FORMAT, "n_rows": len(frame), "columns": columns, "text": text}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlfactory.entities import GateResult, Lineage, Signature
+from mlfactory.evaluation.metrics import SliceMetrics
 
-def _row_sources(counts: dict[str, Any] | None) -> list[str]:
+
+def _row_sources(counts: Mapping[str, int]) -> list[str]:
     """Where the rows came from: the dataset and labelled production traffic, and what was left out."""
     if not counts:
         return []
@@ -36,11 +40,11 @@ def model_card(
     estimator: str,
     task: str,
     label: str,
-    signature: dict[str, Any],
+    signature: Signature,
     metrics: dict[str, Any],
-    gates: list[dict[str, Any]],
-    lineage: dict[str, Any],
-    slices: dict[str, Any],
+    gates: Sequence[GateResult],
+    lineage: Lineage,
+    slices: SliceMetrics,
 ) -> str:
     """Render the card: intended use, data and lineage, inputs, metrics, slices and gate results."""
     lines = [
@@ -51,20 +55,19 @@ def model_card(
         "## Model",
         f"- Task: {task}, label `{label}`",
         f"- Estimator: `{estimator}`",
-        f"- Training run: `{lineage.get('run')}`",
+        f"- Training run: `{lineage.run}`",
         "",
         "## Data and lineage",
-        f"- Dataset version: `{lineage.get('dataset')}` (source `{lineage.get('source')}`, "
-        f"content SHA-256 `{str(lineage.get('dataset_hash'))[:16]}…`)",
-        f"- Training rows: {lineage.get('train_rows')}, holdout rows: {lineage.get('holdout_rows')} "
-        f"({lineage.get('split')})",
-        *_row_sources(lineage.get("rows")),
-        f"- Project file SHA-256: `{str(lineage.get('project_file_sha256'))[:16]}…`",
+        f"- Dataset version: `{lineage.dataset}` (source `{lineage.source}`, "
+        f"content SHA-256 `{str(lineage.dataset_hash)[:16]}…`)",
+        f"- Training rows: {lineage.train_rows}, holdout rows: {lineage.holdout_rows} ({lineage.split})",
+        *_row_sources(lineage.rows),
+        f"- Project file SHA-256: `{str(lineage.project_file_sha256)[:16]}…`",
         "",
         "## Inputs",
         "| column | type |",
         "|---|---|",
-        *[f"| {c['name']} | {c['type']} |" for c in signature.get("inputs", [])],
+        *[f"| {c.name} | {c.type} |" for c in signature.inputs],
         "",
         "## Holdout metrics",
         "| metric | value |",
@@ -75,7 +78,7 @@ def model_card(
     ]
     if gates:
         lines += ["| rule | result | detail |", "|---|---|---|"]
-        lines += [f"| {g['rule']} | {'pass' if g['passed'] else 'FAIL'} | {g['detail']} |" for g in gates]
+        lines += [f"| {g.rule} | {'pass' if g.passed else 'FAIL'} | {g.detail} |" for g in gates]
     else:
         lines.append("_No gates declared._")
     for col, per in slices.items():

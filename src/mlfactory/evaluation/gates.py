@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlfactory.config import LOWER_IS_BETTER, GateConfig
+from mlfactory.entities import GateResult
 
 
 def evaluate_gates(
@@ -13,13 +14,13 @@ def evaluate_gates(
     metrics: dict[str, Any],
     champion: dict[str, Any] | None,
     champion_label: str | None = None,
-) -> list[dict[str, Any]]:
-    """One result per gate: ``{metric, rule, value, passed, detail}``.
+) -> list[GateResult]:
+    """One result per rule of each gate (a gate with ``min`` and ``max`` gives two).
 
     ``champion`` holds the production version's metrics on the same holdout (None when there is none: a
     relative gate then passes, saying so).
     """
-    results = []
+    results: list[GateResult] = []
     for gate in gates:
         value = metrics.get(gate.metric)
         checks: list[tuple[str, bool, str]] = []
@@ -48,7 +49,7 @@ def evaluate_gates(
                 )
         for rule, ok, detail in checks:
             results.append(
-                {"metric": gate.metric, "rule": rule, "value": value, "passed": bool(ok), "detail": detail}
+                GateResult(metric=gate.metric, rule=rule, value=value, passed=bool(ok), detail=detail)
             )
     return results
 

@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+# column -> value -> metric name (and ``rows``) -> value (None where undefined)
+SliceMetrics = dict[str, dict[str, dict[str, float | None]]]
+
 
 def _classification(
     y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: Sequence[Any], names: Sequence[str]
@@ -89,12 +92,12 @@ def metrics_by_slice(
     proba: np.ndarray | None,
     classes: Sequence[Any] | None,
     names: Sequence[str],
-) -> dict[str, dict[str, dict[str, Any]]]:
+) -> SliceMetrics:
     """Metrics per value of each segment column: ``{column: {value: {"rows": n, metric: value}}}``."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: SliceMetrics = {}
     for col in segments:
         groups = frame[col].astype(str).fillna("__missing__").to_numpy()
-        per: dict[str, dict[str, Any]] = {}
+        per: dict[str, dict[str, float | None]] = {}
         for value in np.unique(groups):
             mask = groups == value
             m = compute_metrics(

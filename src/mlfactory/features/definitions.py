@@ -107,7 +107,7 @@ def _source_of(fn: FeatureFunction) -> str:
         code = getattr(fn, "__code__", None)
         if code is None:
             return repr(fn)
-        return code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
+        return str(code.co_code.hex() + repr(code.co_consts) + repr(code.co_names))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,7 +143,7 @@ class FeatureView:
         _check_name(f"feature view '{self.name}' timestamp column", self.timestamp)
         if self.created_timestamp is not None:
             _check_name(f"feature view '{self.name}' created_timestamp column", self.created_timestamp)
-        object.__setattr__(self, "ttl", parse_ttl(self.ttl))  # type: ignore[arg-type]
+        object.__setattr__(self, "ttl", parse_ttl(self.ttl))
         self._check_features()
         if self.function is not None and not callable(self.function):
             raise ConfigError(f"feature view '{self.name}': function must be callable")
@@ -255,7 +255,7 @@ def feature_view(
             ttl=ttl,  # type: ignore[arg-type]  # parsed in __post_init__
             function=fn,
             created_timestamp=created_timestamp,
-            defaults=dict(defaults or {}),  # type: ignore[arg-type]
+            defaults=dict(defaults or {}),
             description=description or inspect.getdoc(fn) or "",
         )
 

@@ -91,7 +91,7 @@ def lookup(
             )
             if status == PRESENT:
                 for f in view.features:
-                    out[f][i] = rec.values.get(f)  # type: ignore[union-attr]
+                    out[f][i] = rec.values.get(f)
                 continue
             problems.setdefault(i, {})[view.name] = status
             if statuses[i] != NOT_FOUND:

@@ -201,16 +201,7 @@ def point_in_time_join(
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
     with tempfile.TemporaryDirectory(dir=workdir) as tmp, connect(memory_limit, Path(tmp)) as con:
-        work = Path(tmp)
-        if isinstance(labels, pd.DataFrame):
-            con.register("labels_in", labels.assign(_rid=range(len(labels))))
-            source, plain = "labels_in", "(SELECT * EXCLUDE (_rid) FROM labels_in)"
-        else:
-            source = (
-                "(SELECT * EXCLUDE (file_row_number), file_row_number AS _rid "
-                f"FROM read_parquet({lit(labels)}, file_row_number = true))"
-            )
-            plain = f"read_parquet({lit(labels)})"
+        source, plain = _label_source(con, labels)
         columns = _types(con, source)
         columns.pop("_rid", None)
         _check_inputs(columns, event_time, views)
@@ -223,27 +214,54 @@ def point_in_time_join(
             every = range(len(views))
             sql = _group_sql(every, views, left, "L.* EXCLUDE (_rid, _label_us)", columns, right_types)
             return _copy(con, sql, out)
-        # several: each group's features in label order, then glued to the labels side by side
-        keys = list(dict.fromkeys(k for v in views for k in v.join_keys))
-        narrow = work / "labels.parquet"
-        _copy(
-            con,
-            f"SELECT _rid, {''.join(q(k) + ', ' for k in keys)}{us(q(event_time))} AS _label_us "
-            f"FROM {source} ORDER BY _rid",
-            narrow,
-            compression="uncompressed",
-        )
-        left = f"read_parquet({lit(narrow)})"
-        left_types = _types(con, left)
-        parts = []
-        for g, group in enumerate(_groups(sizes, budget)):
-            parts.append(work / f"group{g}.parquet")
-            sql = _group_sql(group, views, left, "L._rid", left_types, right_types)
-            _copy(con, sql, parts[-1], compression="uncompressed")
+        groups = _groups(sizes, budget)
+        parts = _join_in_groups(con, source, event_time, views, groups, right_types, Path(tmp))
         picked = ", ".join(f"P{g}.* EXCLUDE (_rid)" for g in range(len(parts)))
         glued = " ".join(f"POSITIONAL JOIN read_parquet({lit(p)}) P{g}" for g, p in enumerate(parts))
         con.execute("SET threads = 1")  # the scan is sequential anyway; one writer buffers one row group
         return _copy(con, f"SELECT L.*, {picked} FROM {plain} L {glued}", out)
+
+
+def _label_source(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame | Path) -> tuple[str, str]:
+    """The labels as two relations: with a ``_rid`` row number (their order), and as given."""
+    if isinstance(labels, pd.DataFrame):
+        con.register("labels_in", labels.assign(_rid=range(len(labels))))
+        return "labels_in", "(SELECT * EXCLUDE (_rid) FROM labels_in)"
+    numbered = (
+        "(SELECT * EXCLUDE (file_row_number), file_row_number AS _rid "
+        f"FROM read_parquet({lit(labels)}, file_row_number = true))"
+    )
+    return numbered, f"read_parquet({lit(labels)})"
+
+
+def _join_in_groups(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    event_time: str,
+    views: Sequence[ViewTable],
+    groups: list[list[int]],
+    right_types: list[dict[str, str]],
+    work: Path,
+) -> list[Path]:
+    """When one query would not fit the budget: each group's features in label order, one file per group,
+    to be glued to the labels side by side."""
+    keys = list(dict.fromkeys(k for v in views for k in v.join_keys))
+    narrow = work / "labels.parquet"
+    _copy(
+        con,
+        f"SELECT _rid, {''.join(q(k) + ', ' for k in keys)}{us(q(event_time))} AS _label_us "
+        f"FROM {source} ORDER BY _rid",
+        narrow,
+        compression="uncompressed",
+    )
+    left = f"read_parquet({lit(narrow)})"
+    left_types = _types(con, left)
+    parts = []
+    for g, group in enumerate(groups):
+        parts.append(work / f"group{g}.parquet")
+        sql = _group_sql(group, views, left, "L._rid", left_types, right_types)
+        _copy(con, sql, parts[-1], compression="uncompressed")
+    return parts
 
 
 def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:

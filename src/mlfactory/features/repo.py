@@ -69,7 +69,7 @@ def collect(objects: list[object]) -> FeatureRepo:
                 other = into.get(obj.name)
                 if other is not None and other is not obj:
                     raise ConfigError(f"two {kind}s are named '{obj.name}'; give each a unique name")
-                into[obj.name] = obj  # type: ignore[index,assignment]
+                into[obj.name] = obj  # type: ignore[assignment]
     for service in services.values():
         for sel in service.selections():
             views.setdefault(sel.view.name, sel.view)

@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from mlfactory.config import LoadedConfig
-from mlfactory.entities import DatasetVersion
+from mlfactory.entities import DatasetVersion, FeatureLineage, Signature
 from mlfactory.errors import NotFoundError, ValidationError
 from mlfactory.features.compute import compute_view
 from mlfactory.features.definitions import FeatureView
 from mlfactory.features.materialize import MaterializeResult, from_us, materialize_view
-from mlfactory.features.offline import ViewTable, lit, point_in_time_join
+from mlfactory.features.offline import ViewTable, point_in_time_join
 from mlfactory.features.online.base import OnlineRecord, OnlineStore, entity_key, open_online_store
 from mlfactory.features.repo import FeatureRepo, load_feature_repo
 from mlfactory.features.skew import compare
-from mlfactory.features.spec import ServiceSpec
+from mlfactory.features.spec import ServiceSpec, service_spec
 from mlfactory.stores.artifacts import ArtifactStore
 from mlfactory.stores.metadata import MetadataStore
+from mlfactory.stores.predictions import INPUT_PREFIX, PredictionReader, open_prediction_reader
 
 NUMERIC_KINDS = ("number", "integer", "boolean")
 
@@ -42,7 +42,7 @@ class TrainingSet:
     digest: str
     frame: pd.DataFrame
     spec: ServiceSpec
-    lineage: dict[str, Any]
+    lineage: FeatureLineage
 
 
 def with_defaults(frame: pd.DataFrame, spec: ServiceSpec) -> pd.DataFrame:
@@ -105,7 +105,7 @@ class FeatureStore:
         mark = self.online.watermark(name)
         return {
             **view.to_dict(),
-            "versions": self.metadata.list_feature_views(name),
+            "versions": [asdict(v) for v in self.metadata.list_feature_views(name)],
             "online": {
                 "entities": self.online.count(name),
                 "watermark": from_us(mark.us) if mark else None,
@@ -150,15 +150,16 @@ class FeatureStore:
             self.metadata.add_feature_table(
                 view.name, view.code_version, ds.id, digest=digest, n_rows=len(frame), backfills=backfills
             )
-            cached = {"digest": digest, "backfills": backfills}
+        else:
+            digest, backfills = cached.digest, cached.backfills
         return ViewTable(
             name=view.name,
-            path=self.artifacts.local_path(cached["digest"]),
+            path=self.artifacts.local_path(digest),
             join_keys=view.join_keys,
             features=tuple(view.features),
             ttl_seconds=view.ttl_seconds,
-            backfills=cached["backfills"],
-            digest=cached["digest"],
+            backfills=backfills,
+            digest=digest,
         ), ds
 
     # -- online ---------------------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ class FeatureStore:
     ) -> TrainingSet:
         """Join a service's features onto label rows point-in-time, store the result and record it."""
         svc = self.repo.service(service)
-        spec = ServiceSpec.of(svc, on_missing)
+        spec = service_spec(svc, on_missing)
         tables, sources = [], {}
         for sel in svc.selections():
             table, ds = self.table(sel.view)
@@ -257,12 +258,12 @@ class FeatureStore:
             n_rows=n,
             spec={"service": spec.to_dict(), "views": sources, "event_time": event_time},
         )
-        lineage = {
-            "training_set": ts_id,
-            "feature_service": svc.name,
-            "feature_views": {k: v["code_version"] for k, v in sources.items()},
-            "feature_datasets": {k: v["dataset"] for k, v in sources.items()},
-        }
+        lineage = FeatureLineage(
+            training_set=ts_id,
+            feature_service=svc.name,
+            feature_views={k: v["code_version"] for k, v in sources.items()},
+            feature_datasets={k: v["dataset"] for k, v in sources.items()},
+        )
         return TrainingSet(ts_id, digest, frame, spec, lineage)
 
     def _view_tables(self, spec: ServiceSpec) -> list[ViewTable]:
@@ -334,11 +335,10 @@ class FeatureStore:
             The report: rows compared, per-version and per-feature mismatch rates and largest differences.
         """
         signatures = {v.version: v.signature for v in self.metadata.list_model_versions(model)}
-        log_root = log_root or self.loaded.path(self.loaded.config.server.prediction_log.path)
-        files = sorted((log_root / f"model={model}").glob("**/*.parquet"))
-        if not files:
-            raise NotFoundError(f"the prediction log in {log_root} has nothing for model '{model}' yet")
-        served = _read_log(files, since, limit)
+        log = PredictionReader(log_root) if log_root is not None else open_prediction_reader(self.loaded)
+        if not log.files(model):
+            raise NotFoundError(f"the prediction log in {log.root} has nothing for model '{model}' yet")
+        served = log.query(model=model, since=since, limit=limit, newest_first=True)
         report: dict[str, Any] = {
             "model": model,
             "rows": 0,
@@ -347,11 +347,11 @@ class FeatureStore:
             "max_mismatch_rate": 0.0,
         }
         for version, part in served.groupby("version"):
-            spec = ServiceSpec.from_signature(signatures.get(int(version), {}))
+            spec = ServiceSpec.from_signature(signatures.get(int(version), Signature()))
             if spec is None:
                 continue
             part = part.reset_index(drop=True)
-            prefixed = {c: c.removeprefix("input.") for c in part.columns if c.startswith("input.")}
+            prefixed = {c: c.removeprefix(INPUT_PREFIX) for c in part.columns if c.startswith(INPUT_PREFIX)}
             part = part.rename(columns=prefixed)
             labels = part[[*spec.join_keys, "time", "request_id"]]
             tables = self._view_tables(spec)
@@ -369,16 +369,3 @@ class FeatureStore:
             raise NotFoundError(f"no logged version of model '{model}' uses a feature service")
         report["id"] = self.metadata.add_skew_report(model, report, actor=actor)
         return report
-
-
-def _read_log(files: list[Path], since: datetime | None, limit: int) -> pd.DataFrame:
-    where = "" if since is None else f" WHERE time >= TIMESTAMPTZ {lit(since.isoformat())}"
-    paths = "[" + ", ".join(lit(f) for f in files) + "]"
-    con = duckdb.connect()
-    try:
-        return con.execute(
-            f"SELECT * FROM read_parquet({paths}, union_by_name = true){where} "
-            f"ORDER BY time DESC LIMIT {int(limit)}"
-        ).df()
-    finally:
-        con.close()

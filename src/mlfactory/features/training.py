@@ -3,10 +3,10 @@ file plus the service's features, and its signature says which come from where."
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 from mlfactory.config import FeaturesConfig, ModelConfig
-from mlfactory.entities import NUMERIC_TYPES
+from mlfactory.entities import NUMERIC_TYPES, Signature
 from mlfactory.features.spec import ServiceSpec
 
 
@@ -22,14 +22,14 @@ def with_service_features(model: ModelConfig, spec: ServiceSpec) -> ModelConfig:
     return model.model_copy(update={"features": update})
 
 
-def annotate_signature(signature: dict[str, Any], spec: ServiceSpec) -> None:
-    """Mark each input as coming from the store or the request, and record the service for serving."""
+def annotate_signature(signature: Signature, spec: ServiceSpec) -> Signature:
+    """The signature with each input marked as coming from the store (typed as the store has it) or the
+    request, and the service recorded for serving."""
     store = spec.features
-    for col in signature["inputs"]:
-        if col["name"] in store:
-            col["type"] = store[col["name"]]
-            col["source"] = "store"
-        else:
-            col["source"] = "request"
-    signature["feature_service"] = spec.to_dict()
-    signature["entity_keys"] = spec.join_keys
+    inputs = tuple(
+        replace(col, type=store[col.name], source="store")
+        if col.name in store
+        else replace(col, source="request")
+        for col in signature.inputs
+    )
+    return replace(signature, inputs=inputs, feature_service=spec, entity_keys=tuple(spec.join_keys))

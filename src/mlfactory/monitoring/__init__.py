@@ -1,15 +1,16 @@
 """Monitoring: drift of inputs, outputs and labels against each version's reference, realized and estimated
 performance, service health, stored reports (JSON and HTML) and alerts."""
 
+from mlfactory.data.profile import build_reference
 from mlfactory.monitoring.alerts import evaluate_alerts, post_json
 from mlfactory.monitoring.baseline import training_reference
+from mlfactory.monitoring.calibration import Calibration, build_calibration
 from mlfactory.monitoring.compare import compare_files, compare_frames, drift_against, infer_types
-from mlfactory.monitoring.drift import ColumnDrift, column_drift, dataset_drift
+from mlfactory.monitoring.drift import ColumnDrift, DatasetDrift, column_drift, dataset_drift
 from mlfactory.monitoring.html import render_compare_html, render_html
-from mlfactory.monitoring.logwindow import LogSource, LogWindow, Window
-from mlfactory.monitoring.performance import PerformanceCounts, build_calibration
-from mlfactory.monitoring.reference import build_reference, version_reference
-from mlfactory.monitoring.report import MonitorReport
+from mlfactory.monitoring.performance import PerformanceCounts, PerformanceResult
+from mlfactory.monitoring.reference import VersionReference, version_reference
+from mlfactory.monitoring.report import MonitorReport, ReportMetrics
 from mlfactory.monitoring.service import (
     drift_streak,
     load_report,
@@ -18,13 +19,19 @@ from mlfactory.monitoring.service import (
     run_monitor,
 )
 from mlfactory.monitoring.window_counts import WindowCounts
+from mlfactory.stores.predictions import LogSource, LogWindow, Window  # the log's reader, owned there
 
 __all__ = [
+    "Calibration",
     "ColumnDrift",
+    "DatasetDrift",
     "LogSource",
     "LogWindow",
     "MonitorReport",
     "PerformanceCounts",
+    "PerformanceResult",
+    "ReportMetrics",
+    "VersionReference",
     "Window",
     "WindowCounts",
     "build_calibration",

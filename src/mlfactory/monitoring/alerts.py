@@ -14,8 +14,8 @@ from mlfactory.config import AlertRuleConfig, MonitoringConfig
 from mlfactory.stores.metadata import MetadataStore
 
 if TYPE_CHECKING:
-    from mlfactory.monitoring.logwindow import Window
     from mlfactory.monitoring.report import MonitorReport
+    from mlfactory.stores.predictions import Window
 
 log = logging.getLogger("mlfactory.monitoring")
 ALERT_EVENT = "monitor.alert"

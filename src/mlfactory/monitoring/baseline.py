@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlfactory.monitoring.performance import build_calibration
-from mlfactory.monitoring.reference import build_reference, column_reference
+from mlfactory.data.profile import build_reference, column_reference
+from mlfactory.monitoring.calibration import build_calibration
 
 
 def training_reference(
@@ -45,5 +45,6 @@ def training_reference(
     ref["label"] = column_reference(train[label], kind) if label in train.columns else None
     ref["calibration"] = None
     if task == "classification" and probabilities is not None and classes:
-        ref["calibration"] = build_calibration(holdout_labels, probabilities, classes, max_ece)
+        calibration = build_calibration(holdout_labels, probabilities, classes, max_ece)
+        ref["calibration"] = calibration.to_json() if calibration is not None else None
     return ref

@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 
 from mlfactory.config import MonitoringConfig
+from mlfactory.data.profile import build_reference
 from mlfactory.errors import NotFoundError, ValidationError
 from mlfactory.monitoring.drift import ColumnDrift, column_drift, dataset_drift
-from mlfactory.monitoring.reference import build_reference
+from mlfactory.monitoring.reference import VersionReference
 from mlfactory.monitoring.window_counts import WindowCounts
 
 CHUNK_ROWS = 65_536
@@ -47,17 +48,18 @@ def drift_against(
         ``{"rows", "columns": [ColumnDrift dicts], "dataset": {...}, "messages": [...]}``.
     """
     settings = settings or MonitoringConfig()
-    counts = WindowCounts(reference["columns"], reference.get("text"))
+    ref = VersionReference.from_json(reference)
+    counts = WindowCounts(ref.columns, ref.text)
     present: set[str] = set()
     for chunk in chunks:
         counts.update(chunk)
         present.update(chunk.columns)
-    results = column_drift(reference["columns"], counts, settings, present=present)
+    results = column_drift(ref.columns, counts, settings, present=present)
     messages = window_messages(counts.rows, settings, results)
     return {
         "rows": counts.rows,
-        "columns": [r.to_dict() for r in results],
-        "dataset": dataset_drift(results, settings.drift_share),
+        "columns": [r.to_json() for r in results],
+        "dataset": dataset_drift(results, settings.drift_share).to_json(),
         "messages": messages,
     }
 

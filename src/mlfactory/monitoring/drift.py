@@ -29,20 +29,22 @@ numbers are computed on reference deciles. ``monitoring.small_sample`` no longer
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mlfactory.config import ColumnDriftConfig, MonitoringConfig
+from mlfactory.data.profile import DISCRETE_VALUES, OTHER
 from mlfactory.monitoring import stats
-from mlfactory.monitoring.reference import DISCRETE_VALUES, OTHER
+from mlfactory.monitoring.numeric import PLOT_CATEGORIES, numeric_statistics, pad
+from mlfactory.monitoring.reference import ColumnReference
 from mlfactory.monitoring.window_counts import MAX_NEW_VALUES, CategoricalCounts, NumericCounts, WindowCounts
 
 TESTS = ("anderson", "ks", "chisquare", "z")
 NUMERIC_METHODS = ("anderson", "ks", "wasserstein", "psi", "jensenshannon", "chisquare")
 CATEGORICAL_METHODS = ("chisquare", "z", "jensenshannon", "psi")
-PLOT_CATEGORIES = 20
 
 
 @dataclass
@@ -67,8 +69,62 @@ class ColumnDrift:
     current: dict[str, Any] = field(default_factory=dict)
     plot: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
+        """The check as stored in a report (``columns``, ``outputs``, ``label``) and shown by the CLI."""
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ColumnDrift:
+        """A check read back from a stored report (keys this version does not know are ignored)."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class DatasetDrift:
+    """Whether the window's inputs drifted as a whole: the share of decided feature checks that drifted,
+    against ``monitoring.drift_share``.
+
+    Attributes:
+        share: drifted share of the decided feature checks; None when none was decided.
+        threshold: the share at which the dataset counts as drifted.
+        drifted: ``share >= threshold``; None when undecided.
+        columns: the drifted feature columns.
+        checked: feature checks decided.
+        unchecked: feature columns without a decision (missing, too few rows, ...).
+    """
+
+    share: float | None
+    threshold: float
+    drifted: bool | None
+    columns: tuple[str, ...] = ()
+    checked: int = 0
+    unchecked: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``drift`` section of a stored report."""
+        return {
+            "share": self.share,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "columns": list(self.columns),
+            "checked": self.checked,
+            "unchecked": list(self.unchecked),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DatasetDrift | None:
+        """The section read back; None for a report without one (an empty window's report stores ``{}``)."""
+        if "threshold" not in data:
+            return None
+        return cls(
+            share=data.get("share"),
+            threshold=float(data["threshold"]),
+            drifted=data.get("drifted"),
+            columns=tuple(data.get("columns") or ()),
+            checked=int(data.get("checked") or 0),
+            unchecked=tuple(data.get("unchecked") or ()),
+        )
 
 
 def _f(x: Any) -> float | None:
@@ -100,196 +156,27 @@ def _threshold(method: str, override: ColumnDriftConfig | None, settings: Monito
     }.get(method, settings.alpha)
 
 
-def _pad(rows: list[np.ndarray], width: int, fill_last: bool = False) -> np.ndarray:
-    out = np.zeros((len(rows), width), dtype="float64")
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = r
-        if fill_last and len(r):
-            out[i, len(r) :] = r[-1]
-    return out
-
-
-def _sums(ref: dict[str, Any], nb: int) -> np.ndarray:
-    sums = ref.get("sums")
-    return np.asarray(sums, dtype="float64") if sums and len(sums) == nb else np.full(nb, np.nan)
-
-
-def _numeric_matrices(refs: list[dict[str, Any]], curs: list[NumericCounts]) -> dict[str, np.ndarray]:
-    """Padded edges, counts (the over bin moved to the last position) and per-bin offset sums."""
-    m = max(len(r["edges"]) - 1 for r in refs)
-    edges = _pad([np.asarray(r["edges"], dtype="float64") for r in refs], m + 1, fill_last=True)
-    ref = np.zeros((len(refs), m + 2))
-    cur = np.zeros((len(refs), m + 2))
-    ref_sums = np.zeros((len(refs), m))
-    cur_sums = np.zeros((len(refs), m))
-    for i, (r, c) in enumerate(zip(refs, curs, strict=True)):
-        nb = len(r["edges"]) - 1
-        ref[i, 1 : nb + 1] = r["counts"]
-        cur[i, : nb + 1] = c.counts[: nb + 1]
-        cur[i, -1] = c.counts[nb + 1]
-        ref_sums[i, :nb] = _sums(r, nb)
-        cur_sums[i, :nb] = c.sums[:nb] if len(c.sums) >= nb else np.nan
-    return {
-        "edges": edges,
-        "ref": ref,
-        "cur": cur,
-        "ref_sums": ref_sums,
-        "cur_sums": cur_sums,
-        "below": np.array([c.below for c in curs]),
-        "above": np.array([c.above for c in curs]),
-    }
-
-
-def _value_matrices(
-    refs: list[dict[str, Any]], curs: list[NumericCounts]
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """Per few-valued column: the sorted values of both sides and how often each occurs on each side."""
-    support, ref_rows, cur_rows = [], [], []
-    for r, c in zip(refs, curs, strict=True):
-        extra = sorted(c.extra)
-        values = np.concatenate(
-            [np.asarray(r["values"], dtype="float64"), np.asarray(extra, dtype="float64")]
-        )
-        order = np.argsort(values, kind="stable")
-        ref_counts = np.concatenate([np.asarray(r["value_counts"], dtype="float64"), np.zeros(len(extra))])
-        assert c.value_counts is not None
-        cur_counts = np.concatenate([c.value_counts, [c.extra[v] for v in extra]]).astype("float64")
-        support.append(values[order])
-        ref_rows.append(ref_counts[order])
-        cur_rows.append(cur_counts[order])
-    width = max(len(v) for v in support)
-    return support, _pad(support, width, fill_last=True), _pad(ref_rows, width), _pad(cur_rows, width)
-
-
-def _scale(ref: dict[str, Any]) -> tuple[float, str | None]:
-    if ref.get("feature") == "oov_rate":  # a share in [0, 1]: its shift is already on a common scale
+def _scale(ref: ColumnReference) -> tuple[float, str | None]:
+    if ref.feature == "oov_rate":  # a share in [0, 1]: its shift is already on a common scale
         return 1.0, None
-    std = ref.get("std")
+    std = ref.std
     if std:
         return float(std), None
-    mean = abs(ref.get("mean") or 0.0)
+    mean = abs(ref.mean or 0.0)
     return max(mean, 1.0), (
-        f"constant in the reference (value {ref.get('mean')}): Wasserstein is normed by "
+        f"constant in the reference (value {ref.mean}): Wasserstein is normed by "
         f"max(|mean|, 1) = {max(mean, 1.0):g} instead of the standard deviation"
     )
 
 
-def _numeric_plot(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
-    g_ref, g_cur = stats.coarsen(ref[None, :], cur[None, :])
-    labels = ["below range", *[f"decile {i + 1}" for i in range(g_ref.shape[1] - 2)], "above range"]
-    n_r, n_c = max(g_ref.sum(), 1), max(g_cur.sum(), 1)
-    return {
-        "labels": labels,
-        "reference": (g_ref[0] / n_r).tolist(),
-        "current": (g_cur[0] / n_c).tolist(),
-        "range": [float(edges[0]), float(edges[-1])],
-    }
-
-
-def _values_plot(values: np.ndarray, ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
-    n_r, n_c = max(ref.sum(), 1), max(cur.sum(), 1)
-    top = np.sort(np.argsort(-(ref / n_r + cur / n_c), kind="stable")[:PLOT_CATEGORIES])
-    return {
-        "labels": [f"{v:g}" for v in values[top]],
-        "reference": (ref[top] / n_r).tolist(),
-        "current": (cur[top] / n_c).tolist(),
-    }
-
-
-Statistics = tuple[dict[str, tuple[Any, Any]], float | None, dict[str, Any], list[str]]
-
-
-def _by_column(
-    ad: np.ndarray,
-    p_ad: np.ndarray,
-    d: np.ndarray,
-    p_ks: np.ndarray,
-    psi: np.ndarray,
-    js: np.ndarray,
-    chi: np.ndarray,
-    p_chi: np.ndarray,
-) -> list[dict[str, tuple[Any, Any]]]:
-    """Each column's statistic and p-value (where there is one) per method, from the vectorized results."""
-    return [
-        {
-            "anderson": (ad[i], p_ad[i]),
-            "ks": (d[i], p_ks[i]),
-            "psi": (psi[i], None),
-            "jensenshannon": (js[i], None),
-            "chisquare": (chi[i], p_chi[i]),
-        }
-        for i in range(len(ad))
-    ]
-
-
-def _binned_statistics(
-    refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
-) -> list[Statistics]:
-    mat = _numeric_matrices(refs, curs)
-    tied = stats.heaviest_share(mat["ref"], mat["cur"]) > stats.TIES_SHARE
-    d, p_ks = stats.ks_binned(mat["ref"], mat["cur"])
-    ad, p_ad = stats.anderson_darling_binned(mat["ref"], mat["cur"])
-    w = stats.wasserstein_binned(
-        mat["edges"], mat["ref"], mat["cur"], mat["below"], mat["above"], mat["ref_sums"], mat["cur_sums"]
-    )
-    coarse_ref, coarse_cur = stats.coarsen(mat["ref"], mat["cur"])
-    psi = stats.psi(coarse_ref, coarse_cur)
-    js = stats.jensen_shannon(coarse_ref, coarse_cur)
-    chi, p_chi, _ = stats.chi2_homogeneity(coarse_ref, coarse_cur, settings.min_expected)
-    tests = _by_column(ad, p_ad, d, p_ks, psi, js, chi, p_chi)
-    return [
-        (
-            tests[i],
-            w[i],
-            _numeric_plot(mat["ref"][i], mat["cur"][i], mat["edges"][i]),
-            [
-                f"one bin holds more than {stats.TIES_SHARE:.0%} of the rows (a point mass): the "
-                f"Anderson–Darling p-value is a Monte Carlo one ({stats.AD_RESAMPLES} splits)"
-            ]
-            if tied[i]
-            else [],
-        )
-        for i in range(len(refs))
-    ]
-
-
-def _discrete_statistics(
-    refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
-) -> list[Statistics]:
-    support, values, ref, cur = _value_matrices(refs, curs)
-    d, p_ks = stats.ks_binned(ref, cur)
-    ad, p_ad = stats.anderson_darling_binned(ref, cur)
-    w = stats.wasserstein_discrete(values, ref, cur)
-    psi = stats.psi(ref, cur)
-    js = stats.jensen_shannon(ref, cur)
-    chi, p_chi, _ = stats.chi2_homogeneity(ref, cur, settings.min_expected)
-    tests = _by_column(ad, p_ad, d, p_ks, psi, js, chi, p_chi)
-    return [
-        (
-            tests[i],
-            w[i],
-            _values_plot(support[i], ref[i, : len(support[i])], cur[i, : len(support[i])]),
-            [],
-        )
-        for i in range(len(refs))
-    ]
-
-
 def numeric_drift(
-    names: list[str], refs: list[dict[str, Any]], curs: list[NumericCounts], settings: MonitoringConfig
+    names: list[str], refs: list[ColumnReference], curs: list[NumericCounts], settings: MonitoringConfig
 ) -> list[ColumnDrift]:
     """Check numeric columns, all statistics computed in vectorized passes (binned and few-valued)."""
     if not names:
         return []
-    few = [i for i, c in enumerate(curs) if c.discrete and refs[i].get("value_counts")]
-    binned = [i for i in range(len(names)) if i not in set(few)]
-    computed: dict[int, Statistics] = {}
-    for group, fn in ((binned, _binned_statistics), (few, _discrete_statistics)):
-        if group:
-            for i, item in zip(
-                group, fn([refs[i] for i in group], [curs[i] for i in group], settings), strict=True
-            ):
-                computed[i] = item
+    few = [i for i, c in enumerate(curs) if c.discrete and refs[i].value_counts]
+    computed = numeric_statistics(refs, curs, few, settings.min_expected)
     out = []
     for i, name in enumerate(names):
         by_method, w, plot, notes = computed[i]
@@ -301,7 +188,7 @@ def numeric_drift(
             kind="numeric",
             effect_size=effect,
             effect="wasserstein_normed",
-            n_reference=int(sum(refs[i]["counts"])),
+            n_reference=int(sum(refs[i].counts)),
             n_current=curs[i].n,
             current=curs[i].summary(),
             plot=plot,
@@ -313,12 +200,12 @@ def numeric_drift(
             res.messages.extend(notes)
         if i in few:
             res.current["discrete"] = True
-        elif refs[i].get("values"):
+        elif refs[i].values:
             res.messages.append(
                 f"the window holds more than {MAX_NEW_VALUES} values the reference never had, so the column "
                 "is compared in the reference's bins rather than value by value"
             )
-        elif "sums" not in refs[i] and len(refs[i]["edges"]) <= DISCRETE_VALUES + 1:
+        elif refs[i].sums is None and len(refs[i].edges) <= DISCRETE_VALUES + 1:
             res.messages.append(
                 "the reference was stored before few-valued columns were kept value by value, so values "
                 "sharing a bin cannot be told apart; retrain to test it as discrete"
@@ -328,21 +215,21 @@ def numeric_drift(
 
 
 def _categorical_vectors(
-    ref: dict[str, Any], cur: CategoricalCounts
+    ref: ColumnReference, cur: CategoricalCounts
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Aligned counts over the reference's values, its ``other`` bucket and the window's new values.
 
     When the reference lumped rare values into ``other``, a value it does not name may be one of them, so
     such values count as ``other`` rather than as new.
     """
-    freq: dict[str, int] = ref.get("frequencies", {})
+    freq = ref.frequencies
     keys = list(freq)
     ref_counts = [float(v) for v in freq.values()]
     cur_counts = [float(cur.counts.get(k, 0)) for k in keys]
     unknown = {k: n for k, n in cur.counts.items() if k not in freq}
-    if ref.get("other", 0) > 0:
+    if ref.other > 0:
         keys.append(OTHER)
-        ref_counts.append(float(ref["other"]))
+        ref_counts.append(float(ref.other))
         cur_counts.append(float(sum(unknown.values())))
     else:
         for k, n in sorted(unknown.items(), key=lambda kv: -kv[1]):
@@ -353,15 +240,15 @@ def _categorical_vectors(
 
 
 def categorical_drift(
-    names: list[str], refs: list[dict[str, Any]], curs: list[CategoricalCounts], settings: MonitoringConfig
+    names: list[str], refs: list[ColumnReference], curs: list[CategoricalCounts], settings: MonitoringConfig
 ) -> list[ColumnDrift]:
     """Check categorical columns, all statistics computed in one vectorized pass."""
     if not names:
         return []
     aligned = [_categorical_vectors(r, c) for r, c in zip(refs, curs, strict=True)]
     width = max(len(k) for k, _, _ in aligned)
-    ref = _pad([a[1] for a in aligned], width)
-    cur = _pad([a[2] for a in aligned], width)
+    ref = pad([a[1] for a in aligned], width)
+    cur = pad([a[2] for a in aligned], width)
     chi, p_chi, _ = stats.chi2_homogeneity(ref, cur, settings.min_expected)
     z, p_z = stats.two_proportion_z(
         ref[:, 0], ref.sum(axis=1), cur[:, 0], cur.sum(axis=1), settings.min_expected
@@ -380,7 +267,7 @@ def categorical_drift(
             n_current=int(c.sum()),
             current=curs[i].summary(),
         )
-        known = set(refs[i].get("frequencies", {}))
+        known = set(refs[i].frequencies)
         new = {k: int(n) for k, n in zip(keys, c, strict=True) if k not in known and k != OTHER and n > 0}
         if new and c.sum():
             res.current["new_share"] = sum(new.values()) / float(c.sum())
@@ -476,8 +363,42 @@ def _unavailable(name: str, kind: str, role: str, status: str, message: str, n_r
     )
 
 
+def _unchecked(
+    name: str,
+    ref: ColumnReference,
+    acc: NumericCounts | CategoricalCounts | None,
+    settings: MonitoringConfig,
+    role: str,
+    present: set[str] | None,
+) -> ColumnDrift | None:
+    """The result of a column that cannot be checked (with its status and why), or None when it can."""
+    kind = ref.kind
+    override = settings.columns.get(name)
+    source = ref.source or name
+    n_ref = ref.count
+    if override is not None and not override.enabled:
+        return _unavailable(name, kind, role, "skipped", "disabled in monitoring.columns")
+    if (present is not None and source not in present) or acc is None or not acc.seen:
+        why = f"column '{source}' is not in the window's data, so it cannot be checked"
+        return _unavailable(name, kind, role, "missing", why, n_ref)
+    if n_ref == 0 or (kind == "numeric" and len(ref.edges) < 2):
+        why = "the reference has no values for this column (all null in training)"
+        return _unavailable(name, kind, role, "no_reference", why)
+    if isinstance(acc, NumericCounts):
+        values, infinite = acc.n, acc.infinite
+    else:
+        values, infinite = sum(acc.counts.values()), 0
+    if values == 0:
+        nulls = acc.nulls + infinite
+        what = f"all {nulls} values in the window are null" if nulls else "the window holds no values"
+        if infinite:
+            what += f" or infinite ({infinite} infinite)"
+        return _unavailable(name, kind, role, "no_data", what + ", so it cannot be checked", n_ref)
+    return None
+
+
 def column_drift(
-    reference: dict[str, dict[str, Any]],
+    reference: Mapping[str, ColumnReference],
     counts: WindowCounts,
     settings: MonitoringConfig,
     *,
@@ -492,59 +413,28 @@ def column_drift(
     fit the column).
 
     Args:
-        reference: column name → reference entry.
+        reference: column name → its reference entry.
         counts: the window, counted.
         settings: the project's monitoring section.
         role: ``feature``, ``output`` or ``label``, copied to each result.
         present: columns the window's data holds (text views by their source); all when None.
     """
     results: list[ColumnDrift] = []
-    groups: dict[str, tuple[list[str], list[dict[str, Any]], list[Any]]] = {
+    groups: dict[str, tuple[list[str], list[ColumnReference], list[Any]]] = {
         "numeric": ([], [], []),
         "categorical": ([], [], []),
     }
     for name, ref in reference.items():
-        kind = ref.get("kind", "numeric")
+        kind = ref.kind
         acc = counts.numeric.get(name) if kind == "numeric" else counts.categorical.get(name)
-        override = settings.columns.get(name)
-        source = ref.get("source", name)
-        n_ref = int(ref.get("count", 0))
-        if override is not None and not override.enabled:
-            results.append(_unavailable(name, kind, role, "skipped", "disabled in monitoring.columns"))
-        elif (present is not None and source not in present) or acc is None or not acc.seen:
-            results.append(
-                _unavailable(
-                    name,
-                    kind,
-                    role,
-                    "missing",
-                    f"column '{source}' is not in the window's data, so it cannot be checked",
-                    n_ref,
-                )
-            )
-        elif n_ref == 0 or (kind == "numeric" and len(ref.get("edges", [])) < 2):
-            results.append(
-                _unavailable(
-                    name,
-                    kind,
-                    role,
-                    "no_reference",
-                    "the reference has no values for this column (all null in training)",
-                )
-            )
-        elif (acc.n if isinstance(acc, NumericCounts) else sum(acc.counts.values())) == 0:
-            nulls = acc.nulls + (acc.infinite if isinstance(acc, NumericCounts) else 0)
-            what = f"all {nulls} values in the window are null" if nulls else "the window holds no values"
-            if isinstance(acc, NumericCounts) and acc.infinite:
-                what += f" or infinite ({acc.infinite} infinite)"
-            results.append(
-                _unavailable(name, kind, role, "no_data", what + ", so it cannot be checked", n_ref)
-            )
-        else:
-            names, refs, accs = groups[kind]
-            names.append(name)
-            refs.append(ref)
-            accs.append(acc)
+        unchecked = _unchecked(name, ref, acc, settings, role, present)
+        if unchecked is not None:
+            results.append(unchecked)
+            continue
+        names, refs, accs = groups[kind]
+        names.append(name)
+        refs.append(ref)
+        accs.append(acc)
     checked = numeric_drift(*groups["numeric"], settings) + categorical_drift(
         *groups["categorical"], settings
     )
@@ -558,16 +448,16 @@ def column_drift(
     return sorted([*results, *checked], key=lambda r: order.get(r.column, len(order)))
 
 
-def dataset_drift(results: list[ColumnDrift], share: float) -> dict[str, Any]:
+def dataset_drift(results: list[ColumnDrift], share: float) -> DatasetDrift:
     """Whether the share of drifted feature checks reaches ``share`` (None when no check was decided)."""
     decided = [r for r in results if r.role == "feature" and r.drifted is not None]
     drifted = [r.column for r in decided if r.drifted]
     value = len(drifted) / len(decided) if decided else None
-    return {
-        "share": value,
-        "threshold": share,
-        "drifted": None if value is None else value >= share,
-        "columns": drifted,
-        "checked": len(decided),
-        "unchecked": [r.column for r in results if r.role == "feature" and r.drifted is None],
-    }
+    return DatasetDrift(
+        share=value,
+        threshold=share,
+        drifted=None if value is None else value >= share,
+        columns=tuple(drifted),
+        checked=len(decided),
+        unchecked=tuple(r.column for r in results if r.role == "feature" and r.drifted is None),
+    )

@@ -7,10 +7,22 @@ network at all.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlfactory.monitoring.report import MonitorReport
+from mlfactory.entities import MonitorReportRecord
+from mlfactory.monitoring.drift import ColumnDrift, DatasetDrift
+from mlfactory.monitoring.performance import PerformanceResult
+from mlfactory.monitoring.report import (
+    DRIFT_SHARE,
+    ESTIMATED_PREFIX,
+    LABELLED_ROWS,
+    PERFORMANCE_PREFIX,
+    PREDICTION_DRIFT,
+    PREDICTION_EFFECT,
+    MonitorReport,
+    ReportMetrics,
+)
 
 MAX_OVERLAYS = 12
 _STYLE = """
@@ -36,10 +48,10 @@ def _figure(fig: Any) -> str:
     return str(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
 
 
-def _overlay(check: dict[str, Any]) -> str:
+def _overlay(check: ColumnDrift) -> str:
     import plotly.graph_objects as go
 
-    plot = check.get("plot") or {}
+    plot = check.plot
     if not plot.get("labels"):
         return ""
     fig = go.Figure(
@@ -48,7 +60,7 @@ def _overlay(check: dict[str, Any]) -> str:
             go.Bar(name="current", x=plot["labels"], y=plot["current"]),
         ]
     )
-    title = f"{check['column']}: {check.get('method')} {_fmt(check.get('statistic'))}"
+    title = f"{check.column}: {check.method} {_fmt(check.statistic)}"
     if plot.get("range"):
         title += f" (reference range {plot['range']})"
     fig.update_layout(
@@ -61,29 +73,29 @@ def _overlay(check: dict[str, Any]) -> str:
     return _figure(fig)
 
 
-def _rows(checks: Sequence[dict[str, Any]]) -> str:
+def _rows(checks: Sequence[ColumnDrift]) -> str:
     out = []
     for c in checks:
         state = {
             True: '<span class="drift">drift</span>',
             False: '<span class="ok">no drift</span>',
-            None: f'<span class="note">{html.escape(c.get("status", ""))}</span>',
-        }[c.get("drifted")]
+            None: f'<span class="note">{html.escape(c.status)}</span>',
+        }[c.drifted]
         out.append(
             "<tr>"
             + "".join(
                 f"<td>{v}</td>"
                 for v in (
-                    html.escape(c["column"]),
-                    html.escape(c.get("kind", "")),
-                    _fmt(c.get("method")),
-                    _fmt(c.get("statistic")),
-                    _fmt(c.get("p_value")),
-                    _fmt(c.get("effect_size")),
-                    _fmt(c.get("threshold")),
+                    html.escape(c.column),
+                    html.escape(c.kind),
+                    _fmt(c.method),
+                    _fmt(c.statistic),
+                    _fmt(c.p_value),
+                    _fmt(c.effect_size),
+                    _fmt(c.threshold),
                     state,
-                    c.get("n_current", 0),
-                    html.escape("; ".join(c.get("messages", []))),
+                    c.n_current,
+                    html.escape("; ".join(c.messages)),
                 )
             )
             + "</tr>"
@@ -106,56 +118,61 @@ def _rows(checks: Sequence[dict[str, Any]]) -> str:
     return f"<table><tr>{head}</tr>{''.join(out)}</table>"
 
 
-def _history(history: Sequence[dict[str, Any]]) -> str:
+def _history(history: Sequence[MonitorReportRecord]) -> str:
     import plotly.graph_objects as go
 
     if len(history) < 2:
         return "<p>History plots appear once there are two or more reports.</p>"
-    times = [h["created_at"] for h in history]
+    points = [(h.created_at, ReportMetrics.from_flat(h.metrics)) for h in history]
+    times = [t for t, _ in points]
     fig = go.Figure()
     for key, name in (
-        ("drift.share", "drifted share of columns"),
-        ("performance.accuracy", "realized accuracy"),
-        ("estimated.accuracy", "estimated accuracy"),
-        ("drift.prediction_effect", "prediction drift effect"),
+        (DRIFT_SHARE, "drifted share of columns"),
+        (PERFORMANCE_PREFIX + "accuracy", "realized accuracy"),
+        (ESTIMATED_PREFIX + "accuracy", "estimated accuracy"),
+        (PREDICTION_EFFECT, "prediction drift effect"),
     ):
-        values = [(h.get("metrics") or {}).get(key) for h in history]
+        values = [m.get(key) for _, m in points]
         if any(v is not None for v in values):
             fig.add_trace(go.Scatter(x=times, y=values, mode="lines+markers", name=name))
     fig.update_layout(title="drift and performance over time", height=360, margin={"t": 50, "b": 40})
     return _figure(fig)
 
 
-def render_html(report: MonitorReport, history: Sequence[dict[str, Any]] = ()) -> str:
-    """The report as one HTML page (plotly's JavaScript inlined; no network needed to view it)."""
-    from plotly.offline import get_plotlyjs
+def _title(report: MonitorReport) -> str:
+    label = report.window.get("label")
+    if report.version is None:
+        return f"{report.model} – {label}"
+    return f"{report.model} v{report.version} ({report.route}) – {label}"
 
-    m = report.metrics
-    title = (
-        f"{report.model} – {report.window.get('label')}"
-        if report.version is None
-        else (f"{report.model} v{report.version} ({report.route}) – {report.window.get('label')}")
-    )
+
+def _summary(report: MonitorReport) -> list[str]:
+    """The heading, the window line and the cards of headline figures."""
+    m = ReportMetrics.from_flat(report.metrics)
     cards = [
         ("rows", report.rows),
         ("status", report.status),
-        ("dataset drift", report.drift.get("drifted")),
-        ("drifted share", m.get("drift.share")),
-        ("prediction drift", m.get("drift.prediction")),
-        ("labelled rows", m.get("performance.labelled_rows")),
-        ("accuracy", m.get("performance.accuracy")),
-        ("estimated accuracy", m.get("estimated.accuracy")),
-        ("p95 latency ms", m.get("health.latency_p95_ms")),
+        ("dataset drift", report.drift.drifted if report.drift is not None else None),
+        ("drifted share", m.drift_share),
+        ("prediction drift", m.get(PREDICTION_DRIFT)),  # shown as the stored 1 / 0, as before
+        ("labelled rows", report.metrics.get(LABELLED_ROWS)),  # a dash when not measured, not 0
+        ("accuracy", m.measured("accuracy")),
+        ("estimated accuracy", m.estimated("accuracy")),
+        ("p95 latency ms", m.health("latency_p95_ms")),
     ]
-    parts = [
-        f"<h1>{html.escape(title)}</h1>",
+    return [
+        f"<h1>{html.escape(_title(report))}</h1>",
         f"<p>window {_fmt(report.window.get('since'))} → {_fmt(report.window.get('until'))}; "
         f"report {_fmt(report.id)} made {_fmt(report.created_at)}</p>",
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{k}</b><br>{_fmt(v)}</div>' for k, v in cards)
         + "</div>",
     ]
-    notes = list(report.messages) + list((report.performance or {}).get("messages", []))
+
+
+def _notes_and_alerts(report: MonitorReport) -> list[str]:
+    parts = []
+    notes = report.notes()
     if notes:
         parts.append(
             "<h2>Notes</h2><ul>" + "".join(f'<li class="note">{html.escape(n)}</li>' for n in notes) + "</ul>"
@@ -169,14 +186,20 @@ def render_html(report: MonitorReport, history: Sequence[dict[str, Any]] = ()) -
             )
             + "</ul>"
         )
-    parts.append("<h2>Input drift</h2>" + _rows(report.columns))
-    if report.outputs or report.label:
-        parts.append("<h2>Prediction and label drift</h2>" + _rows([*report.outputs, *report.label]))
-    perf = report.performance or {}
+    return parts
+
+
+def _performance(perf: PerformanceResult | None) -> list[str]:
+    """Realized beside estimated metrics, then the performance tests' decisions."""
+    if perf is None:
+        return []
+    parts = []
+    realized = perf.realized or {}
+    estimated = perf.estimated.to_json() if perf.estimated is not None else {}
     rows = [
-        (k, (perf.get("realized") or {}).get(k), (perf.get("estimated") or {}).get(k))
+        (k, realized.get(k), estimated.get(k))
         for k in ("accuracy", "precision", "recall", "f1", "mae", "rmse")
-        if k in (perf.get("realized") or {}) or k in (perf.get("estimated") or {})
+        if k in realized or k in estimated
     ]
     if rows:
         parts.append(
@@ -184,36 +207,63 @@ def render_html(report: MonitorReport, history: Sequence[dict[str, Any]] = ()) -
             + "".join(f"<tr><td>{k}</td><td>{_fmt(r)}</td><td>{_fmt(e)}</td></tr>" for k, r, e in rows)
             + "</table>"
         )
-    for test in (perf.get("tests") or {}).values():
-        parts.append(
-            f"<p>{html.escape(test['method'])}: p = {_fmt(test['p_value'])}, "
-            f"{'<span class=drift>flagged</span>' if test['drifted'] else 'not flagged'}</p>"
-        )
-    if report.health:
-        h = report.health
-        parts.append(
-            "<h2>Service health</h2><table>"
-            + "".join(
-                f"<tr><th>{k}</th><td>{_fmt(h.get(k))}</td></tr>"
-                for k in (
-                    "rows",
-                    "throughput_rps",
-                    "latency_p50_ms",
-                    "latency_p95_ms",
-                    "latency_p99_ms",
-                    "error_rate",
-                )
+    tests = perf.tests
+    for test in (tests.accuracy_drop, tests.below_estimate) if tests is not None else ():
+        if test is not None:
+            parts.append(
+                f"<p>{html.escape(test.method)}: p = {_fmt(test.p_value)}, "
+                f"{'<span class=drift>flagged</span>' if test.drifted else 'not flagged'}</p>"
             )
-            + "</table>"
-            + (f'<p class="note">{html.escape(h["error_note"])}</p>' if h.get("error_note") else "")
-        )
-    drifted = [c for c in [*report.columns, *report.outputs] if c.get("drifted")]
-    shown = drifted[:MAX_OVERLAYS] or [c for c in report.outputs if c.get("plot")][:2]
-    if shown:
-        parts.append("<h2>Distributions</h2>" + "".join(_overlay(c) for c in shown))
+    return parts
+
+
+_HEALTH_FIGURES = (
+    "rows",
+    "throughput_rps",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "error_rate",
+)
+
+
+def _health(h: Mapping[str, Any]) -> list[str]:
+    if not h:
+        return []
+    return [
+        "<h2>Service health</h2><table>"
+        + "".join(f"<tr><th>{k}</th><td>{_fmt(h.get(k))}</td></tr>" for k in _HEALTH_FIGURES)
+        + "</table>"
+        + (f'<p class="note">{html.escape(h["error_note"])}</p>' if h.get("error_note") else "")
+    ]
+
+
+def _distributions(report: MonitorReport) -> list[str]:
+    drifted = [c for c in [*report.columns, *report.outputs] if c.drifted]
+    shown = drifted[:MAX_OVERLAYS] or [c for c in report.outputs if c.plot][:2]
+    return ["<h2>Distributions</h2>" + "".join(_overlay(c) for c in shown)] if shown else []
+
+
+def render_html(report: MonitorReport, history: Sequence[MonitorReportRecord] = ()) -> str:
+    """The report as one HTML page (plotly's JavaScript inlined; no network needed to view it).
+
+    Args:
+        report: the report to show.
+        history: the stored reports of the same model, oldest first, for the plots over time.
+    """
+    from plotly.offline import get_plotlyjs
+
+    parts = [*_summary(report), *_notes_and_alerts(report)]
+    parts.append("<h2>Input drift</h2>" + _rows(report.columns))
+    if report.outputs or report.label:
+        parts.append("<h2>Prediction and label drift</h2>" + _rows([*report.outputs, *report.label]))
+    parts += _performance(report.performance)
+    parts += _health(report.health)
+    parts += _distributions(report)
     parts.append("<h2>Over time</h2>" + _history(history))
+    title = html.escape(_title(report))
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
         f"<style>{_STYLE}</style><script type='text/javascript'>{get_plotlyjs()}</script></head>"
         f"<body>{''.join(parts)}</body></html>"
     )
@@ -227,9 +277,9 @@ def render_compare_html(result: dict[str, Any], title: str = "data drift") -> st
         route=None,
         window={"label": f"{result.get('reference', 'reference')} vs {result.get('current', 'current')}"},
         rows=result["rows"],
-        drift=result["dataset"],
-        columns=result["columns"],
+        drift=DatasetDrift.from_json(result["dataset"]),
+        columns=[ColumnDrift.from_json(c) for c in result["columns"]],
         messages=result.get("messages", []),
     )
-    report.metrics = {"drift.share": result["dataset"].get("share")}
+    report.metrics = {DRIFT_SHARE: result["dataset"].get("share")}
     return render_html(report)

@@ -1,227 +1,168 @@
-"""The reference monitoring compares against, built once (at training) and stored with the model version.
+"""Reading the reference monitoring compares against, as stored with a model version.
 
-It extends the data profile with what drift tests need: per numeric column, bins at 100 quantiles and at 100
-equal widths (the data profile keeps 10, too coarse for Anderson–Darling and Wasserstein; the equal widths
-split the wide tail bins of skewed columns) with the sum of each bin's offsets from its left edge (so the
-Wasserstein distance is exact, not interpolated), and every value with its count when there are at most
-:data:`DISCRETE_VALUES` distinct values (tested as the discrete variable it is; quantile bins would lump a
-0/1 column into one bin); category counts; and for each text column three numeric views (characters,
-words, out-of-vocabulary share) with the vocabulary that defines the last. Versions registered before this
-existed fall back to :func:`reference_from_profile`.
-
-Layout (plain JSON)::
-
-    {"format": 2, "n_rows": int,
-     "columns": {name: {"kind": "numeric", "edges": [...], "counts": [...], "sums": [...],
-                        "values": [...] | None, "value_counts": [...] | None, "count", "nulls", "mean", "std"}
-                       | {"kind": "categorical", "frequencies": {value: count}, "other": int,
-                          "count", "nulls"}},
-     "text": {column: {"vocabulary": [...], "token_pattern": str}},
-     "outputs": {"prediction": {...}, "score": {...}}, "label": {...} | None, "calibration": {...} | None}
-
-A text column ``body`` appears in ``columns`` as ``body.chars``, ``body.words`` and ``body.oov_rate``.
-Format 1 (before ``sums``, ``values`` and ``value_counts``) still reads: its bins are interpolated and its
-few-valued columns binned, which the report says.
+The reference is built at training by :func:`mlfactory.data.profile.build_reference` (the one profile
+builder, at :data:`~mlfactory.data.profile.MONITORING_RESOLUTION`) and stored as ``profile["monitoring"]``;
+its layout is described there. Format 1 (before ``sums``, ``values`` and ``value_counts``) still reads: its
+bins are interpolated and its few-valued columns binned, which the report says. Versions registered before
+monitoring references existed get one derived from their data profile (:func:`reference_from_profile`,
+format 0).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-FORMAT = 2
-BINS = 100
-TOP_CATEGORIES = 200
-DISCRETE_VALUES = 20  # a numeric column with at most this many distinct values is tested as discrete
-OTHER = "__other__"
-VOCABULARY_SIZE = 1000
-TOKEN_PATTERN = r"(?u)\b\w+\b"
-TEXT_FEATURES = ("chars", "words", "oov_rate")
-NUMERIC_TYPES = ("number", "integer")
-CATEGORICAL_TYPES = ("category", "boolean")
+from mlfactory.data.profile import BINNED_TYPES, CATEGORICAL_TYPES, OTHER, TOKEN_PATTERN
+from mlfactory.monitoring.calibration import Calibration
 
 
-def _num(x: Any) -> float | None:
-    value = float(x)
-    return value if math.isfinite(value) else None
+def _floats(values: Any) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
 
 
-def category_key(value: Any) -> str:
-    """The text a category value is compared as: ``1``, ``1.0`` and ``np.int64(1)`` are all ``"1"``."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _ints(values: Any) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
 
 
-def as_floats(values: Any) -> np.ndarray:
-    """Any column as float64; text that is not a number becomes NaN (counted as null)."""
-    s = values if isinstance(values, pd.Series) else pd.Series(values)
-    if not pd.api.types.is_numeric_dtype(s.dtype):
-        s = pd.to_numeric(s, errors="coerce")
-    return s.to_numpy(dtype="float64", na_value=np.nan)
+@dataclass(frozen=True)
+class ColumnReference:
+    """One column's entry in a version's reference, read back from the builder's stored layout
+    (:func:`mlfactory.data.profile.numeric_reference`, :func:`~mlfactory.data.profile.categorical_reference`).
 
-
-def numeric_reference(values: Any, bins: int = BINS) -> dict[str, Any]:
-    """Bins at ``bins`` quantiles and ``bins`` equal widths (deduplicated edges, exact ``numpy.histogram``
-    counts, each bin's sum of offsets from its left edge), the values themselves when there are at most
-    :data:`DISCRETE_VALUES`, and moments of one column."""
-    raw = as_floats(values)
-    finite = np.sort(raw[np.isfinite(raw)])
-    out: dict[str, Any] = {
-        "kind": "numeric",
-        "count": len(finite),
-        "nulls": int((~np.isfinite(raw)).sum()),
-        "edges": [],
-        "counts": [],
-        "sums": [],
-        "values": None,
-        "value_counts": None,
-        "mean": None,
-        "std": None,
-        "min": None,
-        "max": None,
-    }
-    if not len(finite):
-        return out
-    pos = np.linspace(0.0, 1.0, bins + 1) * (len(finite) - 1)  # numpy's linear quantiles, on the sorted data
-    low = np.floor(pos).astype(np.int64)
-    high = np.minimum(low + 1, len(finite) - 1)
-    quantiles = finite[low] + (finite[high] - finite[low]) * (pos - low)
-    # equal-width edges too: quantile bins of a skewed column leave a wide top bin, where the two
-    # distribution functions may cross unseen and the Wasserstein distance would come out short
-    even = np.linspace(finite[0], finite[-1], bins + 1)
-    edges = np.unique(np.concatenate([quantiles, even]))
-    if len(edges) == 1:
-        edges = np.array([edges[0], edges[0]])
-    starts = np.searchsorted(finite, edges, side="left")
-    starts[-1] = len(finite)
-    counts = np.diff(starts)
-    # Σ (x − left edge) per bin; reduceat gives a lone value for an empty bin, which the mask drops
-    totals = np.add.reduceat(finite, np.minimum(starts[:-1], len(finite) - 1))
-    sums = np.where(counts > 0, totals - counts * edges[:-1], 0.0)
-    if np.count_nonzero(finite[1:] != finite[:-1]) < DISCRETE_VALUES:
-        first = np.concatenate([[0], np.flatnonzero(finite[1:] != finite[:-1]) + 1])
-        out.update(
-            values=[float(v) for v in finite[first]],
-            value_counts=[int(c) for c in np.diff(np.concatenate([first, [len(finite)]]))],
-        )
-    out.update(
-        edges=[float(e) for e in edges],
-        counts=[int(c) for c in counts],
-        sums=[float(v) for v in sums],
-        mean=_num(finite.mean()),
-        std=_num(finite.std(ddof=1)) if len(finite) > 1 else None,
-        min=float(finite[0]),
-        max=float(finite[-1]),
-    )
-    return out
-
-
-def categorical_reference(values: Any, top: int = TOP_CATEGORIES) -> dict[str, Any]:
-    """Counts of the ``top`` most frequent values (as :func:`category_key` text), the rest as ``other``."""
-    s = values if isinstance(values, pd.Series) else pd.Series(values)
-    counts = s.value_counts(dropna=True)
-    merged: dict[str, int] = {}
-    for key, n in zip(counts.index, counts.to_numpy(), strict=True):
-        k = category_key(key)
-        merged[k] = merged.get(k, 0) + int(n)
-    ordered = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
-    return {
-        "kind": "categorical",
-        "count": int(sum(merged.values())),
-        "nulls": int(s.isna().sum()),
-        "frequencies": dict(ordered[:top]),
-        "other": int(sum(n for _, n in ordered[top:])),
-    }
-
-
-def text_views(docs: Any, vocabulary: Iterable[str]) -> dict[str, np.ndarray]:
-    """Per document: characters, words (whitespace-separated) and the share of tokens outside
-    ``vocabulary`` (NaN for a document without tokens). Nulls stay NaN in every view."""
-    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
-
-    s = docs if isinstance(docs, pd.Series) else pd.Series(docs)
-    present = s.notna().to_numpy()
-    text = s.astype("str").where(s.notna(), "")
-    chars = text.str.len().to_numpy(dtype="float64")
-    words = text.str.count(r"\S+").to_numpy(dtype="float64")
-    docs_list = text.tolist()
-    counter = HashingVectorizer(
-        lowercase=True, token_pattern=TOKEN_PATTERN, alternate_sign=False, norm=None, n_features=2**10
-    )
-    tokens = np.asarray(counter.transform(docs_list).sum(axis=1), dtype="float64").ravel()
-    vocab = sorted(set(vocabulary))
-    if vocab:
-        vectorizer = CountVectorizer(
-            lowercase=True, token_pattern=TOKEN_PATTERN, vocabulary=vocab, dtype=np.int64
-        )
-        known = np.asarray(vectorizer.transform(docs_list).sum(axis=1), dtype="float64").ravel()
-    else:
-        known = np.zeros(len(text))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        oov = np.where(tokens > 0, 1.0 - known / tokens, np.nan)
-    missing = ~present
-    for view in (chars, words, oov):
-        view[missing] = np.nan
-    return {"chars": chars, "words": words, "oov_rate": oov}
-
-
-def build_vocabulary(docs: Any, size: int = VOCABULARY_SIZE) -> list[str]:
-    """The ``size`` lowercase tokens found in the most documents (ties by token)."""
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    s = docs if isinstance(docs, pd.Series) else pd.Series(docs)
-    vectorizer = CountVectorizer(lowercase=True, token_pattern=TOKEN_PATTERN, max_features=size, binary=True)
-    try:
-        vectorizer.fit(s.dropna().astype("str").tolist())
-    except ValueError:  # no tokens at all
-        return []
-    return sorted(vectorizer.get_feature_names_out().tolist())
-
-
-def column_reference(values: Any, kind: str) -> dict[str, Any]:
-    """The reference of one column by declared type (``number``/``integer`` or a categorical type)."""
-    ref = numeric_reference(values) if kind in NUMERIC_TYPES else categorical_reference(values)
-    return {**ref, "type": kind}
-
-
-def build_reference(frame: pd.DataFrame, types: Mapping[str, str]) -> dict[str, Any]:
-    """The reference of a frame's typed columns (``number``, ``integer``, ``category``, ``boolean``,
-    ``text``; other types are left out).
-
-    Args:
-        frame: the reference data, e.g. a model's training rows.
-        types: column name to declared type.
+    Attributes:
+        kind: ``numeric`` (binned) or ``categorical`` (counted).
+        type: the column's declared type (None in entries that did not record it).
+        count: values the reference holds (non-null; finite for a numeric column).
+        nulls: null values (and infinities, for a numeric column).
+        edges, counts: a numeric column's bin edges and rows per bin.
+        sums: per bin, the sum of the values' offsets from its left edge; None in references stored before
+            them (format 1 and 0), whose Wasserstein distance is interpolated.
+        values, value_counts: a few-valued numeric column's values and their counts; None otherwise.
+        mean, std, min, max: a numeric column's moments and range.
+        frequencies: a categorical column's most frequent values (as category keys) and their counts.
+        other: rows of the values beyond ``frequencies``.
+        source, feature: for a text view (``body.chars``), its text column and view.
     """
-    columns: dict[str, Any] = {}
-    text: dict[str, Any] = {}
-    for name, kind in types.items():
-        if name not in frame.columns:
-            continue
-        if kind in NUMERIC_TYPES or kind in CATEGORICAL_TYPES:
-            columns[name] = column_reference(frame[name], kind)
-        elif kind == "text":
-            vocab = build_vocabulary(frame[name])
-            text[name] = {"vocabulary": vocab, "token_pattern": TOKEN_PATTERN}
-            for view, values in text_views(frame[name], vocab).items():
-                columns[f"{name}.{view}"] = {
-                    **numeric_reference(values),
-                    "type": "number",
-                    "source": name,
-                    "feature": view,
-                }
-    return {"format": FORMAT, "n_rows": len(frame), "columns": columns, "text": text}
+
+    kind: str = "numeric"
+    type: str | None = None
+    count: int = 0
+    nulls: int = 0
+    edges: tuple[float, ...] = ()
+    counts: tuple[int, ...] = ()
+    sums: tuple[float, ...] | None = None
+    values: tuple[float, ...] | None = None
+    value_counts: tuple[int, ...] | None = None
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    frequencies: dict[str, int] = field(default_factory=dict)
+    other: int = 0
+    source: str | None = None
+    feature: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ColumnReference:
+        """An entry as stored (keys a format lacks keep their defaults)."""
+        sums, values, value_counts = data.get("sums"), data.get("values"), data.get("value_counts")
+        return cls(
+            kind=str(data.get("kind", "numeric")),
+            type=data.get("type"),
+            count=int(data.get("count") or 0),
+            nulls=int(data.get("nulls") or 0),
+            edges=_floats(data.get("edges") or ()),
+            counts=_ints(data.get("counts") or ()),
+            sums=None if sums is None else _floats(sums),
+            values=None if values is None else _floats(values),
+            value_counts=None if value_counts is None else _ints(value_counts),
+            mean=data.get("mean"),
+            std=data.get("std"),
+            min=data.get("min"),
+            max=data.get("max"),
+            frequencies={str(k): int(v) for k, v in (data.get("frequencies") or {}).items()},
+            other=int(data.get("other") or 0),
+            source=data.get("source"),
+            feature=data.get("feature"),
+        )
+
+
+@dataclass(frozen=True)
+class TextReference:
+    """A text column's entry: the vocabulary its out-of-vocabulary view is measured against.
+
+    ``oov_reference`` is False in a reference derived from a data profile, which has no
+    out-of-vocabulary view to compare with.
+    """
+
+    vocabulary: tuple[str, ...] = ()
+    token_pattern: str = TOKEN_PATTERN
+    oov_reference: bool = True
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TextReference:
+        """An entry as stored."""
+        return cls(
+            vocabulary=tuple(str(t) for t in data.get("vocabulary") or ()),
+            token_pattern=str(data.get("token_pattern") or TOKEN_PATTERN),
+            oov_reference=bool(data.get("oov_reference", True)),
+        )
+
+
+def column_references(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, ColumnReference]:
+    """Entries by column name, read back."""
+    return {name: ColumnReference.from_json(entry) for name, entry in entries.items()}
+
+
+@dataclass(frozen=True)
+class VersionReference:
+    """What a model version's monitoring compares against, read from its stored profile.
+
+    The column entries keep the builder's stored layout (:mod:`mlfactory.data.profile`); this holds
+    which entries there are.
+
+    Attributes:
+        format: the layout's format (:data:`~mlfactory.data.profile.REFERENCE_FORMAT`; 1 before offset
+            sums and few-valued columns; 0 when derived from a data profile).
+        n_rows: rows the reference was built from.
+        columns: input column (or text view, e.g. ``body.chars``) to its entry.
+        text: text column to its vocabulary and token pattern.
+        outputs: ``prediction`` (and ``score``) to their entries.
+        label: the label's entry, if known.
+        calibration: the classifier's calibration (from
+            :func:`~mlfactory.monitoring.calibration.build_calibration`).
+    """
+
+    format: int
+    n_rows: int
+    columns: dict[str, ColumnReference] = field(default_factory=dict)
+    text: dict[str, TextReference] = field(default_factory=dict)
+    outputs: dict[str, ColumnReference] = field(default_factory=dict)
+    label: ColumnReference | None = None
+    calibration: Calibration | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VersionReference:
+        """The reference as stored (``profile["monitoring"]``) or derived (:func:`reference_from_profile`)."""
+        label, calibration = data.get("label"), data.get("calibration")
+        return cls(
+            format=int(data.get("format", 0)),
+            n_rows=int(data.get("n_rows", 0)),
+            columns=column_references(data.get("columns") or {}),
+            text={name: TextReference.from_json(t) for name, t in (data.get("text") or {}).items()},
+            outputs=column_references(data.get("outputs") or {}),
+            label=ColumnReference.from_json(label) if label else None,
+            calibration=Calibration.from_json(calibration) if calibration else None,
+        )
 
 
 def _from_profile_column(stats: dict[str, Any]) -> dict[str, Any] | None:
     kind = stats.get("type")
-    if kind in NUMERIC_TYPES:
+    if kind in BINNED_TYPES:
         bins = stats.get("bins") or {}
         return {
             "kind": "numeric",
@@ -315,13 +256,13 @@ def reference_from_profile(profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def version_reference(profile: dict[str, Any], label: str | None = None) -> dict[str, Any]:
+def version_reference(profile: dict[str, Any], label: str | None = None) -> VersionReference:
     """The reference stored with a model version (``profile["monitoring"]``), or one derived from its data
-    profile for versions that predate it."""
+    profile for versions that predate it (format 0)."""
     stored = profile.get("monitoring")
     if stored:
-        return dict(stored)
+        return VersionReference.from_json(stored)
     ref = reference_from_profile(profile)
     if label is not None and label in ref["columns"]:
         ref["label"] = ref["columns"].pop(label)
-    return ref
+    return VersionReference.from_json(ref)

@@ -4,20 +4,21 @@ the report and evaluate the alert rules."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mlfactory.config import MonitoringConfig, ProjectConfig
-from mlfactory.entities import PRODUCTION
+from mlfactory.entities import PRODUCTION, ModelVersion, MonitorReportRecord
 from mlfactory.monitoring.alerts import evaluate_alerts
 from mlfactory.monitoring.compare import window_messages
-from mlfactory.monitoring.drift import column_drift, dataset_drift
-from mlfactory.monitoring.logwindow import LogSource, LogWindow, Window
+from mlfactory.monitoring.drift import ColumnDrift, column_drift, dataset_drift
 from mlfactory.monitoring.performance import PerformanceCounts
-from mlfactory.monitoring.reference import version_reference
-from mlfactory.monitoring.report import MonitorReport, flat_metrics
+from mlfactory.monitoring.reference import ColumnReference, VersionReference, version_reference
+from mlfactory.monitoring.report import MonitorReport, ReportMetrics, flat_metrics
 from mlfactory.monitoring.window_counts import WindowCounts
 from mlfactory.stores.metadata import MetadataStore
+from mlfactory.stores.predictions import LogSource, LogWindow, Window
 
 
 class ProjectLike(Protocol):
@@ -28,8 +29,10 @@ class ProjectLike(Protocol):
     actor: str
 
 
-def _label_drift(ref: dict[str, Any] | None, counts: dict[str, int], settings: MonitoringConfig) -> list[Any]:
-    if not ref or ref.get("kind") != "categorical" or not counts:
+def _label_drift(
+    ref: ColumnReference | None, counts: dict[str, int], settings: MonitoringConfig
+) -> list[ColumnDrift]:
+    if ref is None or ref.kind != "categorical" or not counts:
         return []
     window = WindowCounts({"label": ref})
     acc = window.categorical["label"]
@@ -47,6 +50,53 @@ def _output_frame(frame: Any, proba: Any) -> Any:
     return out
 
 
+@dataclass
+class _GroupCounts:
+    """What one (version, route) group's rows added up to, against the version's reference."""
+
+    features: WindowCounts
+    outputs: WindowCounts
+    perf: PerformanceCounts
+    present_outputs: set[str] = field(default_factory=set)
+
+
+def _count_group(
+    metadata: MetadataStore, lw: LogWindow, version: int, route: str, ref: VersionReference, mv: ModelVersion
+) -> _GroupCounts:
+    """Read the group's rows chunk by chunk, with the feedback labels of their requests."""
+    counts = _GroupCounts(
+        WindowCounts(ref.columns, ref.text),
+        WindowCounts(ref.outputs),
+        PerformanceCounts(mv.signature.classes, ref.calibration),
+    )
+    for frame, proba in lw.chunks(version, route, mv.signature.input_names):
+        ids = frame["request_id"].tolist() if "request_id" in frame.columns else []
+        labels = {f.request_id: f.label for f in metadata.get_feedback(ids)} if ids else {}
+        counts.features.update(frame)
+        out = _output_frame(frame, proba)
+        counts.present_outputs.update(out.columns)
+        counts.outputs.update(out)
+        label_values = frame["request_id"].map(labels) if labels else None
+        if "prediction" in frame.columns:
+            counts.perf.add(frame["prediction"], proba, label_values)
+    return counts
+
+
+def _reference_notes(lw: LogWindow, mv: ModelVersion, ref: VersionReference) -> list[str]:
+    """What the report cannot check: inputs missing from the log, a reference derived from a profile."""
+    notes = []
+    missing = [c for c in mv.signature.input_names if c not in lw.inputs]
+    if missing:
+        notes.append(f"input column(s) {missing} are not in the prediction log, so they are not checked")
+    if ref.format == 0:
+        notes.append(
+            f"{mv.ref} was registered before monitoring references existed: its data profile "
+            "is used (10 bins per number, no out-of-vocabulary reference, no calibration); "
+            "retrain to get the full reference"
+        )
+    return notes
+
+
 def monitor_group(
     metadata: MetadataStore,
     lw: LogWindow,
@@ -57,48 +107,23 @@ def monitor_group(
     """Check one (version, route) group of a window against that version's reference."""
     version, route = group["version"], group["route"]
     mv = metadata.get_model_version(lw.model, version)
-    ref = version_reference(mv.profile, mv.signature.get("label"))
-    inputs = [c["name"] for c in mv.signature.get("inputs", [])]
-    features = WindowCounts(ref["columns"], ref.get("text"))
-    outputs = WindowCounts(ref.get("outputs", {}))
-    perf = PerformanceCounts(mv.signature.get("classes"), ref.get("calibration"))
-    present_outputs: set[str] = set()
-    for frame, proba in lw.chunks(version, route, inputs):
-        ids = frame["request_id"].tolist() if "request_id" in frame.columns else []
-        labels = {f["request_id"]: f["label"] for f in metadata.get_feedback(ids)} if ids else {}
-        features.update(frame)
-        out = _output_frame(frame, proba)
-        present_outputs.update(out.columns)
-        outputs.update(out)
-        label_values = frame["request_id"].map(labels) if labels else None
-        if "prediction" in frame.columns:
-            perf.add(frame["prediction"], proba, label_values)
+    ref = version_reference(mv.profile, mv.signature.label)
+    counts = _count_group(metadata, lw, version, route, ref, mv)
     report = MonitorReport(
         model=lw.model, version=version, route=route, window=lw.window.to_dict(now), rows=group["rows"]
     )
-    columns = column_drift(ref["columns"], features, settings, present=set(lw.inputs))
-    report.messages = window_messages(report.rows, settings, columns)
-    missing = [c for c in inputs if c not in lw.inputs]
-    if missing:
-        report.messages.append(
-            f"input column(s) {missing} are not in the prediction log, so they are not checked"
-        )
-    if ref.get("format", 0) == 0:
-        report.messages.append(
-            f"{mv.ref} was registered before monitoring references existed: its data profile "
-            "is used (10 bins per number, no out-of-vocabulary reference, no calibration); "
-            "retrain to get the full reference"
-        )
-    report.columns = [c.to_dict() for c in columns]
+    columns = column_drift(ref.columns, counts.features, settings, present=set(lw.inputs))
+    report.messages = window_messages(report.rows, settings, columns) + _reference_notes(lw, mv, ref)
+    report.columns = columns
     output_results = column_drift(
-        ref.get("outputs", {}), outputs, settings, role="output", present=present_outputs
+        ref.outputs, counts.outputs, settings, role="output", present=counts.present_outputs
     )
-    label_results = _label_drift(ref.get("label"), perf.label_counts, settings)
+    label_results = _label_drift(ref.label, counts.perf.label_counts, settings)
     window_messages(report.rows, settings, output_results + label_results)
-    report.outputs = [c.to_dict() for c in output_results]
-    report.label = [c.to_dict() for c in label_results]
+    report.outputs = output_results
+    report.label = label_results
     report.drift = dataset_drift(columns, settings.drift_share)
-    report.performance = perf.result(settings.performance_min_drop, settings.alpha)
+    report.performance = counts.perf.result(settings.performance_min_drop, settings.alpha)
     report.health = {k: v for k, v in group.items() if k not in ("version", "route")}
     if report.rows == 0:
         report.status = "empty"
@@ -122,6 +147,40 @@ def _empty_report(
     )
     report.metrics = flat_metrics(report)
     return report
+
+
+def _no_rows(
+    metadata: MetadataStore, model: str, window: Window, version: int | None, route: str | None, now: datetime
+) -> MonitorReport:
+    """The one report of a window without rows: for the production version, saying why."""
+    aliases = metadata.get_aliases(model)
+    target = version if version is not None else aliases.get((model, route or PRODUCTION))
+    since, until = window.bounds(now)
+    span = f"between {since:%Y-%m-%d %H:%M:%S} and {until:%Y-%m-%d %H:%M:%S} UTC" if since else "at all"
+    who = f"version {target}" if target is not None else "any version"
+    why = (
+        f"the prediction log holds no rows of {model} ({who}, route {route or 'any'}) {span}; "
+        "is the server running with server.prediction_log.enabled, and is traffic arriving?"
+    )
+    return _empty_report(model, window, target, why, now)
+
+
+def _store(metadata: MetadataStore, report: MonitorReport, window: Window, now: datetime, actor: str) -> None:
+    """Store a report (with its ``monitor.report`` event) and note its id and time on it."""
+    since, until = window.bounds(now)
+    report.id = metadata.add_monitor_report(
+        model=report.model,
+        version=report.version,
+        route=report.route,
+        window_start=since,
+        window_end=until,
+        rows=report.rows,
+        status=report.status,
+        metrics=report.metrics,
+        report=report.to_dict(),
+        actor=actor,
+    )
+    report.created_at = now.isoformat()
 
 
 def run_monitor(
@@ -154,6 +213,9 @@ def run_monitor(
         store: store each report (and log a ``monitor.report`` event).
         alerts: evaluate the alert rules on stored reports.
         actor: who ran it, for the audit log.
+
+    Raises:
+        NotFoundError: the model has no registered version.
     """
     now = now or datetime.now(UTC)
     window = window or Window(seconds=settings.window)
@@ -167,34 +229,10 @@ def run_monitor(
         if groups:
             reports = [monitor_group(metadata, lw, g, settings, now) for g in groups]
         else:
-            aliases = metadata.get_aliases(model)
-            target = version if version is not None else aliases.get((model, route or PRODUCTION))
-            since, until = window.bounds(now)
-            span = (
-                f"between {since:%Y-%m-%d %H:%M:%S} and {until:%Y-%m-%d %H:%M:%S} UTC" if since else "at all"
-            )
-            who = f"version {target}" if target is not None else "any version"
-            why = (
-                f"the prediction log holds no rows of {model} ({who}, route {route or 'any'}) {span}; "
-                "is the server running with server.prediction_log.enabled, and is traffic arriving?"
-            )
-            reports = [_empty_report(model, window, target, why, now)]
-    since, until = window.bounds(now)
+            reports = [_no_rows(metadata, model, window, version, route, now)]
     for report in reports:
         if store:
-            report.id = metadata.add_monitor_report(
-                model=model,
-                version=report.version,
-                route=report.route,
-                window_start=since,
-                window_end=until,
-                rows=report.rows,
-                status=report.status,
-                metrics=report.metrics,
-                report=report.to_dict(),
-                actor=actor,
-            )
-            report.created_at = now.isoformat()
+            _store(metadata, report, window, now, actor)
         if alerts and settings.alerts:
             report.alerts = evaluate_alerts(metadata, settings, report, window=window, now=now, actor=actor)
     return reports
@@ -242,7 +280,7 @@ def report_history(
     version: int | None = None,
     route: str | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[MonitorReportRecord]:
     """Stored reports of a model, oldest first, without their full content (id, time, window, metrics)."""
     metadata.list_model_versions(model)
     return metadata.list_monitor_reports(model, version=version, route=route, limit=limit)
@@ -259,7 +297,7 @@ def load_report(metadata: MetadataStore, model: str, report_id: str | None = Non
                 f"model '{model}' has no monitoring report yet; run `mlfactory monitor run "
                 f"--model {model}` first"
             )
-        report_id = newest[0]["id"]
+        report_id = newest[0].id
     return MonitorReport.from_record(metadata.get_monitor_report(report_id))
 
 
@@ -272,17 +310,18 @@ def drift_streak(
     rows = metadata.list_monitor_reports(model, version=version, route=route, limit=limit)
     streak: list[dict[str, Any]] = []
     for r in reversed(rows):
-        flag = r["metrics"].get("drift.dataset")
+        metrics = ReportMetrics.from_flat(r.metrics)
+        flag = metrics.dataset_drift
         if flag is None:
             continue
         if not flag:
             break
-        report = metadata.get_monitor_report(r["id"])["report"]
+        report = metadata.get_monitor_report(r.id).report or {}
         streak.append(
             {
-                "report": r["id"],
-                "created_at": r["created_at"],
-                "share": r["metrics"].get("drift.share"),
+                "report": r.id,
+                "created_at": r.created_at,
+                "share": metrics.drift_share,
                 "drifted": report.get("drift", {}).get("columns", []),
             }
         )

@@ -25,12 +25,12 @@ PSI_EPSILON = 1e-4  # stands in for an empty bin so PSI stays finite (the value 
 
 
 def _totals(counts: np.ndarray) -> np.ndarray:
-    return counts.sum(axis=1)
+    return np.asarray(counts.sum(axis=1))
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
     n = _totals(counts)[:, None]
-    return np.divide(counts, n, out=np.zeros_like(counts, dtype="float64"), where=n > 0)
+    return np.asarray(np.divide(counts, n, out=np.zeros_like(counts, dtype="float64"), where=n > 0))
 
 
 def ks_binned(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +199,7 @@ def wasserstein_binned(
     inside = np.where(same, exact, crossing).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         tails = np.where(n_cur > 0, (below + above) / n_cur, np.nan)
-    return inside + tails
+    return np.asarray(inside + tails)
 
 
 def wasserstein_discrete(values: np.ndarray, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
@@ -236,7 +236,7 @@ def _ad_sf(z: np.ndarray) -> np.ndarray:
     )
     u = 1.0776 - (2.30695 - (0.43424 - (0.082433 - (0.008056 - 0.0003146 * z) * z) * z) * z) * z
     large = -np.expm1(-np.exp(np.minimum(u, 700.0)))
-    return np.clip(np.where(z < 2, 1.0 - small, large), 0.0, 1.0)
+    return np.asarray(np.clip(np.where(z < 2, 1.0 - small, large), 0.0, 1.0))
 
 
 def _ad_raw(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
@@ -316,7 +316,7 @@ def heaviest_share(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
     """The largest share of the pooled rows one bin holds, per row (point masses make it large)."""
     pooled = ref.astype("float64") + cur.astype("float64")
     total = pooled.sum(axis=1)
-    return np.divide(pooled.max(axis=1), total, out=np.zeros(len(pooled)), where=total > 0)
+    return np.asarray(np.divide(pooled.max(axis=1), total, out=np.zeros(len(pooled)), where=total > 0))
 
 
 def jensen_shannon(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:

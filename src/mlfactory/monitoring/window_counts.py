@@ -9,13 +9,15 @@ lacks are kept under their own names, up to :data:`MAX_NEW_CATEGORIES`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlfactory.monitoring.reference import as_floats, category_key, text_views
+from mlfactory.data.profile import as_floats, category_key, text_views
+from mlfactory.monitoring.reference import ColumnReference, TextReference
 
 MAX_NEW_CATEGORIES = 1000
 MAX_NEW_VALUES = 1000  # values a few-valued numeric column may add before it is no longer treated as discrete
@@ -150,23 +152,23 @@ class WindowCounts:
     """
 
     def __init__(
-        self, columns: dict[str, dict[str, Any]], text: dict[str, dict[str, Any]] | None = None
+        self, columns: Mapping[str, ColumnReference], text: Mapping[str, TextReference] | None = None
     ) -> None:
         self.numeric: dict[str, NumericCounts] = {}
         self.categorical: dict[str, CategoricalCounts] = {}
         self.text = dict(text or {})
         self.rows = 0
         for name, ref in columns.items():
-            if ref.get("kind") == "numeric":
-                edges = np.asarray(ref.get("edges") or [0.0, 0.0], dtype="float64")
+            if ref.kind == "numeric":
+                edges = np.asarray(ref.edges or [0.0, 0.0], dtype="float64")
                 acc = NumericCounts(edges, np.zeros(len(edges) + 1, dtype=np.int64), np.zeros(len(edges) - 1))
-                if ref.get("values"):
-                    acc.values = np.asarray(ref["values"], dtype="float64")
+                if ref.values:
+                    acc.values = np.asarray(ref.values, dtype="float64")
                     acc.value_counts = np.zeros(len(acc.values), dtype=np.int64)
                 self.numeric[name] = acc
             else:
-                self.categorical[name] = CategoricalCounts(set(ref.get("frequencies", {})))
-        self._vocab = {name: set(spec.get("vocabulary", [])) for name, spec in self.text.items()}
+                self.categorical[name] = CategoricalCounts(set(ref.frequencies))
+        self._vocab = {name: set(spec.vocabulary) for name, spec in self.text.items()}
 
     def update(self, frame: pd.DataFrame) -> None:
         """Add a chunk; columns are looked up by their reference names (text views by their source)."""

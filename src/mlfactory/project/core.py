@@ -12,9 +12,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.config import LoadedConfig, ModelConfig, load_project_config
-from mlfactory.entities import ApiToken, DatasetVersion, Event, ModelVersion, Role, Run, RunStatus
+from mlfactory.entities import PRODUCTION, ApiToken, DatasetVersion, Event, ModelVersion, Role, Run, RunStatus
 from mlfactory.errors import ConfigError, NotFoundError, ValidationError
-from mlfactory.registry import PRODUCTION, Registry
+from mlfactory.project.deploy import DeployMethods
+from mlfactory.project.monitor import MonitorMethods
+from mlfactory.project.operate import OperateMethods
+from mlfactory.project.views import ViewMethods
+from mlfactory.registry import Registry
 from mlfactory.stores import open_artifact_store, open_metadata_store
 from mlfactory.tracking import reap_runs, search_runs
 
@@ -38,8 +42,15 @@ def default_actor() -> str:
         return "unknown"
 
 
-class Project:
-    """An opened project. Use as a context manager, or call :meth:`close`."""
+class Project(DeployMethods, MonitorMethods, OperateMethods, ViewMethods):
+    """An opened project. Use as a context manager, or call :meth:`close`.
+
+    The one entrance to mlfactory for the CLI, the server's admin routes and any other client. Data,
+    training, tokens and batch scoring are here; routing (:class:`~mlfactory.project.deploy.DeployMethods`),
+    monitoring (:class:`~mlfactory.project.monitor.MonitorMethods`) and models, runs, events, the
+    controller switch and feedback (:class:`~mlfactory.project.operate.OperateMethods`) come from one
+    module per area.
+    """
 
     def __init__(self, loaded: LoadedConfig, actor: str | None = None) -> None:
         self.loaded = loaded
@@ -211,7 +222,7 @@ class Project:
     def _with_store_features(self, version: ModelVersion, frame: pd.DataFrame) -> pd.DataFrame:
         """For a version that looks features up when served, the rows with those features joined point-in-time
         (at the model's timestamp column when the rows carry it, else now); columns the rows carry win."""
-        if not version.signature.get("feature_service"):
+        if not version.signature.feature_service:
             return frame
         import pandas as pd
 

@@ -14,16 +14,32 @@ import pyarrow.parquet as pq
 
 from mlfactory.config import ModelConfig
 from mlfactory.data import load_dataset, profile_frame
-from mlfactory.entities import DatasetVersion, ModelVersion, VersionStatus
+from mlfactory.entities import (
+    DatasetVersion,
+    GateResult,
+    InputColumn,
+    Lineage,
+    ModelVersion,
+    Signature,
+    VersionStatus,
+    gates_passed,
+)
 from mlfactory.errors import MLFactoryError, NotFoundError, ValidationError
-from mlfactory.evaluation import compute_metrics, evaluate_gates, metrics_by_slice, model_card
+from mlfactory.evaluation import (
+    SliceMetrics,
+    compute_metrics,
+    evaluate_gates,
+    metrics_by_slice,
+    model_card,
+)
+from mlfactory.inputs import signature_inputs
 from mlfactory.monitoring.baseline import training_reference
 from mlfactory.registry import FLAVOR, PRODUCTION, save_model
-from mlfactory.registry.rules import signature_inputs
 from mlfactory.tracking import ActiveRun, capture_environment, start_run
 from mlfactory.training import FeedbackRows, TrainingRows, fit_model, merge_feedback, split_frame
 
 if TYPE_CHECKING:
+    from mlfactory.features.store import TrainingSet
     from mlfactory.project.core import Project
 
 
@@ -34,7 +50,7 @@ class TrainResult:
     run_id: str
     version: ModelVersion
     metrics: dict[str, Any]
-    gates: list[dict[str, Any]]
+    gates: tuple[GateResult, ...]
     champion: dict[str, Any] | None
 
     @property
@@ -171,7 +187,7 @@ class Prepared:
     holdout: pd.DataFrame
     types: dict[str, str]
     label_type: str
-    training_set: Any | None
+    training_set: TrainingSet | None
 
 
 @dataclass(frozen=True)
@@ -184,10 +200,10 @@ class Evaluated:
     pred: np.ndarray
     proba: np.ndarray | None
     metrics: dict[str, Any]
-    slices: dict[str, Any]
+    slices: SliceMetrics
     champion: dict[str, Any] | None
     champion_ref: str | None
-    gates: list[dict[str, Any]]
+    gates: tuple[GateResult, ...]
 
 
 def prepare(
@@ -253,7 +269,7 @@ def fit_and_evaluate(project: Project, p: Prepared, run: ActiveRun) -> Evaluated
     metrics = compute_metrics(model.task, y, pred, proba, classes, names)
     slices = metrics_by_slice(model.task, p.holdout, model.segments, y, pred, proba, classes, names)
     champion, champion_ref = _champion_metrics(project, p.name, model, p.holdout, classes)
-    gates = evaluate_gates(model.gates, metrics, champion, champion_ref)
+    gates = tuple(evaluate_gates(model.gates, metrics, champion, champion_ref))
     run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
     run.log_metrics(
         {
@@ -267,48 +283,45 @@ def fit_and_evaluate(project: Project, p: Prepared, run: ActiveRun) -> Evaluated
     return Evaluated(estimator, classes, y, pred, proba, metrics, slices, champion, champion_ref, gates)
 
 
-def _lineage(
-    project: Project, p: Prepared, ev: Evaluated, run: ActiveRun, max_rows: int | None
-) -> dict[str, Any]:
+def _lineage(project: Project, p: Prepared, ev: Evaluated, run: ActiveRun, max_rows: int | None) -> Lineage:
     requests = _feedback_digest(project, p.rows)
     if requests:
         run.log_artifact("feedback_requests", requests)
-    lineage = {
-        "dataset": p.ds.id,
-        "dataset_hash": p.ds.content_hash,
-        "source": p.model.source,
-        "run": run.id,
-        "project_file_sha256": project.loaded.file_hash,
-        "train_rows": len(p.train),
-        "holdout_rows": len(p.holdout),
-        "split": p.model.split.strategy,
-        "estimator": p.model.estimator,
-        "allow_invalid": not p.ds.valid,
-        "champion": ev.champion_ref,
-        "feedback_rows": p.rows.counts["feedback_rows"],
-        "rows": p.rows.counts,
-        "feedback_requests": requests,
-        "max_rows": max_rows,
-    }
     if p.training_set is not None:
-        lineage.update(p.training_set.lineage)
         run.log_artifact("training_set", p.training_set.digest)
-    return lineage
+    return Lineage(
+        dataset=p.ds.id,
+        dataset_hash=p.ds.content_hash,
+        source=p.model.source,
+        run=run.id,
+        project_file_sha256=project.loaded.file_hash,
+        train_rows=len(p.train),
+        holdout_rows=len(p.holdout),
+        split=p.model.split.strategy,
+        estimator=p.model.estimator,
+        allow_invalid=not p.ds.valid,
+        champion=ev.champion_ref,
+        feedback_rows=p.rows.counts["feedback_rows"],
+        rows=dict(p.rows.counts),
+        feedback_requests=requests,
+        max_rows=max_rows,
+        features=None if p.training_set is None else p.training_set.lineage,
+    )
 
 
-def _signature(p: Prepared, ev: Evaluated, trusted: list[str]) -> dict[str, Any]:
-    signature = {
-        "inputs": signature_inputs(p.types, p.ds),
-        "task": p.model.task,
-        "label": p.model.label,
-        "label_type": p.label_type,
-        "classes": ev.classes,
-        "trusted_types": trusted,
-    }
+def _signature(p: Prepared, ev: Evaluated, trusted: list[str]) -> Signature:
+    signature = Signature(
+        inputs=tuple(InputColumn.from_json(c) for c in signature_inputs(p.types, p.ds)),
+        task=p.model.task,
+        label=p.model.label,
+        label_type=p.label_type,
+        classes=None if ev.classes is None else tuple(ev.classes),
+        trusted_types=tuple(trusted),
+    )
     if p.training_set is not None:
         from mlfactory.features.training import annotate_signature
 
-        annotate_signature(signature, p.training_set.spec)
+        signature = annotate_signature(signature, p.training_set.spec)
     return signature
 
 
@@ -358,18 +371,18 @@ def register(
         lineage=lineage,
         slices=ev.slices,
     )
-    status = VersionStatus.READY if all(g["passed"] for g in ev.gates) else VersionStatus.REJECTED
+    status = VersionStatus.READY if gates_passed(ev.gates) else VersionStatus.REJECTED
     version = project.metadata.create_model_version(
         p.name,
         status=status,
         run_id=run.id,
         artifact=digest,
         flavor=FLAVOR,
-        signature=signature,
+        signature=signature.to_json(),
         metrics={**ev.metrics, "slices": ev.slices},
-        gates=ev.gates,
+        gates=[g.to_json() for g in ev.gates],
         profile=_profile(project, p, ev),
-        lineage=lineage,
+        lineage=lineage.to_json(),
         card=card,
         actor=actor or project.actor,
     )

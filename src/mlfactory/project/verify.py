@@ -110,7 +110,7 @@ def _leftovers(project: Project) -> Iterator[Finding]:
     folders = [
         ("artifact store", project.artifacts.leftovers()),
         ("dataset scratch space", _tmp_files(loaded.path(loaded.config.stores.datasets))),
-        ("prediction log", _tmp_files(loaded.path(loaded.config.server.prediction_log.path))),
+        ("prediction log", project.predictions.leftovers()),
     ]
     for where, paths in folders:
         for path in paths:

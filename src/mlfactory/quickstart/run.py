@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from mlfactory.entities import PRODUCTION, DatasetVersion
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart.drift_view import show_drift
 from mlfactory.quickstart.scaffold import init_project
 from mlfactory.quickstart.story import Story
-from mlfactory.registry import PRODUCTION
+
+if TYPE_CHECKING:
+    from mlfactory.project.train import TrainResult
 
 
 def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = None) -> dict[str, object]:
@@ -26,40 +30,10 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         init_project(directory, force=True, seed=seed)
     console.print(f"[green]✓[/] project written to {directory.resolve()} (generated emails, see README.md)")
     with open_project(directory, env={}, actor="quickstart") as project:
-        with console.status("ingesting and validating emails…"):
-            ingested = project.ingest("emails")
-        ds = ingested.dataset
-        console.print(
-            f"[green]✓[/] ingested {ds.n_rows} emails → dataset {ds.id} (v{ds.version}), "
-            f"validation {'passed' if ds.valid else 'FAILED'}"
-        )
-        with console.status("computing sender-domain features into the online store…"):
-            materialized = project.features.materialize(actor="quickstart")
-        for m in materialized:
-            console.print(
-                f"[green]✓[/] feature view {m.view}: {m.rows_read} rows → latest values of "
-                f"{m.entities_written} sender domains in the online store"
-            )
-        with console.status("training, evaluating and gating the spam model…"):
-            result = project.train("spam")
-        mv = result.version
-        metrics = Table(title=f"{mv.ref} on the newest 20% of emails", title_justify="left")
-        metrics.add_column("metric")
-        metrics.add_column("value", justify="right")
-        for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
-            metrics.add_row(key, f"{result.metrics[key]:.3f}")
-        console.print(metrics)
-        for gate in result.gates:
-            mark = "[green]✓[/]" if gate["passed"] else "[red]✗[/]"
-            console.print(f"{mark} gate {gate['rule']}: {gate['detail']}")
-        if result.passed:
-            project.promote(
-                "spam", mv.version, alias=PRODUCTION, reason="quickstart: first model passed its gates"
-            )
-            console.print(f"[green]✓[/] {mv.ref} is now spam@{PRODUCTION}")
-        else:
-            console.print(f"[red]✗[/] {mv.ref} failed a gate and was registered as rejected")
-            return {"dataset": ds.id, "run": result.run_id, "version": mv.ref}
+        ds, result = _first_model(console, project)
+    mv = result.version
+    if not result.passed:
+        return {"dataset": ds.id, "run": result.run_id, "version": mv.ref}
     console.rule("[bold]the factory runs itself: serving, feedback, drift, retraining, canaries")
     story = Story(directory.resolve(), seed, console.print).run()
     with open_project(directory, env={}, actor="quickstart") as project:
@@ -94,6 +68,43 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
     }
 
 
+def _first_model(console: Console, project: Project) -> tuple[DatasetVersion, TrainResult]:
+    """Ingest, materialize the features, train and gate the first model; promote it when it passed."""
+    with console.status("ingesting and validating emails…"):
+        ds = project.ingest("emails").dataset
+    console.print(
+        f"[green]✓[/] ingested {ds.n_rows} emails → dataset {ds.id} (v{ds.version}), "
+        f"validation {'passed' if ds.valid else 'FAILED'}"
+    )
+    with console.status("computing sender-domain features into the online store…"):
+        materialized = project.features.materialize(actor="quickstart")
+    for m in materialized:
+        console.print(
+            f"[green]✓[/] feature view {m.view}: {m.rows_read} rows → latest values of "
+            f"{m.entities_written} sender domains in the online store"
+        )
+    with console.status("training, evaluating and gating the spam model…"):
+        result = project.train("spam")
+    mv = result.version
+    metrics = Table(title=f"{mv.ref} on the newest 20% of emails", title_justify="left")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+        metrics.add_row(key, f"{result.metrics[key]:.3f}")
+    console.print(metrics)
+    for gate in result.gates:
+        mark = "[green]✓[/]" if gate.passed else "[red]✗[/]"
+        console.print(f"{mark} gate {gate.rule}: {gate.detail}")
+    if result.passed:
+        project.promote(
+            "spam", mv.version, alias=PRODUCTION, reason="quickstart: first model passed its gates"
+        )
+        console.print(f"[green]✓[/] {mv.ref} is now spam@{PRODUCTION}")
+    else:
+        console.print(f"[red]✗[/] {mv.ref} failed a gate and was registered as rejected")
+    return ds, result
+
+
 TIMELINE_KINDS = (
     "model.registered",
     "alias.set",
@@ -109,7 +120,7 @@ def print_timeline(console: Console, project: Project) -> None:
     """The audit log of the story: what the controller and the people did, and why."""
     events = [
         e
-        for e in project.metadata.list_events(model="spam")
+        for e in project.events(model="spam")
         if e.kind.startswith("rollout.") or e.kind in TIMELINE_KINDS
     ]
     if not events:

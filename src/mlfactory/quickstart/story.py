@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mlfactory.config import ServerConfig
+from mlfactory.config import ServerConfig, load_project_config
 from mlfactory.control import Controller, Step
 from mlfactory.errors import MLFactoryError
 from mlfactory.project import Project, open_project
@@ -28,7 +28,7 @@ from mlfactory.quickstart.scaffold import START
 from mlfactory.quickstart.world import SpamWorld
 from mlfactory.server.run import RunningServer, start_server
 from mlfactory.server.settings import ServerSettings
-from mlfactory.serving import PredictionLog
+from mlfactory.stores.predictions import PredictionReader, open_prediction_reader
 
 FEATURES = ["sender_domain", "language", "subject", "body", "n_links", "n_attachments", "hour_sent"]
 BATCH = 50
@@ -112,7 +112,7 @@ class Story:
     seed: int
     say: Callable[[str], None]
     steps: list[tuple[str, list[Step]]] = field(default_factory=list)
-    log: PredictionLog = field(init=False)
+    log: PredictionReader = field(init=False)
 
     def tick(self, project: Project, chapter: str) -> list[Step]:
         """One controller pass, as `mlfactory controller run` makes every minute: it monitors the newest
@@ -139,7 +139,7 @@ class Story:
         settings = ServerSettings(
             project=self.root, env={}, server=server_cfg, actor="quickstart-users", routing_seed=self.seed
         )
-        self.log = PredictionLog(self.root / server_cfg.prediction_log.path)
+        self.log = open_prediction_reader(load_project_config(self.root, env={}), server_cfg.prediction_log)
         server: RunningServer = start_server(settings)
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -173,10 +173,10 @@ class Story:
 
     def _tick_and_follow(self, project: Project, client: httpx.Client, chapter: str) -> list[Step]:
         steps = self.tick(project, chapter)
-        champion = project.registry.resolve("spam@production").version
+        champion = project.version("spam@production").version
         for s in steps:
             if s.action == "canary":
-                rollout = project.metadata.get_rollout("spam")
+                rollout = project.rollout("spam")
                 self._wait_for_routes(client, {champion, rollout.challenger or champion})
             elif s.action in ("promoted", "rolled_back"):
                 self._wait_for_routes(client, {champion})
@@ -208,5 +208,5 @@ class Story:
             self._tick_and_follow(project, client, "leak")
             self._burst(client, world, 700, 0.8, "new world", extra={"user_reports": 0})
             self._tick_and_follow(project, client, "caught")
-            production = project.registry.resolve("spam@production").ref
+            production = project.version("spam@production").ref
         return {"production": production, "steps": self.steps}

@@ -3,7 +3,8 @@
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from mlfactory.registry.registry import PRODUCTION, ModelRef, Registry
+from mlfactory.entities import PRODUCTION
+from mlfactory.registry.registry import ModelRef, Registry
 
 if TYPE_CHECKING:
     from mlfactory.registry.loaded import LoadedModel

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from mlfactory.entities import Signature
+
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 
@@ -104,13 +106,12 @@ class LabelSpec:
     name: str = "label"
 
     @classmethod
-    def from_signature(cls, signature: dict[str, Any]) -> LabelSpec:
+    def from_signature(cls, signature: Signature) -> LabelSpec:
         """The spec stored with a model version (versions registered before ``label_type`` infer it from
         their classes)."""
-        classes = signature.get("classes")
-        task = str(signature.get("task", "classification"))
-        kind = signature.get("label_type") or _type_of(classes, task)
-        return cls(task, kind, tuple(classes) if classes else None, str(signature.get("label", "label")))
+        classes, task = signature.classes, signature.task
+        kind = signature.label_type or _type_of(classes, task)
+        return cls(task, kind, tuple(classes) if classes else None, signature.label)
 
     def convert(self, value: Any) -> Any:
         """One label as the model's type; ValueError saying what was expected when it does not fit."""

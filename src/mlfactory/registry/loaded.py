@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mlfactory.entities import ModelVersion
-from mlfactory.registry.inputs import Batch, InputSpec, OnInvalid, frame_payload
+from mlfactory.inputs import Batch, InputSpec, OnInvalid, frame_payload
 
 
 @dataclass
@@ -39,7 +39,7 @@ class LoadedModel:
     def predict(
         self, frame: pd.DataFrame, *, on_invalid: OnInvalid = "reject"
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predictions and, for classifiers that have them, class probabilities (rows × classes)."""
+        """Predictions and, for classifiers that have them, class probabilities (one column per class)."""
         x = self.rows(frame, on_invalid=on_invalid).frame()
         pred = self.estimator.predict(x)
         proba = self.estimator.predict_proba(x) if hasattr(self.estimator, "predict_proba") else None

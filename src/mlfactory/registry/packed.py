@@ -31,6 +31,7 @@ import secrets
 import types
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,26 +172,22 @@ def substitute(root: Any, table: dict[str, Any]) -> tuple[Any, Counter[str]]:
                 return new
             return x
         if isinstance(x, list):
-            for i, v in enumerate(x):
-                nv = visit(v)
-                if nv is not v:
-                    x[i] = nv
-            return x
-        if isinstance(x, dict):
-            for k, v in list(x.items()):
-                nv = visit(v)
-                if nv is not v:
-                    x[k] = nv
-            return x
-        state = getattr(x, "__dict__", None)
-        if isinstance(state, dict):
-            for k, v in list(state.items()):
-                nv = visit(v)
-                if nv is not v:
-                    state[k] = nv
+            _replace_in(x, enumerate(x), visit)
+        elif isinstance(x, dict):
+            _replace_in(x, x.items(), visit)
+        elif isinstance(state := getattr(x, "__dict__", None), dict):
+            _replace_in(state, state.items(), visit)
         return x
 
     return visit(root), counts
+
+
+def _replace_in(target: Any, items: Iterable[tuple[Any, Any]], visit: Callable[[Any], Any]) -> None:
+    """Put each item ``visit`` replaced back into ``target``: a list, a dict or an object's ``__dict__``."""
+    for k, v in list(items):  # listed first: the target changes while it is walked
+        nv = visit(v)
+        if nv is not v:
+            target[k] = nv
 
 
 def _npy(a: np.ndarray) -> bytes:

@@ -67,7 +67,7 @@ class Registry:
         from mlfactory.registry.packaging import load_model
 
         mv = ref if isinstance(ref, ModelVersion) else self.resolve(ref)
-        trusted = mv.signature.get("trusted_types", [])
+        trusted = list(mv.signature.trusted_types)
         estimator = load_model(self.artifacts, mv.artifact, trusted, mv.ref, mv.flavor)
         return LoadedModel(mv, estimator)
 
@@ -88,7 +88,7 @@ class Registry:
             )
         mv = self.metadata.get_model_version(name, version)
         if mv.status == VersionStatus.REJECTED and alias == PRODUCTION and not force:
-            failed = [g["rule"] for g in mv.gates if not g["passed"]]
+            failed = [g.rule for g in mv.gates if not g.passed]
             raise ConflictError(
                 f"{mv.ref} was rejected by its gates ({'; '.join(failed)}); it cannot take '{PRODUCTION}'. "
                 "Pass --force to override (the override is recorded)"

@@ -7,11 +7,9 @@ from typing import Any
 import numpy as np
 from fastapi import Request
 
-from mlfactory.errors import ValidationError
-from mlfactory.registry.inputs import Payload
-from mlfactory.registry.rules import OnInvalid
+from mlfactory.inputs import OnInvalid
 from mlfactory.server import deps
-from mlfactory.serving import Columns, PredictResult, Records
+from mlfactory.serving import PredictResult
 
 
 def jsonable(arr: np.ndarray | None) -> Any:
@@ -30,35 +28,9 @@ def input_policy(request: Request, name: str) -> OnInvalid:
     return model.on_invalid_input if model is not None else "reject"
 
 
-def native_payload(body: Any) -> tuple[Payload, Any]:
-    """The rows of a native body (``{"records": [...]}`` or ``{"columns": {...}}``) and its routing key."""
-    if isinstance(body, list):
-        return Records(body), None
-    if not isinstance(body, dict):
-        raise ValidationError(
-            "the body must be a JSON object with 'records' (a list of rows) or 'columns' "
-            "(a mapping of column → list of values)"
-        )
-    given = [k for k in ("records", "columns") if k in body]
-    if len(given) != 1:
-        raise ValidationError(
-            "send exactly one of 'records' (a list of rows) or 'columns' (a mapping of "
-            f"column → list of values); got keys {sorted(body)}"
-        )
-    if given[0] == "records":
-        rows = body["records"]
-        if isinstance(rows, dict):
-            rows = [rows]
-        if not isinstance(rows, list):
-            raise ValidationError("'records' must be a list of objects (one per row)")
-        return Records(rows), body.get("key")
-    cols = body["columns"]
-    if not isinstance(cols, dict):
-        raise ValidationError("'columns' must be an object mapping each column to a list of values")
-    return Columns(cols), body.get("key")
-
-
 def native_answer(result: PredictResult) -> dict[str, Any]:
+    """A native predict answer: predictions (and probabilities), versions, routes, request ids, and per row
+    the feature status and the rules broken when there are any."""
     out: dict[str, Any] = {
         "model": result.model,
         "version": result.version,

@@ -14,7 +14,7 @@ import gc
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,8 +23,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Mount
 
 import mlfactory
+from mlfactory.dashboard import create_dashboard
 from mlfactory.errors import MLFactoryError, ValidationError
 from mlfactory.project import open_project
 from mlfactory.server.auth import TokenCache
@@ -35,8 +37,9 @@ from mlfactory.server.openapi import install_openapi
 from mlfactory.server.routers import admin, feedback, health, mlflow, native, v2
 from mlfactory.server.routers import monitoring as monitoring_router
 from mlfactory.server.settings import SETTINGS_ENV, ServerSettings
-from mlfactory.serving import PredictionLog, ServingRuntime
+from mlfactory.serving import ServingRuntime
 from mlfactory.serving.lookup import online_features
+from mlfactory.stores.predictions import PredictionLog, open_prediction_log
 
 log = logging.getLogger("mlfactory.server")
 
@@ -116,6 +119,41 @@ class InternalErrors:
             await response(scope, receive, send)
 
 
+ROUTERS = (
+    native.router,
+    feedback.router,
+    v2.router,
+    mlflow.router,
+    health.router,
+    admin.router,
+    monitoring_router.router,
+)
+
+
+def _announce(runtime: ServingRuntime) -> None:
+    """Log what the server serves, and every version that failed to load."""
+    status = runtime.status()
+    log.info(
+        "serving %s",
+        ", ".join(f"{n} v{m['production']}" for n, m in status["models"].items()) or "no models yet",
+    )
+    for ref, why in status["failures"].items():
+        log.error("%s failed to load: %s", ref, why)
+
+
+def _dashboard(server: Callable[[], FastAPI]) -> Mount:
+    """The dashboard at /ui over the server's opened project and settings (``server.ui: false`` turns it
+    off); ``server`` returns the app, whose state the lifespan fills."""
+    return Mount(
+        "/ui",
+        create_dashboard(
+            lambda: server().state.project,
+            server=lambda: server().state.server_config,
+            enabled=lambda: server().state.server_config.ui,
+        ),
+    )
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """A FastAPI app serving the project in ``settings``; stores open and models load in its lifespan."""
     metrics = ServerMetrics()
@@ -124,13 +162,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         project = open_project(settings.project, env=settings.env, actor=settings.actor)
         cfg = settings.server or project.config.server
-        plog = None
-        if cfg.prediction_log.enabled:
-            plog = PredictionLog(
-                project.loaded.path(cfg.prediction_log.path),
-                flush_interval=cfg.prediction_log.flush_interval,
-                max_pending_rows=cfg.prediction_log.max_pending_rows,
-            ).start()
+        plog: PredictionLog | None = None
+        if cfg.prediction_log.enabled:  # the settings given to this server, which may differ from the file's
+            plog = open_prediction_log(project.loaded, cfg.prediction_log).start()
         features = online_features(project.loaded)
         runtime = ServingRuntime(
             project.registry, cfg, plog, actor=settings.actor, seed=settings.routing_seed, features=features
@@ -145,13 +179,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.state.tokens = TokenCache(project.metadata, cfg.token, cfg.reload_interval)
         try:
             runtime.start()
-            status = runtime.status()
-            log.info(
-                "serving %s",
-                ", ".join(f"{n} v{m['production']}" for n, m in status["models"].items()) or "no models yet",
-            )
-            for ref, why in status["failures"].items():
-                log.error("%s failed to load: %s", ref, why)
+            _announce(runtime)
             # What startup made (libraries, loaded models) lives as long as the server: freezing it keeps
             # full collections from walking millions of objects, a pause of 100+ ms every second under load.
             gc.collect()
@@ -172,17 +200,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
         description="Every registered model of one project: native, Open Inference Protocol V2 and "
         "MLflow scoring endpoints, with routing, hot swap and a prediction log.",
+        routes=[_dashboard(lambda: app)],
     )
     app.state.metrics = metrics
-    for router in (
-        native.router,
-        feedback.router,
-        v2.router,
-        mlflow.router,
-        health.router,
-        admin.router,
-        monitoring_router.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     _install_error_handlers(app)
     install_openapi(app)

@@ -1,8 +1,11 @@
-"""Small request helpers shared by the routers: the runtime, bearer tokens, bounded bodies, JSON, versions."""
+"""Small request helpers shared by the routers: the runtime, bearer tokens, bounded bodies, JSON, versions.
+
+What a body may contain (JSON, the native shapes, rows) is decided in :mod:`mlfactory.inputs`; this module
+only bounds and reads it.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import orjson
@@ -12,10 +15,12 @@ from pydantic import AfterValidator, Field
 
 from mlfactory.config import ServerConfig
 from mlfactory.entities import Role
-from mlfactory.errors import PayloadTooLargeError, UnauthorizedError, ValidationError
+from mlfactory.errors import PayloadTooLargeError, UnauthorizedError
+from mlfactory.inputs.requests import is_text
 from mlfactory.project import Project
 from mlfactory.server.auth import Identity, TokenCache, authorize
-from mlfactory.serving import PredictionLog, ServingRuntime
+from mlfactory.serving import ServingRuntime
+from mlfactory.stores.predictions import PredictionLog
 
 JSON_TYPE = "application/json"
 MAX_VERSION = 2**63 - 1  # versions are 64-bit integers in every metadata store
@@ -112,58 +117,10 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(body: bytes) -> Any:
-    """orjson parse with a 400-class error that says where the JSON broke."""
-    if not body.strip():
-        raise ValidationError("the request body is empty; send a JSON object")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        try:  # NaN and Infinity are not JSON, but many encoders write them: let the input checks name them
-            parsed = json.loads(body)
-        except (ValueError, RecursionError):
-            raise ValidationError(f"malformed JSON: {exc}") from None
-    # orjson refuses what json accepts besides NaN: escaped lone surrogates ("\ud800"), which are no text at
-    # all and would fail later in the online store, the frame builder or the log
-    where = unpaired_surrogate(parsed)
-    if where is not None:
-        raise ValidationError(
-            f"malformed JSON: {where} holds an unpaired UTF-16 surrogate (an escape such as \\ud800 without "
-            "its pair), which is not text; send valid Unicode"
-        )
-    return parsed
-
-
-def unpaired_surrogate(value: Any, path: str = "body") -> str | None:
-    """Where in parsed JSON a string (a value or a key) holds a lone surrogate, or None."""
-    stack = [(value, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            if not _encodes(item):
-                return where
-        elif isinstance(item, dict):
-            for k, v in item.items():
-                if isinstance(k, str) and not _encodes(k):
-                    return f"{where} (a key)"
-                stack.append((v, f"{where}.{k}"))
-        elif isinstance(item, list):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
-    return None
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def valid_text(text: str) -> str:
     """A pydantic validator for strings a store keeps: refuse a lone surrogate, which is no text, and the NUL
     character, which PostgreSQL's text cannot hold."""
-    if not _encodes(text):
+    if not is_text(text):
         raise ValueError("holds an unpaired UTF-16 surrogate (such as \\ud800), which is not text")
     if "\x00" in text:
         raise ValueError("holds the NUL character (\\u0000), which cannot be stored; leave it out")

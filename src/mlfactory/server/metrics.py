@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from mlfactory.serving import PredictionLog, ServingRuntime
+from mlfactory.serving import ServingRuntime
+from mlfactory.stores.predictions import PredictionLog
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -131,7 +132,7 @@ class ServerMetrics:
         if not os.environ.get(MULTIPROC_ENV):
             return generate_latest(self.registry)
         merged = CollectorRegistry()
-        MultiProcessCollector(merged)  # counters and histograms of every worker, summed
+        MultiProcessCollector(merged)  # type: ignore[no-untyped-call]  # counters and histograms of every worker, summed
         for collector in self._collectors:
             merged.register(collector)
         return generate_latest(merged)

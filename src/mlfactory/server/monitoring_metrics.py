@@ -11,23 +11,35 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 
+from mlfactory.entities import MonitorReportRecord
+from mlfactory.monitoring import report
+from mlfactory.monitoring.report import ReportMetrics
 from mlfactory.stores.metadata import MetadataStore
 
 log = logging.getLogger("mlfactory.server")
 SCAN = 500  # newest reports read per scrape; older ones are superseded anyway
+# report metric (its flat name) -> Prometheus family name and help text
 FIGURES = {
-    "drift.share": ("mlfactory_monitor_drift_share", "share of input columns that drifted"),
-    "drift.dataset": ("mlfactory_monitor_dataset_drift", "1 when the dataset drifted"),
-    "drift.prediction": ("mlfactory_monitor_prediction_drift", "1 when the predictions drifted"),
-    "performance.accuracy": ("mlfactory_monitor_accuracy", "realized accuracy on labelled rows"),
-    "performance.labelled_rows": ("mlfactory_monitor_labelled_rows", "rows with feedback labels"),
-    "estimated.accuracy": ("mlfactory_monitor_estimated_accuracy", "accuracy estimated from probabilities"),
-    "health.latency_p95_ms": ("mlfactory_monitor_latency_p95_ms", "95th percentile latency in the window"),
-    "rows": ("mlfactory_monitor_window_rows", "rows in the monitored window"),
+    report.DRIFT_SHARE: ("mlfactory_monitor_drift_share", "share of input columns that drifted"),
+    report.DATASET_DRIFT: ("mlfactory_monitor_dataset_drift", "1 when the dataset drifted"),
+    report.PREDICTION_DRIFT: ("mlfactory_monitor_prediction_drift", "1 when the predictions drifted"),
+    report.PERFORMANCE_PREFIX + "accuracy": (
+        "mlfactory_monitor_accuracy",
+        "realized accuracy on labelled rows",
+    ),
+    report.LABELLED_ROWS: ("mlfactory_monitor_labelled_rows", "rows with feedback labels"),
+    report.ESTIMATED_PREFIX + "accuracy": (
+        "mlfactory_monitor_estimated_accuracy",
+        "accuracy estimated from probabilities",
+    ),
+    report.HEALTH_PREFIX + "latency_p95_ms": (
+        "mlfactory_monitor_latency_p95_ms",
+        "95th percentile latency in the window",
+    ),
+    report.ROWS: ("mlfactory_monitor_window_rows", "rows in the monitored window"),
 }
 
 
@@ -44,12 +56,12 @@ class MonitoringCollector:
     def __init__(self, metadata: MetadataStore, wait: float = 1.0) -> None:
         self.metadata = metadata
         self.wait = wait
-        self._last: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._last: dict[tuple[str, str, str], MonitorReportRecord] = {}
         self._failing = False
         self._lock = threading.Lock()
         self._reading: threading.Thread | None = None
 
-    def _newest(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+    def _newest(self) -> dict[tuple[str, str, str], MonitorReportRecord]:
         """The newest report per (model, version, route): read now, or the last ones read."""
         with self._lock:
             reading = self._reading
@@ -72,9 +84,9 @@ class MonitoringCollector:
         if self._failing:
             log.info("monitoring figures in /metrics are read from the metadata store again")
             self._failing = False
-        newest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        newest: dict[tuple[str, str, str], MonitorReportRecord] = {}
         for r in reports:
-            newest[(r["model"], str(r["version"]), str(r["route"]))] = r
+            newest[(r.model, str(r.version), str(r.route))] = r
         self._last = newest
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -86,10 +98,11 @@ class MonitoringCollector:
         )
         now = datetime.now(UTC)
         for key, r in newest.items():
+            metrics = ReportMetrics.from_flat(r.metrics)
             for metric, family in families.items():
-                value = r["metrics"].get(metric)
-                if isinstance(value, int | float):
-                    family.add_metric(list(key), float(value))
-            age.add_metric(list(key), (now - r["created_at"]).total_seconds())
+                value = metrics.get(metric)
+                if value is not None:
+                    family.add_metric(list(key), value)
+            age.add_metric(list(key), (now - r.created_at).total_seconds())
         yield from families.values()
         yield age

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from mlfactory.errors import ValidationError
-from mlfactory.registry.inputs import NUMERIC, Payload
-from mlfactory.serving import Columns, Rows
+from mlfactory.inputs import NUMERIC, Columns, Payload, Rows
 
 NUMPY_TYPES: dict[str, Any] = {
     "BOOL": np.bool_,
@@ -129,8 +128,17 @@ def _bad_integer(v: Any, low: int, high: int) -> bool:
     return not low <= v <= high
 
 
-def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[str, np.ndarray, str, int]:
-    """One request input as (name, array in its shape, datatype, new binary offset)."""
+class _Tensor(NamedTuple):
+    """A request input's header: its name, datatype, shape and element count, and its parameters."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+    size: int
+    params: dict[str, Any]
+
+
+def _header(tensor: Any, i: int) -> _Tensor:
     if not isinstance(tensor, dict):
         raise ValidationError(f"inputs[{i}] must be an object with name, shape, datatype and data")
     name = tensor.get("name")
@@ -140,7 +148,6 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
     if datatype not in DATATYPES:
         raise ValidationError(f"input '{name}': datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
     shape = _shape(tensor.get("shape"), name)
-    size = math.prod(shape)  # a Python int: NumPy's product wraps around for huge shapes
     params = tensor.get("parameters")
     if params is None:
         params = {}
@@ -148,37 +155,35 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
         raise ValidationError(
             f"input '{name}': 'parameters' must be an object such as {{\"binary_data_size\": 64}}"
         )
-    if "binary_data_size" in params:
-        length = params["binary_data_size"]
-        if (
-            isinstance(length, bool)
-            or not isinstance(length, int)
-            or length < 0
-            or offset + length > len(binary)
-        ):
-            raise ValidationError(f"input '{name}': binary_data_size {length!r} does not fit the body")
-        raw = bytes(binary[offset : offset + length])
-        offset += length
-        if datatype == "BYTES":
-            elements = _bytes_elements(raw, name)
-            if len(elements) != size:
-                raise ValidationError(
-                    f"input '{name}': shape {shape} needs {size} values, got {len(elements)}"
-                )
-            arr = np.empty(size, dtype=object)
-            arr[:] = elements
-        else:
-            dtype = np.dtype(NUMPY_TYPES[datatype]).newbyteorder("<")
-            if length != size * dtype.itemsize:
-                raise ValidationError(
-                    f"input '{name}': shape {shape} of {datatype} needs {size * dtype.itemsize} "
-                    f"bytes, got {length}"
-                )
-            arr = np.frombuffer(raw, dtype=dtype).astype(NUMPY_TYPES[datatype])
-        return name, arr.reshape(shape), datatype, offset
-    if "data" not in tensor:
-        raise ValidationError(f"input '{name}' has neither 'data' nor parameters.binary_data_size")
-    data = tensor["data"]
+    # a Python int: NumPy's product wraps around for huge shapes
+    return _Tensor(name, str(datatype), shape, math.prod(shape), params)
+
+
+def _binary_values(head: _Tensor, binary: memoryview, offset: int) -> tuple[np.ndarray, int]:
+    """A binary tensor's values (flat) read from the body after the JSON header, and the new offset."""
+    name, datatype, shape, size = head.name, head.datatype, head.shape, head.size
+    length = head.params["binary_data_size"]
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0 or offset + length > len(binary):
+        raise ValidationError(f"input '{name}': binary_data_size {length!r} does not fit the body")
+    raw = bytes(binary[offset : offset + length])
+    if datatype == "BYTES":
+        elements = _bytes_elements(raw, name)
+        if len(elements) != size:
+            raise ValidationError(f"input '{name}': shape {shape} needs {size} values, got {len(elements)}")
+        arr = np.empty(size, dtype=object)
+        arr[:] = elements
+        return arr, offset + length
+    dtype = np.dtype(NUMPY_TYPES[datatype]).newbyteorder("<")
+    if length != size * dtype.itemsize:
+        raise ValidationError(
+            f"input '{name}': shape {shape} of {datatype} needs {size * dtype.itemsize} bytes, got {length}"
+        )
+    return np.frombuffer(raw, dtype=dtype).astype(NUMPY_TYPES[datatype]), offset + length
+
+
+def _json_values(head: _Tensor, data: Any) -> np.ndarray:
+    """A JSON tensor's ``data`` as an array, refusing values its datatype cannot hold."""
+    name, datatype = head.name, head.datatype
     try:
         arr = np.asarray(data, dtype=object if datatype == "BYTES" else None)
     except (ValueError, TypeError):
@@ -192,18 +197,30 @@ def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[
     if (arr.dtype.kind == "f" and np.isnan(arr).any()) or arr.dtype.kind == "U":
         # as sent, so the input checks name a bad value's row: JSON has null for a missing value (a NaN was
         # sent as a number), and NumPy would make every value of a list mixing text and numbers text
-        arr = np.asarray(data, dtype=object)
-    elif datatype != "BYTES" and arr.dtype.kind in "iufb":
+        return np.asarray(data, dtype=object)
+    if datatype != "BYTES" and arr.dtype.kind in "iufb":
         with np.errstate(over="ignore"):
             cast = arr.astype(NUMPY_TYPES[datatype])
         if cast.dtype.kind == "f" and arr.dtype.kind in "iuf":
             _check_range(arr, cast, name, datatype)
-        arr = cast
-    elif arr.dtype.kind in "OU":
-        arr = arr.astype(object)
-    if arr.size != size:
-        raise ValidationError(f"input '{name}': shape {shape} needs {size} values, got {arr.size}")
-    return name, arr.reshape(shape), datatype, offset
+        return cast
+    return arr.astype(object) if arr.dtype.kind in "OU" else arr
+
+
+def decode_input(tensor: Any, i: int, binary: memoryview, offset: int) -> tuple[str, np.ndarray, str, int]:
+    """One request input as (name, array in its shape, datatype, new binary offset)."""
+    head = _header(tensor, i)
+    if "binary_data_size" in head.params:
+        arr, offset = _binary_values(head, binary, offset)
+        return head.name, arr.reshape(head.shape), head.datatype, offset
+    if "data" not in tensor:
+        raise ValidationError(f"input '{head.name}' has neither 'data' nor parameters.binary_data_size")
+    arr = _json_values(head, tensor["data"])
+    if arr.size != head.size:
+        raise ValidationError(
+            f"input '{head.name}': shape {head.shape} needs {head.size} values, got {arr.size}"
+        )
+    return head.name, arr.reshape(head.shape), head.datatype, offset
 
 
 def to_payload(

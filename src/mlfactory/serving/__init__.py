@@ -1,4 +1,7 @@
-"""Serving without web code: loading, routing (canary, A/B, shadow), micro-batching, the prediction log."""
+"""Serving without web code: loading, routing (canary, A/B, shadow), micro-batching, feedback.
+
+The prediction log it writes belongs to :mod:`mlfactory.stores.predictions`.
+"""
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -14,26 +17,18 @@ from mlfactory.serving.policy import (
 )
 
 if TYPE_CHECKING:
-    from mlfactory.registry.inputs import Batch, Columns, InputSpec, Records, Rows
     from mlfactory.serving.feedback import FeedbackResult, read_feedback_file, record_feedback
-    from mlfactory.serving.predlog import PredictionLog, RequestIds
-    from mlfactory.serving.runtime import ModelUnavailableError, PredictResult, ServingRuntime
-    from mlfactory.serving.served import ModelFailedError, ServedVersion
+    from mlfactory.serving.result import PredictResult
+    from mlfactory.serving.runtime import ServingRuntime
+    from mlfactory.serving.served import ModelFailedError, ModelUnavailableError, ServedVersion
 
 # these pull in numpy, pandas, pyarrow and duckdb: loaded on first use, so routing commands stay light
 _LAZY = {
-    "Batch": "mlfactory.registry.inputs",
-    "Columns": "mlfactory.registry.inputs",
-    "InputSpec": "mlfactory.registry.inputs",
-    "Records": "mlfactory.registry.inputs",
-    "Rows": "mlfactory.registry.inputs",
     "FeedbackResult": "mlfactory.serving.feedback",
     "read_feedback_file": "mlfactory.serving.feedback",
     "record_feedback": "mlfactory.serving.feedback",
-    "PredictionLog": "mlfactory.serving.predlog",
-    "RequestIds": "mlfactory.serving.predlog",
-    "ModelUnavailableError": "mlfactory.serving.runtime",
-    "PredictResult": "mlfactory.serving.runtime",
+    "ModelUnavailableError": "mlfactory.serving.served",
+    "PredictResult": "mlfactory.serving.result",
     "ServingRuntime": "mlfactory.serving.runtime",
     "ModelFailedError": "mlfactory.serving.served",
     "ServedVersion": "mlfactory.serving.served",
@@ -47,18 +42,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Batch",
-    "Columns",
     "FeedbackResult",
-    "InputSpec",
     "ModelFailedError",
     "ModelUnavailableError",
     "PredictResult",
-    "PredictionLog",
-    "Records",
-    "RequestIds",
     "RoutingPolicy",
-    "Rows",
     "ServedVersion",
     "ServingRuntime",
     "deploy_ab",

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mlfactory.registry.inputs import Batch
+from mlfactory.inputs import Batch
 
 log = logging.getLogger("mlfactory.serving")
 PredictFn = Callable[[Batch], tuple[np.ndarray, np.ndarray | None]]

@@ -100,7 +100,8 @@ def _logistic(t: Any) -> ProbaFn | None:
         z = x @ coef + intercept
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        proba: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return proba
 
     return softmax
 

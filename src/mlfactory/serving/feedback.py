@@ -12,8 +12,8 @@ import pandas as pd
 
 from mlfactory.errors import NotFoundError, ValidationError
 from mlfactory.registry.labels import BadLabel, LabelSpec
-from mlfactory.serving.predlog import PredictionLog
 from mlfactory.stores.metadata import MetadataStore
+from mlfactory.stores.predictions import PredictionReader
 
 InvalidLabels = Literal["reject", "exclude"]
 
@@ -68,7 +68,7 @@ def label_spec(metadata: MetadataStore, model: str) -> LabelSpec | None:
 
 def record_feedback(
     metadata: MetadataStore,
-    log: PredictionLog,
+    log: PredictionReader,
     labels: Sequence[tuple[str, Any]],
     *,
     actor: str,

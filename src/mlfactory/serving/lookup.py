@@ -31,7 +31,7 @@ from mlfactory.errors import MLFactoryError, StoreUnavailableError, ValidationEr
 from mlfactory.features.enrich import lookup
 from mlfactory.features.online.base import OnlineStore, open_online_store
 from mlfactory.features.spec import ServiceSpec
-from mlfactory.registry.inputs import Columns, Payload, Records
+from mlfactory.inputs import Columns, Payload, Records
 
 log = logging.getLogger("mlfactory.serving")
 Opener = Callable[[], OnlineStore]

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlfactory.entities import Event, VersionStatus
+from mlfactory.entities import PRODUCTION, Event, VersionStatus
 from mlfactory.errors import ConfigError, ConflictError, NotFoundError
-from mlfactory.registry import PRODUCTION
 from mlfactory.stores.metadata import MetadataStore
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
@@ -83,12 +82,22 @@ class RoutingPolicy:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> RoutingPolicy:
+        """A stored policy; ConfigError naming the policy when a stored value has the wrong type (a policy
+        edited by hand), so a server keeps its routes and reports it instead of failing its refresh."""
         if not data:
             return cls()
+        try:
+            weight = float(data.get("canary_weight") or 0.0)
+            ab = tuple((int(v), float(w)) for v, w in data.get("ab") or ())
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"stored routing policy {data!r} has a non-numeric canary_weight or A/B variant; "
+                "set it again with `mlfactory deploy`"
+            ) from None
         return cls(
             canary=data.get("canary"),
-            canary_weight=float(data.get("canary_weight") or 0.0),
-            ab=tuple((int(v), float(w)) for v, w in data.get("ab") or ()),
+            canary_weight=weight,
+            ab=ab,
             key=data.get("key"),
             shadow=data.get("shadow"),
         )

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from mlfactory.config import BatchingConfig
+from mlfactory.entities import Signature
 from mlfactory.errors import MLFactoryError
+from mlfactory.inputs import NUMERIC, Batch, InputSpec
 from mlfactory.registry import LoadedModel
-from mlfactory.registry.inputs import NUMERIC, Batch, InputSpec
 from mlfactory.serving.batching import MicroBatcher
 from mlfactory.serving.compiled import compile_numeric, takes_arrays
 
@@ -38,6 +39,12 @@ _ARGMAX_SAFE = frozenset(
 )
 
 
+class ModelUnavailableError(MLFactoryError):
+    """A model is known but cannot answer now: not loaded yet, or its version failed to load."""
+
+    http_status = 503
+
+
 class ModelFailedError(MLFactoryError):
     """The model raised while predicting rows that passed the input checks (details go to the server log)."""
 
@@ -49,18 +56,17 @@ def _final_step(estimator: Any) -> Any:
     return steps[-1][1] if steps else estimator
 
 
-def _probe_nan(estimator: Any, signature: dict[str, Any]) -> bool:
+def _probe_nan(estimator: Any, signature: Signature) -> bool:
     """Whether the model takes missing numbers: predict one row with NaN in every numeric input."""
-    row: dict[str, Any] = {}
-    for col in signature["inputs"]:
-        kind = col["type"]
-        row[col["name"]] = (
-            [np.nan]
-            if kind in NUMERIC
-            else ([pd.Timestamp("2020-01-01", tz="UTC")] if kind == "datetime" else ["x"])
-        )
-    if not any(c["type"] in NUMERIC for c in signature["inputs"]):
+    if not any(c.type in NUMERIC for c in signature.inputs):
         return True
+    row: dict[str, Any] = {}
+    for col in signature.inputs:
+        row[col.name] = (
+            [np.nan]
+            if col.type in NUMERIC
+            else ([pd.Timestamp("2020-01-01", tz="UTC")] if col.type == "datetime" else ["x"])
+        )
     try:
         estimator.predict(pd.DataFrame(row))
     except Exception:
@@ -68,9 +74,9 @@ def _probe_nan(estimator: Any, signature: dict[str, Any]) -> bool:
     return True
 
 
-def _feature_service(signature: dict[str, Any]) -> ServiceSpec | None:
+def _feature_service(signature: Signature) -> ServiceSpec | None:
     """The feature service the version looks up online, or None (no import of the feature store then)."""
-    if not signature.get("feature_service"):
+    if not signature.feature_service:
         return None
     from mlfactory.features.spec import ServiceSpec
 

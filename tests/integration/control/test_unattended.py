@@ -66,7 +66,7 @@ def test_a_label_that_does_not_fit_is_refused_naming_its_row_and_nothing_is_stor
 
     fine = label(client, [(ids[0], True), (ids[1], "1"), (ids[2], 0.0), (ids[3], "0")])
     assert fine.status_code == 200 and fine.json()["accepted"] == 4
-    stored = {f["request_id"]: f["label"] for f in project.metadata.get_feedback(ids)}
+    stored = {f.request_id: f.label for f in project.metadata.get_feedback(ids)}
     assert stored == {ids[0]: 1, ids[1]: 1, ids[2]: 0, ids[3]: 0}
     assert all(type(v) is int for v in stored.values())  # the source's label type, whatever was sent
 
@@ -84,7 +84,7 @@ def test_excluded_labels_are_kept_aside_and_never_trained_on(tmp_path: Path) -> 
     assert body["accepted"] == 59 and body["invalid_count"] == 1
     assert body["invalid"][0]["row"] == 5 and body["invalid"][0]["label"] == "spammy"
     aside = project.metadata.get_feedback([ids[5]], include_invalid=True)
-    assert aside[0]["problem"] and project.metadata.get_feedback([ids[5]]) == []
+    assert aside[0].problem and project.metadata.get_feedback([ids[5]]) == []
     rows = feedback_training_rows(
         Controller(project).predictions, project.metadata, "spam", project.config.models["spam"]
     )
@@ -121,8 +121,8 @@ def test_a_bad_label_stored_before_checks_existed_cannot_break_a_retrain(
     step = Controller(project).tick()[0]
     assert step.action in ("canary", "rejected"), step.reason
     version = project.metadata.list_model_versions("spam")[-1]
-    assert version.lineage["rows"]["unfit_labels"] == 1
-    assert version.signature["classes"] == [0, 1] and version.signature["label_type"] == "integer"
+    assert version.lineage.rows["unfit_labels"] == 1
+    assert version.signature.classes == (0, 1) and version.signature.label_type == "integer"
 
 
 def test_labels_keep_their_type_through_a_retrain_and_v2_still_answers_int64(
@@ -135,8 +135,8 @@ def test_labels_keep_their_type_through_a_retrain_and_v2_still_answers_int64(
     assert label(client, as_floats).status_code == 200  # a client that sends 1.0 and 0.0
     assert Controller(project).tick()[0].action in ("canary", "rejected")
     v2 = project.metadata.list_model_versions("spam")[-1]
-    assert v2.signature["classes"] == [0, 1] and all(type(c) is int for c in v2.signature["classes"])
-    assert v2.lineage["feedback_rows"] == 300
+    assert v2.signature.classes == (0, 1) and all(type(c) is int for c in v2.signature.classes)
+    assert v2.lineage.feedback_rows == 300
     row = {c: getattr(v, "item", lambda v=v: v)() for c, v in emails.iloc[0][FEATURES].items()}
     inputs = [
         {

@@ -10,21 +10,12 @@ import pandas as pd
 import pytest
 
 from mlfactory.features import ServiceSpec, enrich_records
-from mlfactory.project import Project, open_project
-from mlfactory.quickstart import init_project
+from mlfactory.project import Project
+from project_helpers import make_project
 
 
 def linked_project(root: Path, rows: int = 1500, env: dict[str, str] | None = None) -> Project:
-    init_project(root, rows=rows)
-    y = root / "mlfactory.yaml"
-    y.write_text(
-        y.read_text().replace(
-            "    # feature_service: sender_activity", "    feature_service: sender_activity"
-        )
-    )
-    project = open_project(root, env=env or {}, actor="test")
-    project.ingest("emails")
-    return project
+    return make_project(root, rows=rows, feature_service=True, env=env)
 
 
 def test_train_with_a_feature_service(tmp_path: Path) -> None:
@@ -32,21 +23,21 @@ def test_train_with_a_feature_service(tmp_path: Path) -> None:
         result = project.train("spam")
         assert result.passed, result.gates
         sig = result.version.signature
-        sources = {c["name"]: c["source"] for c in sig["inputs"]}
+        sources = {c.name: c.source for c in sig.inputs}
         assert sources["domain_emails_7d"] == "store" and sources["subject"] == "request"
         spec = ServiceSpec.from_signature(sig)
         assert spec is not None and spec.join_keys == ["sender_domain"]
         view = project.features.repo.view("domain_activity")
-        lineage = result.version.lineage
-        assert lineage["feature_views"] == {"domain_activity": view.code_version}
-        ts = project.metadata.get_training_set(lineage["training_set"])
-        assert ts["n_rows"] == 1500
-        assert project.metadata.get_run(result.run_id).artifacts["training_set"] == ts["digest"]
-        assert [v["code_version"] for v in project.metadata.list_feature_views("domain_activity")] == [
+        lineage = result.version.lineage.features
+        assert lineage is not None and lineage.feature_views == {"domain_activity": view.code_version}
+        ts = project.metadata.get_training_set(lineage.training_set)
+        assert ts.n_rows == 1500
+        assert project.metadata.get_run(result.run_id).artifacts["training_set"] == ts.digest
+        assert [v.code_version for v in project.metadata.list_feature_views("domain_activity")] == [
             view.code_version
         ]
         # no leakage: every joined value became known at or before the email it is used for
-        frame = pd.read_parquet(project.artifacts.local_path(ts["digest"]))
+        frame = pd.read_parquet(project.artifacts.local_path(ts.digest))
         table, _ = project.features.table(view)
         feats = pd.read_parquet(table.path)
         first_seen = feats.groupby("sender_domain")["_event_ts"].min()
@@ -116,7 +107,7 @@ def test_skew_report_from_a_prediction_log(tmp_path: Path) -> None:
         assert per["mismatches"] == 1 and per["examples"][0]["id"] == "r3"
         assert report["features"][f"v{result.version.version}.domain_emails_7d"]["mismatches"] == 0
         stored = project.metadata.list_skew_reports("spam")
-        assert stored[0]["id"] == report["id"] and project.metadata.list_events(kinds=["features.skew"])
+        assert stored[0].id == report["id"] and project.metadata.list_events(kinds=["features.skew"])
 
 
 def test_batch_scoring_joins_the_features_point_in_time(tmp_path: Path) -> None:
@@ -125,8 +116,10 @@ def test_batch_scoring_joins_the_features_point_in_time(tmp_path: Path) -> None:
         ref = result.version.ref
         project.predict_file(ref, tmp_path / "p" / "data" / "emails.csv", tmp_path / "scored.parquet")
         scored = pd.read_parquet(tmp_path / "scored.parquet")
-        ts = project.metadata.get_training_set(result.version.lineage["training_set"])
-        joined = pd.read_parquet(project.artifacts.local_path(ts["digest"]))  # what training joined
+        features = result.version.lineage.features
+        assert features is not None
+        ts = project.metadata.get_training_set(features.training_set)
+        joined = pd.read_parquet(project.artifacts.local_path(ts.digest))  # what training joined
         expected = project.registry.load(ref).predict_frame(joined)
         assert len(scored) == 600 and "domain_emails_7d" not in scored  # output: the input + predictions
         assert scored["prediction"].tolist() == expected["prediction"].tolist()

@@ -12,19 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlfactory.inputs import Batch
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart.world import SpamWorld
-from mlfactory.serving import Batch, PredictionLog
-from project_helpers import make_project
+from mlfactory.stores.predictions import PredictionLog, open_prediction_log
+from project_helpers import trained_project
 
 
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("monitoring") / "template"
-    with make_project(root, rows=2500) as project:
-        result = project.train("spam")
-        project.promote("spam", result.version.version, reason="monitoring tests")
-    return root
+    return trained_project(tmp_path_factory.mktemp("monitoring") / "template", rows=2500)
 
 
 @pytest.fixture
@@ -37,7 +34,7 @@ def project(trained_template: Path, tmp_path: Path) -> Iterator[Project]:
 
 @pytest.fixture
 def plog(project: Project) -> PredictionLog:
-    return PredictionLog(project.loaded.path(project.config.server.prediction_log.path))
+    return open_prediction_log(project.loaded)
 
 
 Sender = Callable[..., tuple[list[str], np.ndarray]]

@@ -19,7 +19,7 @@ from mlfactory.cli.main import app
 from mlfactory.config import MonitoringConfig
 from mlfactory.monitoring import Window, run_monitor
 from mlfactory.project import Project
-from mlfactory.serving import PredictionLog
+from mlfactory.stores.predictions import PredictionLog
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from mlfactory.monitoring import Window, load_report, render_html, report_history, run_monitor
 from mlfactory.project import Project
-from mlfactory.serving import PredictionLog
+from mlfactory.stores.predictions import PredictionLog
 
 
 def _labels(project: Project, ids: list[str], y: np.ndarray, n: int) -> None:
@@ -25,15 +25,19 @@ def test_quiet_traffic_reports_no_drift_and_good_performance(
     )
     assert report.status == "ok" and report.findings == [] and report.rows == 1000
     assert report.route == "production"
-    assert report.drift["drifted"] is False and report.drift["checked"] == 11  # 5 columns + 3 views × 2 texts
-    assert {c["column"] for c in report.outputs} == {"prediction", "score"}
+    assert report.drift is not None
+    assert report.drift.drifted is False and report.drift.checked == 11  # 5 columns + 3 views × 2 texts
+    assert {c.column for c in report.outputs} == {"prediction", "score"}
     perf = report.performance
-    assert perf["labelled_rows"] == 600 and perf["realized"]["accuracy"] > 0.9
-    assert abs(perf["estimated"]["accuracy"] - perf["realized"]["accuracy"]) < 0.05
+    assert perf is not None and perf.realized is not None and perf.estimated is not None
+    assert perf.labelled_rows == 600 and perf.realized["accuracy"] > 0.9
+    assert abs(perf.estimated.metrics["accuracy"] - perf.realized["accuracy"]) < 0.05
     assert report.metrics["health.latency_p95_ms"] == 2.0 and report.metrics["health.error_rate"] is None
     assert "records answered rows only" in report.health["error_note"]
     stored = load_report(project.metadata, "spam")
     assert stored.id == report.id and stored.metrics == report.metrics
+    # read back through the typed sections, the stored JSON is what was written
+    assert {**stored.to_dict(), "created_at": None} == {**report.to_dict(), "created_at": None}
 
 
 def test_drifted_traffic_is_flagged_with_concept_change(project: Project, plog: PredictionLog, send) -> None:
@@ -42,14 +46,16 @@ def test_drifted_traffic_is_flagged_with_concept_change(project: Project, plog: 
     (report,) = run_monitor(
         project.metadata, plog, project.config.monitoring, model="spam", window=Window(last=1500)
     )
-    assert report.drift["share"] >= 0.3
+    assert report.drift is not None and (report.drift.share or 0) >= 0.3
     assert {"n_links", "sender_domain"} <= set(report.drifted_columns())
     assert report.metrics["drift.prediction"] == 1.0 and report.metrics["drift.label"] == 1.0
-    assert report.performance["tests"]["accuracy_drop"]["drifted"] is True
-    assert report.performance["tests"]["below_estimate"]["drifted"] is True  # the concept changed too
+    tests = report.performance.tests if report.performance else None
+    assert tests is not None and tests.accuracy_drop is not None and tests.below_estimate is not None
+    assert tests.accuracy_drop.drifted is True
+    assert tests.below_estimate.drifted is True  # the concept changed too
     # the status says what was found, never "ok"
     found = {"prediction_drift", "label_drift", "degraded", "concept_drift"}
-    assert set(report.findings) == found | ({"drift"} if report.drift["drifted"] else set())
+    assert set(report.findings) == found | ({"drift"} if report.drift.drifted else set())
     assert report.status == "+".join(report.findings)
     assert load_report(project.metadata, "spam").status == report.status
 
@@ -63,8 +69,8 @@ def test_routes_get_their_own_reports_and_history(project: Project, plog: Predic
     assert sorted((r.route, r.rows) for r in reports) == [("canary", 200), ("production", 300)]
     run_monitor(project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=600))
     history = report_history(project.metadata, "spam")
-    assert len(history) == 4 and all("report" not in h for h in history)
-    assert [h["route"] for h in history[-2:]] == ["canary", "production"]
+    assert len(history) == 4 and all(h.report is None for h in history)  # summaries, without the payload
+    assert [h.route for h in history[-2:]] == ["canary", "production"]
 
 
 def test_bad_windows_give_messages(project: Project, plog: PredictionLog, send) -> None:
@@ -77,8 +83,8 @@ def test_bad_windows_give_messages(project: Project, plog: PredictionLog, send) 
         project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=60)
     )
     assert small.status == "insufficient" and "fewer than the minimum" in small.messages[0]
-    language = next(c for c in small.columns if c["column"] == "language")
-    assert language["status"] == "missing" and language["drifted"] is None
+    language = next(c for c in small.columns if c.column == "language")
+    assert language.status == "missing" and language.drifted is None
     assert any("['language'] are not in the prediction log" in m for m in small.messages)
 
 
@@ -112,5 +118,6 @@ def test_versions_without_monitoring_reference_fall_back_to_the_profile(
         project.metadata, plog, project.config.monitoring, model="spam", window=Window(last=500)
     )
     assert any("registered before monitoring references existed" in m for m in report.messages)
-    assert report.drift["drifted"] is False
-    assert any("no calibration data" in m for m in report.performance["messages"])
+    assert report.drift is not None and report.drift.drifted is False
+    assert report.performance is not None
+    assert any("no calibration data" in m for m in report.performance.messages)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlfactory.monitoring import Window, run_monitor
 from mlfactory.project import Project
-from mlfactory.serving import PredictionLog
+from mlfactory.stores.predictions import PredictionLog
 from serving_helpers import make_client, sample_records
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from project_helpers import trained_project
 from serving_helpers import build_template, copy_project, make_client
 
 
@@ -30,13 +31,5 @@ def client(spam_project: Path) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def features_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The quickstart project with its feature service: trained, materialized and promoted."""
-    from mlfactory.project import open_project
-    from mlfactory.quickstart import init_project
-
     root = tmp_path_factory.mktemp("features_template") / "spam"
-    init_project(root, rows=1200)
-    with open_project(root, env={}, actor="test") as project:
-        project.ingest("emails")
-        project.features.materialize()
-        project.promote("spam", project.train("spam").version.version, reason="test setup")
-    return root
+    return trained_project(root, feature_service=True, materialize=True)

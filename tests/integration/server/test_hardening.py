@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlfactory.config import ServerConfig
+from mlfactory.entities import MonitorReportRecord
 from mlfactory.errors import StoreUnavailableError
 from mlfactory.server import ServerSettings, start_server
 from mlfactory.serving import ServingRuntime
@@ -233,21 +234,27 @@ def test_metrics_answer_while_the_metadata_store_is_down(
     metadata store are the last ones read, and the scrape answers."""
     client.post("/v1/models/spam/predict", json={"records": sample_records(spam_project, 1)})
     metadata = client.app.state.project.metadata  # type: ignore[attr-defined]
+    at = datetime.now(UTC)
     reports = [
-        {
-            "model": "spam",
-            "version": 1,
-            "route": "production",
-            "metrics": {"drift.share": 0.25},
-            "created_at": datetime.now(UTC),
-        }
+        MonitorReportRecord(
+            id="r1",
+            model="spam",
+            version=1,
+            route="production",
+            created_at=at,
+            window_start=at,
+            window_end=at,
+            rows=10,
+            status="ok",
+            metrics={"drift.share": 0.25},
+        )
     ]
     monkeypatch.setattr(metadata, "list_monitor_reports", lambda limit: reports)
     assert 'mlfactory_monitor_drift_share{model="spam",route="production",version="1"} 0.25' in (
         client.get("/metrics").text
     )
 
-    def down(limit: int) -> list[dict[str, Any]]:
+    def down(limit: int) -> list[MonitorReportRecord]:
         raise StoreUnavailableError("the metadata database at postgresql://db/x does not answer")
 
     monkeypatch.setattr(metadata, "list_monitor_reports", down)
@@ -258,7 +265,7 @@ def test_metrics_answer_while_the_metadata_store_is_down(
     # a database that does not answer at all (until its connection times out) does not hold the scrape
     released = threading.Event()
 
-    def hangs(limit: int) -> list[dict[str, Any]]:
+    def hangs(limit: int) -> list[MonitorReportRecord]:
         released.wait(60)
         raise StoreUnavailableError("timed out")
 

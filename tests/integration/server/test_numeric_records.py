@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from sklearn.datasets import load_breast_cancer
 
 from mlfactory import open_project
-from mlfactory.serving import InputSpec, deploy_ab, deploy_clear
+from mlfactory.inputs import InputSpec
+from mlfactory.serving import deploy_ab, deploy_clear
 from serving_helpers import make_client
 
 NAME = "cancer"

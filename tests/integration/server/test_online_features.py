@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from mlfactory.config import ServerConfig
 from mlfactory.features import open_online_store
 from mlfactory.project import open_project
-from mlfactory.quickstart import init_project
 from mlfactory.server import ServerSettings, create_app
+from project_helpers import trained_project
 
 VIEW = "domain_activity"
 FEATURES = ["domain_emails_7d", "domain_links_mean_7d", "domain_attachment_rate_7d"]
@@ -30,15 +30,19 @@ FRESH = {"domain_emails_7d": 42, "domain_links_mean_7d": 1.5, "domain_attachment
 
 def _build(root: Path, ttl: str) -> Path:
     """The quickstart project (feature service on), trained, materialized and promoted; the view's ``ttl``."""
-    init_project(root, rows=1200)
-    features = root / "features.py"
-    features.write_text(features.read_text().replace("ttl=None", f"ttl={ttl}"))
-    with open_project(root, env={}, actor="test") as project:
-        project.ingest("emails")
-        project.features.materialize()
-        result = project.train("spam")
-        project.promote("spam", result.version.version, reason="test setup")
-    return root
+
+    def set_ttl(at: Path) -> None:
+        features = at / "features.py"
+        features.write_text(features.read_text().replace("ttl=None", f"ttl={ttl}"))
+
+    quickstart = ttl == "None"  # the quickstart's own setting: the same template as the other tests'
+    return trained_project(
+        root,
+        feature_service=True,
+        materialize=True,
+        prepare=None if quickstart else set_ttl,
+        variant="" if quickstart else f"ttl={ttl}",
+    )
 
 
 @pytest.fixture(scope="session")

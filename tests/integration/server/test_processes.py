@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mlfactory.server import ServerProcess, start_server_process
-from mlfactory.serving import PredictionLog, deploy_canary, deploy_clear
+from mlfactory.serving import deploy_canary, deploy_clear
 from serving_helpers import open_copy, sample_records
 
 pytestmark = pytest.mark.slow
@@ -69,7 +69,7 @@ def test_kill_minus_9_loses_at_most_the_last_flush_interval(spam_project: Path, 
     killed_at = time.time()
     server.kill()
     with open_copy(spam_project) as project:
-        log = PredictionLog(project.loaded.path(project.config.server.prediction_log.path))
+        log = project.predictions
         logged = set(log.query(model="spam")["request_id"])
     assert not list(log.root.rglob("part-*.parquet.tmp")) and all(p.stat().st_size for p in log.files())
     # the guarantee: every row answered more than flush_interval (+ write time) before the kill is durable
@@ -91,7 +91,7 @@ def test_graceful_shutdown_flushes_everything(spam_project: Path, tmp_path: Path
         ]
     assert server.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
     with open_copy(spam_project) as project:
-        log = PredictionLog(project.loaded.path(project.config.server.prediction_log.path))
+        log = project.predictions
         assert set(log.query(model="spam")["request_id"]) == set(ids)
 
 

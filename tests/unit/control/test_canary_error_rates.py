@@ -64,7 +64,9 @@ def test_equal_models_are_rolled_back_at_most_alpha_however_often_the_canary_is_
 
 
 def test_a_challenger_worse_by_twice_the_margin_is_rolled_back_by_the_planned_size() -> None:
-    plan = canary_plan(POLICY, 0.90)["labelled_canary_rows_to_catch_2x_regression"]
+    planned = canary_plan(POLICY, 0.90)
+    assert planned is not None
+    plan = planned.labelled_canary_rows_to_catch_2x_regression
     rolled, promoted = simulate(0.86, 0.90, canary_rows=plan, every=10, labelled=1.0, seed=11)
     assert rolled >= 0.95 and promoted <= ceiling(POLICY.significance)
     # with a fifth of the rows labelled the plan counts labelled rows, so it takes five times the traffic
@@ -86,8 +88,11 @@ def test_the_plan_grows_with_a_smaller_margin_and_weight() -> None:
         POLICY.model_copy(update={"compare": [CompareConfig(metric="accuracy", max_regression=0.01)]}), 0.9
     )
     lighter = canary_plan(POLICY.model_copy(update={"canary_weight": 5.0}), 0.9)
-    key = "labelled_canary_rows_to_catch_2x_regression"
-    requests = "labelled_requests_to_catch_2x_regression"
-    assert tighter[key] > 2 * base[key] and lighter[requests] > 2 * base[requests]
-    assert base["labelled_requests_to_catch_2x_regression"] == round(base[key] / 0.2)
-    assert canary_plan(POLICY.model_copy(update={"compare": []}), 0.9) == {}
+    assert base is not None and tighter is not None and lighter is not None
+    rows = base.labelled_canary_rows_to_catch_2x_regression
+    assert tighter.labelled_canary_rows_to_catch_2x_regression > 2 * rows
+    assert (
+        lighter.labelled_requests_to_catch_2x_regression > 2 * base.labelled_requests_to_catch_2x_regression
+    )
+    assert base.labelled_requests_to_catch_2x_regression == round(rows / 0.2)
+    assert canary_plan(POLICY.model_copy(update={"compare": []}), 0.9) is None

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from mlfactory.data import profile_frame
-from mlfactory.data.profile import QUANTILES
+from mlfactory.data.profile import (
+    BINNED_TYPES,
+    DATASET_RESOLUTION,
+    MONITORING_RESOLUTION,
+    QUANTILES,
+    build_reference,
+    text_views,
+)
 
 
 def test_numeric_statistics_match_numpy() -> None:
@@ -134,3 +141,47 @@ def test_a_million_rows_by_25_columns_profiles_completely() -> None:
     prof = profile_frame(pd.DataFrame(data), types)
     assert len(prof["columns"]) == 25
     assert all(sum(c["bins"]["counts"]) == n for c in prof["columns"].values() if c["type"] == "number")
+
+
+def test_resolution_sets_how_many_bins_and_categories_a_profile_keeps() -> None:
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"x": rng.normal(size=5000), "c": [f"v{i % 250}" for i in range(5000)]})
+    types = {"x": "number", "c": "category"}
+    coarse = profile_frame(df, types)["columns"]
+    fine = profile_frame(df, types, MONITORING_RESOLUTION)["columns"]
+    assert len(coarse["x"]["bins"]["counts"]) == DATASET_RESOLUTION.bins == 10
+    assert len(fine["x"]["bins"]["counts"]) == MONITORING_RESOLUTION.bins == 100
+    assert len(coarse["c"]["frequencies"]) == DATASET_RESOLUTION.max_categories + 1  # plus "__other__"
+    assert len(fine["c"]["frequencies"]) == MONITORING_RESOLUTION.max_categories + 1
+    assert fine["c"]["frequencies"]["__other__"] == 5000 - sum(
+        n for k, n in fine["c"]["frequencies"].items() if k != "__other__"
+    )
+
+
+def test_the_monitoring_reference_bins_at_the_profile_quantiles_of_its_resolution() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.lognormal(size=3000)
+    df = pd.DataFrame({"x": x, "c": rng.choice(list("abc"), 3000)})
+    types = {"x": "number", "c": "category"}
+    reference = build_reference(df, types)["columns"]
+    profile = profile_frame(df, types, MONITORING_RESOLUTION)["columns"]
+    # one builder: the reference's edges are the profile's quantile edges plus as many equal-width ones
+    assert set(profile["x"]["bins"]["edges"]) <= set(reference["x"]["edges"])
+    assert sum(reference["x"]["counts"]) == profile["x"]["count"] == 3000
+    assert reference["c"]["frequencies"] == {k: v for k, v in profile["c"]["frequencies"].items() if v}
+
+
+def test_booleans_are_counted_as_categories_by_both_layouts() -> None:
+    df = pd.DataFrame({"b": [True, False, True, True]})
+    assert "boolean" not in BINNED_TYPES  # numeric in frames, but two values compare as frequencies
+    assert profile_frame(df, {"b": "boolean"})["columns"]["b"]["frequencies"] == {
+        "True": 3,
+        "False": 1,
+        "__other__": 0,
+    }
+    assert build_reference(df, {"b": "boolean"})["columns"]["b"]["kind"] == "categorical"
+
+
+def test_text_views_of_no_documents_are_empty() -> None:
+    views = text_views(pd.Series([], dtype="object"), ["hello"])
+    assert set(views) == {"chars", "words", "oov_rate"} and all(len(v) == 0 for v in views.values())

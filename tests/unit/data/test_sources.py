@@ -175,7 +175,7 @@ def test_a_sqlite_source_query_cannot_write(tmp_path: Path) -> None:
     make_sqlite(tmp_path / "db.sqlite")
     for query in ("delete from t returning id", "drop table t"):
         source = SourceConfig(kind="sql", url="sqlite:///db.sqlite", query=query)
-        with pytest.raises(ConfigError, match="readonly|read-only|query_only"):
+        with pytest.raises(ConfigError, match=r"readonly|read-only|query_only"):
             read(tmp_path, source)
     with sqlite3.connect(tmp_path / "db.sqlite") as con:
         assert con.execute("select count(*) from t").fetchone() == (3,)

@@ -51,19 +51,19 @@ def test_slices() -> None:
 def test_absolute_gates() -> None:
     gates = [GateConfig(metric="accuracy", min=0.9), GateConfig(metric="log_loss", max=0.3)]
     res = evaluate_gates(gates, {"accuracy": 0.85, "log_loss": 0.2}, None)
-    assert [r["passed"] for r in res] == [False, True]
-    assert res[0]["detail"] == "accuracy = 0.8500"
+    assert [r.passed for r in res] == [False, True]
+    assert res[0].detail == "accuracy = 0.8500"
 
 
 def test_relative_gate_against_champion_respects_direction() -> None:
     gates = [GateConfig(metric="f1", max_drop=0.01), GateConfig(metric="log_loss", max_drop=0.05)]
     champion = {"f1": 0.90, "log_loss": 0.30}
     ok = evaluate_gates(gates, {"f1": 0.895, "log_loss": 0.34}, champion, "spam/1")
-    assert [r["passed"] for r in ok] == [True, True]
+    assert [r.passed for r in ok] == [True, True]
     bad = evaluate_gates(gates, {"f1": 0.88, "log_loss": 0.36}, champion, "spam/1")
-    assert [r["passed"] for r in bad] == [False, False]
-    assert "spam/1" in bad[0]["detail"]
+    assert [r.passed for r in bad] == [False, False]
+    assert "spam/1" in bad[0].detail
     first = evaluate_gates(gates, {"f1": 0.5, "log_loss": 2.0}, None)
-    assert all(r["passed"] for r in first) and "no production version" in first[0]["detail"]
+    assert all(r.passed for r in first) and "no production version" in first[0].detail
     broken = evaluate_gates(gates[:1], {"f1": 0.95}, {"error": "cannot load"}, "spam/1")
-    assert not broken[0]["passed"]
+    assert not broken[0].passed

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
+from mlfactory.entities import Signature
 from mlfactory.errors import ConfigError
 from mlfactory.features import Entity, FeatureService, FeatureView, feature_view, parse_ttl
-from mlfactory.features.spec import ServiceSpec
+from mlfactory.features.spec import ServiceSpec, service_spec
 
 customer = Entity(name="customer", join_keys=["customer_id"])
 
@@ -101,9 +102,9 @@ def test_service_refuses_duplicate_feature_names_and_can_select() -> None:
 
 def test_service_spec_round_trips() -> None:
     a = plain(name="a", features={"x": "number", "n": "integer"}, defaults={"n": 0}, ttl="1d")
-    spec = ServiceSpec.of(FeatureService(name="s", features=[a]), "defaults")
-    back = ServiceSpec.from_signature({"feature_service": spec.to_dict()})
+    spec = service_spec(FeatureService(name="s", features=[a]), "defaults")
+    back = ServiceSpec.from_signature(Signature.from_json({"feature_service": spec.to_dict()}))
     assert back == spec
     assert back.join_keys == ["customer_id"] and back.features == {"x": "number", "n": "integer"}
     assert back.views[0].ttl_seconds == 86400 and back.on_missing == "defaults"
-    assert ServiceSpec.from_signature({}) is None
+    assert ServiceSpec.from_signature(Signature()) is None

@@ -14,8 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from mlfactory.config import MonitoringConfig
+from mlfactory.data.profile import numeric_reference
 from mlfactory.monitoring.drift import ColumnDrift, categorical_drift, numeric_drift
-from mlfactory.monitoring.reference import numeric_reference
+from mlfactory.monitoring.reference import ColumnReference
 from mlfactory.monitoring.window_counts import CategoricalCounts, NumericCounts
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
@@ -86,7 +87,7 @@ def numeric_trials(
             acc.values = np.asarray(ref["values"])
             acc.value_counts = np.zeros(len(acc.values), dtype=np.int64)
         acc.add(cur_draw(rng, n))
-        refs.append(ref)
+        refs.append(ColumnReference.from_json(ref))
         curs.append(acc)
     return numeric_drift([f"t{i}" for i in range(trials)], refs, curs, settings or MonitoringConfig())
 
@@ -112,7 +113,7 @@ def categorical_trials(
     refs, curs = [], []
     for r, c in zip(ref_counts, cur_counts, strict=True):
         freq = {k: int(x) for k, x in zip(keys, r, strict=True) if x > 0}
-        refs.append({"kind": "categorical", "frequencies": freq, "other": 0, "count": int(r.sum())})
+        refs.append(ColumnReference(kind="categorical", frequencies=freq, other=0, count=int(r.sum())))
         counts = Counter({k: int(x) for k, x in zip(keys, c, strict=True) if x > 0})
         curs.append(CategoricalCounts(set(freq), counts, seen=True))
     return categorical_drift([f"t{i}" for i in range(trials)], refs, curs, settings or MonitoringConfig())

@@ -179,17 +179,18 @@ def _stream_alarms(
     window: int, streams: int = 200, change: int = 9_000, length: int = 12_000
 ) -> tuple[float, float]:
     """Alarm rates of consecutive windows before and after a change point (mean +0.5 SD) in seeded streams."""
+    from mlfactory.data.profile import numeric_reference
     from mlfactory.monitoring.drift import numeric_drift
-    from mlfactory.monitoring.reference import numeric_reference
+    from mlfactory.monitoring.reference import ColumnReference
     from mlfactory.monitoring.window_counts import NumericCounts
 
     rng = np.random.default_rng(window)
     refs, curs, after = [], [], []
     for _ in range(streams):
-        ref = numeric_reference(rng.normal(size=5_000))  # the training data
+        ref = ColumnReference.from_json(numeric_reference(rng.normal(size=5_000)))  # the training data
         stream = rng.normal(size=length) + 0.5 * (np.arange(length) >= change)
         for start in range(0, length - window + 1, window):
-            edges = np.asarray(ref["edges"])
+            edges = np.asarray(ref.edges)
             acc = NumericCounts(edges, np.zeros(len(edges) + 1, dtype=np.int64), np.zeros(len(edges) - 1))
             acc.add(stream[start : start + window])
             refs.append(ref)

@@ -66,7 +66,7 @@ def _coverage_trial(seed: int, k: int, shift: float = 0.0) -> tuple[bool, bool, 
     pred = proba_c.argmax(axis=1)
     counts = PerformanceCounts(classes, calibration)
     _window(counts, pred, proba_c, yc, 0)
-    result = counts.result(0.02, 0.05)
+    result = counts.result(0.02, 0.05).to_json()
     est, check = result["estimated"], result["estimate_check"]
     realized = float((pred == yc).mean())
     covered = est["accuracy_low"] <= realized <= est["accuracy_high"]
@@ -108,7 +108,7 @@ def _shift_trial(seed: int, model: LogisticRegression, shift: float, labelled: i
     pred = proba.argmax(axis=1)
     counts = PerformanceCounts([0, 1], calibration)
     _window(counts, pred, proba, yc, labelled)
-    result = counts.result(0.02, 0.05)
+    result = counts.result(0.02, 0.05).to_json()
     est = result["estimated"]
     below = result["tests"].get("below_estimate", {})
     return {
@@ -147,7 +147,7 @@ def _concept_trial(seed: int, changed: bool, labelled: int) -> bool | None:
     proba = _proba(_sigmoid(xc @ W_MODEL))
     counts = PerformanceCounts([0, 1], calibration)
     _window(counts, proba.argmax(axis=1), proba, yc, labelled)
-    drifted: bool | None = counts.result(0.02, 0.05)["tests"]["below_estimate"]["drifted"]
+    drifted: bool | None = counts.result(0.02, 0.05).to_json()["tests"]["below_estimate"]["drifted"]
     return drifted
 
 

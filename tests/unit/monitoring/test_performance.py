@@ -7,6 +7,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlfactory.monitoring import PerformanceCounts, build_calibration
+from mlfactory.monitoring.calibration import Calibration
 
 W = np.array([1.5, -1.0, 0.5])
 TOLERANCE = 0.03  # stated bound on |estimated − realized| accuracy and F1 under covariate shift (5000 rows)
@@ -30,9 +31,9 @@ def test_estimate_tracks_realized_performance_under_covariate_shift(seed: int) -
     counts = PerformanceCounts([0, 1], calibration)
     for chunk in np.array_split(np.arange(5000), 4):
         counts.add(model.predict(xc[chunk]), model.predict_proba(xc[chunk]), yc[chunk])
-    result = counts.result(0.02, 0.05)
+    result = counts.result(0.02, 0.05).to_json()
     realized, estimated = result["realized"], result["estimated"]
-    assert abs(realized["accuracy"] - calibration["holdout_accuracy"]) > TOLERANCE  # the shift matters
+    assert abs(realized["accuracy"] - calibration.holdout_accuracy) > TOLERANCE  # the shift matters
     assert estimated["accuracy"] == pytest.approx(realized["accuracy"], abs=TOLERANCE)
     assert estimated["f1"] == pytest.approx(realized["f1"], abs=TOLERANCE)
     below = result["tests"]["below_estimate"]
@@ -49,7 +50,7 @@ def _concept_trial(rng: np.random.Generator, calibration: dict, changed: bool) -
         y[region] = 1 - y[region]
     counts = PerformanceCounts([0, 1], calibration)
     counts.add((x > 0).astype(int), np.column_stack([1 - p, p]), y)
-    return counts.result(0.02, 0.05)["tests"]
+    return counts.result(0.02, 0.05).to_json()["tests"]
 
 
 def test_detects_a_change_of_the_label_given_the_features_and_keeps_false_alarms_low() -> None:
@@ -71,17 +72,18 @@ def test_calibration_check_warns_on_overconfident_scores() -> None:
     y = (rng.random(3000) < p).astype(int)
     sharp = 1 / (1 + np.exp(-6 * x))  # far too sure of itself
     calibration = build_calibration(y, np.column_stack([1 - sharp, sharp]), [0, 1])
-    assert calibration["ece_raw"] > 0.05
-    assert any("poorly calibrated" in w for w in calibration["warnings"])
-    assert calibration["ece_calibrated"] < calibration["ece_raw"]
+    assert calibration is not None and calibration.ece_raw is not None
+    assert calibration.ece_raw > 0.05
+    assert any("poorly calibrated" in w for w in calibration.warnings)
+    assert calibration.ece_calibrated is not None and calibration.ece_calibrated < calibration.ece_raw
     honest = build_calibration(y, np.column_stack([1 - p, p]), [0, 1])
-    assert not any("poorly calibrated" in w for w in honest["warnings"])
+    assert honest is not None and not any("poorly calibrated" in w for w in honest.warnings)
 
 
 def test_no_labels_and_no_calibration_say_so() -> None:
     counts = PerformanceCounts([0, 1], None)
     counts.add(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]), None)
-    result = counts.result(0.02, 0.05)
+    result = counts.result(0.02, 0.05).to_json()
     assert result["realized"] is None and result["estimated"] is None
     assert any("no feedback labels" in m for m in result["messages"])
     assert any("no calibration data" in m for m in result["messages"])
@@ -92,15 +94,17 @@ def test_versions_registered_before_the_bootstrap_still_get_an_interval_and_a_ch
     x = rng.normal(size=2000)
     p = 1 / (1 + np.exp(-3 * x))
     calibration = build_calibration((rng.random(2000) < p).astype(int), np.column_stack([1 - p, p]), [0, 1])
-    assert calibration is not None and {"bootstrap", "support"} <= calibration.keys()
-    old = {k: v for k, v in calibration.items() if k not in ("bootstrap", "support")}  # as stored before
+    stored = calibration.to_json() if calibration is not None else {}
+    assert {"bootstrap", "support"} <= stored.keys()
+    # as stored before the bootstrap and support existed
+    old = Calibration.from_json({k: v for k, v in stored.items() if k not in ("bootstrap", "support")})
 
     def window(scale: float) -> dict:
         xc = rng.normal(size=3000) * scale
         pc = 1 / (1 + np.exp(-3 * xc))
         counts = PerformanceCounts([0, 1], old)
         counts.add((xc > 0).astype(int), np.column_stack([1 - pc, pc]), None)
-        return counts.result(0.02, 0.05)
+        return counts.result(0.02, 0.05).to_json()
 
     same = window(1.0)
     est = same["estimated"]

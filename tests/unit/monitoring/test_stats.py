@@ -8,8 +8,8 @@ import pytest
 from scipy import stats as sps
 from scipy.spatial import distance
 
+from mlfactory.data.profile import numeric_reference
 from mlfactory.monitoring import compare_frames, stats
-from mlfactory.monitoring.reference import numeric_reference
 from mlfactory.monitoring.window_counts import NumericCounts
 
 
@@ -143,6 +143,7 @@ def test_a_reference_stored_before_sums_and_values_still_computes() -> None:
     """Versions registered before format 2 keep their interpolated bins and say what they cannot do."""
     from mlfactory.config import MonitoringConfig
     from mlfactory.monitoring import WindowCounts, column_drift
+    from mlfactory.monitoring.reference import column_references
 
     rng = np.random.default_rng(6)
     x = numeric_reference(rng.normal(size=2000))
@@ -159,9 +160,10 @@ def test_a_reference_stored_before_sums_and_values_still_computes() -> None:
             "std": b.std(ddof=1),
         },
     }
-    counts = WindowCounts(old)
+    references = column_references(old)  # as a stored version's reference reads back
+    counts = WindowCounts(references)
     counts.update(pd.DataFrame({"x": rng.normal(0.5, size=1000), "b": (rng.random(1000) < 0.3) * 1.0}))
-    cols = {c.column: c for c in column_drift(old, counts, MonitoringConfig())}
+    cols = {c.column: c for c in column_drift(references, counts, MonitoringConfig())}
     assert cols["x"].method == "anderson" and cols["x"].drifted is True
     assert cols["b"].method == "anderson" and cols["b"].drifted is False
     assert any("retrain to test it as discrete" in m for m in cols["b"].messages)

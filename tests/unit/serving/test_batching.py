@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from mlfactory.serving import Batch
+from mlfactory.inputs import Batch
 from mlfactory.serving.batching import MicroBatcher
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from mlfactory.errors import StoreUnavailableError, ValidationError
 from mlfactory.features import OnlineStore, ServiceSpec, ViewSpec, open_online_store
-from mlfactory.serving import Columns, Records, Rows
+from mlfactory.inputs import Columns, Records, Rows
 from mlfactory.serving.lookup import OnlineFeatures
 
 SPEC = ServiceSpec(

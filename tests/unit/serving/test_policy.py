@@ -92,6 +92,6 @@ def test_deploy_lifecycle_every_change_is_an_event(metadata: MetadataStore) -> N
 def test_feedback_store(metadata: MetadataStore) -> None:
     assert metadata.add_feedback([("r1", 1), ("r2", "spam"), ("r1", 0)], actor="t", model="m") == 2
     metadata.add_feedback([("r2", True)], actor="t", model="m")
-    got = {f["request_id"]: f["label"] for f in metadata.get_feedback(["r1", "r2", "r3"])}
+    got = {f.request_id: f.label for f in metadata.get_feedback(["r1", "r2", "r3"])}
     assert got == {"r1": 0, "r2": True}
     assert len(metadata.get_feedback()) == 2

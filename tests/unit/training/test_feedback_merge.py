@@ -3,6 +3,7 @@
 import pandas as pd
 
 from mlfactory.config import ModelConfig
+from mlfactory.entities import Lineage, Signature
 from mlfactory.evaluation.card import model_card
 from mlfactory.training import FeedbackRows, merge_feedback
 
@@ -81,10 +82,10 @@ def test_the_card_explains_where_the_rows_came_from() -> None:
         estimator="LogisticRegression",
         task="classification",
         label="is_spam",
-        signature={"inputs": []},
+        signature=Signature(),
         metrics={},
         gates=[],
-        lineage={"train_rows": 4, "holdout_rows": 1, "split": "time", "rows": rows.counts},
+        lineage=Lineage(train_rows=4, holdout_rows=1, split="time", rows=rows.counts),
         slices={},
     )
     line = next(x for x in card.splitlines() if x.startswith("- Rows taken"))

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlfactory import serving
 from mlfactory.server import deps
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(deps.require_operator)])
@@ -46,21 +45,20 @@ async def _changed(request: Request, event: Any) -> dict[str, Any]:
 
 @router.get("/routing/{name}", summary="A model's aliases, routing policy and traffic shares")
 def status(request: Request, name: str) -> dict[str, Any]:
-    return serving.deploy_status(deps.project(request).metadata, name)
+    return deps.project(request).routing(name)
 
 
 @router.put("/routing/{name}/canary", summary="Send a share of rows to a version")
 async def canary(request: Request, name: str, body: CanaryBody) -> dict[str, Any]:
     event = await asyncio.to_thread(
-        serving.deploy_canary,
-        deps.project(request).metadata,
+        deps.project(request).deploy_canary,
         name,
         body.version,
         weight=body.weight,
-        actor=deps.actor(request),
-        reason=body.reason,
         key=body.key,
+        reason=body.reason,
         force=body.force,
+        actor=deps.actor(request),
     )
     return await _changed(request, event)
 
@@ -68,14 +66,13 @@ async def canary(request: Request, name: str, body: CanaryBody) -> dict[str, Any
 @router.put("/routing/{name}/ab", summary="Split all rows between versions, sticky by a request key")
 async def ab(request: Request, name: str, body: ABBody) -> dict[str, Any]:
     event = await asyncio.to_thread(
-        serving.deploy_ab,
-        deps.project(request).metadata,
+        deps.project(request).deploy_ab,
         name,
         body.variants,
         key=body.key,
-        actor=deps.actor(request),
         reason=body.reason,
         force=body.force,
+        actor=deps.actor(request),
     )
     return await _changed(request, event)
 
@@ -83,12 +80,7 @@ async def ab(request: Request, name: str, body: ABBody) -> dict[str, Any]:
 @router.put("/routing/{name}/shadow", summary="Give a version a copy of the traffic (answers only logged)")
 async def shadow(request: Request, name: str, body: ShadowBody) -> dict[str, Any]:
     event = await asyncio.to_thread(
-        serving.deploy_shadow,
-        deps.project(request).metadata,
-        name,
-        body.version,
-        actor=deps.actor(request),
-        reason=body.reason,
+        deps.project(request).deploy_shadow, name, body.version, reason=body.reason, actor=deps.actor(request)
     )
     return await _changed(request, event)
 
@@ -96,7 +88,7 @@ async def shadow(request: Request, name: str, body: ShadowBody) -> dict[str, Any
 @router.delete("/routing/{name}", summary="Remove canary, A/B and shadow: production takes everything")
 async def clear(request: Request, name: str, reason: deps.Text = "") -> dict[str, Any]:
     event = await asyncio.to_thread(
-        serving.deploy_clear, deps.project(request).metadata, name, actor=deps.actor(request), reason=reason
+        deps.project(request).deploy_clear, name, reason=reason, actor=deps.actor(request)
     )
     return await _changed(request, event)
 

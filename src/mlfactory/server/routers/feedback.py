@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from mlfactory.errors import ValidationError
+from mlfactory.inputs import parse_json
 from mlfactory.server import deps
-from mlfactory.serving import record_feedback
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
@@ -106,7 +106,7 @@ FEEDBACK_BODY = {
 
 def _parse(raw: bytes) -> FeedbackBody:
     try:
-        return FeedbackBody.model_validate(deps.parse_json(raw))
+        return FeedbackBody.model_validate(parse_json(raw))
     except PydanticError as exc:
         reasons = [
             f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
@@ -132,14 +132,10 @@ async def feedback(request: Request) -> Response:
     log = deps.prediction_log(request)
     if log is None:
         raise ValidationError("this server does not keep a prediction log, so it cannot match feedback")
-    proj = deps.project(request)
-    modes = {name: m.on_invalid_labels for name, m in proj.config.models.items()}
     result = await asyncio.to_thread(
-        record_feedback,
-        proj.metadata,
-        log,
+        deps.project(request).feedback,
         [(row.request_id, row.label) for row in body.labels],
         actor=body.source or request.app.state.actor,
-        on_invalid=modes,
+        log=log,
     )
     return deps.json_response(result.to_dict())

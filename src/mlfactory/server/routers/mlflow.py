@@ -20,10 +20,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from mlfactory.errors import ConfigError, ValidationError
-from mlfactory.registry.inputs import Payload
+from mlfactory.inputs import Columns, Payload, Records, Rows, parse_json
 from mlfactory.server import deps
 from mlfactory.server.answers import input_policy, jsonable
-from mlfactory.serving import Columns, Records, Rows
 
 router = APIRouter(tags=["mlflow scoring"])
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -124,7 +123,7 @@ async def _invoke(request: Request, name: str) -> Response:
     if ctype in CSV_TYPES:
         payload = csv_payload(body)
     elif ctype in ("application/json", ""):
-        payload = json_payload(deps.parse_json(body))
+        payload = json_payload(parse_json(body))
     else:
         raise ValidationError(f"content type '{ctype}' is not supported; use application/json or text/csv")
     result = await deps.runtime(request).predict(

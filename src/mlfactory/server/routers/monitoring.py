@@ -16,7 +16,6 @@ from fastapi.responses import Response
 
 from mlfactory.config import parse_duration
 from mlfactory.errors import ConfigError, ValidationError
-from mlfactory.monitoring import Window, report_history, run_monitor
 from mlfactory.server import deps
 
 router = APIRouter(prefix="/v1", tags=["monitoring"], dependencies=[Depends(deps.require_viewer)])
@@ -24,11 +23,10 @@ LONGEST_WINDOW = 100 * 365 * 86400.0  # seconds; a window reaching before year 1
 MOST_ROWS = 10**9
 
 
-def _window(window: str | None, last: int | None) -> Window | None:
+def _seconds(window: str | None, last: int | None) -> float | None:
+    """The time window to check now, in seconds (None: ``last`` rows, or the stored reports)."""
     if window is not None and last is not None:
         raise ValidationError("give either window (a time span such as 1h) or last (a row count), not both")
-    if last is not None:
-        return Window(last=last)
     if window is None:
         return None
     try:
@@ -40,7 +38,7 @@ def _window(window: str | None, last: int | None) -> Window | None:
             f"window: '{window}' is longer than the longest window this server checks "
             f"({LONGEST_WINDOW // 86400:.0f}d); ask for a shorter one, or for the last N rows with ?last=N"
         )
-    return Window(seconds=seconds)
+    return seconds
 
 
 @router.get("/models/{name}/monitoring", summary="Drift, performance and health of a model's traffic")
@@ -54,9 +52,9 @@ def monitoring(
     history: int = Query(20, ge=0, le=500, description="stored reports to list"),
 ) -> Response:
     project = deps.project(request)
-    spec = _window(window, last)
+    seconds = _seconds(window, last)
     body: dict[str, Any] = {"model": name}
-    if spec is not None:
+    if seconds is not None or last is not None:
         plog = deps.prediction_log(request)
         if plog is None:
             raise ConfigError(
@@ -64,34 +62,28 @@ def monitoring(
                 "false), so there is no traffic to check"
             )
         plog.flush()
-        reports = run_monitor(
-            project.metadata,
-            plog,
-            project.config.monitoring,
-            model=name,
-            window=spec,
+        reports = project.monitor(
+            name,
+            seconds=seconds,
+            last=last,
             version=version,
             route=route,
             store=False,
             alerts=False,
+            log=plog,
         )
         body["source"] = "computed"
         body["reports"] = [r.to_dict() for r in reports]
     else:
-        rows = report_history(project.metadata, name, version=version, route=route, limit=max(history, 50))
-        newest: dict[tuple[Any, Any], dict[str, Any]] = {}
-        for r in rows:
-            newest[(r["version"], r["route"])] = r
+        latest = project.latest_monitor_reports(name, version=version, route=route, scan=max(history, 50))
         body["source"] = "stored"
-        body["reports"] = [
-            project.metadata.get_monitor_report(r["id"])["report"] | {"id": r["id"]} for r in newest.values()
-        ]
-        if not rows:
+        body["reports"] = latest
+        if not latest:
             body["message"] = (
                 f"no stored monitoring report for '{name}' yet; run `mlfactory monitor run "
                 f"--model {name}` or ask for a fresh check with ?window=1h"
             )
     keys = ("id", "created_at", "version", "route", "rows", "status", "metrics")
-    recent = report_history(project.metadata, name, version=version, route=route, limit=history)
-    body["history"] = [{k: r[k] for k in keys} for r in recent][-history:] if history else []
+    recent = project.monitor_history(name, version=version, route=route, limit=history)
+    body["history"] = [{k: getattr(r, k) for k in keys} for r in recent][-history:] if history else []
     return deps.json_response(body)

@@ -13,10 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from mlfactory.entities import PRODUCTION
 from mlfactory.errors import NotFoundError
-from mlfactory.registry import PRODUCTION
+from mlfactory.inputs import native_payload, parse_json
 from mlfactory.server import deps
-from mlfactory.server.answers import input_policy, native_answer, native_payload
+from mlfactory.server.answers import input_policy, native_answer
 
 router = APIRouter(prefix="/v1", tags=["native"])
 
@@ -57,7 +58,7 @@ async def _predict(request: Request, name: str, alias: str | None, version: int 
     raw = await deps.read_body(request)
     runtime = deps.runtime(request)
     decoded = runtime.decode_records(name, raw) if alias is None and version is None else None
-    payload, key = decoded or native_payload(deps.parse_json(raw))
+    payload, key = decoded or native_payload(parse_json(raw))
     key = request.headers.get("x-routing-key", key)
     result = await runtime.predict(
         name,
@@ -117,7 +118,7 @@ def show_model(request: Request, name: str) -> dict[str, Any]:
             f"model '{name}' is not served (served: {', '.join(sorted(rt.tables)) or 'none'})"
         )
     first = table.routes[-1].served
-    sig = first.version.signature
+    sig = first.version.signature.to_json()  # as stored: the answer shows the signature's own words
     return {
         "name": name,
         **rt.status()["models"][name],

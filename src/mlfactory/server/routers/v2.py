@@ -25,7 +25,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 import mlfactory
+from mlfactory.entities import Signature
 from mlfactory.errors import NotFoundError, ValidationError
+from mlfactory.inputs import parse_json
 from mlfactory.server import deps
 from mlfactory.server.answers import input_policy
 from mlfactory.server.routers.health import probe_answer
@@ -113,12 +115,12 @@ async def _served(request: Request, name: str, version: int | None) -> ServedVer
     return table.routes[-1].served
 
 
-def client_inputs(sig: dict[str, Any]) -> list[tuple[str, str]]:
+def client_inputs(sig: Signature) -> list[tuple[str, str]]:
     """(name, signature type) of what a request must carry: the inputs the online store does not serve
     (``source: store`` in the signature), then entity keys that are no input themselves (as text)."""
-    given = [(c["name"], c["type"]) for c in sig["inputs"] if c.get("source") != "store"]
+    given = [(c.name, c.type) for c in sig.inputs if c.source != "store"]
     names = {n for n, _ in given}
-    return given + [(k, "text") for k in sig.get("entity_keys") or [] if k not in names]
+    return given + [(k, "text") for k in sig.entity_keys if k not in names]
 
 
 def _metadata(name: str, sv: ServedVersion, versions: list[int]) -> dict[str, Any]:
@@ -147,11 +149,11 @@ def _metadata(name: str, sv: ServedVersion, versions: list[int]) -> dict[str, An
         ],
         "outputs": outputs,
     }
-    served = [c["name"] for c in sig["inputs"] if c.get("source") == "store"]
+    served = [c.name for c in sig.inputs if c.source == "store"]
     if served:  # looked up by the entity keys: a request that sends them overrides the store's values
         meta["parameters"] = {
-            "feature_service": (sig.get("feature_service") or {}).get("name"),
-            "entity_keys": list(sig.get("entity_keys") or []),
+            "feature_service": sig.feature_service.name if sig.feature_service else None,
+            "entity_keys": list(sig.entity_keys),
             "served_by_feature_store": served,
         }
     return meta
@@ -256,53 +258,50 @@ def _wanted_outputs(value: Any) -> list[tuple[str, dict[str, Any]]]:
     return wanted
 
 
-async def _infer(request: Request, name: str, version: int | None) -> Response:
-    started = time.perf_counter()
-    body = await deps.read_body(request)
-    header = request.headers.get("inference-header-content-length")
-    if header is not None:
-        if not header.isdigit() or int(header) > len(body):
-            raise ValidationError("Inference-Header-Content-Length does not fit the body")
-        body, binary = body[: int(header)], memoryview(body)[int(header) :]
-    else:
-        binary = memoryview(b"")
-    req = deps.parse_json(body)
-    if not isinstance(req, dict) or not isinstance(req.get("inputs"), list) or not req["inputs"]:
-        raise ValidationError("an inference request needs 'inputs': a non-empty list of tensors")
-    params = _parameters(req.get("parameters"), "parameters")
-    wanted = _wanted_outputs(req.get("outputs"))
+def _split_body(body: bytes, header: str | None) -> tuple[bytes, memoryview]:
+    """The JSON header and the binary tensor data after it (``Inference-Header-Content-Length``)."""
+    if header is None:
+        return body, memoryview(b"")
+    if not header.isdigit() or int(header) > len(body):
+        raise ValidationError("Inference-Header-Content-Length does not fit the body")
+    return body[: int(header)], memoryview(body)[int(header) :]
+
+
+def _decode_inputs(inputs: list[Any], binary: memoryview) -> list[tuple[str, np.ndarray, str, int]]:
+    """Every input tensor, binary ones read in order from the data after the JSON header."""
     decoded, offset = [], 0
-    for i, tensor in enumerate(req["inputs"]):
+    for i, tensor in enumerate(inputs):
         item = decode_input(tensor, i, binary, offset)
         offset = item[3]
         decoded.append(item)
-    sv = await _served(request, name, version)
-    sig = sv.version.signature
-    payload = to_payload(decoded, sv.spec.names, sv.spec.kinds, [n for n, _ in client_inputs(sig)])
-    result = await deps.runtime(request).predict(
-        name,
-        payload,
-        version=version,
-        key=params.get("routing_key"),
-        started=started,
-        on_invalid=input_policy(request, name),
-    )
-    produced = _outputs(result)
+    return decoded
+
+
+def _encoded(
+    produced: dict[str, np.ndarray], req: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The outputs the request asks for (all by default), as JSON descriptions and binary blobs."""
+    params = _parameters(req.get("parameters"), "parameters")
     binary_default = bool(params.get("binary_data_output", False))
+    wanted = _wanted_outputs(req.get("outputs"))
+    picks = [(k, binary_default) for k in produced]
     if wanted:
         picks = []
         for oname, oparams in wanted:
             if oname not in produced:
                 raise ValidationError(f"unknown output {oname!r}; this model gives {list(produced)}")
             picks.append((oname, bool(oparams.get("binary_data", binary_default))))
-    else:
-        picks = [(k, binary_default) for k in produced]
     outputs, blobs = [], []
     for oname, as_binary in picks:
         desc, raw = encode_output(oname, produced[oname], as_binary)
         outputs.append(desc)
         if raw is not None:
             blobs.append(raw)
+    return outputs, blobs
+
+
+def _response(name: str, req: dict[str, Any], result: PredictResult) -> Response:
+    outputs, blobs = _encoded(_outputs(result), req)
     answer: dict[str, Any] = {"model_name": name, "outputs": outputs}
     if result.version is not None:
         answer["model_version"] = str(result.version)
@@ -318,6 +317,30 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
         media_type="application/octet-stream",
         headers={"Inference-Header-Content-Length": str(len(head))},
     )
+
+
+async def _infer(request: Request, name: str, version: int | None) -> Response:
+    started = time.perf_counter()
+    body = await deps.read_body(request)
+    body, binary = _split_body(body, request.headers.get("inference-header-content-length"))
+    req = parse_json(body)
+    if not isinstance(req, dict) or not isinstance(req.get("inputs"), list) or not req["inputs"]:
+        raise ValidationError("an inference request needs 'inputs': a non-empty list of tensors")
+    params = _parameters(req.get("parameters"), "parameters")
+    _wanted_outputs(req.get("outputs"))  # a malformed list is refused before predicting
+    decoded = _decode_inputs(req["inputs"], binary)
+    sv = await _served(request, name, version)
+    sent = [n for n, _ in client_inputs(sv.version.signature)]
+    payload = to_payload(decoded, sv.spec.names, sv.spec.kinds, sent)
+    result = await deps.runtime(request).predict(
+        name,
+        payload,
+        version=version,
+        key=params.get("routing_key"),
+        started=started,
+        on_invalid=input_policy(request, name),
+    )
+    return _response(name, req, result)
 
 
 @router.post(

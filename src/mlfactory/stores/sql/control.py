@@ -12,6 +12,7 @@ from mlfactory.entities import Event, Rollout
 from mlfactory.errors import ConflictError
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, now
+from mlfactory.stores.sql.engine import retry_on_conflict
 
 IDLE = "idle"
 
@@ -78,42 +79,47 @@ class ControlStoreMixin(SqlBase):
         reason: str,
         payload: dict[str, Any] | None = None,
     ) -> Rollout:
-        with self._tx() as c:
-            _ensure_row(c, model)
-            row = c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).one()
-            current = _rollout(row)
-            if current.revision != expect_revision:
-                raise ConflictError(
-                    f"rollout of '{model}' changed meanwhile (revision {current.revision}, expected "
-                    f"{expect_revision}); another controller acted first"
+        def attempt() -> Rollout:
+            with self._tx() as c:
+                _ensure_row(c, model)
+                row = c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).one()
+                current = _rollout(row)
+                # the revision in the WHERE makes this a compare-and-set even where the read above saw a
+                # snapshot a concurrent writer has since moved (PostgreSQL's read committed)
+                moved = c.execute(
+                    update(t.rollouts)
+                    .where(t.rollouts.c.model == model, t.rollouts.c.revision == expect_revision)
+                    .values(
+                        state=state,
+                        revision=expect_revision + 1,
+                        challenger=challenger,
+                        champion=champion,
+                        data=data,
+                        updated_at=now(),
+                    )
                 )
-            c.execute(
-                update(t.rollouts)
-                .where(t.rollouts.c.model == model)
-                .values(
-                    state=state,
-                    revision=current.revision + 1,
-                    challenger=challenger,
-                    champion=champion,
-                    data=data,
-                    updated_at=now(),
+                if current.revision != expect_revision or moved.rowcount != 1:
+                    raise ConflictError(
+                        f"rollout of '{model}' changed meanwhile (expected revision {expect_revision}, "
+                        f"read {current.revision}); another controller acted first"
+                    )
+                self._insert_event(
+                    c,
+                    event,
+                    actor,
+                    model,
+                    {
+                        "from_state": current.state,
+                        "to_state": state,
+                        "challenger": challenger,
+                        "champion": champion,
+                        **(payload or {}),
+                    },
+                    reason,
                 )
-            )
-            self._insert_event(
-                c,
-                event,
-                actor,
-                model,
-                {
-                    "from_state": current.state,
-                    "to_state": state,
-                    "challenger": challenger,
-                    "champion": champion,
-                    **(payload or {}),
-                },
-                reason,
-            )
-            return _rollout(c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).one())
+                return _rollout(c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).one())
+
+        return retry_on_conflict(attempt)  # two first moves may both create the row: the loser reads again
 
     def acquire_lease(self, model: str, owner: str, seconds: float, *, take_over: str | None = None) -> bool:
         at = now()
@@ -151,8 +157,11 @@ class ControlStoreMixin(SqlBase):
             )  # kept: when a controller last acted
 
     def set_paused(self, model: str, paused: bool, *, actor: str, reason: str = "") -> Event:
-        with self._tx() as c:
-            _ensure_row(c, model)
-            c.execute(update(t.rollouts).where(t.rollouts.c.model == model).values(paused=paused))
-            kind = "controller.paused" if paused else "controller.resumed"
-            return self._insert_event(c, kind, actor, model, {}, reason)
+        def attempt() -> Event:
+            with self._tx() as c:
+                _ensure_row(c, model)
+                c.execute(update(t.rollouts).where(t.rollouts.c.model == model).values(paused=paused))
+                kind = "controller.paused" if paused else "controller.resumed"
+                return self._insert_event(c, kind, actor, model, {}, reason)
+
+        return retry_on_conflict(attempt)

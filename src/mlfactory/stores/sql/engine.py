@@ -127,12 +127,17 @@ def unavailable_as_error(url: str) -> Iterator[None]:
         ) from None
 
 
+class Raced(Exception):
+    """A concurrent writer changed the row a transaction read before it could write it: read again."""
+
+
 def retry_on_conflict(fn: Callable[[], T], attempts: int = 8) -> T:
-    """Run a transaction again when a concurrent writer took the same unique key first."""
+    """Run a transaction again when a concurrent writer took the same unique key first (or changed the row it
+    read: :class:`Raced`). The next attempt reads the new state, so its own checks decide."""
     for i in range(attempts):
         try:
             return fn()
-        except SAIntegrityError:
+        except (SAIntegrityError, Raced):
             if i == attempts - 1:
                 raise
             time.sleep(0.01 * (i + 1))

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from mlfactory.entities import FeatureTable, FeatureViewRecord, SkewReportRecord, TrainingSetRecord
 from mlfactory.errors import NotFoundError
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, now
@@ -43,19 +44,24 @@ class FeaturesMixin(SqlBase):
 
         return retry_on_conflict(attempt)
 
-    def list_feature_views(self, name: str | None = None) -> list[dict[str, Any]]:
+    def list_feature_views(self, name: str | None = None) -> list[FeatureViewRecord]:
         q = select(t.feature_views).order_by(t.feature_views.c.created_at, t.feature_views.c.name)
         if name is not None:
             q = q.where(t.feature_views.c.name == name)
         with self._tx() as c:
-            return [{**r._mapping, "created_at": _aware(r.created_at)} for r in c.execute(q).all()]
+            rows = c.execute(q).all()
+        return [FeatureViewRecord(**{**r._mapping, "created_at": _aware(r.created_at)}) for r in rows]
 
-    def get_feature_table(self, view: str, code_version: str, dataset_id: str) -> dict[str, Any] | None:
+    def get_feature_table(self, view: str, code_version: str, dataset_id: str) -> FeatureTable | None:
         ft = t.feature_tables.c
         with self._tx() as c:
             key = (ft.view == view) & (ft.code_version == code_version) & (ft.dataset_id == dataset_id)
             r = c.execute(select(t.feature_tables).where(key)).first()
-        return None if r is None else {**r._mapping, "backfills": bool(r.backfills)}
+        if r is None:
+            return None
+        return FeatureTable(
+            **{**r._mapping, "backfills": bool(r.backfills), "created_at": _aware(r.created_at)}
+        )
 
     def add_feature_table(
         self,
@@ -107,12 +113,12 @@ class FeaturesMixin(SqlBase):
 
         return retry_on_conflict(attempt)
 
-    def get_training_set(self, training_set_id: str) -> dict[str, Any]:
+    def get_training_set(self, training_set_id: str) -> TrainingSetRecord:
         with self._tx() as c:
             r = c.execute(select(t.training_sets).where(t.training_sets.c.id == training_set_id)).first()
         if r is None:
             raise NotFoundError(f"no training set '{training_set_id}'")
-        return {**r._mapping, "created_at": _aware(r.created_at)}
+        return TrainingSetRecord(**{**r._mapping, "created_at": _aware(r.created_at)})
 
     def add_skew_report(self, model: str, report: dict[str, Any], *, actor: str) -> int:
         with self._tx() as c:
@@ -126,12 +132,13 @@ class FeaturesMixin(SqlBase):
             self._insert_event(c, "features.skew", actor, model, summary, "")
         return int(rid)
 
-    def list_skew_reports(self, model: str, limit: int | None = None) -> list[dict[str, Any]]:
+    def list_skew_reports(self, model: str, limit: int | None = None) -> list[SkewReportRecord]:
         s = t.feature_skew_reports.c
         q = select(t.feature_skew_reports).where(s.model == model).order_by(s.created_at.desc(), s.id.desc())
         if limit:
             q = q.limit(limit)
         with self._tx() as c:
-            return [{**r._mapping, "created_at": _aware(r.created_at)} for r in c.execute(q).all()]
+            rows = c.execute(q).all()
+        return [SkewReportRecord(**{**r._mapping, "created_at": _aware(r.created_at)}) for r in rows]
 
     # -- end features -----------------------------------------------------------------------------------

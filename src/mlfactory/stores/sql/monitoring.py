@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, insert, select
 
+from mlfactory.entities import MonitorReportRecord
 from mlfactory.errors import NotFoundError
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, now
@@ -66,13 +67,13 @@ class MonitoringMixin(SqlBase):
         return report_id
 
     @staticmethod
-    def _monitor_row(r: Row[Any], full: bool) -> dict[str, Any]:
+    def _monitor_row(r: Row[Any], full: bool) -> MonitorReportRecord:
         m = dict(r._mapping)
         for k in ("created_at", "window_start", "window_end"):
             m[k] = _aware(m[k])
         if not full:
             m.pop("report", None)
-        return m
+        return MonitorReportRecord(**m)
 
     def list_monitor_reports(
         self,
@@ -83,7 +84,7 @@ class MonitoringMixin(SqlBase):
         since: datetime | None = None,
         limit: int | None = None,
         full: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[MonitorReportRecord]:
         s = t.monitor_reports.c
         cols = list(t.monitor_reports.c) if full else [c for c in t.monitor_reports.c if c.name != "report"]
         q = select(*cols).order_by(s.created_at.desc(), s.id.desc())
@@ -98,7 +99,7 @@ class MonitoringMixin(SqlBase):
             rows = [self._monitor_row(r, full) for r in c.execute(q).all()]
         return rows[::-1]
 
-    def get_monitor_report(self, report_id: str) -> dict[str, Any]:
+    def get_monitor_report(self, report_id: str) -> MonitorReportRecord:
         with self._tx() as c:
             r = c.execute(select(t.monitor_reports).where(t.monitor_reports.c.id == report_id)).first()
         if r is None:

@@ -1,51 +1,32 @@
-"""Model versions and aliases; every alias move is an event in the same transaction."""
+"""Model versions, numbered per name; each registration is an event in the same transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select
+from sqlalchemy import Connection, Row, func, insert, select
 
-from mlfactory.entities import (
-    Event,
-    ModelVersion,
-    VersionStatus,
-)
-from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.entities import ModelVersion, VersionStatus
+from mlfactory.errors import NotFoundError
+from mlfactory.stores.metadata.registry import model_version
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, now
 from mlfactory.stores.sql.engine import retry_on_conflict
 
 
 def _version(row: Row[Any], aliases: Iterable[str] = ()) -> ModelVersion:
-    m = row._mapping
-    return ModelVersion(
-        name=m["name"],
-        version=m["version"],
-        status=VersionStatus(m["status"]),
-        run_id=m["run_id"],
-        artifact=m["artifact"],
-        flavor=m["flavor"],
-        signature=m["signature"],
-        metrics=m["metrics"],
-        gates=m["gates"],
-        profile=m["profile"],
-        lineage=m["lineage"],
-        card=m["card"],
-        created_at=_aware(m["created_at"]),  # type: ignore[arg-type]
-        aliases=tuple(sorted(aliases)),
-    )
+    return model_version(row._mapping, _aware(row._mapping["created_at"]), tuple(aliases))  # type: ignore[arg-type]
 
 
-def _storable(version: int) -> bool:
+def storable(version: int) -> bool:
     """Whether a version number fits the column (a 32-bit integer): larger ones name no version, and must
     not reach the database, which would refuse them with an overflow instead of "not found"."""
     return 0 < version < 2**31
 
 
 class RegistryMixin(SqlBase):
-    """Model versions and aliases; every alias move is an event in the same transaction."""
+    """Model versions, numbered per name; each registration is an event in the same transaction."""
 
     def create_model_version(
         self,
@@ -118,7 +99,7 @@ class RegistryMixin(SqlBase):
                         t.model_versions.c.name == name, t.model_versions.c.version == version
                     )
                 ).first()
-                if _storable(version)
+                if storable(version)
                 else None
             )
             if row is None:
@@ -163,54 +144,3 @@ class RegistryMixin(SqlBase):
     def list_model_names(self) -> list[str]:
         with self._tx() as c:
             return sorted(n for (n,) in c.execute(select(t.model_versions.c.name).distinct()))
-
-    def get_aliases(self, name: str | None = None) -> dict[tuple[str, str], int]:
-        q = select(t.aliases.c.name, t.aliases.c.alias, t.aliases.c.version)
-        if name is not None:
-            q = q.where(t.aliases.c.name == name)
-        with self._tx() as c:
-            return {(n, a): v for n, a, v in c.execute(q)}
-
-    def move_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int | None,
-        *,
-        kind: str,
-        actor: str,
-        reason: str,
-        payload: dict[str, Any] | None = None,
-        expect: int | bool | None = False,
-    ) -> Event:
-        with self._tx() as c:
-            current = c.execute(
-                select(t.aliases.c.version).where(t.aliases.c.name == name, t.aliases.c.alias == alias)
-            ).scalar()
-            if expect is not False and current != expect:
-                raise ConflictError(
-                    f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected "
-                    f"{expect}); look at `mlfactory models history` and try again"
-                )
-            if version is not None:
-                exists = (
-                    _storable(version)
-                    and c.execute(
-                        select(t.model_versions.c.version).where(
-                            t.model_versions.c.name == name, t.model_versions.c.version == version
-                        )
-                    ).first()
-                )
-                if not exists:
-                    raise NotFoundError(f"model '{name}' has no version {version}")
-            c.execute(delete(t.aliases).where(t.aliases.c.name == name, t.aliases.c.alias == alias))
-            if version is not None:
-                c.execute(insert(t.aliases).values(name=name, alias=alias, version=version, updated_at=now()))
-            return self._insert_event(
-                c,
-                kind,
-                actor,
-                name,
-                {"alias": alias, "from": current, "to": version, **(payload or {})},
-                reason,
-            )

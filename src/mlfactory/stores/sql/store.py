@@ -10,10 +10,11 @@ from mlfactory.stores.sql.base import SqlBase
 from mlfactory.stores.sql.control import ControlStoreMixin
 from mlfactory.stores.sql.datasets import DatasetsMixin
 from mlfactory.stores.sql.features import FeaturesMixin
+from mlfactory.stores.sql.feedback import FeedbackMixin
 from mlfactory.stores.sql.monitoring import MonitoringMixin
 from mlfactory.stores.sql.registry import RegistryMixin
+from mlfactory.stores.sql.routing import RoutingMixin
 from mlfactory.stores.sql.runs import RunsMixin
-from mlfactory.stores.sql.serving import ServingMixin
 from mlfactory.stores.sql.tokens import TokensMixin
 
 
@@ -21,7 +22,8 @@ class SqlMetadataStore(
     DatasetsMixin,
     RunsMixin,
     RegistryMixin,
-    ServingMixin,
+    RoutingMixin,
+    FeedbackMixin,
     FeaturesMixin,
     MonitoringMixin,
     ControlStoreMixin,

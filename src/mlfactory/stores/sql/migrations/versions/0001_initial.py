@@ -16,6 +16,12 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    _tracking_tables()
+    _registry_tables()
+
+
+def _tracking_tables() -> None:
+    """Datasets, runs, their metrics and artifacts."""
     op.create_table(
         "datasets",
         sa.Column("id", sa.String(128), primary_key=True),
@@ -62,6 +68,10 @@ def upgrade() -> None:
         sa.Column("name", sa.String(256), primary_key=True),
         sa.Column("digest", sa.String(64), nullable=False),
     )
+
+
+def _registry_tables() -> None:
+    """Model versions, aliases and the event log."""
     op.create_table(
         "model_versions",
         sa.Column("name", sa.String(128), primary_key=True),

@@ -1,0 +1,153 @@
+"""Monitoring served models: check windows of the prediction log, read stored reports, render them (see
+:mod:`mlfactory.monitoring`, which owns the statistics and the report's content)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlfactory.project.base import ProjectState
+
+if TYPE_CHECKING:
+    from mlfactory.entities import MonitorReportRecord
+    from mlfactory.monitoring import LogSource, MonitorReport, Window
+
+
+def _window(seconds: float | None, last: int | None) -> Window | None:
+    from mlfactory.monitoring import Window
+
+    if last is not None:
+        return Window(last=last)
+    return None if seconds is None else Window(seconds=seconds)
+
+
+class MonitorMethods(ProjectState):
+    """The Project's monitoring methods."""
+
+    def monitor(
+        self,
+        models: str | Sequence[str] | None = None,
+        *,
+        seconds: float | None = None,
+        last: int | None = None,
+        version: int | None = None,
+        route: str | None = None,
+        store: bool = True,
+        alerts: bool = True,
+        log: LogSource | None = None,
+    ) -> list[MonitorReport]:
+        """Check a window of the prediction log: one report per model version and route found in it (an
+        ``empty`` report, saying why, when the window holds no rows).
+
+        Args:
+            models: a model, several, or None for every declared model that has versions.
+            seconds: the time window up to now (default: ``monitoring.window``).
+            last: the last N logged rows instead of a time window.
+            version, route: only this version or route.
+            store: store each report (and log a ``monitor.report`` event); False answers without a trace.
+            alerts: evaluate the alert rules on the reports.
+            log: the prediction log to read (default: the project's; a server passes its own writer).
+
+        Raises:
+            NotFoundError: a named model has no versions.
+        """
+        from mlfactory.monitoring import run_monitor
+
+        if isinstance(models, str):
+            names = [models]
+        elif models:
+            names = list(models)
+        else:
+            known = set(self.metadata.list_model_names())
+            names = [m for m in self.config.models if m in known]
+        source = log if log is not None else self.predictions
+        spec = _window(seconds, last)
+        reports: list[MonitorReport] = []
+        for name in names:
+            reports += run_monitor(
+                self.metadata,
+                source,
+                self.config.monitoring,
+                model=name,
+                window=spec,
+                version=version,
+                route=route,
+                store=store,
+                alerts=alerts,
+                actor=self.actor,
+            )
+        return reports
+
+    def monitor_history(
+        self, model: str, *, version: int | None = None, route: str | None = None, limit: int | None = None
+    ) -> list[MonitorReportRecord]:
+        """Stored reports of a model, oldest first, without their full content (id, time, window, version,
+        route, rows, status, metrics).
+
+        Raises:
+            NotFoundError: no such model.
+        """
+        self.metadata.list_model_versions(model)  # an unknown model is an error here, not an empty history
+        return self.monitor_reports(model, version=version, route=route, limit=limit)
+
+    def monitor_reports(
+        self,
+        model: str,
+        *,
+        version: int | None = None,
+        route: str | None = None,
+        limit: int | None = None,
+    ) -> list[MonitorReportRecord]:
+        """Like :meth:`monitor_history`, but an unknown model simply has no reports."""
+        return self.metadata.list_monitor_reports(model, version=version, route=route, limit=limit)
+
+    def monitor_report(self, model: str, report_id: str | None = None) -> MonitorReport:
+        """A stored report by id, or the model's newest.
+
+        Raises:
+            NotFoundError: no such report, or the model has none yet.
+        """
+        from mlfactory.monitoring import load_report
+
+        return load_report(self.metadata, model, report_id)
+
+    def latest_monitor_reports(
+        self, model: str, *, version: int | None = None, route: str | None = None, scan: int = 50
+    ) -> list[dict[str, Any]]:
+        """The newest stored report of each version and route among the model's last ``scan`` reports, as
+        stored (the report's JSON plus its ``id``), oldest first.
+
+        Raises:
+            NotFoundError: no such model.
+        """
+        rows = self.monitor_history(model, version=version, route=route, limit=scan)
+        newest = {(r.version, r.route): r.id for r in rows}  # oldest first: the newest of each pair wins
+        return [(self.metadata.get_monitor_report(i).report or {}) | {"id": i} for i in newest.values()]
+
+    def monitor_html(self, report: MonitorReport) -> str:
+        """A report as one self-contained HTML page, with its version's stored history plotted."""
+        from mlfactory.monitoring import render_html
+
+        return render_html(report, self.monitor_reports(report.model, version=report.version))
+
+
+def compare_data(reference: Path, current: Path) -> dict[str, Any]:
+    """A plain drift report of two data files (Parquet or CSV; the current one read in chunks), with the
+    monitoring settings of the project in the working folder, or the defaults outside one."""
+    from mlfactory.config import MonitoringConfig, load_project_config
+    from mlfactory.errors import ConfigError
+    from mlfactory.monitoring import compare_files
+
+    try:
+        settings = load_project_config().config.monitoring
+    except ConfigError:
+        settings = MonitoringConfig()
+    return compare_files(reference, current, settings)
+
+
+def compare_html(result: dict[str, Any], *, title: str) -> str:
+    """A :func:`compare_data` result as one self-contained HTML page."""
+    from mlfactory.monitoring import render_compare_html
+
+    return render_compare_html(result, title=title)

@@ -1,0 +1,303 @@
+"""Reads for pages: one page of runs or events at a time, live traffic from the prediction log, a canary's
+progress, and who a token belongs to.
+
+The dashboard (:mod:`mlfactory.dashboard`) reads the project only through these methods and the other
+Project methods, so it shows what the CLI shows. Every list here is one page, cut by the store (offset and
+limit in the query), never a whole table filtered afterwards; every traffic figure is aggregated by DuckDB
+over the prediction log's segments.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from mlfactory.entities import PRODUCTION, ApiToken, Event, Metric, ModelVersion, Role, Run, RunStatus
+from mlfactory.errors import ConfigError, NotFoundError
+from mlfactory.project.base import ProjectState
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+T = TypeVar("T")
+RUN_SORTS = ("started", "name", "status")  # the orders a runs page may ask the store for
+MAX_PAGE = 500  # rows one page may hold
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list: its items, where it starts, its size, and whether more follow."""
+
+    items: list[T]
+    offset: int
+    limit: int
+    has_more: bool
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.has_more else None
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(self.offset - self.limit, 0) if self.offset > 0 else None
+
+
+@dataclass(frozen=True)
+class RouteTraffic:
+    """What one version answered on one route of a model in a time window (from the prediction log)."""
+
+    version: int
+    route: str
+    rows: int
+    rate_per_s: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    error_rate: float | None
+
+
+@dataclass(frozen=True)
+class CanaryProgress:
+    """A running canary: its version and weight, rows logged on its route since it started, and the rows the
+    controller's policy needs before it decides (None for a canary set by hand on an unmanaged model)."""
+
+    model: str
+    version: int
+    weight: float
+    started: datetime | None
+    rows: int
+    min_rows: int | None
+
+    @property
+    def percent(self) -> float | None:
+        """How far along the minimum rows are, 0-100 (None without a minimum)."""
+        if not self.min_rows:
+            return None
+        return min(100.0, 100.0 * self.rows / self.min_rows)
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """How a model's traffic is split now: where its aliases point, the routing policy's parts, and the
+    percent of rows each version takes (``v3`` -> 80.0)."""
+
+    model: str
+    aliases: dict[str, int]
+    canary: int | None
+    canary_weight: float
+    ab: list[tuple[int, float]]
+    key: str | None
+    shadow: int | None
+    traffic_percent: dict[str, float]
+
+
+def _page(items: list[T], offset: int, limit: int) -> Page[T]:
+    """A page from ``limit + 1`` fetched items: the extra one only says that more follow."""
+    return Page(items[:limit], offset, limit, len(items) > limit)
+
+
+def _status(text: str | None) -> RunStatus | None:
+    if not text:
+        return None
+    try:
+        return RunStatus(text)
+    except ValueError:
+        raise ConfigError(f"a run's status is one of {', '.join(RunStatus)}, not '{text}'") from None
+
+
+def _bounded(offset: int, limit: int) -> tuple[int, int]:
+    if offset < 0:
+        raise ConfigError(f"a page's offset must be 0 or more, got {offset}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise ConfigError(f"a page holds 1 to {MAX_PAGE} rows, {limit} asked for")
+    return offset, limit
+
+
+class ViewMethods(ProjectState):
+    """The Project's paged and aggregated reads (the dashboard's, and any client's)."""
+
+    def runs_page(
+        self,
+        *,
+        where: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        sort: str = "started",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[Run]:
+        """One page of runs, filtered with the language of ``runs list --where`` and ordered by the store.
+
+        Args:
+            where: clauses such as ``metrics.f1 > 0.9 and params.C = 1``.
+            name, status: only runs of this name, in this status.
+            sort: ``started``, ``name`` or ``status`` (ties by start time, newest first).
+            descending: the largest first.
+            offset, limit: which page (at most :data:`MAX_PAGE` rows).
+
+        Raises:
+            ConfigError: a clause, sort or page that does not parse (the message says what would).
+        """
+        from mlfactory.tracking import search_runs
+
+        offset, limit = _bounded(offset, limit)
+        if sort not in RUN_SORTS:
+            raise ConfigError(f"runs sort by one of {', '.join(RUN_SORTS)}, not '{sort}'")
+        state = _status(status)
+        # TEMPORARY until the runs family takes offset and sort: newest first only, cut here
+        if where and where.strip():
+            runs = search_runs(self.metadata, where, name=name, status=state, limit=offset + limit + 1)
+        else:
+            runs = self.metadata.list_runs(name=name, status=state, limit=offset + limit + 1)
+        if sort != "started" or not descending:
+            key = {"started": lambda r: r.started_at, "name": lambda r: r.name, "status": lambda r: r.status}
+            runs = sorted(runs, key=key[sort], reverse=descending)
+        runs = runs[offset:]
+        return _page(runs, offset, limit)
+
+    def versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> Page[ModelVersion]:
+        """One page of a model's versions, newest first, read one version at a time (version numbers have
+        no gaps), so a model with thousands of versions costs a page, not its whole history.
+
+        Raises:
+            NotFoundError: no such model (the message names the known ones).
+        """
+        offset, limit = _bounded(offset, limit)
+        latest = self.metadata.latest_model_version(name)
+        if latest is None:
+            known = ", ".join(self.metadata.list_model_names()) or "none yet"
+            raise NotFoundError(f"no model '{name}' is registered (models: {known})")
+        top = latest.version - offset
+        items = [
+            latest if n == latest.version else self.metadata.get_model_version(name, n)
+            for n in range(top, max(top - limit, 0), -1)
+        ]
+        return Page(items, offset, limit, top - limit > 0)
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every logged value of one metric of a run, by step (empty for an unknown key)."""
+        return self.metadata.metric_history(self.metadata.get_run(run_id).id, key)
+
+    def events_page(
+        self,
+        *,
+        model: str | None = None,
+        kinds: Sequence[str] | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[Event]:
+        """One page of the audit log, newest first.
+
+        Args:
+            model, kinds, actor: only this model's events, of these kinds, by this actor.
+            since, until: only events in [since, until).
+            offset, limit: which page (at most :data:`MAX_PAGE` rows).
+        """
+        offset, limit = _bounded(offset, limit)
+        # TEMPORARY until the events family takes offset, actor, until and the order
+        found = self.metadata.list_events(model=model, kinds=kinds, since=since)[::-1]
+        found = [
+            e for e in found if (actor is None or e.actor == actor) and (until is None or e.time < until)
+        ]
+        found = found[offset : offset + limit + 1]
+        return _page(found, offset, limit)
+
+    def traffic(self, model: str, *, seconds: float = 3600.0) -> list[RouteTraffic]:
+        """What each version and route of a model answered in the last ``seconds``: rows, rate, latency
+        percentiles and error rate, aggregated by DuckDB over the prediction log (empty without a log)."""
+        from mlfactory.stores.predictions import LogWindow, Window
+
+        with LogWindow(self.predictions, model, Window(seconds=seconds)) as window:
+            groups = window.groups()
+        return [
+            RouteTraffic(
+                version=g["version"],
+                route=g["route"],
+                rows=g["rows"],
+                rate_per_s=g["throughput_rps"],
+                latency_p50_ms=g.get("latency_p50_ms"),
+                latency_p95_ms=g.get("latency_p95_ms"),
+                latency_p99_ms=g.get("latency_p99_ms"),
+                error_rate=g["error_rate"],
+            )
+            for g in groups
+        ]
+
+    def route_table(self, model: str) -> RouteTable:
+        """A model's live route table, from its aliases and routing policy only (unlike :meth:`routing`, it
+        reads no version, so a page refreshing it every few seconds stays cheap at any number of versions)."""
+        from mlfactory.serving import RoutingPolicy
+
+        aliases = {alias: v for (_, alias), v in self.metadata.get_aliases(model).items()}
+        policy = RoutingPolicy.from_dict(self.metadata.get_routing_policies(model).get(model))
+        production = aliases.get(PRODUCTION)
+        shares: dict[str, float] = {}
+        if policy.ab:  # the same split the servers apply (mlfactory.serving.deploy_status)
+            shares = {f"v{v}": w for v, w in policy.ab}
+        elif production is not None:
+            canary = policy.canary_weight if policy.canary is not None else 0.0
+            shares = {f"v{production}": 100.0 - canary}
+            if policy.canary is not None:
+                shares[f"v{policy.canary}"] = shares.get(f"v{policy.canary}", 0.0) + canary
+        return RouteTable(
+            model=model,
+            aliases=aliases,
+            canary=policy.canary,
+            canary_weight=policy.canary_weight,
+            ab=list(policy.ab),
+            key=policy.key,
+            shadow=policy.shadow,
+            traffic_percent=shares,
+        )
+
+    def canary_progress(self, model: str) -> CanaryProgress | None:
+        """The model's running canary and its rows so far against the controller's minimum, or None when
+        no canary takes traffic (or no such model)."""
+        policy: dict[str, Any] = self.metadata.get_routing_policies(model).get(model) or {}
+        version = policy.get("canary")
+        if version is None:
+            return None
+        declared = self.config.models.get(model)
+        rules = declared.policy.rollout if declared is not None and declared.policy is not None else None
+        started = self._canary_started(model, int(version))
+        seconds = (datetime.now(UTC) - started).total_seconds() if started else 24 * 3600.0
+        rows = sum(
+            t.rows
+            for t in self.traffic(model, seconds=max(seconds, 1.0))
+            if t.version == int(version) and t.route != PRODUCTION
+        )
+        return CanaryProgress(
+            model=model,
+            version=int(version),
+            weight=float(policy.get("canary_weight") or 0.0),
+            started=started,
+            rows=rows,
+            min_rows=rules.min_canary_rows if rules is not None else None,
+        )
+
+    def _canary_started(self, model: str, version: int) -> datetime | None:
+        """When the canary of ``version`` went live: the newest routing change that set it."""
+        for event in reversed(self.metadata.list_events(model=model, kinds=["routing.set"], limit=20)):
+            if (event.payload.get("to") or {}).get("canary") == version:
+                return event.time
+        return None
+
+    # -- access --------------------------------------------------------------------------------------------
+
+    def tokens_configured(self, shared: str | None) -> bool:
+        """Whether callers must show a token: the shared one (``server.token`` of the settings in force) is
+        set, or a named token was ever made (revoking every named token does not open the project again)."""
+        return bool(shared) or bool(self.metadata.list_tokens())
+
+    def identify_token(self, secret: str, shared: str | None) -> ApiToken | None:
+        """The active named token a secret belongs to, or None. ``shared`` (``server.token`` of the settings
+        in force, which acts as ``admin``) is compared in constant time and answers ``server-token``."""
+        if shared and hmac.compare_digest(secret.encode(), shared.encode()):
+            return ApiToken("server-token", Role.ADMIN, datetime.now(UTC), "project file")
+        return self.metadata.active_tokens().get(ApiToken.digest(secret))

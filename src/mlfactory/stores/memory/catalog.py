@@ -1,0 +1,157 @@
+"""Dataset versions and model versions in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlfactory.entities import DatasetVersion, ModelVersion, VersionStatus
+from mlfactory.errors import NotFoundError
+from mlfactory.stores.memory.base import MemoryBase, copied, now
+from mlfactory.stores.metadata.registry import model_version
+
+
+class MemoryCatalog(MemoryBase):
+    """Dataset versions by source and model versions by name."""
+
+    # -- datasets -----------------------------------------------------------------------------------------
+
+    def add_dataset(
+        self,
+        *,
+        source: str,
+        content_hash: str,
+        artifact: str,
+        n_rows: int,
+        schema: dict[str, Any],
+        profile: dict[str, Any],
+        validation: dict[str, Any],
+        valid: bool,
+    ) -> tuple[DatasetVersion, bool]:
+        with self._lock:
+            same = [
+                d for d in self._datasets.values() if (d.source, d.content_hash) == (source, content_hash)
+            ]
+            if same:
+                return copied(same[0]), False
+            version = 1 + max((d.version for d in self._datasets.values() if d.source == source), default=0)
+            dataset = DatasetVersion(
+                id=f"{source}-{content_hash[:12]}",
+                source=source,
+                version=version,
+                content_hash=content_hash,
+                artifact=artifact,
+                n_rows=n_rows,
+                schema=copied(schema),
+                profile=copied(profile),
+                validation=copied(validation),
+                valid=valid,
+                created_at=now(),
+            )
+            self._datasets[dataset.id] = dataset
+            self._insert_event(
+                "dataset.ingested",
+                "ingest",
+                None,
+                {"dataset": dataset.id, "source": source, "version": version, "valid": valid, "rows": n_rows},
+                "" if valid else "; ".join(validation.get("reasons", [])),
+            )
+            return copied(dataset), True
+
+    def get_dataset(self, dataset_id: str) -> DatasetVersion:
+        with self._lock:
+            dataset = self._datasets.get(dataset_id)
+            if dataset is None:
+                raise NotFoundError(
+                    f"no dataset version '{dataset_id}'; `mlfactory datasets list` shows them"
+                )
+            return copied(dataset)
+
+    def list_datasets(self, source: str | None = None) -> list[DatasetVersion]:
+        with self._lock:
+            found = [d for d in self._datasets.values() if source is None or d.source == source]
+            return copied(sorted(found, key=lambda d: (d.source, d.version)))
+
+    # -- model versions -----------------------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        *,
+        status: VersionStatus,
+        run_id: str | None,
+        artifact: str,
+        flavor: str,
+        signature: dict[str, Any],
+        metrics: dict[str, Any],
+        gates: list[dict[str, Any]],
+        profile: dict[str, Any],
+        lineage: dict[str, Any],
+        card: str,
+        actor: str = "train",
+    ) -> ModelVersion:
+        with self._lock:
+            versions = self._versions.setdefault(name, [])
+            number = len(versions) + 1
+            row = {
+                "name": name,
+                "version": number,
+                "status": status.value,
+                "run_id": run_id,
+                "artifact": artifact,
+                "flavor": flavor,
+                "signature": copied(signature),
+                "metrics": copied(metrics),
+                "gates": copied(gates),
+                "profile": copied(profile),
+                "lineage": copied(lineage),
+                "card": card.replace("{version}", str(number)),
+                "created_at": now(),
+            }
+            versions.append(row)
+            failed = [g["metric"] for g in gates if not g.get("passed")]
+            self._insert_event(
+                "model.registered",
+                actor,
+                name,
+                {"version": number, "status": status.value, "run": run_id},
+                f"failed gates: {', '.join(failed)}" if failed else "passed every gate",
+            )
+            return self._with_aliases(row, aliases=False)
+
+    def _with_aliases(self, row: dict[str, Any], *, aliases: bool = True) -> ModelVersion:
+        """The stored row as a version, read back as the SQL stores read theirs (so the same JSON makes the
+        same records); with the aliases pointing at it unless ``aliases`` is False."""
+        named = [a for (n, a), v in self._aliases.items() if (n, v) == (row["name"], row["version"])]
+        return model_version(copied(row), row["created_at"], named if aliases else ())
+
+    def _unknown_model(self, name: str) -> str:
+        names = sorted(n for n, vs in self._versions.items() if vs)
+        return (
+            f"no model named '{name}' (registered: {', '.join(names) or 'none yet; run `mlfactory train`'})"
+        )
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        with self._lock:
+            versions = self._versions.get(name, [])
+            if not versions:
+                raise NotFoundError(self._unknown_model(name))
+            if not self._has_version(name, version):
+                known = [v["version"] for v in versions]
+                raise NotFoundError(f"model '{name}' has no version {version} (versions: {known})")
+            return self._with_aliases(versions[version - 1])
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        with self._lock:
+            versions = self._versions.get(name, [])
+            if not versions:
+                raise NotFoundError(self._unknown_model(name))
+            return [self._with_aliases(v) for v in versions]
+
+    def latest_model_version(self, name: str) -> ModelVersion | None:
+        with self._lock:
+            versions = self._versions.get(name, [])
+            return self._with_aliases(versions[-1]) if versions else None
+
+    def list_model_names(self) -> list[str]:
+        with self._lock:
+            return sorted(n for n, vs in self._versions.items() if vs)

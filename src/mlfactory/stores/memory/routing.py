@@ -1,0 +1,73 @@
+"""Aliases and routing policies in memory; every change writes its event under the same lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlfactory.entities import Event
+from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.stores.memory.base import MemoryBase, copied
+from mlfactory.stores.metadata.routing import RoutingState
+
+
+class MemoryRouting(MemoryBase):
+    """Aliases and routing policies."""
+
+    def get_aliases(self, name: str | None = None) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return {k: v for k, v in self._aliases.items() if name is None or k[0] == name}
+
+    def move_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        kind: str,
+        actor: str,
+        reason: str,
+        payload: dict[str, Any] | None = None,
+        expect: int | bool | None = False,
+    ) -> Event:
+        with self._lock:
+            current = self._aliases.get((name, alias))
+            if expect is not False and current != expect:
+                raise ConflictError(
+                    f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected "
+                    f"{expect}); look at `mlfactory models history` and try again"
+                )
+            if version is not None and not self._has_version(name, version):
+                raise NotFoundError(f"model '{name}' has no version {version}")
+            if version is None:
+                self._aliases.pop((name, alias), None)
+            else:
+                self._aliases[(name, alias)] = version
+            body = {"alias": alias, "from": current, "to": version, **(payload or {})}
+            return self._insert_event(kind, actor, name, body, reason)
+
+    def get_routing_policies(self, name: str | None = None) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return copied({n: p for n, p in self._policies.items() if name is None or n == name})
+
+    def routing_state(self) -> RoutingState:
+        with self._lock:  # one lock: the snapshot is consistent by construction
+            aliases = dict(self._aliases)
+            policies = copied(self._policies)
+            names = {n for n, _ in aliases} | set(policies)
+            revisions = {n: r for n, r in self._routing_revisions.items() if n in names}
+        return RoutingState(aliases, policies, revisions)
+
+    def set_routing_policy(
+        self,
+        name: str,
+        policy: dict[str, Any] | None,
+        *,
+        actor: str,
+        reason: str = "",
+    ) -> Event:
+        with self._lock:
+            current = self._policies.pop(name, None)
+            if policy is not None:
+                self._policies[name] = copied(policy)
+            kind = "routing.set" if policy is not None else "routing.cleared"
+            return self._insert_event(kind, actor, name, {"from": current, "to": copied(policy)}, reason)

@@ -1,0 +1,136 @@
+"""Model versions: what was trained, packaged and gated, under a model name."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from mlfactory.entities import Lineage, ModelVersion, Signature, VersionStatus, gates_from_json
+
+
+def model_version(row: Mapping[str, Any], created_at: datetime, aliases: Sequence[str] = ()) -> ModelVersion:
+    """A version from what a backend stores: its columns, with signature, gates and lineage as the JSON
+    ``create_model_version`` was given (read back by the records' own ``from_json``)."""
+    return ModelVersion(
+        name=row["name"],
+        version=row["version"],
+        status=VersionStatus(row["status"]),
+        run_id=row["run_id"],
+        artifact=row["artifact"],
+        flavor=row["flavor"],
+        signature=Signature.from_json(row["signature"]),
+        metrics=row["metrics"],
+        gates=gates_from_json(row["gates"]),
+        profile=row["profile"],
+        lineage=Lineage.from_json(row["lineage"]),
+        card=row["card"],
+        created_at=created_at,
+        aliases=tuple(sorted(aliases)),
+    )
+
+
+class RegistryStore(ABC):
+    """Registered model versions. Aliases pointing at them belong to :class:`RoutingStore`."""
+
+    @abstractmethod
+    def create_model_version(
+        self,
+        name: str,
+        *,
+        status: VersionStatus,
+        run_id: str | None,
+        artifact: str,
+        flavor: str,
+        signature: dict[str, Any],
+        metrics: dict[str, Any],
+        gates: list[dict[str, Any]],
+        profile: dict[str, Any],
+        lineage: dict[str, Any],
+        card: str,
+        actor: str = "train",
+    ) -> ModelVersion:
+        """Register the next version number under ``name``.
+
+        Args:
+            name: the model's name.
+            status: ``ready`` (passed its gates) or ``rejected``.
+            run_id: the run that trained it.
+            artifact: SHA-256 of the packaged model in the artifact store.
+            flavor: how it is packaged (``skops``, ...).
+            signature: its inputs and outputs (``Signature.to_json()``).
+            metrics: its evaluation metrics.
+            gates: one result per quality gate (``GateResult.to_json()``).
+            profile: the reference profile of its training data.
+            lineage: where it came from (``Lineage.to_json()``).
+            card: the model card; ``{version}`` in it is replaced by the new version number.
+            actor: who registered it, for the event.
+
+        Returns:
+            The new version (without aliases).
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+
+        Guarantees: numbers per name are 1, 2, 3, ... with no gap or duplicate under concurrent writers;
+        the version and its ``model.registered`` event are written atomically.
+        """
+
+    @abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """One version with the aliases pointing at it.
+
+        Args:
+            name: the model.
+            version: the version number.
+
+        Returns:
+            The version.
+
+        Raises:
+            NotFoundError: the model is unknown (the message lists the registered names) or has no such
+                version (the message lists its versions); also for numbers no version can have (<= 0 or
+                beyond 32 bits).
+            StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of a model with its aliases.
+
+        Args:
+            name: the model.
+
+        Returns:
+            The versions, oldest first (never empty).
+
+        Raises:
+            NotFoundError: the model has no version (the message lists the registered names).
+            StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def latest_model_version(self, name: str) -> ModelVersion | None:
+        """The model's newest version with its aliases, read without loading the whole history.
+
+        Args:
+            name: the model.
+
+        Returns:
+            The highest-numbered version, or None when the model has none (not an error).
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def list_model_names(self) -> list[str]:
+        """The registered models.
+
+        Returns:
+            Names with at least one version, sorted.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """

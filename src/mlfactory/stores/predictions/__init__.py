@@ -1,0 +1,73 @@
+"""The prediction log: every answered row, as Parquet segments a project's servers share.
+
+One owner for the log: :mod:`.layout` (folders, segment names, columns, request ids), :mod:`.writer` (the
+servers' :class:`PredictionLog`, with its durability guarantee), :mod:`.reader` (:class:`PredictionReader`,
+rows by model, version, route, time and id) and :mod:`.window` (monitoring windows). Everything opens the
+project's log through :func:`open_prediction_reader` or :func:`open_prediction_log`, from the settings under
+``server.prediction_log``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlfactory.stores.predictions.layout import (
+    BASE_COLUMNS,
+    FIXED_TYPES,
+    INPUT_PREFIX,
+    VIOLATIONS,
+    RequestIds,
+    request_id_time,
+)
+from mlfactory.stores.predictions.reader import PredictionReader
+from mlfactory.stores.predictions.segment import LoggedInputs
+from mlfactory.stores.predictions.window import LogSource, LogWindow, Window
+from mlfactory.stores.predictions.writer import PredictionLog
+
+if TYPE_CHECKING:
+    from mlfactory.config import LoadedConfig, PredictionLogConfig
+
+
+def open_prediction_reader(
+    loaded: LoadedConfig, settings: PredictionLogConfig | None = None
+) -> PredictionReader:
+    """The project's prediction log, for reading.
+
+    Args:
+        loaded: the project's loaded configuration (its root resolves a relative path).
+        settings: the log's settings (default: the project file's ``server.prediction_log``).
+    """
+    cfg = settings or loaded.config.server.prediction_log
+    return PredictionReader(loaded.path(cfg.path))
+
+
+def open_prediction_log(loaded: LoadedConfig, settings: PredictionLogConfig | None = None) -> PredictionLog:
+    """The project's prediction log, for a server to write (call ``start()``, and ``close()`` to flush).
+
+    Args:
+        loaded: the project's loaded configuration (its root resolves a relative path).
+        settings: the log's settings (default: the project file's ``server.prediction_log``; a server
+            started with its own settings passes those).
+    """
+    cfg = settings or loaded.config.server.prediction_log
+    return PredictionLog(
+        loaded.path(cfg.path), flush_interval=cfg.flush_interval, max_pending_rows=cfg.max_pending_rows
+    )
+
+
+__all__ = [
+    "BASE_COLUMNS",
+    "FIXED_TYPES",
+    "INPUT_PREFIX",
+    "VIOLATIONS",
+    "LogSource",
+    "LogWindow",
+    "LoggedInputs",
+    "PredictionLog",
+    "PredictionReader",
+    "RequestIds",
+    "Window",
+    "open_prediction_log",
+    "open_prediction_reader",
+    "request_id_time",
+]

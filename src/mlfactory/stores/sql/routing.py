@@ -1,0 +1,135 @@
+"""Aliases and routing policies; every change is an event in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select
+
+from mlfactory.entities import Event
+from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.stores.metadata.routing import RoutingState
+from mlfactory.stores.sql import schema as t
+from mlfactory.stores.sql.base import SqlBase, now
+from mlfactory.stores.sql.engine import Raced, retry_on_conflict, unavailable_as_error
+from mlfactory.stores.sql.registry import storable
+
+
+class RoutingMixin(SqlBase):
+    """Aliases and routing policies; every change is an event in the same transaction."""
+
+    def get_aliases(self, name: str | None = None) -> dict[tuple[str, str], int]:
+        q = select(t.aliases.c.name, t.aliases.c.alias, t.aliases.c.version)
+        if name is not None:
+            q = q.where(t.aliases.c.name == name)
+        with self._tx() as c:
+            return {(n, a): v for n, a, v in c.execute(q)}
+
+    def move_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        kind: str,
+        actor: str,
+        reason: str,
+        payload: dict[str, Any] | None = None,
+        expect: int | bool | None = False,
+    ) -> Event:
+        def attempt() -> Event:
+            with self._tx() as c:
+                key = (t.aliases.c.name == name) & (t.aliases.c.alias == alias)
+                current = c.execute(select(t.aliases.c.version).where(key)).scalar()
+                if expect is not False and current != expect:
+                    raise ConflictError(
+                        f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected "
+                        f"{expect}); look at `mlfactory models history` and try again"
+                    )
+                if version is not None:
+                    exists = (
+                        storable(version)
+                        and c.execute(
+                            select(t.model_versions.c.version).where(
+                                t.model_versions.c.name == name, t.model_versions.c.version == version
+                            )
+                        ).first()
+                    )
+                    if not exists:
+                        raise NotFoundError(f"model '{name}' has no version {version}")
+                # delete what was read, insert the new one: a concurrent mover makes the delete miss or the
+                # insert collide, and the retry reads its result (PostgreSQL's read committed lets both
+                # transactions read the same version)
+                if current is not None:
+                    read = key & (t.aliases.c.version == current)
+                    if c.execute(delete(t.aliases).where(read)).rowcount != 1:
+                        raise Raced
+                if version is not None:
+                    c.execute(
+                        insert(t.aliases).values(name=name, alias=alias, version=version, updated_at=now())
+                    )
+                return self._insert_event(
+                    c,
+                    kind,
+                    actor,
+                    name,
+                    {"alias": alias, "from": current, "to": version, **(payload or {})},
+                    reason,
+                )
+
+        return retry_on_conflict(attempt)
+
+    def get_routing_policies(self, name: str | None = None) -> dict[str, dict[str, Any]]:
+        q = select(t.routing_policies.c.name, t.routing_policies.c.policy)
+        if name is not None:
+            q = q.where(t.routing_policies.c.name == name)
+        with self._tx() as c:
+            return {n: p for n, p in c.execute(q)}
+
+    def routing_state(self) -> RoutingState:
+        with unavailable_as_error(self.url), self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":  # its default (read committed) snapshots each statement
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                aliases = {
+                    (n, a): v
+                    for n, a, v in conn.execute(
+                        select(t.aliases.c.name, t.aliases.c.alias, t.aliases.c.version)
+                    )
+                }
+                policies = {
+                    n: p
+                    for n, p in conn.execute(select(t.routing_policies.c.name, t.routing_policies.c.policy))
+                }
+                names = sorted({n for n, _ in aliases} | set(policies))
+                ev = t.events.c
+                # through the (model, time) index: only the events of the models that have routes
+                newest = (
+                    select(ev.model, func.max(ev.id))
+                    .where(ev.model.in_(names), or_(ev.kind.like("alias.%"), ev.kind.like("routing.%")))
+                    .group_by(ev.model)
+                )
+                revisions = {n: int(r) for n, r in conn.execute(newest)} if names else {}
+        return RoutingState(aliases, policies, revisions)
+
+    def set_routing_policy(
+        self,
+        name: str,
+        policy: dict[str, Any] | None,
+        *,
+        actor: str,
+        reason: str = "",
+    ) -> Event:
+        def attempt() -> Event:
+            with self._tx() as c:
+                key = t.routing_policies.c.name == name
+                current = c.execute(select(t.routing_policies.c.policy).where(key)).scalar()
+                gone = c.execute(delete(t.routing_policies).where(key)).rowcount
+                if gone != (current is not None):
+                    raise Raced  # a concurrent writer removed or set it since the read: read again
+                if policy is not None:
+                    c.execute(insert(t.routing_policies).values(name=name, policy=policy, updated_at=now()))
+                kind = "routing.set" if policy is not None else "routing.cleared"
+                return self._insert_event(c, kind, actor, name, {"from": current, "to": policy}, reason)
+
+        return retry_on_conflict(attempt)

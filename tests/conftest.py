@@ -1,16 +1,22 @@
 """Shared fixtures: stores on every backend, services found at configured URLs.
 
 PostgreSQL and Redis are looked up at MLFACTORY_TEST_POSTGRES_URL / MLFACTORY_TEST_REDIS_URL (defaults: the
-local servers). When one is missing its tests skip with the reason, unless MLFACTORY_REQUIRE_SERVICES=1
-(set by .ci/run), where a missing service fails the run.
+local servers). The S3-compatible server is moto's standalone server, started on loopback by the tests. When
+one is missing its tests skip with the reason, unless MLFACTORY_REQUIRE_SERVICES=1 (set by .ci/run), where a
+missing service fails the run.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -99,3 +105,77 @@ def trained_spam(tmp_path: Path) -> Path:
     from project_helpers import trained_project  # imports the quickstart: only tests that train pay
 
     return trained_project(tmp_path / "spam")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# test credentials for the loopback server: the standard chain (environment) is how mlfactory gets them
+_S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's standalone S3 server on a free loopback port (real HTTP, real multipart uploads); yields its
+    endpoint URL with test credentials in the environment for the session."""
+    try:
+        import moto.server  # noqa: F401
+        import s3fs  # noqa: F401
+    except ImportError as exc:
+        _missing("the S3 test server (moto[server], s3fs)", str(exc))
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {k: os.environ.get(k) for k in _S3_ENV}
+    os.environ.update(_S3_ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30  # a startup bound, not a result: the server answers or we give up
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    _missing("the S3 test server (moto)", f"it did not start on port {port}")
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class S3Bucket(NamedTuple):
+    """A fresh bucket on the test server: its ``s3://`` URL and the storage options that reach it."""
+
+    url: str
+    storage_options: dict[str, Any]
+    name: str
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> S3Bucket:
+    """A fresh, empty bucket on the loopback S3 server."""
+    import boto3
+
+    name = f"t-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=name)
+    return S3Bucket(f"s3://{name}", {"endpoint_url": s3_server}, name)

@@ -12,10 +12,13 @@ with and the exit code the CLI ends with, so both edges map errors in exactly on
     │                                                  model taking `production` without --force)
     ├── GateFailedError                 409 / exit 6   a model failed one of its quality gates
     ├── IntegrityError                  500 / exit 7   a stored artifact does not match its hash
-    ├── StoreUnavailableError           503 / exit 8   a database, source or online store cannot be reached
+    ├── StoreUnavailableError           503 / exit 8   a database, source, online store or bucket cannot be
+    │                                                  reached
     ├── UnauthorizedError               401 / exit 9   a missing or wrong bearer token
     │   └── ForbiddenError              403 / exit 9   a known token whose role does not allow the call
-    └── TrainingError                   500 / exit 10  fitting or packaging a model failed
+    ├── TrainingError                   500 / exit 10  fitting or packaging a model failed
+    └── StorageError                    500 / exit 11  object storage refused a read or write (e.g. access
+                                                       denied)
 """
 
 from __future__ import annotations
@@ -108,3 +111,10 @@ class TrainingError(MLFactoryError, RuntimeError):
 
     http_status = 500
     exit_code = 10
+
+
+class StorageError(MLFactoryError):
+    """Object storage refused a read or write (e.g. access denied); the message names the URL, no secret."""
+
+    http_status = 500
+    exit_code = 11

@@ -112,3 +112,38 @@ def test_config_show_masks_the_token_and_url_passwords(tmp_path: Path) -> None:
     assert shown["server.token"] == '"***"'
     assert shown["stores.metadata"] == '"postgresql+psycopg://ml:***@db:5432/ml"'
     assert "s3cr3t" not in str(shown) and "hunter2" not in str(shown)
+
+
+def test_storage_options_carry_non_secret_settings(tmp_path: Path) -> None:
+    text = GOOD + (
+        "stores:\n  artifacts: s3://ml-bucket/mlfactory/artifacts\n"
+        "  storage_options:\n"
+        "    {endpoint_url: 'http://minio.internal:9000', region: eu-west-1, anonymous: false}\n"
+    )
+    stores = load_project_config(write(tmp_path, text), env={}).config.stores
+    assert stores.artifacts == "s3://ml-bucket/mlfactory/artifacts"
+    assert stores.storage_options == {
+        "endpoint_url": "http://minio.internal:9000",
+        "region": "eu-west-1",
+        "anonymous": False,
+    }
+    assert load_project_config(write(tmp_path, GOOD), env={}).config.stores.storage_options == {}
+
+
+@pytest.mark.parametrize(
+    "key", ["key", "secret", "aws_secret_access_key", "token", "sas_token", "account_key", "password"]
+)
+def test_a_secret_in_storage_options_is_refused_by_name(tmp_path: Path, key: str) -> None:
+    text = GOOD + f"stores:\n  storage_options: {{endpoint_url: 'http://x:9000', {key}: hunter2}}\n"
+    with pytest.raises(ConfigError) as err:
+        load_project_config(write(tmp_path, text), env={})
+    message = str(err.value)
+    assert f"storage_options.{key}" in message and "looks like a credential" in message
+    assert "environment" in message and "instance role" in message
+    assert "hunter2" not in message
+
+
+def test_storage_options_values_are_plain(tmp_path: Path) -> None:
+    text = GOOD + "stores:\n  storage_options: {client_kwargs: {region_name: x}}\n"
+    with pytest.raises(ConfigError, match="storage_options"):
+        load_project_config(write(tmp_path, text), env={})

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from mlfactory.cli import (
@@ -23,10 +27,14 @@ from mlfactory.cli import (
     ui,
     verify,
 )
+from mlfactory.cli import log as log_cli
 from mlfactory.cli import monitor as monitor_cli
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import console, err_console, fmt, print_json, table
 from mlfactory.errors import GateFailedError, MLFactoryError, ValidationError
+
+if TYPE_CHECKING:
+    from mlfactory.project.batch import ScoreProgress
 
 app = typer.Typer(
     help="mlfactory: a factory for ML models that keeps itself running.",
@@ -45,6 +53,7 @@ app.command("ui")(ui.ui)
 app.command("feedback")(feedback.feedback)
 app.add_typer(controller.app, name="controller")
 app.add_typer(monitor_cli.app, name="monitor")
+app.add_typer(log_cli.app, name="log")
 app.command("events")(controller.events)
 app.command("status")(controller.maturity)
 app.command("verify")(verify.verify)
@@ -168,18 +177,75 @@ def train(
         console.print(f"promote it with: mlfactory models promote {v.name} {v.version} --alias production")
 
 
+class BadRows(StrEnum):
+    """What `predict` does with a row that fails its input check."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+    REPORT = "report"
+
+
+@contextmanager
+def _scoring_progress() -> Iterator[Callable[[ScoreProgress], None]]:
+    """A progress bar on stderr (rows, rows per second) fed by the scoring run's callback."""
+    columns = (
+        TextColumn("scoring"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows · {task.fields[rate]} rows/s"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("scoring", total=None, rate="0")
+
+        def show(done: ScoreProgress) -> None:
+            rate = f"{done.rows_per_second:,.0f}"
+            bar.update(task, completed=done.rows_in, total=done.total_rows, rate=rate)
+
+        yield show
+
+
 @app.command()
 def predict(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="NAME@ALIAS, NAME/VERSION or NAME (= NAME@production)")],
-    input: Annotated[Path, typer.Option("--input", help="Parquet or CSV file to score")],
-    output: Annotated[
-        Path, typer.Option("--output", help="where to write input + predictions (.parquet/.csv)")
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help="Parquet or CSV file, a folder of them or a partitioned (key=value) folder; a path or a "
+            "storage URL (s3://, gs://, az://)",
+        ),
     ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            help="where to write input + predictions: a .parquet/.csv file, or a folder of Parquet parts",
+        ),
+    ],
+    on_bad_rows: Annotated[
+        BadRows,
+        typer.Option(
+            help="a row failing its input check: stop (fail), drop it (skip), or drop it and write it with "
+            "its reason to <output>.rejected.parquet (report)"
+        ),
+    ] = BadRows.REPORT,
+    batch_rows: Annotated[
+        int, typer.Option(min=1, help="rows scored together; memory follows this, not the input's size")
+    ] = 65_536,
 ) -> None:
-    """Score a file offline with a registered model version."""
-    summary = project_from(ctx).predict_file(model, input, output)
+    """Score a file, a folder or a partitioned dataset offline with a registered model version."""
+    with _scoring_progress() as show:
+        summary = project_from(ctx).predict_file(
+            model, input, output, on_bad_rows=on_bad_rows.value, batch_rows=batch_rows, progress=show
+        )
     console.print(f"scored {summary['rows']} rows with {summary['model']} → {summary['output']}")
+    if summary["bad_rows"]:
+        where = f": reported in {summary['rejected']}" if summary["rejected"] else " (skipped)"
+        console.print(f"{summary['bad_rows']} bad row(s) not scored{where}")
+    seconds = summary["seconds"]
+    rate = summary["rows_in"] / seconds if seconds else 0.0
+    console.print(f"{summary['rows_in']} rows read in {seconds:.1f} s ({rate:,.0f} rows/s)")
 
 
 def main() -> None:

@@ -13,6 +13,9 @@ from mlfactory.config.monitoring import MonitoringConfig
 from mlfactory.config.serving import ServerConfig
 from mlfactory.errors import ConfigError
 
+# option names that carry credentials in fsspec backends (key, secret, token, sas_token, account_key, …)
+_SECRET_WORDS = ("key", "secret", "token", "password", "credential", "passwd", "sas")
+
 
 class StoresConfig(_Strict):
     """Where things are kept. Relative paths are relative to the project folder."""
@@ -24,6 +27,23 @@ class StoresConfig(_Strict):
         default="sqlite:///.mlfactory/online.db",
         description="online feature store: sqlite:///PATH or redis://HOST:PORT/DB",
     )
+    storage_options: dict[str, str | int | bool] = Field(
+        default={},
+        description="non-secret settings for object storage URLs (endpoint_url, region, anonymous, …); "
+        "credentials come from the environment, a profile or the instance role",
+    )
+
+    @field_validator("storage_options")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, str | int | bool]) -> dict[str, str | int | bool]:
+        for key in v:
+            if any(word in key.lower() for word in _SECRET_WORDS):
+                raise ValueError(
+                    f"stores.storage_options.{key} looks like a credential; secrets never go in the project "
+                    "file. Remove it: credentials come from the environment (e.g. AWS_ACCESS_KEY_ID), a "
+                    "profile or the instance role"
+                )
+        return v
 
 
 class FeatureStoreConfig(_Strict):

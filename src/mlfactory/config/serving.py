@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from mlfactory.config.base import _Strict
+from mlfactory.config.base import Duration, _Strict
 
 
 class BatchingConfig(_Strict):
@@ -31,7 +31,9 @@ class PredictionLogConfig(_Strict):
 
     It lives under ``server:`` because servers write the log, but every reader opens the same folder from
     ``path`` (monitoring, feedback, the controller, skew reports, ``mlfactory verify``): see
-    :mod:`mlfactory.stores.predictions`.
+    :mod:`mlfactory.stores.predictions`. ``path`` is a folder (relative to the project) or a storage URL
+    (``s3://bucket/prefix``, ``gs://…``, ``az://…``, reached with ``stores.storage_options``).
+    ``mlfactory log compact`` merges small segments; ``mlfactory log prune`` drops days past ``retention``.
     """
 
     enabled: bool = True
@@ -42,6 +44,18 @@ class PredictionLogConfig(_Strict):
         ge=1000,
         description="rows held in memory before new ones are dropped (and counted)",
     )
+    retention: Duration | None = Field(
+        default=None,
+        description="how long to keep logged rows, e.g. 90d (whole days: `mlfactory log prune` removes days "
+        "older than this); null keeps everything",
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _whole_days(cls, v: float | None) -> float | None:
+        if v is not None and v < 86400:
+            raise ValueError(f"retention keeps whole days; use at least 1d (got {v:g} seconds)")
+        return v
 
 
 class ServerConfig(_Strict):

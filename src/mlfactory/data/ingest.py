@@ -64,9 +64,18 @@ def _pick_schema(
 def _store_snapshot(
     loaded: LoadedConfig, artifacts: ArtifactStore, df: pd.DataFrame, source_name: str
 ) -> str:
-    """Write the frame as Parquet to a temporary file, store it as an artifact, and remove the file."""
-    folder = loaded.path(loaded.config.stores.datasets)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write the frame as Parquet to a temporary file, store it as an artifact, and remove the file.
+
+    The snapshot is an artifact, so it lands wherever ``stores.artifacts`` is (a folder or a bucket), hashed
+    and verified like every artifact. ``stores.datasets`` is only the scratch space for the file on its way
+    there; when it names object storage the scratch file is a local temporary one (a bucket has no place for
+    a half-written file).
+    """
+    scratch = loaded.config.stores.datasets
+    folder: Path | None = None
+    if "://" not in scratch or scratch.startswith("file://"):
+        folder = loaded.path(scratch.removeprefix("file://"))
+        folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".parquet")
     os.close(fd)
     tmp = Path(name)

@@ -1,7 +1,14 @@
-"""Reading a declared source (CSV, Parquet, a folder of them, or a SQL query) into a DataFrame."""
+"""Reading a declared source (CSV, Parquet, a folder of them, or a SQL query) into a DataFrame.
+
+File sources are local paths or object storage URLs (``s3://…``, ``gs://…``, ``az://…``), read through
+:mod:`mlfactory.stores.fs` one file at a time; a ``csv`` or ``parquet`` source may name a (hive-partitioned)
+folder of that format.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +17,7 @@ import pandas as pd
 from mlfactory.config import LoadedConfig, SourceConfig
 from mlfactory.data.schema import as_strings, is_stringish, looks_iso_datetime, to_utc_datetime
 from mlfactory.errors import ConfigError, NotFoundError, StoreUnavailableError, ValidationError
+from mlfactory.stores.fs import StorageLocation, missing_bucket, open_location, storage_error
 
 #: File suffixes a folder source reads, by format.
 FOLDER_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -20,10 +28,11 @@ DATETIME_SAMPLE = 1000
 def read_source(name: str, source: SourceConfig, loaded: LoadedConfig) -> pd.DataFrame:
     """Read a source's current data.
 
-    Paths are relative to the project folder and may not leave it. Columns declared ``datetime`` are parsed
-    to UTC timestamps (left as they are when some values do not parse, so validation can report them);
-    columns declared ``category`` or ``text`` are read as strings; undeclared string columns whose sampled
-    values are all ISO-8601 dates become UTC timestamps when every value parses.
+    Paths are relative to the project folder and may not leave it; object storage URLs are read with the
+    project's ``stores.storage_options`` and credentials from the environment. Columns declared
+    ``datetime`` are parsed to UTC timestamps (left as they are when some values do not parse, so validation
+    can report them); columns declared ``category`` or ``text`` are read as strings; undeclared string
+    columns whose sampled values are all ISO-8601 dates become UTC timestamps when every value parses.
 
     Args:
         name: the source's name in the project file (used in messages).
@@ -44,21 +53,7 @@ def read_source(name: str, source: SourceConfig, loaded: LoadedConfig) -> pd.Dat
     if source.kind == "sql":
         df = _read_sql(name, str(source.url), str(source.query), loaded)
     else:
-        path = loaded.path(str(source.path))
-        if not path.exists():
-            raise NotFoundError(
-                f"source '{name}': {source.kind} path '{source.path}' does not exist (looked at {path}); "
-                "create it or fix the source's 'path' in the project file"
-            )
-        if source.kind == "folder":
-            df = _read_folder(name, path, as_text)
-        else:
-            if path.is_dir():
-                raise ConfigError(
-                    f"source '{name}': '{source.path}' is a folder, but the kind is '{source.kind}'; "
-                    "use kind 'folder' or point 'path' at a file"
-                )
-            df = _read_file(name, path, source.kind, as_text)
+        df = _read_files(name, source, loaded, as_text)
     if df.empty:
         raise ValidationError(
             f"source '{name}' has no data ({len(df)} rows, {len(df.columns)} columns); "
@@ -72,45 +67,141 @@ def read_source(name: str, source: SourceConfig, loaded: LoadedConfig) -> pd.Dat
     return _parse_datetimes(df, {c for c, spec in declared.items() if spec.type == "datetime"}, set(declared))
 
 
-def _read_file(name: str, path: Path, kind: str, as_text: list[str]) -> pd.DataFrame:
+def _location(source: SourceConfig, loaded: LoadedConfig) -> StorageLocation:
+    """Where a file source is: a project-relative (or absolute) path, or an object storage URL."""
+    raw = str(source.path)
+    if "://" in raw and not raw.startswith("file://"):
+        return open_location(raw, loaded.root, loaded.config.stores.storage_options)
+    return open_location(str(loaded.path(raw.removeprefix("file://"))), loaded.root)
+
+
+def _read_files(name: str, source: SourceConfig, loaded: LoadedConfig, as_text: list[str]) -> pd.DataFrame:
+    location = _location(source, loaded)
     try:
-        if kind == "csv":
-            return pd.read_csv(path, dtype={c: "str" for c in as_text})
-        return pd.read_parquet(path)
+        exists, is_dir = location.fs.exists(location.root), location.fs.isdir(location.root)
+    except Exception as exc:  # OSError and backend errors (botocore, aiohttp) share no base class
+        raise storage_error(location, exc) from exc
+    if not exists:
+        raise missing_bucket(location) or NotFoundError(
+            f"source '{name}': {source.kind} path '{source.path}' does not exist (looked at "
+            f"{location.describe()}); create it or fix the source's 'path' in the project file"
+        )
+    if source.kind == "folder":
+        return _read_folder(name, location, as_text)
+    if is_dir:  # a partitioned folder of this one format
+        return _read_tree(name, location, source.kind, as_text)
+    return _read_file(name, location, location.root, source.kind, as_text)
+
+
+def _read_file(
+    name: str, location: StorageLocation, path: str, kind: str, as_text: list[str]
+) -> pd.DataFrame:
+    shown = posixpath.basename(path)
+    try:
+        with contextlib.ExitStack() as stack:
+            # local files are read by path, as they always were; remote ones through the filesystem
+            src: Any = path if location.local else stack.enter_context(location.fs.open(path, "rb"))
+            if kind == "csv":
+                return pd.read_csv(src, dtype={c: "str" for c in as_text})
+            return pd.read_parquet(src)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (ValueError, OSError, UnicodeDecodeError) as exc:  # parser and arrow errors derive from these
+        if not location.local and not isinstance(exc, ValueError | UnicodeDecodeError):
+            raise storage_error(location, exc, path) from exc
         raise ValidationError(
-            f"source '{name}': cannot read {path.name} as {kind}: {exc}; check the file's format",
-            reasons=[f"{path.name}: {exc}"],
+            f"source '{name}': cannot read {shown} as {kind}: {exc}; check the file's format",
+            reasons=[f"{shown}: {exc}"],
         ) from None
 
 
-def _read_folder(name: str, folder: Path, as_text: list[str]) -> pd.DataFrame:
-    if not folder.is_dir():
-        raise ConfigError(
-            f"source '{name}': '{folder}' is a file, but the kind is 'folder'; use kind csv or parquet"
-        )
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES)
+def _data_files(location: StorageLocation, suffixes: set[str], recursive: bool) -> list[str]:
+    """Data files under the location, sorted; hidden and marker files (``.tmp-…``, ``_SUCCESS``) left out."""
+    try:
+        if recursive:
+            found = list(location.fs.find(location.root))
+        else:
+            found = [e["name"] for e in location.fs.ls(location.root, detail=True) if e["type"] == "file"]
+    except Exception as exc:  # see _read_files
+        raise storage_error(location, exc) from exc
+    prefix = location.root.rstrip("/") + "/"
+    keep = []
+    for path in found:
+        rel = path.removeprefix(prefix)
+        if any(part.startswith((".", "_")) for part in rel.split("/")):
+            continue
+        if posixpath.splitext(path)[1].lower() in suffixes:
+            keep.append(path)
+    return sorted(keep)
+
+
+def _partition_values(location: StorageLocation, path: str) -> dict[str, str]:
+    """Hive-style ``key=value`` folders between the root and a file."""
+    rel = path.removeprefix(location.root.rstrip("/") + "/")
+    return dict(part.split("=", 1) for part in rel.split("/")[:-1] if "=" in part)
+
+
+def _read_tree(name: str, location: StorageLocation, kind: str, as_text: list[str]) -> pd.DataFrame:
+    """A (possibly hive-partitioned) folder of one format, read one file at a time."""
+    suffixes = {s for s, k in FOLDER_SUFFIXES.items() if k == kind}
+    files = _data_files(location, suffixes, recursive=True)
     if not files:
         raise ValidationError(
-            f"source '{name}': folder {folder} holds no {', '.join(FOLDER_SUFFIXES)} files; add data files",
+            f"source '{name}': folder {location.describe()} holds no {', '.join(sorted(suffixes))} files; "
+            "add data files",
             reasons=["no data files"],
         )
     frames: list[pd.DataFrame] = []
     for path in files:
-        frame = _read_file(name, path, FOLDER_SUFFIXES[path.suffix.lower()], as_text)
-        if frames and set(frame.columns) != set(frames[0].columns):
-            first = list(frames[0].columns)
-            missing = [c for c in first if c not in frame.columns]
-            extra = [c for c in frame.columns if c not in first]
-            raise ValidationError(
-                f"source '{name}': {path.name} has different columns from {files[0].name} "
-                f"(missing: {missing or 'none'}; extra: {extra or 'none'}); every file in the folder "
-                "must have the same columns",
-                reasons=[f"{path.name}: missing {missing}, extra {extra}"],
-            )
-        frames.append(frame[list(frames[0].columns)] if frames else frame)
+        frame = _read_file(name, location, path, kind, as_text)
+        for key, value in _partition_values(location, path).items():
+            if key not in frame.columns:
+                frame[key] = value  # the partition folder's value, as text: the same on every backend
+        frames.append(_same_columns(name, frames, frame, path, files[0]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _same_columns(
+    name: str, frames: list[pd.DataFrame], frame: pd.DataFrame, path: str, first_path: str
+) -> pd.DataFrame:
+    if not frames:
+        return frame
+    if set(frame.columns) != set(frames[0].columns):
+        first = list(frames[0].columns)
+        missing = [c for c in first if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in first]
+        shown, first_shown = posixpath.basename(path), posixpath.basename(first_path)
+        raise ValidationError(
+            f"source '{name}': {shown} has different columns from {first_shown} "
+            f"(missing: {missing or 'none'}; extra: {extra or 'none'}); every file in the folder "
+            "must have the same columns",
+            reasons=[f"{shown}: missing {missing}, extra {extra}"],
+        )
+    return frame[list(frames[0].columns)]
+
+
+def _read_folder(name: str, location: StorageLocation, as_text: list[str]) -> pd.DataFrame:
+    try:
+        is_dir = location.fs.isdir(location.root)
+    except Exception as exc:  # see _read_files
+        raise storage_error(location, exc) from exc
+    if not is_dir:
+        raise ConfigError(
+            f"source '{name}': '{location.describe()}' is a file, but the kind is 'folder'; "
+            "use kind csv or parquet"
+        )
+    files = _data_files(location, set(FOLDER_SUFFIXES), recursive=False)
+    if not files:
+        raise ValidationError(
+            f"source '{name}': folder {location.describe()} holds no {', '.join(FOLDER_SUFFIXES)} files; "
+            "add data files",
+            reasons=["no data files"],
+        )
+    frames: list[pd.DataFrame] = []
+    for path in files:
+        kind = FOLDER_SUFFIXES[posixpath.splitext(path)[1].lower()]
+        frame = _read_file(name, location, path, kind, as_text)
+        frames.append(_same_columns(name, frames, frame, path, files[0]))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import getpass
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -13,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlfactory.config import LoadedConfig, ModelConfig, load_project_config
 from mlfactory.entities import PRODUCTION, ApiToken, DatasetVersion, Event, ModelVersion, Role, Run, RunStatus
-from mlfactory.errors import ConfigError, NotFoundError, ValidationError
+from mlfactory.errors import ConfigError, NotFoundError
 from mlfactory.project.deploy import DeployMethods
+from mlfactory.project.log import LogMethods
 from mlfactory.project.monitor import MonitorMethods
 from mlfactory.project.operate import OperateMethods
 from mlfactory.project.views import ViewMethods
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 
     from mlfactory.data import IngestResult
     from mlfactory.features.store import FeatureStore
+    from mlfactory.project.batch import OnBadRows, ProgressCallback
     from mlfactory.project.train import TrainResult
     from mlfactory.project.verify import VerifyReport
     from mlfactory.training import FeedbackRows
@@ -42,7 +42,7 @@ def default_actor() -> str:
         return "unknown"
 
 
-class Project(DeployMethods, MonitorMethods, OperateMethods, ViewMethods):
+class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMethods):
     """An opened project. Use as a context manager, or call :meth:`close`.
 
     The one entrance to mlfactory for the CLI, the server's admin routes and any other client. Data,
@@ -58,7 +58,9 @@ class Project(DeployMethods, MonitorMethods, OperateMethods, ViewMethods):
         self.root = loaded.root
         self.actor = actor or default_actor()
         self.metadata = open_metadata_store(loaded.metadata_url())
-        self.artifacts = open_artifact_store(loaded.config.stores.artifacts, loaded.root)
+        self.artifacts = open_artifact_store(
+            loaded.config.stores.artifacts, loaded.root, loaded.config.stores.storage_options
+        )
         self.registry = Registry(self.metadata, self.artifacts)
         self._features: FeatureStore | None = None
 
@@ -207,17 +209,47 @@ class Project(DeployMethods, MonitorMethods, OperateMethods, ViewMethods):
 
     # -- batch scoring ----------------------------------------------------------------------------------
 
-    def predict_file(self, ref: str, input_path: Path | str, output_path: Path | str) -> dict[str, Any]:
-        """Score a Parquet or CSV file with a model version; writes the input plus prediction columns."""
-        import pandas as pd
+    def predict_file(
+        self,
+        ref: str,
+        input_path: Path | str,
+        output_path: Path | str,
+        *,
+        on_bad_rows: OnBadRows = "report",
+        batch_rows: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Score a Parquet or CSV file, a folder of them or a partitioned dataset (a path, relative to the
+        working folder, or an object-storage URL) in record batches; writes the input plus prediction columns
+        to a ``.parquet``/``.csv`` file or a folder of Parquet parts. See :mod:`mlfactory.project.batch`.
 
-        src, dst = Path(input_path), Path(output_path)
-        frame = read_table(src)
+        Args:
+            ref: the model version (``NAME@ALIAS``, ``NAME/VERSION`` or ``NAME``).
+            input_path: what to score.
+            output_path: where the scored rows go.
+            on_bad_rows: ``fail``, ``skip`` or ``report`` (to ``<output>.rejected.parquet``) a row failing
+                its input check.
+            batch_rows: rows scored together (memory follows this, not the input's size); 65,536 if None.
+            progress: called after each batch with the rows done so far.
+
+        Returns:
+            ``model``, ``rows`` (scored), ``output``, ``rows_in``, ``bad_rows``, ``parts``, ``rejected`` and
+            ``seconds``.
+        """
+        from mlfactory.project.batch import DEFAULT_BATCH_ROWS, open_place, score_dataset
+
         model = self.registry.load(ref)
-        inputs = self._with_store_features(model.version, frame)
-        scored = pd.concat([frame, model.predict_frame(inputs)], axis=1)
-        write_table(scored, dst)
-        return {"model": model.version.ref, "rows": len(scored), "output": str(dst)}
+        options = self.config.stores.storage_options
+        result = score_dataset(
+            model,
+            open_place(input_path, Path.cwd(), options),
+            open_place(output_path, Path.cwd(), options),
+            enrich=lambda frame: self._with_store_features(model.version, frame),
+            on_bad_rows=on_bad_rows,
+            batch_rows=batch_rows or DEFAULT_BATCH_ROWS,
+            progress=progress,
+        )
+        return result.to_dict()
 
     def _with_store_features(self, version: ModelVersion, frame: pd.DataFrame) -> pd.DataFrame:
         """For a version that looks features up when served, the rows with those features joined point-in-time
@@ -236,42 +268,6 @@ class Project(DeployMethods, MonitorMethods, OperateMethods, ViewMethods):
         feats = self.features.features_for(spec, frame, ts)
         feats = feats.drop(columns=[c for c in feats.columns if c in frame.columns])
         return pd.concat([feats, frame], axis=1)
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A Parquet or CSV file as a frame, with errors that name the file."""
-    import pandas as pd
-
-    if not path.exists():
-        raise NotFoundError(f"input file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path)
-    except (ValueError, OSError) as exc:
-        raise ValidationError(f"cannot read {path}: {exc}") from None
-    raise ValidationError(f"input file {path} must end in .parquet or .csv")
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write atomically (temporary name, then rename) as Parquet or CSV by suffix."""
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise ValidationError(f"output file {path} must end in .parquet or .csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    try:
-        if suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def open_project(

@@ -104,8 +104,13 @@ class OperateMethods(ProjectState):
         """Where the controller is with a model (an ``idle`` rollout when it never acted)."""
         return self.metadata.get_rollout(name)
 
-    def pause(self, model: str | None = None, *, reason: str = "") -> list[Event]:
+    def pause(self, model: str | None = None, *, reason: str = "", actor: str | None = None) -> list[Event]:
         """Stop the controller acting on one model, or on every managed model; serving is not affected.
+
+        Args:
+            model: the model (None: every managed model).
+            reason: why, for the audit log.
+            actor: who asks (default: the project's actor; the dashboard passes the token's name).
 
         Returns:
             One ``controller.paused`` event per model.
@@ -113,10 +118,15 @@ class OperateMethods(ProjectState):
         Raises:
             ConfigError: the project file declares no such model.
         """
-        return self._set_paused(model, True, reason)
+        return self._set_paused(model, True, reason, actor)
 
-    def resume(self, model: str | None = None, *, reason: str = "") -> list[Event]:
+    def resume(self, model: str | None = None, *, reason: str = "", actor: str | None = None) -> list[Event]:
         """Let the controller act on one model, or on every managed model, again.
+
+        Args:
+            model: the model (None: every managed model).
+            reason: why, for the audit log.
+            actor: who asks (default: the project's actor).
 
         Returns:
             One ``controller.resumed`` event per model.
@@ -124,15 +134,16 @@ class OperateMethods(ProjectState):
         Raises:
             ConfigError: the project file declares no such model.
         """
-        return self._set_paused(model, False, reason)
+        return self._set_paused(model, False, reason, actor)
 
-    def _set_paused(self, model: str | None, paused: bool, reason: str) -> list[Event]:
+    def _set_paused(self, model: str | None, paused: bool, reason: str, actor: str | None) -> list[Event]:
         if model is not None and model not in self.config.models:
             raise ConfigError(
                 f"no model '{model}' in the project file (models: {', '.join(self.config.models)})"
             )
         names = [model] if model else self.managed_models()
-        return [self.metadata.set_paused(n, paused, actor=self.actor, reason=reason) for n in names]
+        who = self._who(actor)
+        return [self.metadata.set_paused(n, paused, actor=who, reason=reason) for n in names]
 
     # -- feedback ------------------------------------------------------------------------------------------
 

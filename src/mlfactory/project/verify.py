@@ -8,13 +8,14 @@ knowing and safe to delete once no writer is running).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.errors import IntegrityError
 from mlfactory.serving.policy import RoutingPolicy
+from mlfactory.stores.fs import open_location
 
 if TYPE_CHECKING:
     from mlfactory.project.core import Project
@@ -53,7 +54,7 @@ def _artifacts(project: Project, checked: dict[str, int]) -> Iterator[Finding]:
     for digest in store.digests():
         checked["artifacts"] += 1
         try:
-            store.local_path(digest)  # re-hashes the bytes
+            store.verify(digest)  # re-hashes the stored bytes (on a bucket, not a cached copy)
         except IntegrityError as exc:
             yield Finding("artifact.modified", digest, str(exc))
     named: dict[str, str] = {}
@@ -106,10 +107,10 @@ def _references(project: Project, checked: dict[str, int]) -> Iterator[Finding]:
 
 
 def _leftovers(project: Project) -> Iterator[Finding]:
-    loaded = project.loaded
-    folders = [
+    scratch = open_location(project.loaded.config.stores.datasets, project.loaded.root)  # remote: no scratch
+    folders: list[tuple[str, Sequence[object]]] = [
         ("artifact store", project.artifacts.leftovers()),
-        ("dataset scratch space", _tmp_files(loaded.path(loaded.config.stores.datasets))),
+        ("dataset scratch space", _tmp_files(Path(scratch.root)) if scratch.local else []),
         ("prediction log", project.predictions.leftovers()),
     ]
     for where, paths in folders:

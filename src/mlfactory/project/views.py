@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from mlfactory.entities import PRODUCTION, ApiToken, Event, Metric, ModelVersion, Role, Run, RunStatus
 from mlfactory.errors import ConfigError, NotFoundError
 from mlfactory.project.base import ProjectState
+from mlfactory.stores.metadata.runs import check_run_sort
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 T = TypeVar("T")
-RUN_SORTS = ("started", "name", "status")  # the orders a runs page may ask the store for
 MAX_PAGE = 500  # rows one page may hold
 
 
@@ -144,18 +144,23 @@ class ViewMethods(ProjectState):
         from mlfactory.tracking import search_runs
 
         offset, limit = _bounded(offset, limit)
-        if sort not in RUN_SORTS:
-            raise ConfigError(f"runs sort by one of {', '.join(RUN_SORTS)}, not '{sort}'")
+        check_run_sort(sort)  # before any query: a wrong sort is the caller's error, named
         state = _status(status)
-        # TEMPORARY until the runs family takes offset and sort: newest first only, cut here
         if where and where.strip():
-            runs = search_runs(self.metadata, where, name=name, status=state, limit=offset + limit + 1)
+            runs = search_runs(
+                self.metadata,
+                where,
+                name=name,
+                status=state,
+                sort=sort,
+                descending=descending,
+                offset=offset,
+                limit=limit + 1,  # one more than shown: it says whether another page follows
+            )
         else:
-            runs = self.metadata.list_runs(name=name, status=state, limit=offset + limit + 1)
-        if sort != "started" or not descending:
-            key = {"started": lambda r: r.started_at, "name": lambda r: r.name, "status": lambda r: r.status}
-            runs = sorted(runs, key=key[sort], reverse=descending)
-        runs = runs[offset:]
+            runs = self.metadata.list_runs(
+                name=name, status=state, sort=sort, descending=descending, offset=offset, limit=limit + 1
+            )
         return _page(runs, offset, limit)
 
     def versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> Page[ModelVersion]:
@@ -200,12 +205,16 @@ class ViewMethods(ProjectState):
             offset, limit: which page (at most :data:`MAX_PAGE` rows).
         """
         offset, limit = _bounded(offset, limit)
-        # TEMPORARY until the events family takes offset, actor, until and the order
-        found = self.metadata.list_events(model=model, kinds=kinds, since=since)[::-1]
-        found = [
-            e for e in found if (actor is None or e.actor == actor) and (until is None or e.time < until)
-        ]
-        found = found[offset : offset + limit + 1]
+        found = self.metadata.list_events(
+            model=model,
+            kinds=kinds,
+            actor=actor,
+            since=since,
+            until=until,
+            newest_first=True,
+            offset=offset,
+            limit=limit + 1,
+        )
         return _page(found, offset, limit)
 
     def traffic(self, model: str, *, seconds: float = 3600.0) -> list[RouteTraffic]:
@@ -283,7 +292,9 @@ class ViewMethods(ProjectState):
 
     def _canary_started(self, model: str, version: int) -> datetime | None:
         """When the canary of ``version`` went live: the newest routing change that set it."""
-        for event in reversed(self.metadata.list_events(model=model, kinds=["routing.set"], limit=20)):
+        for event in self.metadata.list_events(
+            model=model, kinds=["routing.set"], newest_first=True, limit=20
+        ):
             if (event.payload.get("to") or {}).get("canary") == version:
                 return event.time
         return None

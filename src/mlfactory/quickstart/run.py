@@ -49,6 +49,7 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         f"  metadata       {directory / '.mlfactory' / 'mlfactory.db'}\n"
         "Try next:\n"
         f"  cd {directory}\n"
+        "  mlfactory ui      # the dashboard: open http://127.0.0.1:8080/ in a browser\n"
         "  mlfactory runs list\n"
         "  mlfactory models show spam@production --card\n"
         "  mlfactory models history spam\n"

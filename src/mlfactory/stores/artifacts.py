@@ -1,17 +1,28 @@
-"""Content-addressed artifact store: bytes are kept under their SHA-256 and verified on every read."""
+"""Content-addressed artifact store: bytes are kept under their SHA-256 and verified on every read.
+
+The store lives in a local (or mounted) folder, or under a bucket prefix on S3, Google Cloud Storage or Azure
+Blob through :mod:`mlfactory.stores.fs`. Both keep the same guarantees: a reader never sees a partial object
+(rename into place, or one PUT / a completed multipart upload), an object is never overwritten with other
+bytes (its key is its hash: two writers of the same content write the same bytes), and every read re-hashes
+what it got.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, BinaryIO
 
-from mlfactory.errors import ConfigError, IntegrityError, NotFoundError
+from mlfactory.errors import IntegrityError, NotFoundError
+from mlfactory.stores.fs import StorageLocation, missing_bucket, open_location, put_atomic, storage_error
 
 _CHUNK = 1 << 20
+_HEX = frozenset("0123456789abcdef")
 
 
 def sha256_file(path: Path) -> str:
@@ -22,12 +33,18 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check(digest: str, actual: str, path: Path) -> None:
+def _check(digest: str, actual: str, where: object) -> None:
     if actual != digest:
         raise IntegrityError(
-            f"artifact {digest[:12]} at {path} was modified (its bytes now hash to {actual[:12]}); "
+            f"artifact {digest[:12]} at {where} was modified (its bytes now hash to {actual[:12]}); "
             "it will not be loaded. Restore it from a backup or retrain to create a new version"
         )
+
+
+def _valid(digest: str) -> str:
+    if len(digest) != 64 or not set(digest) <= _HEX:
+        raise NotFoundError(f"'{digest}' is not an artifact digest (64 lowercase hex characters)")
+    return digest
 
 
 class ArtifactStore(ABC):
@@ -50,6 +67,15 @@ class ArtifactStore(ABC):
         """A verified local file holding the bytes of ``digest`` (for readers that need a path)."""
 
     @abstractmethod
+    def verify(self, digest: str) -> None:
+        """Re-hash the stored bytes of ``digest`` where they are kept (never a cached copy).
+
+        Raises:
+            IntegrityError: the bytes no longer match ``digest``.
+            NotFoundError: nothing is stored under ``digest``.
+        """
+
+    @abstractmethod
     def exists(self, digest: str) -> bool:
         """Whether ``digest`` is stored."""
 
@@ -58,8 +84,12 @@ class ArtifactStore(ABC):
         """Every stored digest (for `mlfactory verify`)."""
 
     @abstractmethod
-    def leftovers(self) -> list[Path]:
+    def leftovers(self) -> list[str]:
         """Temporary files a writer left when it stopped before renaming them (never read)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the store is, as a path or URL without credentials (for messages)."""
 
 
 class LocalArtifactStore(ArtifactStore):
@@ -70,8 +100,7 @@ class LocalArtifactStore(ArtifactStore):
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, digest: str) -> Path:
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise NotFoundError(f"'{digest}' is not an artifact digest (64 lowercase hex characters)")
+        _valid(digest)
         return self.root / digest[:2] / digest[2:]
 
     def _commit(self, tmp: Path, digest: str) -> str:
@@ -127,6 +156,9 @@ class LocalArtifactStore(ArtifactStore):
     def local_path(self, digest: str) -> Path:
         return self._verified(digest)
 
+    def verify(self, digest: str) -> None:
+        self._verified(digest)
+
     def exists(self, digest: str) -> bool:
         return self._path(digest).exists()
 
@@ -134,19 +166,155 @@ class LocalArtifactStore(ArtifactStore):
         for folder in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
             for path in sorted(folder.iterdir()):
                 digest = folder.name + path.name
-                if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+                if len(digest) == 64 and set(digest) <= _HEX:
                     yield digest
 
-    def leftovers(self) -> list[Path]:
-        return sorted(self.root.glob(".tmp-*"))
+    def leftovers(self) -> list[str]:
+        return [str(p) for p in sorted(self.root.glob(".tmp-*"))]
+
+    def describe(self) -> str:
+        return str(self.root)
 
 
-def open_artifact_store(location: str, root: Path) -> ArtifactStore:
-    """Pick the artifact backend from its location: a plain or ``file://`` path."""
-    if "://" in location and not location.startswith("file://"):
-        scheme = location.split("://", 1)[0]
-        raise ConfigError(
-            f"artifact store scheme '{scheme}://' is not supported; use a folder path or file://"
+class ObjectArtifactStore(ArtifactStore):
+    """Artifacts under a bucket prefix (S3, GCS, Azure Blob, MinIO…): ``<prefix>/ab/cdef…``.
+
+    Objects are written whole (one PUT or a completed multipart upload) and never replaced: a put of a
+    digest that exists is skipped, and two writers of the same content write the same bytes to the same key.
+    Readers that need a file get a verified copy in a local, content-addressed cache.
+    """
+
+    def __init__(self, location: StorageLocation, cache: Path) -> None:
+        self.location = location
+        self.cache = Path(cache)
+
+    def _key(self, digest: str) -> str:
+        _valid(digest)
+        return self.location.join(digest[:2], digest[2:])
+
+    def _call(self, fn: Any, *args: Any, key: str | None = None) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:  # OSError and backend errors (botocore, aiohttp) share no base class
+            raise storage_error(self.location, exc, key) from exc
+
+    def _missing(self, digest: str) -> NotFoundError:
+        where = self.location.describe()
+        return missing_bucket(self.location) or NotFoundError(
+            f"artifact {digest[:12]} is missing from {where}"
         )
-    path = Path(location.removeprefix("file://"))
-    return LocalArtifactStore(path if path.is_absolute() else root / path)
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if not self.exists(digest):
+            put_atomic(self.location, self._key(digest), data)
+        return digest
+
+    def put_file(self, path: Path) -> str:
+        digest = sha256_file(path)  # the key must be known before the upload starts
+        if not self.exists(digest):
+            with open(path, "rb") as f:
+                put_atomic(self.location, self._key(digest), f)
+        return digest
+
+    def get_bytes(self, digest: str) -> bytes:
+        key = self._key(digest)
+        try:
+            data: bytes = self.location.fs.cat_file(key)
+        except FileNotFoundError:
+            raise self._missing(digest) from None
+        except Exception as exc:  # see _call
+            raise storage_error(self.location, exc, key) from exc
+        _check(digest, hashlib.sha256(data).hexdigest(), self.location.describe(key))
+        return data
+
+    def _stream(self, digest: str, out: BinaryIO | None) -> None:
+        """Read the object of ``digest`` in chunks (copying them to ``out``) and check its hash."""
+        key = self._key(digest)
+        try:
+            src = self.location.fs.open(key, "rb")
+        except FileNotFoundError:
+            raise self._missing(digest) from None
+        except Exception as exc:  # see _call
+            raise storage_error(self.location, exc, key) from exc
+        h = hashlib.sha256()
+        with src:
+            while chunk := self._call(src.read, _CHUNK, key=key):
+                h.update(chunk)
+                if out is not None:
+                    out.write(chunk)
+        _check(digest, h.hexdigest(), self.location.describe(key))
+
+    def local_path(self, digest: str) -> Path:
+        self._key(digest)
+        cached = self.cache / digest[:2] / digest[2:]
+        if cached.exists() and sha256_file(cached) == digest:
+            return cached
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                self._stream(digest, out)
+            os.replace(name, cached)  # the cache, too, only ever holds whole, verified files
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+            raise
+        return cached
+
+    def verify(self, digest: str) -> None:
+        self._stream(digest, None)
+
+    def exists(self, digest: str) -> bool:
+        return bool(self._call(self.location.fs.exists, self._key(digest)))
+
+    def _listing(self) -> list[str]:
+        try:
+            found: list[str] = self.location.fs.find(self.location.root)
+        except FileNotFoundError:
+            found = []
+        except Exception as exc:  # see _call
+            raise storage_error(self.location, exc) from exc
+        if not found and (error := missing_bucket(self.location)):
+            raise error  # an empty listing of a missing bucket must not pass for an empty store
+        prefix = self.location.root + "/"
+        return sorted(p.removeprefix(prefix) for p in found if p.startswith(prefix))
+
+    def digests(self) -> Iterator[str]:
+        for name in self._listing():
+            folder, _, rest = name.partition("/")
+            digest = folder + rest
+            if len(folder) == 2 and "/" not in rest and len(digest) == 64 and set(digest) <= _HEX:
+                yield digest
+
+    def leftovers(self) -> list[str]:
+        # uploads become visible only when complete, so nothing is left but what another tool put there
+        names = [n for n in self._listing() if n.startswith(".tmp-")]
+        return [self.location.describe(self.location.join(n)) for n in names]
+
+    def describe(self) -> str:
+        return self.location.describe()
+
+
+def open_artifact_store(
+    url: str, base: Path, storage_options: Mapping[str, Any] | None = None
+) -> ArtifactStore:
+    """Open the artifact store at a folder path, ``file://`` URL or object storage URL.
+
+    Args:
+        url: ``stores.artifacts`` from the project file: a path (relative to ``base``), ``file://…``,
+            ``s3://…``, ``gs://…`` or ``az://…``.
+        base: the project folder.
+        storage_options: ``stores.storage_options`` (non-secret backend settings).
+
+    Returns:
+        The store. A bucket store caches verified copies for file readers under
+        ``<base>/.mlfactory/cache/artifacts``.
+
+    Raises:
+        ConfigError: the scheme is unknown, or its backend package is not installed.
+    """
+    location = open_location(url, base, storage_options)
+    if location.local:
+        return LocalArtifactStore(Path(location.root))
+    return ObjectArtifactStore(location, base / ".mlfactory" / "cache" / "artifacts")

@@ -100,10 +100,21 @@ def search_runs(
     name: str | None = None,
     status: RunStatus | None = None,
     limit: int | None = None,
+    offset: int = 0,
+    sort: str = "started",
+    descending: bool = True,
 ) -> list[Run]:
-    """Runs matching ``expression`` (the same meaning as :func:`filter_runs`), newest first, filtered by the
-    database in the query that loads them."""
-    return store.find_runs(_parse(expression), name=name, status=status, limit=limit)
+    """Runs matching ``expression`` (the same meaning as :func:`filter_runs`), newest first (or as ``sort``
+    says), filtered, ordered and cut to a page by the database in the query that loads them."""
+    return store.find_runs(
+        _parse(expression),
+        name=name,
+        status=status,
+        limit=limit,
+        offset=offset,
+        sort=sort,
+        descending=descending,
+    )
 
 
 def compare_runs(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:

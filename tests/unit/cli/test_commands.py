@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from unittest.mock import MagicMock, create_autospec
+from unittest.mock import ANY, MagicMock, create_autospec
 
 import pytest
 from typer.testing import CliRunner
@@ -260,8 +260,12 @@ def test_train_json_shape(project: MagicMock) -> None:
         (
             ["predict", "--model", "spam", "--input", "in.csv", "--output", "out.parquet"],
             "predict_file",
-            (("spam", Path("in.csv"), Path("out.parquet")), {}),
-            {"rows": 2, "model": "spam/1", "output": "out.parquet"},
+            (
+                ("spam", "in.csv", "out.parquet"),
+                {"on_bad_rows": "report", "batch_rows": 65_536, "progress": ANY},
+            ),
+            {"rows": 2, "model": "spam/1", "output": "out.parquet", "rows_in": 2, "bad_rows": 0}
+            | {"rejected": None, "seconds": 0.1},
         ),
     ],
 )

@@ -68,7 +68,7 @@ def test_changing_routes_need_an_operator(make_client: MakeClient, project: Proj
     assert project.rollout("spam").paused is (route.endswith("pause"))
     event = project.events(model="spam", limit=1)[-1]
     assert event.kind == ("controller.paused" if route.endswith("pause") else "controller.resumed")
-    assert event.reason == "night"
+    assert event.reason == "night" and event.actor == "token:oncall"
 
 
 def test_login_sets_a_strict_http_only_secure_cookie_and_forms_need_csrf(

@@ -13,7 +13,17 @@ from mlfactory.errors import ValidationError
 from mlfactory.inputs import Batch
 from mlfactory.serving import record_feedback
 from mlfactory.stores import MetadataStore
+from mlfactory.stores.fs import StorageLocation, open_location
 from mlfactory.stores.predictions import PredictionLog, request_id_time
+
+
+@pytest.fixture(params=["folder", "bucket"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | StorageLocation:
+    """The log's root: a local folder, or a prefix in a bucket on the loopback S3 server."""
+    if request.param == "folder":
+        return tmp_path / "log"
+    bucket = request.getfixturevalue("s3_bucket")
+    return open_location(f"{bucket.url}/log", tmp_path, bucket.storage_options)
 
 
 def _append(
@@ -40,14 +50,14 @@ def _append(
     return ids
 
 
-def test_rows_round_trip_and_filters(tmp_path: Path) -> None:
-    log = PredictionLog(tmp_path / "log")
+def test_rows_round_trip_and_filters(where: Path | StorageLocation) -> None:
+    log = PredictionLog(where)
     a = _append(log, "spam", 1, "production", 3)
     b = _append(log, "spam", 2, "canary", 2)
     _append(log, "ham", 1, "production", 4, text=True)
     assert log.query().empty  # nothing written yet
     assert log.flush() == 9
-    assert not list((tmp_path / "log").rglob(".tmp-*"))
+    assert log.leftovers() == []
     everything = log.query()
     assert len(everything) == 9
     spam = log.query(model="spam")
@@ -78,23 +88,25 @@ def test_known_ids_include_queued_rows(tmp_path: Path) -> None:
     assert log.known_request_ids([*written, *queued, "zzz"]) == dict.fromkeys([*written, *queued], "spam")
 
 
-def test_known_ids_include_rows_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_known_ids_include_rows_being_written(
+    where: Path | StorageLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Feedback arriving while a segment is written must still find its rows (neither queued nor on disk)."""
     import threading
 
-    from mlfactory.stores.predictions import writer
+    from mlfactory.stores.predictions import tree
 
-    log = PredictionLog(tmp_path / "log")
+    log = PredictionLog(where)
     ids = _append(log, "spam", 1, "production", 3)
     writing, release = threading.Event(), threading.Event()
-    real = writer.pq.write_table
+    real = tree.pq.write_table
 
     def slow_write(*args, **kwargs):  # type: ignore[no-untyped-def]
         writing.set()
         release.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(writer.pq, "write_table", slow_write)
+    monkeypatch.setattr(tree.pq, "write_table", slow_write)
     flusher = threading.Thread(target=log.flush)
     flusher.start()
     assert writing.wait(10)
@@ -111,8 +123,8 @@ def test_drops_are_counted_not_blocking(tmp_path: Path) -> None:
     assert log.stats()["dropped_rows"] == 200 and log.stats()["pending_rows"] == 900
 
 
-def test_background_writer_and_close_flush(tmp_path: Path) -> None:
-    log = PredictionLog(tmp_path / "log", flush_interval=0.05).start()
+def test_background_writer_and_close_flush(where: Path | StorageLocation) -> None:
+    log = PredictionLog(where, flush_interval=0.05).start()
     _append(log, "spam", 1, "production", 10)
     _append(log, "spam", 1, "production", 5)
     log.close()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlfactory.config import load_project_config
+from mlfactory.stores.fs import StorageLocation, open_location
 from mlfactory.stores.predictions import (
     BASE_COLUMNS,
     FIXED_TYPES,
@@ -37,6 +39,22 @@ class Inputs:
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     matrix: np.ndarray | None = None
     violations: np.ndarray | None = None
+
+
+@pytest.fixture(params=["folder", "bucket"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | StorageLocation:
+    """The log's root: a local folder, or a prefix in a bucket on the loopback S3 server."""
+    if request.param == "folder":
+        return tmp_path / "log"
+    bucket = request.getfixturevalue("s3_bucket")
+    return open_location(f"{bucket.url}/log", tmp_path, bucket.storage_options)
+
+
+def _schema(where: Path | StorageLocation, segment: Path | str) -> pa.Schema:
+    if isinstance(where, StorageLocation) and not where.local:
+        with where.fs.open(str(segment), "rb") as f:
+            return pq.read_schema(f)
+    return pq.read_schema(segment)
 
 
 @pytest.fixture
@@ -90,23 +108,23 @@ def _mixed(log: PredictionLog, arrived: float) -> list[str]:
 
 
 def test_reader_reads_back_the_columns_and_types_the_writer_wrote(
-    tmp_path: Path, away_from_utc: None
+    where: Path | StorageLocation, away_from_utc: None
 ) -> None:
-    log = PredictionLog(tmp_path / "log")
+    log = PredictionLog(where)
     arrived = datetime.now(UTC).timestamp()
     numeric = _numeric(log, arrived)
     mixed = _mixed(log, arrived + 0.5)
     assert log.flush() == 5
     [segment] = log.files("m")
-    assert segment.parent == tmp_path / "log" / "model=m" / f"date={datetime.now(UTC):%Y-%m-%d}"
-    written = pq.read_schema(segment)
+    assert str(segment).endswith(f"/log/model=m/date={datetime.now(UTC):%Y-%m-%d}/{Path(segment).name}")
+    written = _schema(where, segment)
     inputs = [INPUT_PREFIX + c for c in ("x", "y z", "lang", "sent")]
     assert written.names == [*BASE_COLUMNS, VIOLATIONS, *inputs]
     for name, expected in FIXED_TYPES.items():
         assert written.field(name).type == expected, name
     assert written.field(INPUT_PREFIX + "sent").type == pa.timestamp("us")  # as the model saw it: naive
 
-    frame = PredictionReader(tmp_path / "log").query(model="m")  # another process's reader
+    frame = PredictionReader(where).query(model="m")  # another process's reader
     assert list(frame.columns) == written.names
     assert frame["request_id"].tolist() == numeric + mixed
     assert str(frame["time"].dt.tz) == "UTC"  # the writer's zone, not the machine's
@@ -122,14 +140,14 @@ def test_reader_reads_back_the_columns_and_types_the_writer_wrote(
 
 
 def test_time_filters_and_windows_read_utc_whatever_zone_they_are_given(
-    tmp_path: Path, away_from_utc: None
+    where: Path | StorageLocation, away_from_utc: None
 ) -> None:
-    log = PredictionLog(tmp_path / "log")
+    log = PredictionLog(where)
     arrived = datetime.now(UTC).replace(microsecond=0).timestamp()
     early = _numeric(log, arrived - 60)
     late = _numeric(log, arrived)
     log.flush()
-    reader = PredictionReader(tmp_path / "log")
+    reader = PredictionReader(where)
     east = timezone(timedelta(hours=5))
     boundary = datetime.fromtimestamp(arrived, UTC).astimezone(east)  # the same instant, another zone
     assert reader.query(model="m", since=boundary)["request_id"].tolist() == late
@@ -177,3 +195,52 @@ def test_the_project_opens_one_log_for_its_writers_and_readers(tmp_path: Path) -
     ids = _numeric(writer, datetime.now(UTC).timestamp())
     writer.flush()
     assert reader.query()["request_id"].tolist() == ids
+
+
+def test_a_project_log_on_a_bucket_is_one_log_for_writers_and_readers(tmp_path: Path, s3_bucket: Any) -> None:
+    endpoint = s3_bucket.storage_options["endpoint_url"]
+    (tmp_path / "mlfactory.yaml").write_text(
+        "name: demo\n"
+        f"stores: {{storage_options: {{endpoint_url: '{endpoint}'}}}}\n"
+        f"server: {{prediction_log: {{path: '{s3_bucket.url}/preds'}}}}\n"
+    )
+    loaded = load_project_config(tmp_path, env={})
+    writer = open_prediction_log(loaded)
+    reader = open_prediction_reader(loaded)
+    assert writer.root == reader.root == f"{s3_bucket.url}/preds"
+    ids = _numeric(writer, datetime.now(UTC).timestamp())
+    writer.flush()
+    assert reader.query()["request_id"].tolist() == ids
+    [segment] = reader.files("m", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC))
+    assert isinstance(segment, str) and segment.startswith(f"{s3_bucket.url}/preds/model=m/date=")
+    assert reader.files("m", datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 1, 2, tzinfo=UTC)) == []
+    assert not list(tmp_path.rglob("*.parquet"))  # nothing on the local disk
+
+
+def test_a_time_window_lists_and_reads_only_the_date_folders_it_needs(
+    where: Path | StorageLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlfactory.stores.predictions.layout import day_dir, model_dir, segment_name
+
+    log = PredictionLog(where)
+    for day in (1, 5, 9):  # three days of one model, one row each
+        stamp = datetime(2026, 3, day, 12, tzinfo=UTC)
+        table = pa.table(
+            {
+                "request_id": [f"r{day}"],
+                "time": pa.array([stamp], FIXED_TYPES["time"]),
+                "model": ["m"],
+                "version": pa.array([1], pa.int32()),
+                "route": ["production"],
+            }
+        )
+        folder = log.tree.path(model_dir("m"), day_dir(stamp.date()))
+        log.tree.put_table(folder, segment_name(int(stamp.timestamp() * 1000), "t", 0), table)
+    listed: list[str] = []
+    real = log.tree.names
+    monkeypatch.setattr(log.tree, "names", lambda folder: listed.append(folder) or real(folder))
+    since = datetime(2026, 3, 5, 10, tzinfo=UTC)
+    frame = log.query(model="m", since=since, until=since + timedelta(hours=4))
+    assert frame["request_id"].tolist() == ["r5"]
+    days = {f.rsplit("/", 1)[-1] for f in listed if "date=" in f}
+    assert days == {"date=2026-03-05"}  # the model's folder is listed, and only the one day inside it

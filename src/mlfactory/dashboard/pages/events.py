@@ -82,7 +82,7 @@ def _switch(
     check_form(viewer, csrf)
     opened = project(request)
     why = reason.strip() or ("paused" if paused else "resumed") + " from the dashboard"
-    (opened.pause if paused else opened.resume)(model or None, reason=why)
+    (opened.pause if paused else opened.resume)(model or None, reason=why, actor=viewer.name)
     base = request.scope.get("root_path", "").rstrip("/")
     return RedirectResponse(f"{base}/events{query({'model': model})}", status_code=303)
 

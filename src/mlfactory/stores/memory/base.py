@@ -112,14 +112,22 @@ class MemoryBase:
         since: datetime | None = None,
         kinds: Sequence[str] | None = None,
         limit: int | None = None,
+        actor: str | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Event]:
         since = aware(since)
+        until = aware(until)
         with self._lock:
-            events = [
+            newest = [
                 e
-                for e in self._events
+                for e in reversed(self._events)
                 if (model is None or e.model == model)
                 and (since is None or e.time >= since)
+                and (until is None or e.time < until)
                 and (not kinds or e.kind in kinds)
+                and (actor is None or e.actor == actor)
             ]
-            return copied(events[-limit:] if limit else events)
+            page = newest[offset : offset + limit] if limit else newest[offset:]
+            return copied(page if newest_first else page[::-1])

@@ -11,6 +11,7 @@ from typing import Any
 from mlfactory.entities import Metric, Run, RunClause, RunStatus
 from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores.memory.base import MemoryBase, RunRow, copied, now
+from mlfactory.stores.metadata.runs import check_run_sort
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -58,6 +59,19 @@ def holds(run: Run, clause: RunClause) -> bool:
         return bool(_OPS[clause.op](current, _coerce(clause.value.strip("'\""), current)))
     except TypeError:  # e.g. a list against text: only != can hold, and operator.ne never raises
         return False
+
+
+def _ordered(runs: list[Run], sort: str, descending: bool) -> list[Run]:
+    """Runs given newest first (ties by id) in the order the SQL stores give them for ``sort``."""
+    check_run_sort(sort)
+    if sort == "started":
+        return runs if descending else sorted(sorted(runs, key=lambda r: r.id), key=lambda r: r.started_at)
+    key: Callable[[Run], str] = (lambda r: r.name) if sort == "name" else (lambda r: r.status.value)
+    return sorted(runs, key=key, reverse=descending)  # stable: ties keep the newest-first order
+
+
+def _page(runs: list[Run], offset: int, limit: int | None) -> list[Run]:
+    return runs[offset : offset + limit] if limit else runs[offset:]
 
 
 class MemoryRuns(MemoryBase):
@@ -156,10 +170,13 @@ class MemoryRuns(MemoryBase):
         status: RunStatus | None = None,
         limit: int | None = None,
         ids: Sequence[str] | None = None,
+        offset: int = 0,
+        sort: str = "started",
+        descending: bool = True,
     ) -> list[Run]:
         with self._lock:
             runs = self._select(name, status, None if ids is None else set(ids))
-        return runs[:limit] if limit else runs
+        return _page(_ordered(runs, sort, descending), offset, limit)
 
     def find_runs(
         self,
@@ -168,10 +185,13 @@ class MemoryRuns(MemoryBase):
         name: str | None = None,
         status: RunStatus | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        sort: str = "started",
+        descending: bool = True,
     ) -> list[Run]:
         with self._lock:
             runs = [r for r in self._select(name, status, None) if all(holds(r, c) for c in clauses)]
-        return runs[:limit] if limit else runs
+        return _page(_ordered(runs, sort, descending), offset, limit)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self._lock:

@@ -51,17 +51,27 @@ class EventsStore(ABC):
         since: datetime | None = None,
         kinds: Sequence[str] | None = None,
         limit: int | None = None,
+        actor: str | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events in the order they happened (by id).
+        """Events in the order they happened (by id), or newest first: one page of them with ``offset`` and
+        ``limit``, cut by the store.
 
         Args:
             model: only this model's events.
             since: only events at or after this time.
             kinds: only events of these kinds (all kinds when None or empty).
-            limit: only the newest ``limit`` of the matching events (still oldest first).
+            limit: only the newest ``limit`` of the matching events (still oldest first, unless
+                ``newest_first``).
+            actor: only events by this actor.
+            until: only events before this time.
+            offset: skip this many of the newest matching events first (a page's start, in either order).
+            newest_first: return the page newest first.
 
         Returns:
-            The matching events, oldest first.
+            The matching events, oldest first (newest first with ``newest_first``).
 
         Raises:
             StoreUnavailableError: the store cannot be reached.

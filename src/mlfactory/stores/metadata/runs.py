@@ -7,6 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlfactory.entities import Metric, Run, RunClause, RunStatus
+from mlfactory.errors import ConfigError
+
+RUN_SORTS = ("started", "name", "status")  # what a page of runs may be ordered by
+
+
+def check_run_sort(sort: str) -> str:
+    """``sort`` when runs can be ordered by it; a ConfigError naming the orders otherwise."""
+    if sort not in RUN_SORTS:
+        raise ConfigError(f"runs sort by one of {', '.join(RUN_SORTS)}, not '{sort}'")
+    return sort
 
 
 class RunsStore(ABC):
@@ -129,19 +139,28 @@ class RunsStore(ABC):
         status: RunStatus | None = None,
         limit: int | None = None,
         ids: Sequence[str] | None = None,
+        offset: int = 0,
+        sort: str = "started",
+        descending: bool = True,
     ) -> list[Run]:
-        """Runs, newest first (by start time, then id).
+        """Runs, newest first (by start time, then id) unless ``sort`` says otherwise: one page of them with
+        ``offset`` and ``limit``, cut by the store.
 
         Args:
             name: only runs of this name.
             status: only runs in this status.
-            limit: at most this many (the newest).
+            limit: at most this many (the first in the order).
             ids: only runs with these ids.
+            offset: skip this many of the ordered runs first (a page's start).
+            sort: ``started`` (the default), ``name`` or ``status``; ties by start time, newest first, then
+                id (names and statuses compare in the database's collation).
+            descending: the largest first (for ``started``: the newest).
 
         Returns:
             The runs with their latest metrics and artifacts.
 
         Raises:
+            ConfigError: an unknown ``sort``.
             StoreUnavailableError: the store cannot be reached.
         """
 
@@ -153,20 +172,29 @@ class RunsStore(ABC):
         name: str | None = None,
         status: RunStatus | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        sort: str = "started",
+        descending: bool = True,
     ) -> list[Run]:
-        """The runs matching every clause, newest first, filtered by the store (not after loading).
+        """The runs matching every clause, newest first (or as ``sort`` says), filtered, ordered and cut by
+        the store (not after loading).
 
         Args:
             clauses: conditions, each with the typed semantics of :class:`RunClause`: the same answer as
                 ``mlfactory.tracking.filter_runs`` over the loaded runs.
             name: only runs of this name.
             status: only runs in this status.
-            limit: at most this many (the newest matching).
+            limit: at most this many (the first matching in the order).
+            offset: skip this many of the ordered runs first (a page's start).
+            sort: ``started`` (the default), ``name`` or ``status``; ties by start time, newest first, then
+                id (names and statuses compare in the database's collation).
+            descending: the largest first (for ``started``: the newest).
 
         Returns:
             The matching runs.
 
         Raises:
+            ConfigError: an unknown ``sort``.
             StoreUnavailableError: the store cannot be reached.
         """
 

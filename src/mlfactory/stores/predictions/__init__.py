@@ -4,13 +4,15 @@ One owner for the log: :mod:`.layout` (folders, segment names, columns, request 
 servers' :class:`PredictionLog`, with its durability guarantee), :mod:`.reader` (:class:`PredictionReader`,
 rows by model, version, route, time and id) and :mod:`.window` (monitoring windows). Everything opens the
 project's log through :func:`open_prediction_reader` or :func:`open_prediction_log`, from the settings under
-``server.prediction_log``.
+``server.prediction_log`` (a folder, or any storage URL with ``stores.storage_options``). :mod:`.upkeep`
+compacts small segments and drops days past the retention period.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlfactory.stores.fs import StorageLocation, open_location
 from mlfactory.stores.predictions.layout import (
     BASE_COLUMNS,
     FIXED_TYPES,
@@ -28,6 +30,19 @@ if TYPE_CHECKING:
     from mlfactory.config import LoadedConfig, PredictionLogConfig
 
 
+def log_location(loaded: LoadedConfig, settings: PredictionLogConfig | None = None) -> StorageLocation:
+    """Where the project's prediction log lives: a folder inside the project, or a storage URL.
+
+    Args:
+        loaded: the project's loaded configuration.
+        settings: the log's settings (default: the project file's ``server.prediction_log``).
+    """
+    cfg = settings or loaded.config.server.prediction_log
+    if "://" in cfg.path and not cfg.path.startswith("file://"):
+        return open_location(cfg.path, loaded.root, loaded.config.stores.storage_options)
+    return open_location(str(loaded.path(cfg.path.removeprefix("file://"))), loaded.root)
+
+
 def open_prediction_reader(
     loaded: LoadedConfig, settings: PredictionLogConfig | None = None
 ) -> PredictionReader:
@@ -37,8 +52,7 @@ def open_prediction_reader(
         loaded: the project's loaded configuration (its root resolves a relative path).
         settings: the log's settings (default: the project file's ``server.prediction_log``).
     """
-    cfg = settings or loaded.config.server.prediction_log
-    return PredictionReader(loaded.path(cfg.path))
+    return PredictionReader(log_location(loaded, settings))
 
 
 def open_prediction_log(loaded: LoadedConfig, settings: PredictionLogConfig | None = None) -> PredictionLog:
@@ -51,7 +65,7 @@ def open_prediction_log(loaded: LoadedConfig, settings: PredictionLogConfig | No
     """
     cfg = settings or loaded.config.server.prediction_log
     return PredictionLog(
-        loaded.path(cfg.path), flush_interval=cfg.flush_interval, max_pending_rows=cfg.max_pending_rows
+        log_location(loaded, cfg), flush_interval=cfg.flush_interval, max_pending_rows=cfg.max_pending_rows
     )
 
 
@@ -67,6 +81,7 @@ __all__ = [
     "PredictionReader",
     "RequestIds",
     "Window",
+    "log_location",
     "open_prediction_log",
     "open_prediction_reader",
     "request_id_time",

@@ -1,8 +1,25 @@
-"""The prediction log on disk: folders, segment names, columns and request ids.
+"""The prediction log's layout: folders, file names, columns, request ids, and the rule readers follow.
 
-Layout: ``<root>/model=<name>/date=<YYYY-MM-DD>/part-<ms>-<process token>-<seq>.parquet``. A writer first
-writes a segment under ``.tmp-<name>`` and renames it into place, so readers only ever see whole segments,
-and several server processes can share one folder (their names never collide).
+Layout: ``<root>/model=<name>/date=<YYYY-MM-DD>/<file>.parquet`` under any storage URL (a local folder,
+``s3://``, ``gs://``, ``az://``; see :mod:`mlfactory.stores.fs`). Files are of two kinds:
+
+- segments, ``part-<ms>-<process token>-<seq>.parquet``, written by servers. Each appears whole or not at
+  all: on a local folder it is written under ``.tmp-<name>`` and renamed into place; on an object store it is
+  one PUT of the finished bytes to its final key. Several server processes share one log (names never
+  collide).
+- rollups, ``rollup-<ms>-<hash>.parquet``, written by compaction: the rows of several files of one folder
+  merged, with the names of every file they cover (transitively: a rollup of a rollup also covers what that
+  one covered) in the Parquet footer's key-value metadata under :data:`COVERS_KEY`.
+
+The reading rule, which makes compaction safe while readers read: **a reader reads every file of a date
+folder except those named in the cover list of a rollup it sees in that folder.** Compaction writes the
+rollup whole first and only then removes what it covers (after a grace period, so a reader that listed the
+folder just before still finds its files), so a listing sees the inputs, or the rollup, or both (and then
+skips the inputs): never neither, never both counted. Listings are not snapshots (a readdir or a paged
+object listing races with writers), so a reader lists a folder again after listing it and starts over while
+the second listing shows a rollup the first did not; and it lists again and retries when a file vanished
+before it could read it. Rollup names sort after segment names so a paged listing meets them last. One
+compaction at a time per log (the CLI or, later, the controller): two compactors could each cover a file.
 
 Columns: ``request_id``, ``time`` (UTC, when the request arrived), ``model``, ``version``, ``route``
 (``production``, ``canary``, ``ab-v<N>``, ``shadow``, ``alias:<name>`` or ``version``), ``latency_ms``,
@@ -13,11 +30,12 @@ per row the rules it broke (``n_links: 600 above the declared maximum 500; ...``
 ``prediction`` and the input columns take the type of what the model saw and answered; every other column
 has the fixed type in :data:`FIXED_TYPES`.
 
-This module is the one place that knows these names: the writer and the readers both use it.
+This module is the one place that knows these names: the writer, the readers and compaction all use it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -53,53 +71,78 @@ FIXED_TYPES: dict[str, pa.DataType] = {
 TMP_PREFIX = ".tmp-"
 
 
+SEGMENT_PREFIX = "part-"
+ROLLUP_PREFIX = "rollup-"
+SUFFIX = ".parquet"
+COVERS_KEY = b"mlfactory.covers"
+DAY = timedelta(days=1)
+
+
+def model_dir(model: str) -> str:
+    """The folder (relative to the log's root) holding every file of ``model``."""
+    return f"model={model}"
+
+
+def day_dir(day: date) -> str:
+    """The folder (relative to a model's folder) holding the files written on ``day`` (UTC)."""
+    return f"date={day:%Y-%m-%d}"
+
+
 def model_folder(root: Path, model: str) -> Path:
-    """The folder holding every segment of ``model``."""
-    return root / f"model={model}"
+    """The local folder holding every file of ``model``."""
+    return root / model_dir(model)
 
 
 def day_folder(root: Path, model: str, day: date) -> Path:
-    """The folder holding the segments of ``model`` written on ``day`` (UTC)."""
-    return model_folder(root, model) / f"date={day:%Y-%m-%d}"
+    """The local folder holding the files of ``model`` written on ``day`` (UTC)."""
+    return model_folder(root, model) / day_dir(day)
+
+
+def folder_day(name: str) -> date | None:
+    """The day of a ``date=YYYY-MM-DD`` folder name (None for anything else)."""
+    try:
+        return datetime.strptime(name.removeprefix("date="), "%Y-%m-%d").date()
+    except ValueError:
+        return None
 
 
 def segment_name(stamp_ms: int, writer: str, seq: int) -> str:
     """A segment's file name: its write time, the writing process (pid and token) and a counter."""
-    return f"part-{stamp_ms:013d}-{writer}-{seq:06d}.parquet"
+    return f"{SEGMENT_PREFIX}{stamp_ms:013d}-{writer}-{seq:06d}{SUFFIX}"
 
 
-def segment_files(
-    root: Path, model: str | None = None, since: datetime | None = None, until: datetime | None = None
-) -> list[Path]:
-    """Segments that may hold rows of ``model`` (every model when None) in [since, until].
+def rollup_name(stamp_ms: int, covers: Sequence[str]) -> str:
+    """A rollup's file name: its write time and a hash of the names it covers (so two differ)."""
+    digest = hashlib.sha256("\n".join(sorted(covers)).encode()).hexdigest()[:16]
+    return f"{ROLLUP_PREFIX}{stamp_ms:013d}-{digest}{SUFFIX}"
 
-    Date folders are named by the day a segment was written, which can differ from its rows' times around
+
+def is_data_file(name: str) -> bool:
+    """Whether a file name is a segment or a rollup (temporary files and anything else are not)."""
+    return name.endswith(SUFFIX) and name.startswith((SEGMENT_PREFIX, ROLLUP_PREFIX))
+
+
+def file_stamp(name: str) -> float | None:
+    """When a segment or rollup was written (epoch seconds, from its name; None for other names)."""
+    for prefix in (SEGMENT_PREFIX, ROLLUP_PREFIX):
+        if name.startswith(prefix):
+            try:
+                return int(name[len(prefix) : len(prefix) + 13]) / 1000
+            except ValueError:
+                return None
+    return None
+
+
+def day_range(since: datetime | None, until: datetime | None) -> tuple[date | None, date | None]:
+    """The date folders that may hold rows in [since, until].
+
+    Date folders are named by the day a file was written, which can differ from its rows' times around
     midnight, so a day either side of the range is included.
     """
-    if not root.exists():
-        return []
-    models = [model_folder(root, model)] if model else sorted(root.glob("model=*"))
-    lo = (since - timedelta(days=1)).date() if since else None
-    hi = (until + timedelta(days=1)).date() if until else None
-    out: list[Path] = []
-    for m in models:
-        for day in sorted(m.glob("date=*")):
-            try:
-                d = datetime.strptime(day.name.removeprefix("date="), "%Y-%m-%d").date()
-            except ValueError:
-                continue
-            if (lo and d < lo) or (hi and d > hi):
-                continue
-            out.extend(sorted(day.glob("part-*.parquet")))
-    return out
+    return (since - DAY).date() if since else None, (until + DAY).date() if until else None
 
 
-def leftovers(root: Path) -> list[Path]:
-    """Temporary segments a writer left when it stopped before renaming them (never read)."""
-    return sorted(root.rglob(TMP_PREFIX + "*")) if root.exists() else []
-
-
-def parquet_source(files: Sequence[Path]) -> str:
+def parquet_source(files: Sequence[Path | str]) -> str:
     """A DuckDB table expression over ``files``: the columns the writer wrote, no more.
 
     Columns missing from older segments read as null; the ``model=``/``date=`` folder names are not read as
@@ -115,7 +158,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     DuckDB otherwise converts it to the machine's time zone, so the same log would read differently on a
     server and on a laptop.
     """
-    con = duckdb.connect()
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})  # never download code at run time
     con.execute("SET TimeZone = 'UTC'")
     return con
 

@@ -3,46 +3,87 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from mlfactory.stores.predictions.layout import (
-    BASE_COLUMNS,
-    connect,
-    leftovers,
-    parquet_source,
-    request_id_time,
-    segment_files,
-)
+from mlfactory.stores.fs import StorageLocation, open_location
+from mlfactory.stores.predictions.layout import BASE_COLUMNS, connect, request_id_time
+from mlfactory.stores.predictions.tree import LISTING_ATTEMPTS, LogTree, SegmentRef
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from mlfactory.stores.metadata import MetadataStore
 
 
 class PredictionReader:
-    """The written segments of one prediction log folder (rows still queued in a server are not seen).
+    """The written segments of one prediction log folder or bucket prefix (rows still queued in a server are
+    not seen).
 
     Args:
-        root: the log folder (shared by every server process of a project).
+        root: the log folder, or its storage location (a bucket prefix); shared by every server process of a
+            project.
     """
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | StorageLocation) -> None:
+        location = root if isinstance(root, StorageLocation) else open_location(str(Path(root)), Path.cwd())
+        self.location = location
+        self.tree = LogTree(location)
+        #: the local folder, or the bucket URL (without secrets) in messages
+        self.root: Path | str = Path(location.root) if location.local else location.describe()
 
     def files(
         self, model: str | None = None, since: datetime | None = None, until: datetime | None = None
-    ) -> list[Path]:
-        """Segments that may hold rows of ``model`` in [since, until] (by their date folders)."""
-        return segment_files(self.root, model, since, until)
+    ) -> list[SegmentRef]:
+        """Files that may hold rows of ``model`` in [since, until] (by their date folders): ``Path`` objects
+        on a local folder, URLs on a bucket."""
+        return self.tree.files(model, since, until)
 
-    def leftovers(self) -> list[Path]:
+    def source(self, con: duckdb.DuckDBPyConnection, files: Sequence[SegmentRef]) -> str:
+        """A DuckDB table expression over ``files`` from :meth:`files`, usable on ``con``."""
+        return self.tree.source(con, files)
+
+    def leftovers(self) -> list[SegmentRef]:
         """Temporary segments a writer left when it stopped before renaming them (never read)."""
-        return leftovers(self.root)
+        return self.tree.leftovers()
+
+    def read(
+        self,
+        model: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        run: Callable[[duckdb.DuckDBPyConnection, list[SegmentRef]], T],
+        empty: T,
+    ) -> T:
+        """``run(con, files)`` over the files holding [since, until], listed again and retried when one
+        vanished before it was read (compaction removed it after merging it into a rollup).
+
+        Args:
+            model: the model (every model when None).
+            since: the window's start, or None.
+            until: the window's end, or None.
+            run: the read, given a fresh connection and the files.
+            empty: the answer when there are no files.
+        """
+        for attempt in range(LISTING_ATTEMPTS):
+            files = self.files(model, since, until)
+            if not files:
+                return empty
+            con = connect()
+            try:
+                return run(con, files)
+            except duckdb.Error:  # IOException locally; a wrapped FileNotFoundError through fsspec
+                if attempt == LISTING_ATTEMPTS - 1 or self.files(model, since, until) == files:
+                    raise  # not a file compaction removed: a real failure
+            finally:
+                con.close()
+        return empty  # unreachable: the last attempt returns or raises
 
     def query(
         self,
@@ -62,9 +103,6 @@ class PredictionReader:
         (call the writer's ``flush`` first to see them). With ``newest_first`` the order is reversed, so
         ``limit`` keeps the newest rows.
         """
-        files = self.files(model, since, until)
-        if not files:
-            return pd.DataFrame({c: [] for c in BASE_COLUMNS})
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         for column, value in (("model", model), ("version", version), ("route", route)):
@@ -77,18 +115,19 @@ class PredictionReader:
         if until is not None:
             where.append("time < ?")
             params.append(until)
-        con = connect()
-        try:
+        order = "time DESC, request_id DESC" if newest_first else "time, request_id"
+
+        def run(con: duckdb.DuckDBPyConnection, files: list[SegmentRef]) -> pd.DataFrame:
+            filters = list(where)
             if request_ids is not None:
                 con.register("wanted", pa.table({"request_id": pa.array(list(request_ids), pa.string())}))
-                where.append("request_id IN (SELECT request_id FROM wanted)")
-            order = "time DESC, request_id DESC" if newest_first else "time, request_id"
-            sql = f"SELECT * FROM {parquet_source(files)} WHERE {' AND '.join(where)} ORDER BY {order}"
+                filters.append("request_id IN (SELECT request_id FROM wanted)")
+            sql = f"SELECT * FROM {self.source(con, files)} WHERE {' AND '.join(filters)} ORDER BY {order}"
             if limit:
                 sql += f" LIMIT {int(limit)}"
             return con.execute(sql, params).df()
-        finally:
-            con.close()
+
+        return self.read(model, since, until, run, pd.DataFrame({c: [] for c in BASE_COLUMNS}))
 
     def wait_for(self, request_ids: Sequence[str], *, timeout: float = 30.0) -> bool:
         """Wait until every id is in a written segment (rows another process logged); False on timeout."""
@@ -111,19 +150,16 @@ class PredictionReader:
         bounded = all(t is not None for t in times)
         since = min(times) if bounded else None  # type: ignore[type-var]
         until = max(times) if bounded else None  # type: ignore[type-var]
-        files = self.files(None, since, until)
-        if not files:
-            return {}
-        con = connect()
-        try:
+
+        def run(con: duckdb.DuckDBPyConnection, files: list[SegmentRef]) -> dict[str, str]:
             con.register("wanted", pa.table({"request_id": pa.array(list(request_ids), pa.string())}))
             rows = con.execute(
-                f"SELECT DISTINCT request_id, model FROM {parquet_source(files)} "
+                f"SELECT DISTINCT request_id, model FROM {self.source(con, files)} "
                 "WHERE request_id IN (SELECT request_id FROM wanted)"
             ).fetchall()
-        finally:
-            con.close()
-        return {rid: model for rid, model in rows}
+            return {rid: model for rid, model in rows}
+
+        return self.read(None, since, until, run, {})
 
     def with_feedback(self, metadata: MetadataStore, **filters: Any) -> pd.DataFrame:
         """:meth:`query` joined with the true labels received so far (``label``, ``label_received_at`` and

@@ -6,29 +6,35 @@ Monitoring reads the log through these. A :class:`LogWindow` needs only the segm
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from mlfactory.errors import ConfigError
-from mlfactory.stores.predictions.layout import INPUT_PREFIX, connect, parquet_source
+from mlfactory.stores.predictions.layout import INPUT_PREFIX, connect
 
 CHUNK_ROWS = 65_536
 PERCENTILES = (0.5, 0.95, 0.99)
 
 
 class LogSource(Protocol):
-    """What monitoring needs from the prediction log: its Parquet segments for a model and time range."""
+    """What monitoring needs from the prediction log: its Parquet files for a model and time range, and a
+    DuckDB table expression over them."""
 
     def files(
         self, model: str | None = None, since: datetime | None = None, until: datetime | None = None
-    ) -> list[Path]: ...
+    ) -> Sequence[Path | str]:
+        """Files that may hold rows of ``model`` in [since, until] (local paths, or URLs on a bucket)."""
+
+    def source(self, con: duckdb.DuckDBPyConnection, files: Sequence[Path | str]) -> str:
+        """A table expression over ``files`` on ``con`` (called only when there are files)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ class LogWindow:
         self.columns: list[str] = []
         self._win, self._params = "", []
         if self.files:
-            source = parquet_source(self.files)
+            source = log.source(self.con, self.files)
             self.columns = [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
             where, params = ["model = ?"], [model]  # type: list[str], list[Any]
             if self.since is not None:

@@ -1,15 +1,16 @@
 """Writing the prediction log: every answered row, off the request path, as Parquet segments.
 
-Each flush writes one segment per model to a temporary name, fsyncs it, and renames it into place (see
+Each flush writes one segment per model, whole or not at all: on a local folder to a temporary name, fsynced
+and renamed into place; on a bucket as one PUT of the finished Parquet bytes to its final key (see
 :mod:`.layout`).
 
-Durability guarantee: a row is durable once its segment is renamed into place, which happens at most
-``flush_interval`` seconds (default 1 s) after it was answered, plus the time to write the segment. A hard
-crash of the server (SIGKILL, OOM kill, power loss) therefore loses at most the rows answered during the last
-flush interval and the segment being written at that moment; it never leaves a partial segment that a query
-would read. A graceful shutdown (SIGTERM, SIGINT, closing the app) flushes every row before exiting. Rows
-beyond ``max_pending_rows`` waiting in memory (a disk that cannot keep up) are dropped and counted in
-``stats()["dropped_rows"]`` rather than slowing or failing requests.
+Durability guarantee: a row is durable once its segment is in place (renamed, or its PUT answered), which
+happens at most ``flush_interval`` seconds (default 1 s) after it was answered, plus the time to write the
+segment. A hard crash of the server (SIGKILL, OOM kill, power loss) therefore loses at most the rows answered
+during the last flush interval and the segment being written at that moment; it never leaves a partial
+segment that a query would read. A graceful shutdown (SIGTERM, SIGINT, closing the app) flushes every row
+before exiting. Rows beyond ``max_pending_rows`` waiting in memory (storage that cannot keep up) are dropped
+and counted in ``stats()["dropped_rows"]`` rather than slowing or failing requests.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from itertools import count
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from mlfactory.stores.predictions.layout import TMP_PREFIX, RequestIds, day_folder, segment_name
+from mlfactory.stores.fs import StorageLocation
+from mlfactory.stores.predictions.layout import RequestIds, day_dir, model_dir, segment_name
 from mlfactory.stores.predictions.reader import PredictionReader
 from mlfactory.stores.predictions.segment import Chunk, LoggedInputs, segment_table
 
@@ -38,12 +39,14 @@ class PredictionLog(PredictionReader):
     It reads like :class:`PredictionReader`, and also finds rows still queued in this process.
 
     Args:
-        root: the log folder (shared by every server process of a project).
+        root: the log folder, or its storage location (shared by every server process of a project).
         flush_interval: seconds between segment writes; bounds what a hard crash can lose.
         max_pending_rows: rows held in memory before new ones are dropped (and counted).
     """
 
-    def __init__(self, root: Path, *, flush_interval: float = 1.0, max_pending_rows: int = 2_000_000) -> None:
+    def __init__(
+        self, root: Path | StorageLocation, *, flush_interval: float = 1.0, max_pending_rows: int = 2_000_000
+    ) -> None:
         super().__init__(root)
         self.flush_interval = flush_interval
         self.max_pending_rows = max_pending_rows
@@ -61,7 +64,8 @@ class PredictionLog(PredictionReader):
     def start(self) -> PredictionLog:
         """Start the background writer (idempotent)."""
         if self._thread is None:
-            self.root.mkdir(parents=True, exist_ok=True)
+            if self.location.local:
+                os.makedirs(self.location.root, exist_ok=True)
             self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
             self._thread.start()
         return self
@@ -137,15 +141,9 @@ class PredictionLog(PredictionReader):
     def _write(self, model: str, chunks: Sequence[Chunk]) -> None:
         table = segment_table(chunks)
         now = datetime.now(UTC)
-        folder = day_folder(self.root, model, now.date())
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self.tree.path(model_dir(model), day_dir(now.date()))
         name = segment_name(int(now.timestamp() * 1000), f"{os.getpid()}{self.ids.token}", next(self._seq))
-        tmp = folder / f"{TMP_PREFIX}{name}"
-        with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd", compression_level=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / name)
+        self.tree.put_table(folder, name, table)
         self._stats["segments"] += 1
 
     def _run(self) -> None:

@@ -85,15 +85,27 @@ class SqlBase:
         since: datetime | None = None,
         kinds: Sequence[str] | None = None,
         limit: int | None = None,
+        actor: str | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Event]:
-        q = select(t.events).order_by(t.events.c.id)
+        # newest first in the query, so a page of a long log is cut by the database, not here
+        q = select(t.events).order_by(t.events.c.id.desc())
         if model is not None:
             q = q.where(t.events.c.model == model)
         if since is not None:
             q = q.where(t.events.c.time >= since)
+        if until is not None:
+            q = q.where(t.events.c.time < until)
         if kinds:
             q = q.where(t.events.c.kind.in_(list(kinds)))
+        if actor is not None:
+            q = q.where(t.events.c.actor == actor)
+        q = q.offset(offset) if offset else q
+        if limit:
+            q = q.limit(limit)
         with self._tx() as c:
             rows = c.execute(q).all()
         events = [_event(r) for r in rows]
-        return events[-limit:] if limit else events
+        return events if newest_first else events[::-1]

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Connection,
     Float,
     Row,
+    Select,
     Text,
     and_,
     cast,
@@ -34,8 +35,18 @@ from mlfactory.entities import (
     RunStatus,
 )
 from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.stores.metadata.runs import check_run_sort
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, now
+
+
+def _ordered(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
+    """Runs ordered by ``sort`` (ties: the newest start first, then id), the largest first when
+    ``descending``."""
+    c = t.runs.c
+    column = {"started": c.started_at, "name": c.name, "status": c.status}[check_run_sort(sort)]
+    first = column.desc() if descending else column.asc()
+    return q.order_by(first, c.id) if sort == "started" else q.order_by(first, c.started_at.desc(), c.id)
 
 
 class RunsMixin(SqlBase):
@@ -169,14 +180,18 @@ class RunsMixin(SqlBase):
         status: RunStatus | None = None,
         limit: int | None = None,
         ids: Sequence[str] | None = None,
+        offset: int = 0,
+        sort: str = "started",
+        descending: bool = True,
     ) -> list[Run]:
-        q = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
+        q = _ordered(select(t.runs), sort, descending)
         if name is not None:
             q = q.where(t.runs.c.name == name)
         if status is not None:
             q = q.where(t.runs.c.status == status.value)
         if ids is not None:
             q = q.where(t.runs.c.id.in_(list(ids)))
+        q = q.offset(offset) if offset else q
         if limit:
             q = q.limit(limit)
         with self._tx() as c:
@@ -189,8 +204,11 @@ class RunsMixin(SqlBase):
         name: str | None = None,
         status: RunStatus | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        sort: str = "started",
+        descending: bool = True,
     ) -> list[Run]:
-        q = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
+        q = _ordered(select(t.runs), sort, descending)
         if name is not None:
             q = q.where(t.runs.c.name == name)
         if status is not None:
@@ -198,6 +216,7 @@ class RunsMixin(SqlBase):
         postgres = self.engine.dialect.name == "postgresql"
         for clause in clauses:
             q = q.where(_condition(clause, postgres))
+        q = q.offset(offset) if offset else q
         if limit:
             q = q.limit(limit)
         with self._tx() as c:

@@ -131,3 +131,50 @@ def test_training_benchmark_quick_writes_json(tmp_path: Path) -> None:
     assert ours["entries"] < 10 < size["terms"] < plain["entries"]  # one .npy per term before packing
     assert set(size["plain_over_mlfactory"]) == {"save", "load"}
     assert "zip entries" in proc.stdout  # the table was printed
+
+
+DASHBOARD_PAGES = {
+    "overview",
+    "runs",
+    "runs_filtered",
+    "runs_sorted",
+    "runs_deep",
+    "compare_50",
+    "run",
+    "models",
+    "model",
+    "lineage",
+    "deployments",
+    "monitoring",
+    "events",
+    "events_filtered",
+    "data",
+}
+
+
+def test_dashboard_benchmark_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "dashboard.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "dashboard.py"), "--quick", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    assert result["benchmark"] == "dashboard"
+    assert result["quick"] is True and result["backend"] == "sqlite"
+    assert {"sizes", "machine", "fill_s", "pages", "aim_ms"} <= set(result)
+    assert result["sizes"]["runs"] == 200 and result["sizes"]["predictions"] == 20_000
+    assert set(result["fill_s"]) == {"dataset", "runs", "versions", "reports", "events", "predictions"}
+    assert set(result["pages"]) == DASHBOARD_PAGES  # every page answered 200 (the script fails otherwise)
+    for page in result["pages"].values():
+        assert page["loads"] == result["sizes"]["loads"]
+        assert 0 < page["p50_s"] <= page["p95_s"]
+        assert page["bytes"] > 500
+    assert result["pages"]["runs_deep"]["url"] == "/runs?offset=100"
+    assert result["pages"]["compare_50"]["url"].count("id=") == 50
+    assert "browser" not in result and result["anchors"] == {}  # the browser only with --browser
+    assert "compare_50" in proc.stdout  # the table was printed

@@ -60,12 +60,16 @@ def test_run_lifecycle_params_metrics_artifacts(metadata: MetadataStore) -> None
     metadata.set_tags(run_id, {"c": "d"})
     metadata.log_metrics(run_id, [Metric("loss", 1.0 / (s + 1), s, 0.0) for s in range(100)])
     metadata.log_metrics(run_id, [Metric("acc", 0.5, 0, 0.0)])
+    # the latest value is the highest step's, and of two at one step the one logged last, whatever the order
+    metadata.log_metrics(run_id, [Metric("f1", 0.9, 3, 0.0), Metric("f1", 0.1, 1, 0.0)])
+    metadata.log_metrics(run_id, [Metric("f1", 0.7, 3, 0.0), Metric("f1", 0.2, 2, 0.0)])
     metadata.log_artifact(run_id, "model", "c" * 64)
     metadata.end_run(run_id, RunStatus.FINISHED)
     run = metadata.get_run(run_id[:10])
     assert run.params == {"C": 1, "max_iter": 5}
     assert run.tags == {"a": "b", "c": "d"}
-    assert run.metrics == {"loss": pytest.approx(1 / 100), "acc": 0.5}
+    assert run.metrics == {"loss": pytest.approx(1 / 100), "acc": 0.5, "f1": 0.7}
+    assert metadata.list_runs(ids=[run_id])[0].metrics == run.metrics
     assert run.artifacts == {"model": "c" * 64}
     assert run.status == RunStatus.FINISHED and run.duration_s is not None and run.duration_s >= 0
     history = metadata.metric_history(run_id, "loss")

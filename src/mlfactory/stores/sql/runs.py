@@ -49,6 +49,25 @@ def _ordered(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
     return q.order_by(first, c.id) if sort == "started" else q.order_by(first, c.started_at.desc(), c.id)
 
 
+
+def _latest_metrics(run_ids: Sequence[str]) -> Select[Any]:
+    """Each run's latest value per metric key (highest step, then the last logged), chosen by the database:
+    a run page reads one row per key instead of every step of every metric."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(t.metrics.c.run_id, t.metrics.c.key),
+            order_by=(t.metrics.c.step.desc(), t.metrics.c.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(t.metrics.c.run_id, t.metrics.c.key, t.metrics.c.value, rank)
+        .where(t.metrics.c.run_id.in_(run_ids))
+        .subquery()
+    )
+    return select(ranked.c.run_id, ranked.c.key, ranked.c.value).where(ranked.c.rank == 1)
+
 class RunsMixin(SqlBase):
     """Training runs with params, metrics, tags and artifacts."""
 
@@ -130,12 +149,7 @@ class RunsMixin(SqlBase):
         latest: dict[str, dict[str, float]] = {i: {} for i in ids}
         arts: dict[str, dict[str, str]] = {i: {} for i in ids}
         for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-            q = (
-                select(t.metrics.c.run_id, t.metrics.c.key, t.metrics.c.value)
-                .where(t.metrics.c.run_id.in_(chunk))
-                .order_by(t.metrics.c.step, t.metrics.c.id)
-            )
-            for run_id, key, value in c.execute(q):
+            for run_id, key, value in c.execute(_latest_metrics(chunk)):
                 latest[run_id][key] = value
             q2 = select(t.run_artifacts).where(t.run_artifacts.c.run_id.in_(chunk))
             for run_id, name, digest in c.execute(q2):

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlfactory.inputs import Batch
 from mlfactory.project import Project, open_project
 from mlfactory.quickstart.world import SpamWorld
 from mlfactory.stores.predictions import PredictionLog, open_prediction_log
+from mlfactory.training import split_frame
 from project_helpers import trained_project
 
 
@@ -42,17 +44,33 @@ Sender = Callable[..., tuple[list[str], np.ndarray]]
 
 @pytest.fixture
 def send(project: Project, plog: PredictionLog) -> Sender:
-    """``send(n, drift=0.0, route="production", drop=())``: score n generated emails with the production
-    version and log them like the server does; returns (request ids, true labels)."""
+    """``send(n, drift=0.0, route="production", drop=(), holdout=False)``: score n generated emails with the
+    production version and log them like the server does; returns (request ids, true labels).
+
+    ``holdout=True`` sends the version's own holdout rows instead (``n`` at most their number): traffic
+    with nothing to find by construction, since the calibration, the accuracy and the reference were all
+    measured on exactly these rows. Fresh emails from the same world are a fair null only over many
+    trials (the unit simulations measure those error rates); one window of them can differ from one
+    500-row holdout by chance."""
     version = project.registry.resolve("spam@production")
     model = project.registry.load(version)
     world = SpamWorld(99)
+    # a fixed clock for the emails: the generated traffic (and every statistical decision on it) is the
+    # same on every run; the log's own times stay real so windows by age still work
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
     def _send(
-        n: int, drift: float = 0.0, route: str = "production", drop: tuple[str, ...] = (), **_: Any
+        n: int,
+        drift: float = 0.0,
+        route: str = "production",
+        drop: tuple[str, ...] = (),
+        holdout: bool = False,
+        **_: Any,
     ) -> tuple[list[str], np.ndarray]:
-        now = datetime.now(UTC)
-        frame = world.emails(n, start=now - timedelta(days=1), end=now, drift=drift)
+        if holdout:
+            frame = _holdout(project).iloc[:n]
+        else:
+            frame = world.emails(n, start=now - timedelta(days=1), end=now, drift=drift)
         rows = model.rows(frame)
         kept = [c for c in rows.names if c not in drop]
         pred, proba = model.predict(frame)
@@ -72,3 +90,9 @@ def send(project: Project, plog: PredictionLog) -> Sender:
         return ids, frame["is_spam"].to_numpy()
 
     return _send
+
+
+def _holdout(project: Project) -> pd.DataFrame:
+    """The spam model's holdout, split from the project's data as training split it."""
+    emails = pd.read_csv(project.root / "data" / "emails.csv", parse_dates=["sent_at"])
+    return split_frame(emails, project.config.models["spam"])[1].reset_index(drop=True)

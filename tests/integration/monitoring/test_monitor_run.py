@@ -18,19 +18,19 @@ def _labels(project: Project, ids: list[str], y: np.ndarray, n: int) -> None:
 def test_quiet_traffic_reports_no_drift_and_good_performance(
     project: Project, plog: PredictionLog, send
 ) -> None:
-    ids, y = send(1000)
-    _labels(project, ids, y, 600)
+    ids, y = send(500, holdout=True)
+    _labels(project, ids, y, 400)
     (report,) = run_monitor(
         project.metadata, plog, project.config.monitoring, model="spam", window=Window(seconds=3600)
     )
-    assert report.status == "ok" and report.findings == [] and report.rows == 1000
+    assert report.status == "ok" and report.findings == [] and report.rows == 500
     assert report.route == "production"
     assert report.drift is not None
     assert report.drift.drifted is False and report.drift.checked == 11  # 5 columns + 3 views × 2 texts
     assert {c.column for c in report.outputs} == {"prediction", "score"}
     perf = report.performance
     assert perf is not None and perf.realized is not None and perf.estimated is not None
-    assert perf.labelled_rows == 600 and perf.realized["accuracy"] > 0.9
+    assert perf.labelled_rows == 400 and perf.realized["accuracy"] > 0.9
     assert abs(perf.estimated.metrics["accuracy"] - perf.realized["accuracy"]) < 0.05
     assert report.metrics["health.latency_p95_ms"] == 2.0 and report.metrics["health.error_rate"] is None
     assert "records answered rows only" in report.health["error_note"]
@@ -113,7 +113,7 @@ def test_versions_without_monitoring_reference_fall_back_to_the_profile(
     legacy = {k: v for k, v in mv.profile.items() if k != "monitoring"}
     with project.metadata.engine.begin() as c:  # type: ignore[attr-defined]
         c.execute(t.model_versions.update().where(t.model_versions.c.name == "spam").values(profile=legacy))
-    send(500)
+    send(500, holdout=True)
     (report,) = run_monitor(
         project.metadata, plog, project.config.monitoring, model="spam", window=Window(last=500)
     )

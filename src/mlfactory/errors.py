@@ -17,8 +17,10 @@ with and the exit code the CLI ends with, so both edges map errors in exactly on
     ├── UnauthorizedError               401 / exit 9   a missing or wrong bearer token
     │   └── ForbiddenError              403 / exit 9   a known token whose role does not allow the call
     ├── TrainingError                   500 / exit 10  fitting or packaging a model failed
-    └── StorageError                    500 / exit 11  object storage refused a read or write (e.g. access
-                                                       denied)
+    ├── StorageError                    500 / exit 11  object storage refused a read or write (e.g. access
+    │                                                  denied)
+    └── ComputeError (RuntimeError)     500 / exit 12  the executor failed: Ray missing, a cluster
+                                                       unreachable, a task raised or its worker died
 """
 
 from __future__ import annotations
@@ -118,3 +120,11 @@ class StorageError(MLFactoryError):
 
     http_status = 500
     exit_code = 11
+
+
+class ComputeError(MLFactoryError, RuntimeError):
+    """The executor could not run the work: Ray is not installed, a cluster cannot be reached, a task raised
+    or the worker running it died; the message names the compute URL or the item's position and the cause."""
+
+    http_status = 500
+    exit_code = 12

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,25 +26,25 @@ OPERATIONS = {
 }
 
 
-def test_tracking_benchmark_quick_writes_json(tmp_path: Path) -> None:
-    out = tmp_path / "tracking.json"
+def run_benchmark(
+    name: str, out: Path, *args: str, timeout: int = 300
+) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """Run ``benchmarks/NAME.py ARGS --output OUT`` from the repository root; it must succeed. Returns the
+    process (for its printed table) and the JSON it wrote."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "tracking.py"),
-            "--quick",
-            "--output",
-            str(out),
-            "--postgres-url",
-            POSTGRES_URL,
-        ],
+        [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *args, "--output", str(out)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    return proc, json.loads(out.read_text())
+
+
+def test_tracking_benchmark_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "tracking.json"
+    proc, result = run_benchmark("tracking", out, "--quick", "--postgres-url", POSTGRES_URL)
 
     assert result["benchmark"] == "tracking"
     assert result["quick"] is True
@@ -65,23 +66,7 @@ def test_tracking_benchmark_quick_writes_json(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_serving_benchmark_quick_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "serving.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "serving.py"),
-            "--quick",
-            "--duration",
-            "1",
-            "--output",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    _, result = run_benchmark("serving", out, "--quick", "--duration", "1", timeout=600)
 
     assert result["benchmark"] == "serving"
     assert result["quick"] is True
@@ -99,24 +84,7 @@ def test_serving_benchmark_quick_writes_json(tmp_path: Path) -> None:
 
 def test_training_benchmark_quick_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "training.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "training.py"),
-            "--quick",
-            "--format",
-            "mlfactory",
-            "skops-plain",
-            "--output",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    proc, result = run_benchmark("training", out, "--quick", "--format", "mlfactory", "skops-plain")
 
     assert result["benchmark"] == "training"
     assert result["quick"] is True
@@ -154,15 +122,7 @@ DASHBOARD_PAGES = {
 
 def test_dashboard_benchmark_quick_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "dashboard.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "dashboard.py"), "--quick", "--output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    proc, result = run_benchmark("dashboard", out, "--quick")
 
     assert result["benchmark"] == "dashboard"
     assert result["quick"] is True and result["backend"] == "sqlite"
@@ -178,3 +138,24 @@ def test_dashboard_benchmark_quick_writes_json(tmp_path: Path) -> None:
     assert result["pages"]["compare_50"]["url"].count("id=") == 50
     assert "browser" not in result and result["anchors"] == {}  # the browser only with --browser
     assert "compare_50" in proc.stdout  # the table was printed
+
+
+def test_storage_benchmark_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "storage.json"
+    proc, result = run_benchmark(
+        "storage", out, "--quick", "--artifact-mb", "1", "--log-rows", "65536", "--score-rows", "10000"
+    )
+
+    assert result["benchmark"] == "storage"
+    assert result["quick"] is True
+    assert {"settings", "machine", "artifacts", "prediction_log", "scoring"} <= set(result)
+    assert "anchors" not in result  # MLflow only with --with-anchors
+    for where in ("disk", "bucket"):
+        sizes = result["artifacts"][where]["sizes"]
+        assert set(sizes) == {"1"} and all(sizes["1"][f"{op}_mb_s"] > 0 for op in ("put", "get", "verify"))
+        log = result["prediction_log"][where]
+        assert log["write"]["rows"] == log["read"]["rows"] == 65_536  # the window read back every row
+    for where in ("local", "bucket"):
+        scored = result["scoring"][where]["10000"]
+        assert scored["rows"] == 10_000 and scored["rows_per_s"] > 0 and scored["peak_rss_bytes"] > 0
+    assert "Batch scoring" in proc.stdout  # the tables were printed

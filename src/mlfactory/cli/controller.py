@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -74,14 +75,40 @@ def run(
 
     project = project_from(ctx)
     controller = Controller(project, progress=_progress)
-    # SIGTERM (systemd, Kubernetes, kill) ends the process like Ctrl-C: leases are given back on the way out,
-    # so the next controller picks the models up at once
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    stopped = _exit_on_sigterm()
     console.print(
         f"controller {controller.owner}: a pass every {project.config.controller.interval:g} s "
         f"over {', '.join(controller.managed()) or 'no models (add a policy to one)'}; Ctrl-C stops"
     )
-    controller.run(iterations=iterations)
+    controller.run(iterations=iterations, sleep=lambda seconds: _sleep_unless(stopped, seconds))
+    _sleep_unless(stopped, 0.0)
+
+
+def _exit_on_sigterm() -> list[int]:
+    """Make SIGTERM (systemd, Kubernetes, kill) end the process like Ctrl-C: leases are given back on the
+    way out, so the next controller picks the models up at once. Returns the signals received so far.
+
+    The exit is raised wherever the signal lands. A library may turn it into an error of its own: DuckDB
+    does when the signal lands in a query (such as the pass's read of the prediction log), answering
+    "Query interrupted" or its own error around the exit. The pass then records that error like any other,
+    and :func:`_sleep_unless` exits right after it.
+    """
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    return received
+
+
+def _sleep_unless(stopped: list[int], seconds: float) -> None:
+    """Sleep between passes, or exit when a SIGTERM came during the pass."""
+    if not stopped:
+        time.sleep(seconds)  # a SIGTERM now exits from inside the sleep
+    if stopped:
+        sys.exit(128 + stopped[0])
 
 
 @app.command()

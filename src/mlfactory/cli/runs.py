@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import Col, console, fits, fmt, print_json, table
+
+if TYPE_CHECKING:
+    from mlfactory.entities import Run
+    from mlfactory.project import Project
 
 app = typer.Typer(help="Training runs: parameters, metrics, artifacts, environment.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
@@ -50,8 +54,9 @@ def list_runs(
 
 @app.command("show")
 def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
-    """Show one run (an id or a unique prefix of one)."""
-    run = project_from(ctx).run(run_id)
+    """Show one run (an id or a unique prefix of one); a run that searched its params lists its trials."""
+    project = project_from(ctx)
+    run = project.run(run_id)
     if json:
         print_json(run)
         return
@@ -63,12 +68,42 @@ def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
     table("metrics (latest)", ["name", "value"], [[k, fmt(v)] for k, v in sorted(run.metrics.items())])
     table("artifacts", ["name", "sha256"], [[k, v] for k, v in sorted(run.artifacts.items())])
     table("tags", ["name", "value"], [[k, v] for k, v in sorted(run.tags.items())])
+    if "search.metric" in run.params:
+        _trials(project, run)
     env = run.environment
     console.print(
         f"python {env.get('python')}, git {env.get('git_commit') or '-'}, "
         f"project file {str(env.get('project_file_sha256'))[:12]}, host {env.get('host') or '-'} "
         f"pid {env.get('pid') or '-'}"
     )
+
+
+def _trials(project: Project, run: Run) -> None:
+    """The search's trials (nested runs, tag ``parent_run``) by number: state, mean and fold scores, params,
+    a failed trial's error; then the winner."""
+    metric = str(run.params["search.metric"])
+    trials = sorted(
+        project.runs(where=f"tags.parent_run = {run.id}"), key=lambda t: int(t.tags.get("search.trial", 0))
+    )
+    best = run.tags.get("search.best_trial")
+    rows, winner = [], ""
+    for t in trials:
+        number = t.tags.get("search.trial", "?")
+        folds = " ".join(f"{m.value:.3f}" for m in project.metric_history(t.id, f"fold.{metric}"))
+        params = ", ".join(f"{k}={'null' if v is None else fmt(v)}" for k, v in sorted(t.params.items()))
+        winner = params if number == best else winner
+        score = fmt(t.metrics.get(metric))
+        rows.append(
+            ["* " + number if number == best else number, t.tags.get("search.state"), score, folds, params]
+        )
+        rows[-1] += [t.error] if any(x.error for x in trials) else []
+    columns: list[str | Col] = ["trial", "state", metric, "folds", Col("params", wrap=True)]
+    columns += [Col("error", detail=True)] if any(t.error for t in trials) else []
+    table(f"trials ({metric}: mean of the folds run; * the winner)", columns, rows)
+    if best is not None:
+        console.print(
+            f"winner: trial {best}, {metric} {fmt(run.metrics.get(f'search.best.{metric}'))}: {winner}"
+        )
 
 
 @app.command("compare")

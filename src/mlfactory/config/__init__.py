@@ -2,7 +2,8 @@
 
 Configuration is built once at the edge (CLI, server factory) by :func:`load_project_config` and passed down.
 Environment variables ``MLFACTORY_<SECTION>__<KEY>`` override the file, e.g.
-``MLFACTORY_STORES__METADATA=postgresql+psycopg://postgres@127.0.0.1:5432/test``.
+``MLFACTORY_STORES__METADATA=postgresql+psycopg://postgres@127.0.0.1:5432/test``, and ``MLFACTORY_<KEY>`` a
+top-level value, e.g. ``MLFACTORY_COMPUTE=ray://head:10001``.
 """
 
 from mlfactory.config.base import (

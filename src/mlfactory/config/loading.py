@@ -27,12 +27,22 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: data}
 
 
+# top-level settings that are one value, not a section: ``MLFACTORY_COMPUTE`` overrides ``compute``
+_TOP_LEVEL_VALUES = frozenset(
+    name for name, field in ProjectConfig.model_fields.items() if field.annotation is str
+)
+
+
 def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
+    """Apply ``MLFACTORY_<SECTION>__<KEY>`` (a section's setting) and ``MLFACTORY_<KEY>`` (a top-level
+    value) to the file's settings; other ``MLFACTORY_*`` variables are not settings and are left alone."""
     applied = []
     for key, value in sorted(env.items()):
-        if not key.startswith(ENV_PREFIX) or "__" not in key:
+        if not key.startswith(ENV_PREFIX):
             continue
         parts = [p.lower() for p in key.removeprefix(ENV_PREFIX).split("__")]
+        if len(parts) == 1 and parts[0] not in _TOP_LEVEL_VALUES:
+            continue
         node = raw
         for part in parts[:-1]:
             node = node.setdefault(part, {})

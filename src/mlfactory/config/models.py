@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from mlfactory.config.base import CLASSIFICATION_METRICS, REGRESSION_METRICS, Duration, _Strict
 
@@ -142,7 +143,111 @@ class PolicyConfig(_Strict):
         description="the controller writes a monitoring report of the newest window_rows rows whenever "
         "that many new production rows were logged since the model's last report",
     )
+    retrain_search_timeout: Duration | None = Field(
+        default=None,
+        gt=0.0,
+        description="on a retrain the controller starts, a model with a search block starts no new trial "
+        "after this long (in place of its search.timeout; a manual `mlfactory train` keeps that one)",
+    )
     rollout: RolloutConfig = RolloutConfig()
+
+
+DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
+Choice = bool | int | float | str | None
+_SPACE_HELP = (
+    "write {uniform: [low, high]}, {loguniform: [low, high]}, {int: [low, high]} "
+    "(optionally with log: true or step: N) or {choice: [value, ...]}"
+)
+
+
+class SearchParam(_Strict):
+    """One searched parameter of the estimator, written in the project file as ``{uniform: [low, high]}``,
+    ``{loguniform: [low, high]}``, ``{int: [low, high]}`` (optionally with ``log: true`` or ``step: N``) or
+    ``{choice: [value, ...]}``, and written back the same way."""
+
+    kind: Literal["uniform", "loguniform", "int", "choice"]
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple[Choice, ...] = ()
+    log: bool = False
+    step: int = Field(default=1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise ValueError(f"got {data!r}; {_SPACE_HELP}")
+        kinds = [k for k in data if k in DISTRIBUTIONS]
+        if not kinds:
+            named = ", ".join(repr(k) for k in data if k not in ("log", "step")) or "none"
+            raise ValueError(f"unknown distribution {named}; known distributions: {', '.join(DISTRIBUTIONS)}")
+        if len(kinds) > 1:
+            raise ValueError(f"give one distribution per parameter, got {kinds}")
+        kind = kinds[0]
+        value, extras = data[kind], {k: v for k, v in data.items() if k != kind}
+        if kind != "int" and extras:
+            raise ValueError(f"{kind} takes no {sorted(extras)}; log and step go with int only")
+        if kind == "choice":
+            if not isinstance(value, list) or not value:
+                raise ValueError("choice needs a non-empty list of values, e.g. {choice: [null, balanced]}")
+            return {"kind": kind, "choices": value}
+        if not isinstance(value, list) or len(value) != 2:
+            raise ValueError(f"{kind} needs two bounds [low, high], got {value!r}")
+        return {"kind": kind, "low": value[0], "high": value[1], **extras}
+
+    @model_validator(mode="after")
+    def _sound(self) -> SearchParam:
+        if self.kind == "choice":
+            return self
+        written = self.as_written()[self.kind]
+        if self.low >= self.high:
+            raise ValueError(
+                f"{self.kind} bounds {written} are reversed or equal; write [low, high], low < high"
+            )
+        if self.kind == "loguniform" and self.low <= 0:
+            raise ValueError(f"loguniform needs bounds above 0, got {written}; use uniform to include 0")
+        if self.kind == "int":
+            if not (self.low.is_integer() and self.high.is_integer()):
+                raise ValueError(f"int needs whole-number bounds, got {[self.low, self.high]}")
+            if self.log and self.low < 1:
+                raise ValueError(f"int with log: true needs bounds of 1 or more, got {written}")
+            if self.log and self.step != 1:
+                raise ValueError("int takes log: true or a step, not both")
+            if (self.high - self.low) % self.step:
+                raise ValueError(f"int bounds {written} are not a whole number of steps of {self.step} apart")
+        return self
+
+    @model_serializer
+    def as_written(self) -> dict[str, Any]:
+        """The parameter as the project file writes it (what ``config show`` lists)."""
+        if self.kind == "choice":
+            return {"choice": list(self.choices)}
+        if self.kind != "int":
+            return {self.kind: [self.low, self.high]}
+        options = {**({"log": True} if self.log else {}), **({"step": self.step} if self.step != 1 else {})}
+        return {"int": [int(self.low), int(self.high)], **options}
+
+
+class SearchConfig(_Strict):
+    """Parameter search before the gates: trials scored by cross-validation on the training part only (the
+    holdout stays for the gates and the champion); the winner's params are fitted, gated and registered."""
+
+    space: dict[str, SearchParam] = Field(
+        min_length=1, description="estimator parameter -> distribution; it overrides the same key in params"
+    )
+    metric: str = Field(description="maximised, or minimised for error metrics (log_loss, mae, rmse)")
+    trials: int = Field(default=20, ge=1)
+    timeout: Duration | None = Field(default=None, gt=0.0, description="no new trials start after this")
+    folds: int = Field(
+        default=3,
+        ge=2,
+        le=20,
+        description="validation folds of the training part: time-ordered for a time split, stratified for "
+        "classification",
+    )
+    seed: int | None = Field(
+        default=None, description="the sampler's and the folds' seed; the model's by default"
+    )
 
 
 class ModelConfig(_Strict):
@@ -171,6 +276,7 @@ class ModelConfig(_Strict):
     policy: PolicyConfig | None = Field(
         default=None, description="set to let the controller manage the model"
     )
+    search: SearchConfig | None = Field(default=None, description="tune the params before the gates")
     # -- features (issue 4) --
     feature_service: str | None = Field(
         default=None,
@@ -214,6 +320,16 @@ class ModelConfig(_Strict):
             raise ValueError(
                 "feature_service needs the model's 'timestamp' column (the label's event time) "
                 "for the point-in-time join"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _search_metric_known(self) -> ModelConfig:
+        allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+        if self.search is not None and self.search.metric not in allowed:
+            raise ValueError(
+                f"search.metric '{self.search.metric}' is not a {self.task} metric; "
+                f"allowed: {', '.join(allowed)}"
             )
         return self
 

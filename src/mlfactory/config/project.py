@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +16,9 @@ from mlfactory.errors import ConfigError
 
 # option names that carry credentials in fsspec backends (key, secret, token, sas_token, account_key, …)
 _SECRET_WORDS = ("key", "secret", "token", "password", "credential", "passwd", "sas")
+
+# where the heavy work runs (see mlfactory.compute): no credentials in it, a host and port at most
+COMPUTE_URL = re.compile(r"^(local|ray|ray://(?P<host>[A-Za-z0-9.\-]+):(?P<port>\d{1,5}))$")
 
 
 class StoresConfig(_Strict):
@@ -76,12 +80,29 @@ class ProjectConfig(_Strict):
     controller: ControllerConfig = ControllerConfig()
     features: FeatureStoreConfig = FeatureStoreConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    compute: str = Field(
+        default="local",
+        description="where heavy work runs: local (this machine's processes), ray (a Ray started on loopback "
+        "when first needed) or ray://HOST:PORT (an existing cluster's client port, usually 10001); "
+        "environment override MLFACTORY_COMPUTE",
+    )
 
     @field_validator("name")
     @classmethod
     def _name_ok(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("the project needs a non-empty name")
+        return v
+
+    @field_validator("compute")
+    @classmethod
+    def _compute_ok(cls, v: str) -> str:
+        match = COMPUTE_URL.match(v)
+        if match is None or not 0 < int(match.group("port") or 1) < 65536:
+            raise ValueError(
+                "not an executor; write local, ray (a Ray on this machine) or ray://HOST:PORT (an "
+                "existing Ray cluster's client address, e.g. ray://head:10001)"
+            )
         return v
 
     @model_validator(mode="after")

@@ -42,7 +42,8 @@ class PredictionLogConfig(_Strict):
     max_pending_rows: int = Field(
         default=2_000_000,
         ge=1000,
-        description="rows held in memory before new ones are dropped (and counted)",
+        description="rows held in memory, waiting to be written or kept while the log's storage refuses "
+        "writes (written when it takes them again), before new ones are dropped (and counted)",
     )
     retention: Duration | None = Field(
         default=None,

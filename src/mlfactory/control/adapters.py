@@ -81,7 +81,8 @@ class LogTraffic:
 
 class ProjectTrainer:
     """:class:`~mlfactory.control.steps.ports.Trainer`: ingest the source (once per pass), refresh the
-    model's feature views, add the labelled production traffic, train."""
+    model's feature views, add the labelled production traffic, train (a search within the policy's
+    ``retrain_search_timeout`` when it sets one)."""
 
     def __init__(
         self, project: Project, datasets: Datasets, actor: str, progress: Callable[[str], None]
@@ -107,7 +108,12 @@ class ProjectTrainer:
             "requests, then evaluating, gating and saving"
         )
         result = project.train(
-            name, dataset=dataset.id, feedback=feedback, max_rows=policy.max_training_rows, actor=self._actor
+            name,
+            dataset=dataset.id,
+            feedback=feedback,
+            max_rows=policy.max_training_rows,
+            actor=self._actor,
+            search_timeout=policy.retrain_search_timeout,
         )
         return Trained(
             dataset=dataset.id,

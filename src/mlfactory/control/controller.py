@@ -9,10 +9,17 @@ model that had a production version always keeps one.
 The controller only wires: it takes the lease, runs monitoring when it is due, gathers the triggers'
 evidence, and hands the rollout to the step of its state (:mod:`mlfactory.control.steps`), which sees
 narrow ports instead of the project.
+
+A retrain runs in the background (:mod:`mlfactory.control.background`) and outlasts the pass that started
+it: the controller keeps that model's lease, renewing it each pass, until a later pass records the outcome,
+while the other models' canaries and guard windows are still watched. A controller that stops gives the
+lease back (or it expires, or the next controller on this host sees the process gone), and the next one
+fails the retrain as abandoned.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
 import os
@@ -25,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from mlfactory.config import ModelConfig
 from mlfactory.control.adapters import LogTraffic, ProjectRoutes, ProjectTrainer, RegistryVersions
+from mlfactory.control.background import BackgroundRetrains
 from mlfactory.control.evidence import Datasets, gather
 from mlfactory.control.rollout import RolloutView
+from mlfactory.control.states import RolloutState
 from mlfactory.control.steps import Deps, Step, advance
 from mlfactory.control.steps.base import describe
 from mlfactory.control.triggers import Fired, check_triggers
@@ -66,6 +75,7 @@ class Controller:
         self.clock = clock
         self.predictions = project.predictions
         self.errors: list[Exception] = []
+        self.retrains = BackgroundRetrains()
 
     def managed(self) -> dict[str, ModelConfig]:
         """The models with a policy, by name."""
@@ -73,33 +83,72 @@ class Controller:
 
     # -- the loop ----------------------------------------------------------------------------------------
 
-    def tick(self) -> list[Step]:
+    def tick(self, *, wait: bool = True) -> list[Step]:
         """One pass over every managed model; errors are recorded as events (and kept in ``errors`` for the
-        caller's exit code), never raised."""
+        caller's exit code), never raised.
+
+        A retrain starts in the background and the pass goes on to the other models. With ``wait`` (a
+        one-shot pass: cron, CI, a script) the pass then waits for the retrains still running and takes
+        those models' next steps, so it ends with their outcomes recorded; :meth:`run` does not wait, and
+        a later pass records them.
+        """
         deps = self._deps(Datasets(lambda source: self.project.ingest(source).dataset))
         self.errors = []
-        steps = []
-        for name, model in self.managed().items():
-            try:
-                steps.append(self._leased(deps, name, model))
-            except Exception as exc:  # a database or server away, or a defect: record it, go on
-                if not isinstance(exc, MLFactoryError):
-                    log.exception("controller pass on %s failed", name)
-                self._error(name, exc)
-                self.errors.append(exc)
-                steps.append(Step(name, "unknown", "error", describe(exc)))
-        return steps
+        steps = {name: self._guarded(deps, name, model) for name, model in self.managed().items()}
+        if wait and self.retrains.running():
+            self._wait_for_retrains()
+            for name in self.retrains.running().keys() & steps.keys():
+                steps[name] = self._guarded(deps, name, self.managed()[name])
+        return list(steps.values())
 
     def run(self, *, iterations: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Tick every ``controller.interval`` seconds, forever or ``iterations`` times."""
+        """Tick every ``controller.interval`` seconds, forever or ``iterations`` times (the last pass waits
+        for the retrains still running). However it ends, the leases kept for retrains are given back."""
         done = 0
-        while iterations is None or done < iterations:
-            started = time.monotonic()
-            for step in self.tick():
-                log.info("%s: %s (%s) %s", step.model, step.action, step.state, step.reason)
-            done += 1
-            if iterations is None or done < iterations:
-                sleep(max(0.0, self.project.config.controller.interval - (time.monotonic() - started)))
+        try:
+            while iterations is None or done < iterations:
+                started = time.monotonic()
+                for step in self.tick(wait=iterations is not None and done == iterations - 1):
+                    log.info("%s: %s (%s) %s", step.model, step.action, step.state, step.reason)
+                done += 1
+                if iterations is None or done < iterations:
+                    sleep(max(0.0, self.project.config.controller.interval - (time.monotonic() - started)))
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Give back the leases kept for retrains still running, as a controller on its way out: the next
+        controller takes those models at once and fails their retrains as abandoned."""
+        for name in self.retrains.running():
+            try:
+                self.meta.release_lease(name, self.owner)
+            except MLFactoryError:  # the lease simply expires
+                log.warning("could not release the lease on %s", name)
+
+    def _guarded(self, deps: Deps, name: str, model: ModelConfig) -> Step:
+        """The model's step this pass, or the error that stopped it (recorded, kept in ``errors``)."""
+        try:
+            return self._leased(deps, name, model)
+        except Exception as exc:  # a database or server away, or a defect: record it, go on
+            if not isinstance(exc, MLFactoryError):
+                log.exception("controller pass on %s failed", name)
+            self._error(name, exc)
+            self.errors.append(exc)
+            return Step(name, "unknown", "error", describe(exc))
+
+    def _wait_for_retrains(self) -> None:
+        """Wait until every retrain this controller runs has finished, renewing their models' leases (a
+        third of ``controller.lease`` apart) so no other controller takes them over meanwhile."""
+        seconds = self.project.config.controller.lease
+        running = self.retrains.running()
+        pending = set(running.values())
+        while pending:
+            _, pending = concurrent.futures.wait(pending, timeout=seconds / 3)
+            for name in running:
+                try:
+                    self.meta.acquire_lease(name, self.owner, seconds)
+                except MLFactoryError:  # the database is away: the pass after the wait records it
+                    log.warning("could not renew the lease on %s", name)
 
     def _deps(self, datasets: Datasets) -> Deps:
         """The steps' ports for one pass (the pass's datasets are shared by the triggers and the retrain)."""
@@ -121,6 +170,7 @@ class Controller:
             routes=ProjectRoutes(self.project, self.actor),
             traffic=traffic,
             trainer=ProjectTrainer(self.project, datasets, self.actor, self.progress),
+            retrains=self.retrains,
             triggers=triggers,
             progress=self.progress,
         )
@@ -160,17 +210,29 @@ class Controller:
         except ConflictError as exc:  # another controller moved first; nothing to undo
             return Step(name, self.meta.get_rollout(name).state, "skipped", str(exc))
         finally:
-            try:
-                self.meta.release_lease(name, self.owner)
-            except MLFactoryError:  # the lease simply expires
-                log.warning("could not release the lease on %s", name)
+            self._release_unless_retraining(name)
+
+    def _release_unless_retraining(self, name: str) -> None:
+        """Give the model's lease back after its step, unless its retrain still runs here (the lease then
+        says which controller holds the job)."""
+        if self.retrains.job(name) is not None:
+            return
+        try:
+            self.meta.release_lease(name, self.owner)
+        except MLFactoryError:  # the lease simply expires
+            log.warning("could not release the lease on %s", name)
 
     def _step(self, deps: Deps, name: str, model: ModelConfig) -> Step:
         stored = self.meta.get_rollout(name)
+        rollout = RolloutView.of(stored)
+        if rollout.state != RolloutState.RETRAINING or rollout.data.retrain_by != self.actor:
+            # a retrain of ours the rollout has moved past (another controller took the model over while
+            # this one was stalled): its outcome is no longer the rollout's, and must not become a later one's
+            self.retrains.collect(name)
         if stored.paused:
             return Step(name, stored.state, "paused", "the controller is paused for this model")
         assert model.policy is not None
-        return advance(deps, RolloutView.of(stored), model.policy)
+        return advance(deps, rollout, model.policy)
 
     def _error(self, name: str, exc: Exception) -> None:
         try:

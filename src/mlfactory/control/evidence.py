@@ -4,6 +4,7 @@ trigger)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,17 +20,20 @@ from mlfactory.stores.metadata import EventsStore, MetadataStore
 
 class Datasets:
     """The newest dataset version of each source, ingested at most once per pass (a trigger and the retrain
-    that follows share it)."""
+    that follows share it). A retrain asks from its background thread while the pass goes on asking for
+    the other models' triggers, so one ingest runs at a time."""
 
     def __init__(self, ingest: Callable[[str], DatasetVersion]) -> None:
         self._ingest = ingest
         self._newest: dict[str, DatasetVersion] = {}
+        self._lock = threading.Lock()
 
     def newest(self, source: str) -> DatasetVersion:
         """The source's newest version, ingesting it on the first ask of the pass."""
-        if source not in self._newest:
-            self._newest[source] = self._ingest(source)
-        return self._newest[source]
+        with self._lock:
+            if source not in self._newest:
+                self._newest[source] = self._ingest(source)
+            return self._newest[source]
 
 
 def _tried(events: EventsStore, name: str) -> frozenset[str]:

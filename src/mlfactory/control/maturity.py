@@ -9,15 +9,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mlfactory.entities import PRODUCTION
+from mlfactory.entities import PRODUCTION, RunClause
 
 if TYPE_CHECKING:
     from mlfactory.project import Project
 
 RUNNING_WINDOW = 3  # a controller acted within this many intervals: it is running
+THRESHOLDS = {1: 2, 2: 5, 3: 9}  # how many of the steps, from the first, each level needs
+TRACKED_LOOKBACK = 20  # the newest runs with a dataset version searched for a recorded environment
 
 
 @dataclass(frozen=True)
@@ -27,50 +30,72 @@ class Maturity:
     missing: list[str] = field(default_factory=list)  # what the next level needs
 
 
-def assess(project: Project) -> Maturity:
-    """The level the project has reached, the evidence for it, and what the next level lacks."""
-    meta, config = project.metadata, project.config
-    runs = meta.list_runs(limit=200)
-    tracked = [r for r in runs if r.dataset_id and r.environment.get("python")]
-    versions = {n: meta.list_model_versions(n) for n in meta.list_model_names()}
-    lineage = [v for vs in versions.values() for v in vs if v.run_id and v.lineage.dataset]
-    gates = {n: m.gates for n, m in config.models.items() if m.gates}
-    production = {n for (n, a) in meta.get_aliases() if a == PRODUCTION}
-    rollouts = meta.list_events(kinds=["routing.set"])
-    staged = [
-        e
-        for e in rollouts
-        if (e.payload.get("to") or {}).get("canary") is not None or (e.payload.get("to") or {}).get("ab")
-    ]
-    policies = {n for n, m in config.models.items() if m.policy is not None}
-    interval = config.controller.interval
-    last_tick = max((r.lease_until.timestamp() for r in meta.list_rollouts() if r.lease_until), default=None)
-    running = last_tick is not None and time.time() - last_tick < max(RUNNING_WINDOW * interval, 600)
-    auto = meta.list_events(kinds=["rollout.retraining", "rollout.promoted", "rollout.rolled_back"])
-    auto_kinds = {e.kind for e in auto if e.actor.startswith("controller:")}
+def _tracked(project: Project) -> bool:
+    """Whether one of the newest runs that used a dataset version also recorded its Python environment."""
+    meta = project.metadata
+    with_dataset = meta.find_runs([RunClause("dataset", None, "!=", "")], limit=TRACKED_LOOKBACK)
+    return any(r.environment.get("python") for r in with_dataset)
 
-    steps: list[tuple[str, bool]] = [
-        ("training runs are tracked with their dataset version and environment", bool(tracked)),
-        ("registered versions carry lineage to a run and a dataset", bool(lineage)),
-        ("quality gates are declared for a model", bool(gates)),
-        ("a model has a production alias", bool(production)),
-        ("a version went live through a canary or an A/B split", bool(staged)),
-        ("a controller policy is configured for a model", bool(policies)),
-        ("a controller is running (`mlfactory controller run`, or `tick` from cron)", running),
-        ("the controller retrained a model by itself", "rollout.retraining" in auto_kinds),
+
+def _controller_running(project: Project) -> bool:
+    """Whether a controller held a model's lease within the last few intervals."""
+    interval = project.config.controller.interval
+    leases = (r.lease_until.timestamp() for r in project.metadata.list_rollouts() if r.lease_until)
+    last_tick = max(leases, default=None)
+    return last_tick is not None and time.time() - last_tick < max(RUNNING_WINDOW * interval, 600)
+
+
+def _checks(project: Project) -> list[tuple[str, Callable[[], bool]]]:
+    """The steps of the scale in order, each with the bounded read that decides it."""
+    meta, config = project.metadata, project.config
+    staged = ["to.canary", "to.ab"]
+    automatic = ("rollout.retraining", "rollout.promoted", "rollout.rolled_back")
+
+    def by_controller() -> set[str]:
+        return meta.kinds_seen(automatic, actor_prefix="controller:")
+
+    return [
+        ("training runs are tracked with their dataset version and environment", lambda: _tracked(project)),
+        ("registered versions carry lineage to a run and a dataset", meta.any_version_with_lineage),
+        ("quality gates are declared for a model", lambda: any(m.gates for m in config.models.values())),
+        ("a model has a production alias", lambda: any(a == PRODUCTION for _, a in meta.get_aliases())),
+        (
+            "a version went live through a canary or an A/B split",
+            lambda: bool(meta.kinds_seen(["routing.set"], payload_set=staged)),
+        ),
+        (
+            "a controller policy is configured for a model",
+            lambda: any(m.policy is not None for m in config.models.values()),
+        ),
+        (
+            "a controller is running (`mlfactory controller run`, or `tick` from cron)",
+            lambda: _controller_running(project),
+        ),
+        ("the controller retrained a model by itself", lambda: "rollout.retraining" in by_controller()),
         (
             "the controller promoted or rolled back a version by itself",
-            bool({"rollout.promoted", "rollout.rolled_back"} & auto_kinds),
+            lambda: bool({"rollout.promoted", "rollout.rolled_back"} & by_controller()),
         ),
     ]
-    thresholds = {1: 2, 2: 5, 3: 9}  # how many of the steps above each level needs
-    done = 0
-    for _, ok in steps:
-        if not ok:
+
+
+def assess(project: Project) -> Maturity:
+    """The level the project has reached, the evidence for it, and what the next level lacks.
+
+    Each step is read only when the answer needs it (the steps up to the first one missing, then up to
+    the next level's), and every read is bounded: existence tests answered by the stores and the newest few
+    runs, never a whole table or a metric history.
+    """
+    checks = _checks(project)
+    results: list[bool] = []
+    for _, check in checks:  # the level is the unbroken run of steps from the first
+        results.append(check())
+        if not results[-1]:
             break
-        done += 1
-    level = max([lvl for lvl, need in thresholds.items() if done >= need], default=0)
-    evidence = [text for text, ok in steps[:done]]
-    nxt = thresholds.get(level + 1)
-    missing = [text for text, ok in steps[: nxt or 0] if not ok] if nxt else []
+    done = sum(results)
+    level = max([lvl for lvl, need in THRESHOLDS.items() if done >= need], default=0)
+    nxt = THRESHOLDS.get(level + 1)
+    results += [check() for _, check in checks[len(results) : nxt or 0]]
+    evidence = [text for text, _ in checks[:done]]
+    missing = [text for (text, _), ok in zip(checks[: nxt or 0], results, strict=False) if not ok]
     return Maturity(level, evidence, missing)

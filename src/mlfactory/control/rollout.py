@@ -18,7 +18,7 @@ from mlfactory.control.plan import CanaryPlan
 from mlfactory.control.states import RolloutState
 from mlfactory.entities import Rollout
 
-_TIMES = ("shadow_started", "canary_started", "promoted_at")
+_TIMES = ("retrain_started", "shadow_started", "canary_started", "promoted_at")
 
 
 def _time(value: object) -> datetime | None:
@@ -37,6 +37,9 @@ class RolloutData:
 
     Attributes:
         triggers: the kinds of the triggers that started the retrain.
+        retrain_started: when the controller decided to retrain (its retrain runs in the background).
+        retrain_by: the controller (its actor) running the retrain: only that one holds the job, so any
+            other controller that finds the rollout retraining knows the retrain was abandoned.
         dataset: the dataset version the challenger was trained on.
         shadow_started: when the challenger started seeing a copy of traffic.
         canary_started: when the challenger started taking a share of traffic.
@@ -47,6 +50,8 @@ class RolloutData:
     """
 
     triggers: tuple[str, ...] = ()
+    retrain_started: datetime | None = None
+    retrain_by: str | None = None
     dataset: str | None = None
     shadow_started: datetime | None = None
     canary_started: datetime | None = None
@@ -61,6 +66,8 @@ class RolloutData:
         plan = data.get("plan")
         return cls(
             triggers=tuple(str(t) for t in data.get("triggers", ())),
+            retrain_started=_time(data.get("retrain_started")),
+            retrain_by=None if data.get("retrain_by") is None else str(data["retrain_by"]),
             dataset=None if data.get("dataset") is None else str(data["dataset"]),
             shadow_started=_time(data.get("shadow_started")),
             canary_started=_time(data.get("canary_started")),

@@ -1,12 +1,18 @@
-"""What is live per model, gathered once for the overview and the deployments page (both refresh it)."""
+"""What is live per model, read once per load by the overview and the deployments page (both refresh it):
+each model's route table, the controller's rollout of a managed model, and when each running canary
+started (the controller's record, else the routing change that set it: :meth:`Project.canary_started`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from mlfactory.entities import PRODUCTION, Event
+from mlfactory.control.rollout import RolloutView
+from mlfactory.control.states import RolloutState
+from mlfactory.entities import Event
 from mlfactory.project import Project
-from mlfactory.project.views import CanaryProgress, RouteTraffic
+from mlfactory.project.views import CanaryProgress, RouteTable, RouteTraffic
 
 # the controller's steps and alias moves: what a model's "last decision" means (as `controller status`)
 DECISIONS = (
@@ -46,30 +52,45 @@ class ModelLive:
     traffic: list[RouteTraffic] = field(default_factory=list)
 
 
-def model_live(project: Project, name: str, *, with_traffic: bool = True) -> ModelLive:
-    """Everything live about one registered model (reads the store and, with ``with_traffic``, the last
-    hour of the prediction log aggregated by DuckDB)."""
-    routes = project.route_table(name)
-    managed = name in project.managed_models()
-    rollout = project.rollout(name) if managed else None
-    last = project.events(model=name, kinds=DECISIONS, limit=1)
-    return ModelLive(
-        name=name,
-        aliases=routes.aliases,
-        production=routes.aliases.get(PRODUCTION),
-        canary=project.canary_progress(name) if routes.canary is not None else None,
-        ab=routes.ab,
-        sticky_key=routes.key,
-        shadow=routes.shadow,
-        traffic_percent=routes.traffic_percent,
-        managed=managed,
-        state=rollout.state if rollout is not None else None,
-        paused=rollout.paused if rollout is not None else False,
-        last_decision=last[-1] if last else None,
-        traffic=project.traffic(name, seconds=TRAFFIC_WINDOW_S) if with_traffic else [],
-    )
+@dataclass(frozen=True)
+class Routes:
+    """Every registered model's routes and rollout, and each running canary's start, as one load reads them.
+
+    Attributes:
+        tables: each model's live route table, by name.
+        rollouts: the controller's rollout of each managed model.
+        starts: when each model's running canary started (None when nothing records it); only models with
+            a canary.
+    """
+
+    tables: dict[str, RouteTable]
+    rollouts: dict[str, RolloutView]
+    starts: dict[str, datetime | None]
+
+    @classmethod
+    def read(cls, opened: Project) -> Routes:
+        """The routes, rollouts and canary starts of every registered model."""
+        tables = {n: opened.route_table(n) for n in opened.model_names()}
+        managed = set(opened.managed_models())
+        rollouts = {n: RolloutView.of(opened.rollout(n)) for n in tables if n in managed}
+        starts = {
+            n: opened.canary_started(n, t.canary, _recorded(rollouts.get(n), t.canary))
+            for n, t in tables.items()
+            if t.canary is not None
+        }
+        return cls(tables, rollouts, starts)
+
+    def state(self, name: str) -> str | None:
+        """The controller's state for a managed model (None for one it does not manage)."""
+        return self.rollouts[name].state.value if name in self.rollouts else None
+
+    def paused(self, name: str) -> bool:
+        """Whether the controller is paused on the model."""
+        return self.rollouts[name].paused if name in self.rollouts else False
 
 
-def all_live(project: Project, *, with_traffic: bool = True) -> list[ModelLive]:
-    """Every registered model, by name."""
-    return [model_live(project, n, with_traffic=with_traffic) for n in project.model_names()]
+def _recorded(rollout: RolloutView | None, version: int) -> datetime | None:
+    """The controller's record of when the canary of ``version`` started, when it is running that canary."""
+    if rollout is None or rollout.state is not RolloutState.CANARY or rollout.challenger != version:
+        return None
+    return rollout.data.canary_started

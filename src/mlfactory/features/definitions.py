@@ -118,6 +118,11 @@ class FeatureView:
     function receives the source's dataset as a DataFrame and returns one row per entity and event time: the
     join keys, the ``timestamp`` column (when the values became true), optionally ``created_timestamp`` (when
     they were written; a backfill has a late one), and every declared feature.
+
+    ``per_entity=True`` declares that the function computes each entity's rows from the source rows with that
+    entity's join key values alone (no totals, ranks or time spans over all entities): then a large source
+    may be split by entity across the project's compute workers, with the same result. It is checked before
+    each split, and a view that is not per entity runs in one process (the default).
     """
 
     name: str
@@ -130,6 +135,7 @@ class FeatureView:
     created_timestamp: str | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    per_entity: bool = False  # how it may be computed, not what: not part of the code version
     code_version: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
@@ -217,7 +223,7 @@ class FeatureView:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the function itself, plus its code version."""
-        return {**self._settings(), "code_version": self.code_version}
+        return {**self._settings(), "per_entity": self.per_entity, "code_version": self.code_version}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +245,7 @@ def feature_view(
     created_timestamp: str | None = None,
     defaults: Mapping[str, Any] | None = None,
     description: str = "",
+    per_entity: bool = False,
 ) -> Callable[[FeatureFunction], FeatureView]:
     """Decorate a function ``(source_frame) -> feature_frame`` to make it a :class:`FeatureView`.
 
@@ -257,6 +264,7 @@ def feature_view(
             created_timestamp=created_timestamp,
             defaults=dict(defaults or {}),
             description=description or inspect.getdoc(fn) or "",
+            per_entity=per_entity,
         )
 
     return wrap

@@ -54,6 +54,11 @@ def _exec_module(path: Path) -> ModuleType:
     return module
 
 
+def import_definitions(path: Path) -> FeatureRepo:
+    """The definitions of a feature module file, imported (not checked against a project file)."""
+    return collect(list(vars(_exec_module(path)).values()))
+
+
 def collect(objects: list[object]) -> FeatureRepo:
     """Index definitions by name, refusing two different objects under one name."""
     entities: dict[str, Entity] = {}
@@ -139,7 +144,6 @@ def load_feature_repo(loaded: LoadedConfig) -> FeatureRepo:
         raise ConfigError(
             f"features.module points at {path}, which does not exist; create it or fix the path"
         )
-    module = _exec_module(path)
-    repo = collect(list(vars(module).values()))
+    repo = import_definitions(path)
     check_against_project(repo, loaded)
     return repo

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,17 +19,20 @@ import pandas as pd
 from mlfactory.config import LoadedConfig
 from mlfactory.entities import DatasetVersion, FeatureLineage, Signature
 from mlfactory.errors import NotFoundError, ValidationError
-from mlfactory.features.compute import compute_view
 from mlfactory.features.definitions import FeatureView
 from mlfactory.features.materialize import MaterializeResult, from_us, materialize_view
 from mlfactory.features.offline import ViewTable, point_in_time_join
 from mlfactory.features.online.base import OnlineRecord, OnlineStore, entity_key, open_online_store
+from mlfactory.features.partitioned import ModuleRef, SourceRef, SplitPolicy, compute_table
 from mlfactory.features.repo import FeatureRepo, load_feature_repo
 from mlfactory.features.skew import compare
 from mlfactory.features.spec import ServiceSpec, service_spec
 from mlfactory.stores.artifacts import ArtifactStore
 from mlfactory.stores.metadata import MetadataStore
 from mlfactory.stores.predictions import INPUT_PREFIX, PredictionReader, open_prediction_reader
+
+if TYPE_CHECKING:
+    from mlfactory.compute import Executor
 
 NUMERIC_KINDS = ("number", "integer", "boolean")
 
@@ -63,11 +66,26 @@ class FeatureStore:
         metadata: MetadataStore,
         artifacts: ArtifactStore,
         online: OnlineStore | None = None,
+        *,
+        compute: Executor | None = None,
+        split: SplitPolicy = SplitPolicy(),
     ) -> None:
+        """
+        Args:
+            loaded: the project's settings.
+            metadata: the metadata store.
+            artifacts: the artifact store (sources' snapshots, feature tables, training sets).
+            online: the online store (opened from the settings on first use when None).
+            compute: the executor whose workers compute a per-entity view over a large source, split by
+                entity (:mod:`mlfactory.features.partitioned`); None computes every view here.
+            split: from how many source rows and workers such a view is split.
+        """
         self.loaded = loaded
         self.metadata = metadata
         self.artifacts = artifacts
         self._online = online
+        self.compute = compute
+        self.split = split
         self._repo: FeatureRepo | None = None
 
     @property
@@ -131,7 +149,7 @@ class FeatureStore:
         ds = dataset or self._dataset(view.source)
         cached = self.metadata.get_feature_table(view.name, view.code_version, ds.id)
         if cached is None:
-            frame = compute_view(view, pd.read_parquet(self.artifacts.local_path(ds.artifact)))
+            frame = self._compute(view, ds)
             backfills = bool((frame["_created_ts"] != frame["_event_ts"]).any())
             fd, tmp = tempfile.mkstemp(suffix=".parquet")
             os.close(fd)
@@ -161,6 +179,29 @@ class FeatureStore:
             backfills=backfills,
             digest=digest,
         ), ds
+
+    def _compute(self, view: FeatureView, ds: DatasetVersion) -> pd.DataFrame:
+        """The view's table over a dataset version, here or split across the executor; how it was computed
+        is recorded as a ``features.computed`` event."""
+        settings = self.loaded.config.stores
+        source = SourceRef(ds.artifact, settings.artifacts, self.loaded.root, dict(settings.storage_options))
+        module = self.loaded.config.features.module
+        ref = ModuleRef.of(self.loaded.path(module)) if module else None
+        path = self.artifacts.local_path(ds.artifact)
+        computed = compute_table(view, path, (source, ref), self.compute, self.split)
+        self.metadata.add_event(
+            "features.computed",
+            actor="features",
+            payload={
+                "view": view.name,
+                "code_version": view.code_version,
+                "dataset": ds.id,
+                "rows": len(computed.frame),
+                "partitions": computed.partitions,
+                "note": computed.note,
+            },
+        )
+        return computed.frame
 
     # -- online ---------------------------------------------------------------------------------------------
 

@@ -283,6 +283,20 @@ class EstimateCounts:
             cell = np.searchsorted(edges, proba.max(axis=1), side="right")
             np.add.at(self.cells, (pred if by_class else np.zeros_like(pred), cell), 1)
 
+    def merge(self, other: EstimateCounts) -> None:
+        """Add another slice's scored rows (same calibration) after this one's."""
+        self.expected += other.expected
+        self.variance += other.variance
+        self.estimated_correct += other.estimated_correct
+        self.labelled_variance += other.labelled_variance
+        self.labelled_scored += other.labelled_scored
+        self.labelled_hits += other.labelled_hits
+        self.scored += other.scored
+        self.boot_correct += other.boot_correct
+        self.boot_labelled += other.boot_labelled
+        if self.cells is not None and other.cells is not None:
+            self.cells += other.cells
+
     def _calibration_variance(self, correct: np.ndarray, rows: int, accuracy: float, share: float) -> float:
         """Variance of an estimated share of right rows that comes from the calibration itself.
 

@@ -178,6 +178,16 @@ class PerformanceCounts:
             self.unknown_labels += int((~good).sum())
             np.add.at(self.realized, (t[good], p[good]), 1)
 
+    def merge(self, other: PerformanceCounts) -> None:
+        """Add another slice's counts (same classes and calibration) after this one's."""
+        self.realized += other.realized
+        self.unknown_labels += other.unknown_labels
+        self.errors += other.errors
+        for key, n in other.label_counts.items():
+            self.label_counts[key] = self.label_counts.get(key, 0) + n
+        if self.estimate is not None and other.estimate is not None:
+            self.estimate.merge(other.estimate)
+
     def _regression_result(self) -> PerformanceResult:
         n, abs_sum, sq_sum = self.errors
         out = PerformanceResult(labelled_rows=int(n))

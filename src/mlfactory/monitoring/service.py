@@ -4,21 +4,23 @@ the report and evaluate the alert rules."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlfactory.config import MonitoringConfig, ProjectConfig
 from mlfactory.entities import PRODUCTION, ModelVersion, MonitorReportRecord
 from mlfactory.monitoring.alerts import evaluate_alerts
 from mlfactory.monitoring.compare import window_messages
 from mlfactory.monitoring.drift import ColumnDrift, column_drift, dataset_drift
-from mlfactory.monitoring.performance import PerformanceCounts
+from mlfactory.monitoring.partial import CountSpec, count_group
 from mlfactory.monitoring.reference import ColumnReference, VersionReference, version_reference
 from mlfactory.monitoring.report import MonitorReport, ReportMetrics, flat_metrics
 from mlfactory.monitoring.window_counts import WindowCounts
 from mlfactory.stores.metadata import MetadataStore
 from mlfactory.stores.predictions import LogSource, LogWindow, Window
+
+if TYPE_CHECKING:
+    from mlfactory.compute import Executor
 
 
 class ProjectLike(Protocol):
@@ -43,43 +45,16 @@ def _label_drift(
     return results
 
 
-def _output_frame(frame: Any, proba: Any) -> Any:
-    out = frame[["prediction"]].copy() if "prediction" in frame.columns else frame.iloc[:, :0].copy()
-    if proba is not None:
-        out["score"] = proba.max(axis=1)
-    return out
-
-
-@dataclass
-class _GroupCounts:
-    """What one (version, route) group's rows added up to, against the version's reference."""
-
-    features: WindowCounts
-    outputs: WindowCounts
-    perf: PerformanceCounts
-    present_outputs: set[str] = field(default_factory=set)
-
-
-def _count_group(
-    metadata: MetadataStore, lw: LogWindow, version: int, route: str, ref: VersionReference, mv: ModelVersion
-) -> _GroupCounts:
-    """Read the group's rows chunk by chunk, with the feedback labels of their requests."""
-    counts = _GroupCounts(
-        WindowCounts(ref.columns, ref.text),
-        WindowCounts(ref.outputs),
-        PerformanceCounts(mv.signature.classes, ref.calibration),
-    )
-    for frame, proba in lw.chunks(version, route, mv.signature.input_names):
-        ids = frame["request_id"].tolist() if "request_id" in frame.columns else []
-        labels = {f.request_id: f.label for f in metadata.get_feedback(ids)} if ids else {}
-        counts.features.update(frame)
-        out = _output_frame(frame, proba)
-        counts.present_outputs.update(out.columns)
-        counts.outputs.update(out)
-        label_values = frame["request_id"].map(labels) if labels else None
-        if "prediction" in frame.columns:
-            counts.perf.add(frame["prediction"], proba, label_values)
-    return counts
+def window_labels(metadata: MetadataStore, lw: LogWindow, group: dict[str, Any]) -> dict[str, Any]:
+    """The feedback labels of the model's requests, by request id, received since the group's first row
+    (less a day, for servers whose clocks disagree): one read of the store per group, handed to every
+    slice. Labels of rows outside the window are never looked up, so they change nothing."""
+    since = group["first"] - timedelta(days=1) if group.get("first") is not None else None
+    return {
+        f.request_id: f.label
+        for f in metadata.get_feedback(since=since)
+        if f.model is None or f.model == lw.model
+    }
 
 
 def _reference_notes(lw: LogWindow, mv: ModelVersion, ref: VersionReference) -> list[str]:
@@ -103,12 +78,16 @@ def monitor_group(
     group: dict[str, Any],
     settings: MonitoringConfig,
     now: datetime | None = None,
+    compute: Executor | None = None,
 ) -> MonitorReport:
-    """Check one (version, route) group of a window against that version's reference."""
+    """Check one (version, route) group of a window against that version's reference (its slices counted on
+    ``compute`` when given and the group spans several, see :mod:`mlfactory.monitoring.partial`)."""
     version, route = group["version"], group["route"]
     mv = metadata.get_model_version(lw.model, version)
     ref = version_reference(mv.profile, mv.signature.label)
-    counts = _count_group(metadata, lw, version, route, ref, mv)
+    classes = tuple(mv.signature.classes) if mv.signature.classes else None
+    spec = CountSpec(ref, classes, window_labels(metadata, lw, group))
+    counts = count_group(spec, lw.parts(version, route, mv.signature.input_names), compute)
     report = MonitorReport(
         model=lw.model, version=version, route=route, window=lw.window.to_dict(now), rows=group["rows"]
     )
@@ -196,6 +175,7 @@ def run_monitor(
     store: bool = True,
     alerts: bool = True,
     actor: str = "monitor",
+    compute: Executor | None = None,
 ) -> list[MonitorReport]:
     """Monitor one model: one report per (version, route) found in the window.
 
@@ -213,6 +193,8 @@ def run_monitor(
         store: store each report (and log a ``monitor.report`` event).
         alerts: evaluate the alert rules on stored reports.
         actor: who ran it, for the audit log.
+        compute: where a large group's slices are counted (None: here, one after another); the report is
+            the same either way.
 
     Raises:
         NotFoundError: the model has no registered version.
@@ -227,7 +209,7 @@ def run_monitor(
             if (version is None or g["version"] == version) and (route is None or g["route"] == route)
         ]
         if groups:
-            reports = [monitor_group(metadata, lw, g, settings, now) for g in groups]
+            reports = [monitor_group(metadata, lw, g, settings, now, compute) for g in groups]
         else:
             reports = [_no_rows(metadata, model, window, version, route, now)]
     for report in reports:

@@ -97,6 +97,34 @@ class NumericCounts:
         for v, c in zip(new.tolist(), cnt[~known].tolist(), strict=True):
             self.extra[v] = self.extra.get(v, 0) + int(c)
 
+    def merge(self, other: NumericCounts) -> None:
+        """Add another slice's counts of the same column (same reference) after this one's."""
+        self.seen = self.seen or other.seen
+        self.counts += other.counts
+        if len(other.sums) == len(self.sums):
+            self.sums += other.sums
+        if self.value_counts is not None and other.value_counts is not None:
+            self.value_counts += other.value_counts
+        self._merge_extra(other)
+        self.below += other.below
+        self.above += other.above
+        self.n += other.n
+        self.nulls += other.nulls
+        self.infinite += other.infinite
+        self.total += other.total
+        self.squares += other.squares
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+
+    def _merge_extra(self, other: NumericCounts) -> None:
+        """The values the reference lacks, together; past :data:`MAX_NEW_VALUES` of them, overflowed."""
+        if self.overflow or other.overflow:
+            self.overflow, self.extra = True, {}
+            return
+        for v, c in other.extra.items():
+            self.extra[v] = self.extra.get(v, 0) + c
+        if len(self.extra) > MAX_NEW_VALUES:
+            self.overflow, self.extra = True, {}
+
     @property
     def discrete(self) -> bool:
         """Whether the column is compared value by value (a few-valued reference, few new values)."""
@@ -137,6 +165,20 @@ class CategoricalCounts:
                 else:
                     self.new += 1
             self.counts[k] += int(n)
+
+    def merge(self, other: CategoricalCounts) -> None:
+        """Add another slice's counts of the same column after this one's: its new values join in its
+        order, under their names until :data:`MAX_NEW_CATEGORIES` new ones are named, then as
+        :data:`NEW_OTHER`."""
+        self.seen = self.seen or other.seen
+        self.nulls += other.nulls
+        for k, n in other.counts.items():
+            if k not in self.known and k not in self.counts and k != NEW_OTHER:
+                if self.new >= MAX_NEW_CATEGORIES:
+                    k = NEW_OTHER
+                else:
+                    self.new += 1
+            self.counts[k] += n
 
     def summary(self) -> dict[str, Any]:
         return {"count": int(sum(self.counts.values())), "nulls": self.nulls, "distinct": len(self.counts)}
@@ -184,3 +226,11 @@ class WindowCounts:
         for name, cat in self.categorical.items():
             if name in frame.columns:
                 cat.add(frame[name])
+
+    def merge(self, other: WindowCounts) -> None:
+        """Add another slice's counts (made against the same reference) after this one's."""
+        self.rows += other.rows
+        for name, acc in self.numeric.items():
+            acc.merge(other.numeric[name])
+        for name, cat in self.categorical.items():
+            cat.merge(other.categorical[name])

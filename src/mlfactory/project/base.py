@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mlfactory.compute import Executor
     from mlfactory.config import LoadedConfig, ProjectConfig
     from mlfactory.registry import Registry
     from mlfactory.stores import MetadataStore
@@ -39,3 +40,11 @@ class ProjectState:
         from mlfactory.stores.predictions import open_prediction_reader
 
         return open_prediction_reader(self.loaded)
+
+    @cached_property
+    def compute(self) -> Executor:
+        """Where the project's heavy work runs (``compute``: local, ray or ray://host:port); opened on first
+        use, closed with the project."""
+        from mlfactory.compute import open_executor
+
+        return open_executor(self.config.compute)

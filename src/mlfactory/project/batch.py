@@ -10,6 +10,9 @@ name then a rename on a disk, one whole-object put on an object store).
 A row failing its input check stops the run (``fail``), is dropped and counted (``skip``), or is also
 written with its reason to ``<output stem>.rejected.parquet`` beside the output (``report``); either way it
 is named by its row number in the whole input (counted from 0) and the file it came from.
+
+On Ray (:mod:`mlfactory.project.batch_ray`) each file is scored apart with :func:`score_file`, in the chunks
+and with the row numbers of a whole-input run, and :func:`publish` gathers the pieces into the same output.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import posixpath
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,6 +37,7 @@ import pyarrow.parquet as pq
 
 from mlfactory.errors import ConflictError, MLFactoryError, NotFoundError, StorageError, ValidationError
 from mlfactory.inputs import NUMERIC, Batch, InputSpec, Payload, frame_payload, take_payload
+from mlfactory.registry.predicting import predict_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -195,8 +199,11 @@ def open_input(place: Place, spec: InputSpec) -> ds.Dataset:
         raise ValidationError(f"cannot read {place.shown}: {exc}") from None
 
 
-def _batches(dataset: ds.Dataset, batch_rows: int) -> Iterator[tuple[str, pa.RecordBatch]]:
-    """Every record batch of the input with the file it came from, one Parquet row group at a time.
+def _batches(
+    dataset: ds.Dataset, batch_rows: int, files: Collection[str] | None
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Every record batch of the input (of ``files`` only, when given) with the file it came from, one
+    Parquet row group at a time.
 
     The dataset's own scanner reads row groups ahead of the consumer (threaded read-ahead, Parquet
     pre-buffering), so its memory grows with the file: measured +100 MB from 200k to 800k rows of 23 numbers
@@ -204,6 +211,8 @@ def _batches(dataset: ds.Dataset, batch_rows: int) -> Iterator[tuple[str, pa.Rec
     """
     parquet = isinstance(dataset.format, ds.ParquetFileFormat)
     for fragment in dataset.get_fragments():
+        if files is not None and fragment.path not in files:
+            continue
         pieces = fragment.split_by_row_group() if parquet else [fragment]
         for piece in pieces:
             for batch in piece.to_batches(
@@ -217,12 +226,20 @@ def _batches(dataset: ds.Dataset, batch_rows: int) -> Iterator[tuple[str, pa.Rec
                 yield fragment.path, batch
 
 
-def _chunks(dataset: ds.Dataset, batch_rows: int, shown: Callable[[str], str]) -> Iterator[_Chunk]:
-    """The input in chunks of about ``batch_rows`` rows, each from one file, in the input's order."""
+def _chunks(
+    dataset: ds.Dataset,
+    batch_rows: int,
+    shown: Callable[[str], str],
+    files: Collection[str] | None = None,
+    first: int = 0,
+) -> Iterator[_Chunk]:
+    """The input (``files`` of it, the first at row ``first`` of the whole input) in chunks of about
+    ``batch_rows`` rows, each from one file, in the input's order. A file's chunks are the same whether it
+    is read alone or with the others."""
     pending: list[pa.RecordBatch] = []
-    file, first, first_in_file, rows = "", 0, 0, 0
+    file, first_in_file, rows = "", 0, 0
     try:
-        for path, batch in _batches(dataset, batch_rows):
+        for path, batch in _batches(dataset, batch_rows, files):
             if pending and (path != file or rows + batch.num_rows > batch_rows):
                 yield _Chunk(pa.Table.from_batches(pending), shown(file), first, first_in_file)
                 first, first_in_file = first + rows, (first_in_file + rows if path == file else 0)
@@ -261,7 +278,8 @@ def _bad_rows(spec: InputSpec, payload: Payload, index: np.ndarray) -> list[tupl
     return _bad_rows(spec, payload, index[:mid]) + _bad_rows(spec, payload, index[mid:])
 
 
-def _require_columns(spec: InputSpec, columns: Any) -> None:
+def require_columns(spec: InputSpec, columns: Any) -> None:
+    """ValidationError naming the model's input columns that ``columns`` lacks."""
     missing = [c for c in spec.names if c not in columns]
     if missing:  # the input's shape, not one row: no mode scores around it
         raise ValidationError(
@@ -275,7 +293,7 @@ def check_rows(
 ) -> tuple[Batch | None, np.ndarray, list[tuple[int, str]]]:
     """The frame's good rows checked (None when there are none), their positions, and the bad rows'
     positions and reasons."""
-    _require_columns(spec, frame.columns)
+    require_columns(spec, frame.columns)
     payload = frame_payload(frame, spec)
     everything = np.arange(len(frame))
     try:
@@ -287,12 +305,12 @@ def check_rows(
 
 
 def _predictions(model: LoadedModel, batch: Batch) -> dict[str, Any]:
-    """The columns :meth:`LoadedModel.predict_frame` adds, for checked rows."""
-    x = batch.frame()
-    columns: dict[str, Any] = {"prediction": model.estimator.predict(x)}
+    """The columns :meth:`LoadedModel.predict_frame` adds, for checked rows (transformed once for both
+    answers, as :func:`predict_rows` does for the loaded model and the server)."""
     classes = model.classes
-    if hasattr(model.estimator, "predict_proba") and classes is not None:
-        proba = model.estimator.predict_proba(x)
+    pred, proba = predict_rows(model.estimator, batch.frame(), proba=classes is not None)
+    columns: dict[str, Any] = {"prediction": pred}
+    if proba is not None and classes is not None:
         for i, cls in enumerate(classes):
             columns[f"proba_{cls}"] = proba[:, i]
     columns["model_version"] = pa.repeat(model.version.ref, batch.n)
@@ -407,11 +425,14 @@ class _Output:
                 )
         return cls(place)
 
+    def _next_part(self) -> Place:
+        return self.place.beside(posixpath.join(self.place.path, f"part-{len(self.parts):05d}.parquet"))
+
     def write(self, table: pa.Table) -> None:
         if self.single is not None:
             self.single.write(table)
             return
-        part = self.place.beside(posixpath.join(self.place.path, f"part-{len(self.parts):05d}.parquet"))
+        part = self._next_part()
         writer = _TableFile(part)
         try:
             writer.write(table)
@@ -419,6 +440,16 @@ class _Output:
         except BaseException:
             writer.discard()
             raise
+        self.parts.append(part.path)
+
+    def adopt(self, staged: str) -> None:
+        """Take a Parquet file another process wrote whole (on the same filesystem) as the next part: renamed
+        into the folder (a whole-object copy on an object store), or appended to the single file."""
+        if self.single is not None:
+            self.single.write(pq.read_table(staged, filesystem=self.place.fs))
+            return
+        part = self._next_part()
+        self.place.fs.move(staged, part.path)
         self.parts.append(part.path)
 
     def commit(self) -> tuple[str, ...]:
@@ -463,6 +494,13 @@ class _Rejects:
         rows = rows.append_column("_file", pa.repeat(chunk.file, len(bad)))
         rows = rows.append_column("_row_in_file", pa.array(index + chunk.first_in_file, pa.int64()))
         rows = rows.append_column("_reason", pa.array([r for _, r in bad], pa.string()))
+        self._add(rows)
+
+    def adopt(self, staged: str) -> None:
+        """Append the refused rows another process wrote to a Parquet file on the same filesystem."""
+        self._add(pq.read_table(staged, filesystem=self.place.fs))
+
+    def _add(self, rows: pa.Table) -> None:
         if self.file is None:
             self.file = _TableFile(self.place)
         self.file.write(rows)
@@ -483,6 +521,35 @@ class _Rejects:
 def _held_as_text(spec: InputSpec, schema: pa.Schema, name: str) -> bool:
     kind = spec.kinds[spec.names.index(name)]
     return kind in NUMERIC and name in schema.names and pa.types.is_string(schema.field(name).type)
+
+
+def _texts(dataset: ds.Dataset, spec: InputSpec) -> list[str]:
+    """The model's number columns a CSV input holds as text (written out as the checked numbers)."""
+    csv = isinstance(dataset.format, ds.CsvFileFormat)
+    return [n for n in spec.names if csv and _held_as_text(spec, dataset.schema, n)]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file of the input, its rows and where they start in the whole input."""
+
+    path: str
+    rows: int
+    first: int
+
+
+def input_files(dataset: ds.Dataset) -> list[InputFile]:
+    """The input's files in its order with their row counts (from the footers for Parquet; a CSV file is
+    read to count)."""
+    files, first = [], 0
+    try:
+        for fragment in dataset.get_fragments():
+            rows = fragment.count_rows()
+            files.append(InputFile(fragment.path, rows, first))
+            first += rows
+    except pa.ArrowInvalid as exc:
+        raise ValidationError(f"cannot read the input: {exc}") from None
+    return files
 
 
 # -- the run -----------------------------------------------------------------------------------------------
@@ -524,6 +591,78 @@ class _Run:
         self.rows_scored += batch.n
 
 
+def _drain(
+    run: _Run, chunks: Iterator[_Chunk], after: Callable[[], None], empty: str | None
+) -> tuple[tuple[str, ...], str | None]:
+    """Score every chunk (calling ``after`` after each) and publish the output and the refused rows; on any
+    failure take back what was written. ``empty``: the error when no row was read (None: no rows is fine)."""
+    try:
+        for chunk in chunks:
+            run.score(chunk)
+            after()
+        if run.rows_in == 0 and empty is not None:
+            raise ValidationError(empty)
+        return run.out.commit(), run.rejects.commit()
+    except BaseException:
+        for undo in (run.out.discard, run.rejects.discard):
+            with contextlib.suppress(OSError):  # the failure that brought us here is the one to report
+                undo()
+        raise
+
+
+@dataclass(frozen=True)
+class FileScores:
+    """What scoring some files of the input did: rows read, scored and refused, the part files written and
+    the side file of refused rows (``report`` only, when any), as paths on the target's filesystem."""
+
+    rows_in: int
+    rows_scored: int
+    bad_rows: int
+    parts: tuple[str, ...]
+    rejected: str | None
+
+
+def score_file(
+    model: LoadedModel, source: Place, file: InputFile, target: Place, on_bad_rows: OnBadRows, batch_rows: int
+) -> FileScores:
+    """Score one file of ``source`` into the folder ``target`` in the chunks a whole-input run would score
+    it in, its rows named by their place in the whole input: a share of a run spread over workers."""
+    dataset = open_input(source, model.spec)
+    run = _Run(
+        model, _as_is, on_bad_rows, _texts(dataset, model.spec), _Output.open(target), _Rejects(target)
+    )
+    chunks = _chunks(dataset, batch_rows, lambda p: _shown(source, p), {file.path}, file.first)
+    parts, rejected = _drain(run, chunks, lambda: None, None)
+    return FileScores(
+        run.rows_in, run.rows_scored, run.bad_rows, parts, run.rejects.place.path if rejected else None
+    )
+
+
+def check_output(target: Place) -> None:
+    """The errors writing to ``target`` would meet: a folder already holding part files, or a file where a
+    folder was named."""
+    _Output.open(target)
+
+
+def publish(target: Place, scores: Sequence[FileScores]) -> tuple[tuple[str, ...], str | None]:
+    """Gather what :func:`score_file` wrote for each file, in the input's order, into ``target`` as a
+    whole-input run writes it; the parts and the side file of refused rows, named as shown."""
+    out, rejects = _Output.open(target), _Rejects(target)
+    try:
+        for score in scores:
+            for part in score.parts:
+                out.adopt(part)
+            if score.rejected is not None:
+                rejects.adopt(score.rejected)
+        parts, rejected = out.commit(), rejects.commit()
+    except BaseException:
+        for undo in (out.discard, rejects.discard):
+            with contextlib.suppress(OSError):
+                undo()
+        raise
+    return tuple(_shown(target, p) for p in parts), rejected
+
+
 def score_dataset(
     model: LoadedModel,
     source: Place,
@@ -545,14 +684,24 @@ def score_dataset(
         batch_rows: rows scored together; memory grows with this, not with the input.
         progress: called after each batch.
     """
+    check_settings(on_bad_rows, batch_rows)
+    try:
+        return _score(model, source, target, _Settings(enrich or _as_is, on_bad_rows, batch_rows, progress))
+    except OSError as exc:  # the disk or the bucket (pyarrow and fsspec raise OSError subclasses)
+        raise storage_failure(source, target, exc) from exc
+
+
+def check_settings(on_bad_rows: OnBadRows, batch_rows: int) -> None:
+    """ValidationError for a mode or a batch size a run cannot use."""
     if on_bad_rows not in ON_BAD_ROWS:
         raise ValidationError(f"on_bad_rows must be one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
     if batch_rows < 1:
         raise ValidationError(f"batch_rows must be at least 1, got {batch_rows}")
-    try:
-        return _score(model, source, target, _Settings(enrich or _as_is, on_bad_rows, batch_rows, progress))
-    except OSError as exc:  # the disk or the bucket (pyarrow and fsspec raise OSError subclasses)
-        raise _storage_failure(source, target, exc) from exc
+
+
+def no_rows(source: Place) -> str:
+    """The error for an input without rows."""
+    return f"input {source.shown} holds no rows to score"
 
 
 def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
@@ -567,7 +716,7 @@ class _Settings:
     progress: ProgressCallback | None
 
 
-def _storage_failure(source: Place, target: Place, exc: OSError) -> MLFactoryError:
+def storage_failure(source: Place, target: Place, exc: OSError) -> MLFactoryError:
     """A storage failure named by URL (no secrets) with its fix, or a local file's failure by path."""
     for place in (source, target):
         if place.location is not None:
@@ -581,26 +730,18 @@ def _score(model: LoadedModel, source: Place, target: Place, settings: _Settings
     spec = model.spec
     dataset = open_input(source, spec)
     csv = isinstance(dataset.format, ds.CsvFileFormat)
-    texts = [n for n in spec.names if csv and _held_as_text(spec, dataset.schema, n)]
     total = dataset.count_rows() if settings.progress is not None and not csv else None
     output, rejects = _Output.open(target), _Rejects(target)
-    run = _Run(model, settings.enrich, settings.on_bad_rows, texts, output, rejects)
+    run = _Run(model, settings.enrich, settings.on_bad_rows, _texts(dataset, spec), output, rejects)
     started = time.perf_counter()
-    try:
-        for chunk in _chunks(dataset, settings.batch_rows, lambda p: _shown(source, p)):
-            run.score(chunk)
-            if settings.progress is not None:
-                elapsed = time.perf_counter() - started
-                settings.progress(ScoreProgress(run.rows_in, run.rows_scored, run.bad_rows, elapsed, total))
-        if run.rows_in == 0:
-            raise ValidationError(f"input {source.shown} holds no rows to score")
-        parts = run.out.commit()
-        rejected = run.rejects.commit()
-    except BaseException:
-        for undo in (run.out.discard, run.rejects.discard):
-            with contextlib.suppress(OSError):  # the failure that brought us here is the one to report
-                undo()
-        raise
+
+    def report() -> None:
+        if settings.progress is not None:
+            elapsed = time.perf_counter() - started
+            settings.progress(ScoreProgress(run.rows_in, run.rows_scored, run.bad_rows, elapsed, total))
+
+    chunks = _chunks(dataset, settings.batch_rows, lambda p: _shown(source, p))
+    parts, rejected = _drain(run, chunks, report, no_rows(source))
     return ScoreResult(
         model.version.ref,
         run.rows_in,

@@ -65,6 +65,8 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
         self._features: FeatureStore | None = None
 
     def close(self) -> None:
+        if "compute" in self.__dict__:  # opened on first use (ProjectState.compute)
+            self.compute.close()
         if self._features is not None:
             self._features.close()
         self.metadata.close()
@@ -75,7 +77,7 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
         if self._features is None:
             from mlfactory.features.store import FeatureStore
 
-            self._features = FeatureStore(self.loaded, self.metadata, self.artifacts)
+            self._features = FeatureStore(self.loaded, self.metadata, self.artifacts, compute=self.compute)
         return self._features
 
     def __enter__(self) -> Project:
@@ -167,6 +169,7 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
         feedback: FeedbackRows | None = None,
         max_rows: int | None = None,
         actor: str | None = None,
+        search_timeout: float | None = None,
     ) -> TrainResult:
         """Train, evaluate, gate and register a model; see :func:`mlfactory.project.train.train_model`."""
         from mlfactory.project.train import train_model
@@ -179,6 +182,7 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
             feedback=feedback,
             max_rows=max_rows,
             actor=actor,
+            search_timeout=search_timeout,
         )
 
     def runs(
@@ -237,9 +241,17 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
             ``seconds``.
         """
         from mlfactory.project.batch import DEFAULT_BATCH_ROWS, open_place, score_dataset
+        from mlfactory.project.batch_ray import RayScoring, ray_to_score, score_on_ray
 
-        model = self.registry.load(ref)
+        version = self.registry.resolve(ref)
         options = self.config.stores.storage_options
+        if (ray := ray_to_score(self.compute, version)) is not None:
+            job = RayScoring(
+                version, self.config.stores.artifacts, self.root, options, str(input_path), Path.cwd(),
+                on_bad_rows, batch_rows or DEFAULT_BATCH_ROWS,
+            )  # fmt: skip
+            return score_on_ray(ray, job, str(output_path), progress=progress).to_dict()
+        model = self.registry.load(version)
         result = score_dataset(
             model,
             open_place(input_path, Path.cwd(), options),

@@ -49,6 +49,10 @@ class MonitorMethods(ProjectState):
             alerts: evaluate the alert rules on the reports.
             log: the prediction log to read (default: the project's; a server passes its own writer).
 
+        A window spanning several slices of the log's files (a million rows of files each) is counted on the
+        project's executor (``compute``), slice by slice side by side; the report is the same as counting
+        it here.
+
         Raises:
             NotFoundError: a named model has no versions.
         """
@@ -76,6 +80,7 @@ class MonitorMethods(ProjectState):
                 store=store,
                 alerts=alerts,
                 actor=self.actor,
+                compute=self.compute,
             )
         return reports
 

@@ -65,15 +65,16 @@ class OperateMethods(ProjectState):
         return self.metadata.get_run(run_id)
 
     def compare_runs(self, run_ids: Sequence[str]) -> tuple[list[Run], dict[str, dict[str, Any]]]:
-        """The runs, and their params and metrics side by side: ``params.X`` / ``metrics.Y`` -> run id ->
-        value (see :func:`mlfactory.tracking.compare_runs`).
+        """The runs (read together, in a few queries), and their params and metrics side by side:
+        ``params.X`` / ``metrics.Y`` -> run id -> value (see :func:`mlfactory.tracking.compare_runs`).
 
         Raises:
             NotFoundError: one of the runs does not exist.
+            ConflictError: a prefix starts several runs' ids.
         """
         from mlfactory.tracking import compare_runs
 
-        runs = [self.run(r) for r in run_ids]
+        runs = self.metadata.get_runs(run_ids)
         return runs, compare_runs(runs)
 
     # -- the audit log and the controller -----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from dataclasses import dataclass
@@ -13,13 +14,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlfactory.config import ModelConfig
+from mlfactory.config.models import SearchConfig
 from mlfactory.data import load_dataset, profile_frame
 from mlfactory.entities import (
     DatasetVersion,
     GateResult,
     InputColumn,
     Lineage,
+    Metric,
     ModelVersion,
+    RunStatus,
     Signature,
     VersionStatus,
     gates_passed,
@@ -37,6 +41,15 @@ from mlfactory.monitoring.baseline import training_reference
 from mlfactory.registry import FLAVOR, PRODUCTION, save_model
 from mlfactory.tracking import ActiveRun, capture_environment, start_run
 from mlfactory.training import FeedbackRows, TrainingRows, fit_model, merge_feedback, split_frame
+from mlfactory.training.search import (
+    TrialResult,
+    TrialState,
+    fitted_classes,
+    predictions,
+    run_search,
+    stage_rows,
+)
+from mlfactory.training.space import with_params
 
 if TYPE_CHECKING:
     from mlfactory.features.store import TrainingSet
@@ -87,19 +100,6 @@ def _column_types(model: ModelConfig, ds: DatasetVersion) -> dict[str, str]:
     types.update({c: "category" for c in model.features.categorical})
     types.update({c: "text" for c in model.features.text})
     return types
-
-
-def _scores(estimator: Any, frame: pd.DataFrame, model: ModelConfig) -> tuple[np.ndarray, np.ndarray | None]:
-    x = frame[model.features.all()].copy()
-    for col in model.features.text:
-        x[col] = x[col].fillna("").astype(str)
-    pred = estimator.predict(x)
-    proba = (
-        estimator.predict_proba(x)
-        if model.task == "classification" and hasattr(estimator, "predict_proba")
-        else None
-    )
-    return pred, proba
 
 
 def _champion_metrics(
@@ -241,7 +241,18 @@ def prepare(
 
 def _run_params(p: Prepared) -> dict[str, Any]:
     model = p.model
+    search = (
+        {}
+        if model.search is None
+        else {
+            "search.metric": model.search.metric,
+            "search.trials": model.search.trials,
+            "search.folds": model.search.folds,
+            "search.seed": model.seed if model.search.seed is None else model.search.seed,
+        }
+    )
     return {
+        **search,
         "estimator": model.estimator,
         **model.params,
         "split": model.split.strategy,
@@ -254,17 +265,75 @@ def _run_params(p: Prepared) -> dict[str, Any]:
     }
 
 
+# -- parameter search ---------------------------------------------------------------------------------------
+
+
+def _record_trial(
+    project: Project, p: Prepared, parent: str, environment: dict[str, Any], metric: str, trial: TrialResult
+) -> None:
+    """One trial as a run nested under the search's run (tag ``parent_run``): its params, each fold's score
+    and the running mean by fold (the latest is its score), its state, and the error of a failed trial."""
+    store, now = project.metadata, time.time()
+    tags = {
+        "model": p.name,
+        "parent_run": parent,
+        "search.trial": str(trial.number),
+        "search.state": trial.state.value,
+    }
+    run_id = store.create_run(
+        p.name, params=dict(trial.params), tags=tags, environment=environment, dataset_id=p.ds.id
+    )
+    values = [Metric(f"fold.{metric}", v, k, now) for k, v in enumerate(trial.fold_scores)]
+    values += [Metric(metric, v, k, now) for k, v in enumerate(trial.running_means)]
+    store.log_metrics(run_id, [*values, Metric("seconds", trial.seconds, 0, now)])
+    failed = trial.state is TrialState.FAILED
+    store.end_run(run_id, RunStatus.FAILED if failed else RunStatus.FINISHED, error=trial.error)
+
+
+def search_params(
+    project: Project, p: Prepared, search: SearchConfig, run: ActiveRun, environment: dict[str, Any]
+) -> Prepared:
+    """Search the model's params on its training part (never the holdout), each trial a run nested under
+    ``run``; ``p`` with the winner's params, which ``run`` records with the best score."""
+    stores = project.config.stores
+    rows = stage_rows(
+        p.train,
+        p.model,
+        project.artifacts,
+        store=stores.artifacts,
+        base=project.root,
+        storage_options=stores.storage_options,
+    )
+    run.log_artifact("search_rows", rows.digest)
+    result = run_search(
+        p.name,
+        p.model,
+        rows,
+        scorer=compute_metrics,
+        executor=project.compute,
+        on_trial=lambda trial: _record_trial(project, p, run.id, environment, search.metric, trial),
+    )
+    best = result.best
+    run.log_params({**best.params, "search.rows": result.rows})
+    run.log_metrics(
+        {
+            f"search.best.{result.metric}": result.best_score,
+            **{f"search.{state.value}": result.count(state) for state in TrialState},
+        }
+    )
+    run.set_tags({"search.best_trial": str(best.number), "search.stopped": result.stopped})
+    return dataclasses.replace(p, model=with_params(p.model, best.params))
+
+
 def fit_and_evaluate(project: Project, p: Prepared, run: ActiveRun) -> Evaluated:
     """Fit on the training part; score the holdout, its slices and the champion on the same rows; gate."""
     model = p.model
     started = time.perf_counter()
     estimator = fit_model(model, p.train)
     run.log_metric("fit_seconds", time.perf_counter() - started)
-    classes = [
-        c.item() if isinstance(c, np.generic) else c for c in getattr(estimator, "classes_", [])
-    ] or None
+    classes = fitted_classes(estimator)
     y = p.holdout[model.label].to_numpy()
-    pred, proba = _scores(estimator, p.holdout, model)
+    pred, proba = predictions(estimator, p.holdout, model)
     names = model.metric_names()
     metrics = compute_metrics(model.task, y, pred, proba, classes, names)
     slices = metrics_by_slice(model.task, p.holdout, model.segments, y, pred, proba, classes, names)
@@ -399,11 +468,16 @@ def train_model(
     feedback: FeedbackRows | None = None,
     max_rows: int | None = None,
     actor: str | None = None,
+    search_timeout: float | None = None,
 ) -> TrainResult:
     """Train the declared model on a dataset version (the source's newest by default) and register it.
 
     ``feedback`` adds labelled production traffic (see :mod:`mlfactory.training.feedback`); what was used
     and what was left out is recorded in the run's params and the version's lineage and card.
+
+    A model with a ``search`` block first searches its params by cross-validation on the training part
+    (see :mod:`mlfactory.training.search`; each trial a run nested under this one), then fits the winner.
+    ``search_timeout`` replaces the search block's ``timeout`` (the controller's retrain budget).
 
     A version that fails a gate is still registered, as ``rejected``, so the attempt and its reasons stay
     on record; it cannot take ``production`` without ``force``.
@@ -428,6 +502,12 @@ def train_model(
         environment=environment,
         dataset_id=p.ds.id,
     ) as run:
+        search = p.model.search
+        if search is not None:
+            if search_timeout is not None:
+                search = search.model_copy(update={"timeout": search_timeout})
+                p = dataclasses.replace(p, model=p.model.model_copy(update={"search": search}))
+            p = search_params(project, p, search, run, environment)
         ev = fit_and_evaluate(project, p, run)
         version = register(project, p, ev, run, max_rows=max_rows, actor=actor)
     return TrainResult(run.id, version, ev.metrics, ev.gates, ev.champion)

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from mlfactory.entities import PRODUCTION, ApiToken, Event, Metric, ModelVersion, Role, Run, RunStatus
-from mlfactory.errors import ConfigError, NotFoundError
+from mlfactory.errors import ConfigError
 from mlfactory.project.base import ProjectState
 from mlfactory.stores.metadata.runs import check_run_sort
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
+
+    from mlfactory.config import RolloutConfig
 
 T = TypeVar("T")
 MAX_PAGE = 500  # rows one page may hold
+CANARY_STARTS_LOOKED_AT = 20  # routing changes searched for the one that started a canary
+CANARY_ROUTE = "canary"  # the route the servers log a canary's answers under
+Group = tuple[str, int, str]  # (model, version, route) of the prediction log
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,19 @@ class RouteTraffic:
     latency_p95_ms: float | None
     latency_p99_ms: float | None
     error_rate: float | None
+
+
+@dataclass(frozen=True)
+class LiveTraffic:
+    """Traffic read in one scan of the prediction log (:meth:`ViewMethods.live_traffic`).
+
+    Attributes:
+        routes: each model's versions and routes that answered in the window.
+        rows_since: the rows each (model, version, route) asked for answered since its own start.
+    """
+
+    routes: dict[str, list[RouteTraffic]]
+    rows_since: dict[Group, int]
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,11 @@ def _status(text: str | None) -> RunStatus | None:
         raise ConfigError(f"a run's status is one of {', '.join(RunStatus)}, not '{text}'") from None
 
 
+def _sets_canary(event: Event, version: int) -> bool:
+    """Whether a routing change left ``version`` as the canary."""
+    return (event.payload.get("to") or {}).get("canary") == version
+
+
 def _bounded(offset: int, limit: int) -> tuple[int, int]:
     if offset < 0:
         raise ConfigError(f"a page's offset must be 0 or more, got {offset}")
@@ -134,7 +157,7 @@ class ViewMethods(ProjectState):
         Args:
             where: clauses such as ``metrics.f1 > 0.9 and params.C = 1``.
             name, status: only runs of this name, in this status.
-            sort: ``started``, ``name`` or ``status`` (ties by start time, newest first).
+            sort: ``started``, ``name``, ``status`` or ``metrics.KEY`` (ties by start time, newest first).
             descending: the largest first.
             offset, limit: which page (at most :data:`MAX_PAGE` rows).
 
@@ -164,27 +187,38 @@ class ViewMethods(ProjectState):
         return _page(runs, offset, limit)
 
     def versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> Page[ModelVersion]:
-        """One page of a model's versions, newest first, read one version at a time (version numbers have
-        no gaps), so a model with thousands of versions costs a page, not its whole history.
+        """One page of a model's versions with their aliases, newest first, cut by the store (see
+        :meth:`~mlfactory.stores.metadata.registry.RegistryStore.model_versions_page`), so a model with
+        thousands of versions costs a page, not its whole history.
 
         Raises:
-            NotFoundError: no such model (the message names the known ones).
+            NotFoundError: no such model (the message names the registered ones).
+            ConfigError: a page out of bounds (at most :data:`MAX_PAGE` rows).
         """
         offset, limit = _bounded(offset, limit)
-        latest = self.metadata.latest_model_version(name)
-        if latest is None:
-            known = ", ".join(self.metadata.list_model_names()) or "none yet"
-            raise NotFoundError(f"no model '{name}' is registered (models: {known})")
-        top = latest.version - offset
-        items = [
-            latest if n == latest.version else self.metadata.get_model_version(name, n)
-            for n in range(top, max(top - limit, 0), -1)
-        ]
-        return Page(items, offset, limit, top - limit > 0)
+        return _page(self.metadata.model_versions_page(name, offset=offset, limit=limit + 1), offset, limit)
+
+    def timeline_page(self, name: str, *, offset: int = 0, limit: int = 20) -> Page[Event]:
+        """One page of a model's registrations and alias moves, newest first, read through the events'
+        (model, time) index (see :meth:`~mlfactory.stores.metadata.registry.RegistryStore.model_timeline`).
+
+        Raises:
+            ConfigError: a page out of bounds (at most :data:`MAX_PAGE` rows).
+        """
+        offset, limit = _bounded(offset, limit)
+        return _page(self.metadata.model_timeline(name, offset=offset, limit=limit + 1), offset, limit)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged value of one metric of a run, by step (empty for an unknown key)."""
         return self.metadata.metric_history(self.metadata.get_run(run_id).id, key)
+
+    def metric_histories(
+        self, run_ids: Sequence[str], keys: Sequence[str], *, most: int | None = None
+    ) -> dict[str, dict[str, list[Metric]]]:
+        """The values of some metrics of some runs (full ids), at most ``most`` per run and key, evenly
+        spread with the first and last kept, read in one query (see
+        :meth:`~mlfactory.stores.metadata.runs.RunsStore.metric_histories`)."""
+        return self.metadata.metric_histories(run_ids, keys, most=most)
 
     def events_page(
         self,
@@ -217,26 +251,37 @@ class ViewMethods(ProjectState):
         )
         return _page(found, offset, limit)
 
-    def traffic(self, model: str, *, seconds: float = 3600.0) -> list[RouteTraffic]:
-        """What each version and route of a model answered in the last ``seconds``: rows, rate, latency
-        percentiles and error rate, aggregated by DuckDB over the prediction log (empty without a log)."""
-        from mlfactory.stores.predictions import LogWindow, Window
-
-        with LogWindow(self.predictions, model, Window(seconds=seconds)) as window:
-            groups = window.groups()
-        return [
-            RouteTraffic(
-                version=g["version"],
-                route=g["route"],
-                rows=g["rows"],
-                rate_per_s=g["throughput_rps"],
-                latency_p50_ms=g.get("latency_p50_ms"),
-                latency_p95_ms=g.get("latency_p95_ms"),
-                latency_p99_ms=g.get("latency_p99_ms"),
-                error_rate=g["error_rate"],
-            )
-            for g in groups
-        ]
+    def live_traffic(
+        self,
+        *,
+        model: str | None = None,
+        seconds: float = 3600.0,
+        starts: Mapping[Group, datetime] | None = None,
+    ) -> LiveTraffic:
+        """Every model's traffic of the last ``seconds`` (one model's with ``model``) and the rows each
+        (model, version, route) of ``starts`` answered since its own start, read in one DuckDB scan of the
+        prediction log on one connection (see
+        :meth:`~mlfactory.stores.predictions.PredictionReader.traffic`)."""
+        until = datetime.now(UTC)
+        since = until - timedelta(seconds=seconds)
+        routes: dict[str, list[RouteTraffic]] = {}
+        rows_since: dict[Group, int] = {}
+        for g in self.predictions.traffic(since, until, model=model, starts=starts):
+            rows_since[(g.model, g.version, g.route)] = g.rows_since
+            if g.rows:
+                routes.setdefault(g.model, []).append(
+                    RouteTraffic(
+                        version=g.version,
+                        route=g.route,
+                        rows=g.rows,
+                        rate_per_s=g.rows / seconds,
+                        latency_p50_ms=g.latencies.get("latency_p50_ms"),
+                        latency_p95_ms=g.latencies.get("latency_p95_ms"),
+                        latency_p99_ms=g.latencies.get("latency_p99_ms"),
+                        error_rate=g.error_rate,
+                    )
+                )
+        return LiveTraffic(routes, rows_since)
 
     def route_table(self, model: str) -> RouteTable:
         """A model's live route table, from its aliases and routing policy only (unlike :meth:`routing`, it
@@ -265,39 +310,26 @@ class ViewMethods(ProjectState):
             traffic_percent=shares,
         )
 
-    def canary_progress(self, model: str) -> CanaryProgress | None:
-        """The model's running canary and its rows so far against the controller's minimum, or None when
-        no canary takes traffic (or no such model)."""
-        policy: dict[str, Any] = self.metadata.get_routing_policies(model).get(model) or {}
-        version = policy.get("canary")
-        if version is None:
-            return None
+    def rollout_rules(self, model: str) -> RolloutConfig | None:
+        """The model's declared rollout rules (the controller's thresholds), None for a model without a
+        controller policy."""
         declared = self.config.models.get(model)
-        rules = declared.policy.rollout if declared is not None and declared.policy is not None else None
-        started = self._canary_started(model, int(version))
-        seconds = (datetime.now(UTC) - started).total_seconds() if started else 24 * 3600.0
-        rows = sum(
-            t.rows
-            for t in self.traffic(model, seconds=max(seconds, 1.0))
-            if t.version == int(version) and t.route != PRODUCTION
-        )
-        return CanaryProgress(
-            model=model,
-            version=int(version),
-            weight=float(policy.get("canary_weight") or 0.0),
-            started=started,
-            rows=rows,
-            min_rows=rules.min_canary_rows if rules is not None else None,
-        )
+        return declared.policy.rollout if declared is not None and declared.policy is not None else None
 
-    def _canary_started(self, model: str, version: int) -> datetime | None:
-        """When the canary of ``version`` went live: the newest routing change that set it."""
-        for event in self.metadata.list_events(
-            model=model, kinds=["routing.set"], newest_first=True, limit=20
-        ):
-            if (event.payload.get("to") or {}).get("canary") == version:
-                return event.time
-        return None
+    def canary_started(self, model: str, version: int, recorded: datetime | None = None) -> datetime | None:
+        """When the canary of ``version`` went live: ``recorded`` (the controller's record, when it runs this
+        canary), else the newest routing change that set it (a canary set by hand, or one the controller did
+        not record). The newest change is one read through the event log's (model, time) index and is
+        usually the one; otherwise the last :data:`CANARY_STARTS_LOOKED_AT` changes are searched."""
+        if recorded is not None:
+            return recorded
+        newest = self.metadata.latest_events([model], ["routing.set"]).get(model)
+        events = [newest] if newest is not None else []
+        if not any(_sets_canary(e, version) for e in events):
+            events = self.metadata.list_events(
+                model=model, kinds=["routing.set"], newest_first=True, limit=CANARY_STARTS_LOOKED_AT
+            )
+        return next((e.time for e in events if _sets_canary(e, version)), None)
 
     # -- access --------------------------------------------------------------------------------------------
 

@@ -120,9 +120,7 @@ TIMELINE_KINDS = (
 def print_timeline(console: Console, project: Project) -> None:
     """The audit log of the story: what the controller and the people did, and why."""
     events = [
-        e
-        for e in project.events(model="spam")
-        if e.kind.startswith("rollout.") or e.kind in TIMELINE_KINDS
+        e for e in project.events(model="spam") if e.kind.startswith("rollout.") or e.kind in TIMELINE_KINDS
     ]
     if not events:
         return

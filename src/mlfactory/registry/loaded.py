@@ -10,6 +10,7 @@ import pandas as pd
 
 from mlfactory.entities import ModelVersion
 from mlfactory.inputs import Batch, InputSpec, OnInvalid, frame_payload
+from mlfactory.registry.predicting import predict_rows
 
 
 @dataclass
@@ -39,11 +40,9 @@ class LoadedModel:
     def predict(
         self, frame: pd.DataFrame, *, on_invalid: OnInvalid = "reject"
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predictions and, for classifiers that have them, class probabilities (one column per class)."""
-        x = self.rows(frame, on_invalid=on_invalid).frame()
-        pred = self.estimator.predict(x)
-        proba = self.estimator.predict_proba(x) if hasattr(self.estimator, "predict_proba") else None
-        return pred, proba
+        """Predictions and, for classifiers that have them, class probabilities (one column per class), the
+        rows transformed once for both (see :mod:`mlfactory.registry.predicting`)."""
+        return predict_rows(self.estimator, self.rows(frame, on_invalid=on_invalid).frame())
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A frame with ``prediction``, ``proba_<class>`` columns and the model version that answered."""

@@ -26,9 +26,10 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Mount
 
 import mlfactory
+from mlfactory.config import ServerConfig
 from mlfactory.dashboard import create_dashboard
 from mlfactory.errors import MLFactoryError, ValidationError
-from mlfactory.project import open_project
+from mlfactory.project import Project, open_project
 from mlfactory.server.auth import TokenCache
 from mlfactory.server.deps import json_response
 from mlfactory.server.metrics import MetricsMiddleware, ServerMetrics
@@ -39,6 +40,7 @@ from mlfactory.server.routers import monitoring as monitoring_router
 from mlfactory.server.settings import SETTINGS_ENV, ServerSettings
 from mlfactory.serving import ServingRuntime
 from mlfactory.serving.lookup import online_features
+from mlfactory.serving.recording import LogOutageEvents
 from mlfactory.stores.predictions import PredictionLog, open_prediction_log
 
 log = logging.getLogger("mlfactory.server")
@@ -154,6 +156,15 @@ def _dashboard(server: Callable[[], FastAPI]) -> Mount:
     )
 
 
+def _prediction_log(project: Project, cfg: ServerConfig, actor: str) -> PredictionLog | None:
+    """The log this server writes, started, its outages recorded as events (None when it is off)."""
+    if not cfg.prediction_log.enabled:  # the settings given to this server, which may differ from the file's
+        return None
+    plog = open_prediction_log(project.loaded, cfg.prediction_log).start()
+    LogOutageEvents.watching(plog, project.metadata, actor)
+    return plog
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """A FastAPI app serving the project in ``settings``; stores open and models load in its lifespan."""
     metrics = ServerMetrics()
@@ -162,9 +173,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         project = open_project(settings.project, env=settings.env, actor=settings.actor)
         cfg = settings.server or project.config.server
-        plog: PredictionLog | None = None
-        if cfg.prediction_log.enabled:  # the settings given to this server, which may differ from the file's
-            plog = open_prediction_log(project.loaded, cfg.prediction_log).start()
+        plog = _prediction_log(project, cfg, settings.actor)
         features = online_features(project.loaded)
         runtime = ServingRuntime(
             project.registry, cfg, plog, actor=settings.actor, seed=settings.routing_seed, features=features

@@ -66,8 +66,18 @@ class _StateCollector:
             yield rows
             yield GaugeMetricFamily(
                 "mlfactory_prediction_log_pending_rows",
-                "rows waiting for the writer",
+                "rows held in memory, waiting for the writer (or for storage that refuses writes)",
                 value=stats["pending_rows"],
+            )
+            yield CounterMetricFamily(
+                "mlfactory_prediction_log_write_failures",
+                "segment writes the log's storage refused (each is tried again)",
+                value=stats["write_errors"],
+            )
+            yield GaugeMetricFamily(
+                "mlfactory_prediction_log_failing",
+                "1 while the log's storage refuses writes",
+                value=stats["failing"],
             )
 
 

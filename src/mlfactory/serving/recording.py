@@ -1,10 +1,11 @@
 """Where the fate of rows is written: answered rows to the prediction log and the metrics, failed rows to
-events. Routed, explicit and shadow answers all go through :meth:`Recorder.record`, so a row is logged and
-counted the same way whichever path answered it.
+events, and the log's outages to events. Routed, explicit and shadow answers all go through
+:meth:`Recorder.record`, so a row is logged and counted the same way whichever path answered it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,11 +13,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlfactory.errors import MLFactoryError
 from mlfactory.inputs import Batch
 
 if TYPE_CHECKING:
     from mlfactory.stores import MetadataStore
     from mlfactory.stores.predictions import PredictionLog
+    from mlfactory.stores.predictions.writer import WriteHealth
+
+log = logging.getLogger("mlfactory.serving")
+LOG_FAILING = "serving.prediction_log_failing"
+LOG_RECOVERED = "serving.prediction_log_recovered"
 
 Observer = Callable[[str, int, str, int], None]  # (model, version, route, rows), e.g. the metrics counters
 
@@ -63,6 +70,60 @@ class Recorder:
             )
         for observe in self.observers:
             observe(answered.model, answered.version, answered.route, answered.batch.n)
+
+
+class LogOutageEvents:
+    """Records the prediction log's outages: one ``serving.prediction_log_failing`` event when writing starts
+    failing, one ``serving.prediction_log_recovered`` when it works again, each with the rows held and
+    dropped (never one per failed write). A store that refuses the event loses it (the server log and the
+    metrics still show the outage).
+
+    Args:
+        metadata: where the events go.
+        actor: who they are recorded as.
+        writer: the writing process's token (:attr:`PredictionLog.writer`), telling a project's replicas
+            apart.
+    """
+
+    def __init__(self, metadata: MetadataStore, actor: str, writer: str) -> None:
+        self.metadata = metadata
+        self.actor = actor
+        self.writer = writer
+
+    @classmethod
+    def watching(cls, log: PredictionLog, metadata: MetadataStore, actor: str) -> LogOutageEvents:
+        """Record the outages of ``log`` from now on."""
+        events = cls(metadata, actor, log.writer)
+        log.watch(events)
+        return events
+
+    def __call__(self, health: WriteHealth) -> None:
+        """Record one change of the log's write health."""
+        payload = {
+            "writer": self.writer,
+            "since": health.failing_since.isoformat() if health.failing_since else None,
+            "error": health.error,
+            "failed_writes": health.failed_writes,
+            "held_rows": health.held_rows,
+            "dropped_rows": health.dropped_rows,
+        }
+        if health.ok:
+            kind = LOG_RECOVERED
+            payload["written_rows"] = health.written_rows
+            reason = (
+                f"the prediction log is written again after {health.failed_writes} failed writes: "
+                f"{health.written_rows} held rows written, {health.dropped_rows} dropped"
+            )
+        else:
+            kind = LOG_FAILING
+            reason = (
+                f"the prediction log cannot be written ({health.error}); predictions are still answered and "
+                f"their rows held in memory ({health.held_rows} now)"
+            )
+        try:
+            self.metadata.add_event(kind, actor=self.actor, payload=payload, reason=reason)
+        except MLFactoryError as exc:
+            log.warning("could not record %s: %s", kind, exc)
 
 
 class FailureTally:

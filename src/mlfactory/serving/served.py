@@ -13,6 +13,7 @@ from mlfactory.entities import Signature
 from mlfactory.errors import MLFactoryError
 from mlfactory.inputs import NUMERIC, Batch, InputSpec
 from mlfactory.registry import LoadedModel
+from mlfactory.registry.predicting import predict_rows
 from mlfactory.serving.batching import MicroBatcher
 from mlfactory.serving.compiled import compile_numeric, takes_arrays
 
@@ -144,9 +145,7 @@ class ServedVersion:
             if self._argmax:
                 proba = self.estimator.predict_proba(rows)
                 return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
-            pred = self.estimator.predict(rows)
-            scores = self.estimator.predict_proba(rows) if self.has_proba else None
-            return np.asarray(pred), scores
+            return predict_rows(self.estimator, rows, proba=self.has_proba)
         except Exception as exc:
             log.exception("model %s failed on %d rows", self.ref, batch.n)
             raise ModelFailedError(

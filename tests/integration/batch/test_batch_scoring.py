@@ -90,6 +90,34 @@ def test_a_hive_partitioned_folder_scores_like_the_whole_frame(
     same_predictions(scored, expected(spam, emails))
 
 
+def test_each_batch_is_transformed_once_and_answered_as_the_pipeline_does(
+    spam: Project, emails: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spam pipeline's preprocessing (TF-IDF, one-hot) runs once per batch, and the predictions and
+    probabilities are exactly the pipeline's own ``predict`` and ``predict_proba``."""
+    model = spam.registry.load("spam@production")
+    preprocess = type(model.estimator.steps[0][1])
+    original = preprocess.transform
+    seen: list[int] = []
+
+    def spy(self: Any, x: Any, **params: Any) -> Any:
+        seen.append(len(x))
+        return original(self, x, **params)
+
+    emails.to_parquet(tmp_path / "in.parquet", index=False)
+    monkeypatch.setattr(preprocess, "transform", spy)
+    spam.predict_file("spam", tmp_path / "in.parquet", tmp_path / "out.parquet", batch_rows=PER_PART)
+    monkeypatch.undo()
+    assert seen == [PER_PART] * PARTS  # one transform per batch
+
+    scored = pd.read_parquet(tmp_path / "out.parquet")
+    x = model.rows(emails).frame()
+    np.testing.assert_array_equal(scored["prediction"].to_numpy(), model.estimator.predict(x))
+    np.testing.assert_array_equal(
+        scored[[f"proba_{c}" for c in model.classes or []]].to_numpy(), model.estimator.predict_proba(x)
+    )
+
+
 def test_csv_in_and_out(spam: Project, emails: pd.DataFrame, tmp_path: Path) -> None:
     emails.to_csv(tmp_path / "in.csv", index=False)
     spam.predict_file("spam", tmp_path / "in.csv", tmp_path / "out.csv", batch_rows=70)

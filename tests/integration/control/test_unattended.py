@@ -295,9 +295,12 @@ def test_a_lease_held_by_a_controller_that_died_on_this_host_is_taken_over_at_on
         reason="schedule",
     )
     step = Controller(project).tick()[0]
-    assert step.action in ("canary", "rejected"), step.reason  # the retrain it left is done now
+    assert step.action == "retrain_abandoned", step.reason  # its retrain died with it
+    assert step.reason.startswith("retraining abandoned: an earlier controller started it")
     taken = project.metadata.list_events(kinds=["controller.lease_reclaimed"])
     assert len(taken) == 1 and taken[0].payload["from"] == dead
+    again = Controller(project).tick()[0]  # past the (zero) cooldown: retrained afresh
+    assert again.action in ("canary", "rejected"), again.reason
 
     alive = f"{socket.gethostname()}:{os.getpid()}:def456"  # a live holder keeps its lease
     project.metadata.release_lease("spam", Controller(project).owner)
@@ -359,8 +362,10 @@ def test_a_controller_killed_mid_retrain_is_picked_up_by_the_next_pass(tmp_path:
             pytest.skip("the retrain finished before SIGKILL arrived; the takeover is covered above")
         assert project.metadata.get_rollout("spam").lease_owner is not None
         step = Controller(project).tick()[0]
-        assert step.action in ("canary", "rejected"), step.reason
+        assert step.action == "retrain_abandoned", step.reason
         assert project.metadata.list_events(kinds=["controller.lease_reclaimed"])
+        again = Controller(project).tick()[0]  # past the (zero) cooldown: retrained afresh
+        assert again.action in ("canary", "rejected"), again.reason
 
 
 def test_controller_tick_prints_its_long_steps_as_they_happen(tmp_path: Path) -> None:

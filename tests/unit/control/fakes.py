@@ -3,6 +3,8 @@ registry, routing policy, prediction log, trainer and clock are a few lines each
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,12 +14,14 @@ import pandas as pd
 from mlfactory.config import PolicyConfig
 from mlfactory.control.rollout import RolloutData, RolloutView
 from mlfactory.control.steps import Deps, Trained
+from mlfactory.control.steps.ports import Trainer as TrainerPort
 from mlfactory.control.triggers import Fired
 from mlfactory.entities import GateResult, Lineage, ModelVersion, Signature, VersionStatus
 from mlfactory.errors import NotFoundError
 from mlfactory.stores import MetadataStore, open_metadata_store
 
 MODEL = "spam"
+ACTOR = "controller:test"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -172,6 +176,38 @@ class Trainer:
 
 
 @dataclass
+class Retrains:
+    """Background retrains run in the caller's thread: at once, or when ``finish`` is called while
+    ``hold`` is set."""
+
+    hold: bool = False
+    jobs: dict[str, Future[Trained]] = field(default_factory=dict)
+    held: dict[str, Callable[[], Trained]] = field(default_factory=dict)
+    started: int = 0
+
+    def start(self, name: str, policy: PolicyConfig, train: TrainerPort) -> Future[Trained]:
+        self.started += 1
+        self.jobs[name] = Future()
+        self.held[name] = lambda: train(name, policy)
+        if not self.hold:
+            self.finish(name)
+        return self.jobs[name]
+
+    def finish(self, name: str) -> None:
+        job = self.jobs[name]
+        try:
+            job.set_result(self.held.pop(name)())
+        except Exception as exc:
+            job.set_exception(exc)
+
+    def job(self, name: str) -> Future[Trained] | None:
+        return self.jobs.get(name)
+
+    def collect(self, name: str) -> None:
+        self.jobs.pop(name, None)
+
+
+@dataclass
 class World:
     """One model's world as the steps see it, with the ``Deps`` over it."""
 
@@ -182,6 +218,7 @@ class World:
     traffic: Traffic
     trainer: Trainer
     fired: list[Fired]
+    retrains: Retrains = field(default_factory=Retrains)
 
     @property
     def deps(self) -> Deps:
@@ -189,11 +226,12 @@ class World:
             rollouts=self.store,
             events=self.store,
             clock=self.clock,
-            actor="controller:test",
+            actor=ACTOR,
             versions=self.versions,
             routes=self.routes,
             traffic=self.traffic,
             trainer=self.trainer,
+            retrains=self.retrains,
             triggers=lambda name, champion: list(self.fired),
         )
 

@@ -1,13 +1,17 @@
 """The controller itself only wires: lease, pause and errors around the step of each managed model. These
 run it over a stand-in project (the memory store, a registry that knows no version) without any model."""
 
+import threading
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from mlfactory.config import ModelConfig
+from mlfactory.config import ModelConfig, PolicyConfig
 from mlfactory.control import Controller
+from mlfactory.control.rollout import RolloutData
+from mlfactory.control.steps import Trained
 from mlfactory.errors import NotFoundError
 from mlfactory.stores import open_metadata_store
 from unit.control.fakes import MODEL, Traffic
@@ -73,3 +77,68 @@ def test_an_error_becomes_an_error_step_and_an_event_never_an_exception() -> Non
     event = project.metadata.list_events(kinds=["controller.error"])[-1]
     assert event.payload == {"error": "RuntimeError"} and event.reason == "RuntimeError: registry on fire"
     assert project.metadata.acquire_lease(MODEL, "b", 60)  # the lease was given back all the same
+
+
+def held(go: threading.Event, error: Exception) -> Any:
+    """A trainer that waits for ``go``, then raises ``error``."""
+
+    def train(name: str, policy: PolicyConfig) -> Trained:
+        assert go.wait(60)
+        raise error
+
+    return train
+
+
+def retraining_by(project: Any, controller: Controller) -> None:
+    """Store the rollout as retraining, started by ``controller``."""
+    data = RolloutData(retrain_started=datetime.now(UTC), retrain_by=controller.actor)
+    project.metadata.save_rollout(
+        MODEL,
+        expect_revision=0,
+        state="retraining",
+        challenger=None,
+        champion=1,
+        data=data.to_json(),
+        event="rollout.retraining",
+        actor=controller.actor,
+        reason="schedule",
+    )
+
+
+def test_the_lease_is_kept_while_a_retrain_runs_and_a_waiting_pass_records_it(project: Any) -> None:
+    controller = Controller(project, owner="a")
+    retraining_by(project, controller)
+    go = threading.Event()
+    policy = project.config.models[MODEL].policy
+    controller.retrains.start(MODEL, policy, held(go, RuntimeError("out of memory")))
+    step = controller.tick(wait=False)[0]
+    assert (step.action, step.state) == ("retraining", "retraining")
+    assert project.metadata.get_rollout(MODEL).lease_owner == "a"  # the job is here: nobody else acts
+    assert not project.metadata.acquire_lease(MODEL, "b", 60)
+
+    go.set()
+    step = controller.tick()[0]  # waits for the retrain, then records it
+    assert (step.action, step.reason) == ("retrain_failed", "RuntimeError: out of memory")
+    assert controller.retrains.running() == {}
+    assert project.metadata.acquire_lease(MODEL, "b", 60)  # given back once recorded
+
+
+def test_release_gives_back_the_leases_kept_for_running_retrains(project: Any) -> None:
+    controller = Controller(project, owner="a")
+    retraining_by(project, controller)
+    go = threading.Event()
+    controller.retrains.start(MODEL, project.config.models[MODEL].policy, held(go, RuntimeError("x")))
+    assert controller.tick(wait=False)[0].action == "retraining"
+    controller.release()
+    assert project.metadata.get_rollout(MODEL).lease_owner is None
+    go.set()
+
+
+def test_a_retrain_the_rollout_moved_past_is_dropped(project: Any) -> None:
+    controller = Controller(project, owner="a")
+    go = threading.Event()
+    controller.retrains.start(MODEL, project.config.models[MODEL].policy, held(go, RuntimeError("x")))
+    step = controller.tick(wait=False)[0]  # the rollout is idle: another controller finished it
+    assert step.action == "waiting" and controller.retrains.running() == {}
+    assert project.metadata.acquire_lease(MODEL, "b", 60)  # nothing of ours runs for it: lease given back
+    go.set()

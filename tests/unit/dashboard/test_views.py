@@ -32,7 +32,7 @@ def test_runs_and_events_pages(project: Project) -> None:
         ({"limit": 0}, "1 to 500 rows"),
         ({"limit": 501}, "1 to 500 rows"),
         ({"offset": -1}, "offset"),
-        ({"sort": "metrics.f1"}, "sort by one of started, name, status"),
+        ({"sort": "params.C"}, "sort by one of started, name, status or metrics.KEY"),
         ({"status": "done"}, "status is one of running, finished, failed"),
     ],
 )
@@ -74,5 +74,5 @@ def test_versions_page_reads_newest_first(project: Project) -> None:
     rest = project.versions_page("spam", offset=2, limit=2)
     assert [v.version for v in rest.items] == [1] and not rest.has_more
     assert "production" in rest.items[0].aliases
-    with pytest.raises(NotFoundError, match="no model 'nothing'"):
+    with pytest.raises(NotFoundError, match="no model named 'nothing'"):
         project.versions_page("nothing")

@@ -13,6 +13,7 @@ from mlfactory.control.rollout import RolloutData, RolloutView
 from mlfactory.control.states import RolloutState, check_transition
 from mlfactory.control.steps.ports import (
     Clock,
+    Retrains,
     Routes,
     Traffic,
     Trainer,
@@ -63,6 +64,7 @@ class Deps:
     routes: Routes | None = None
     traffic: Traffic | None = None
     trainer: Trainer | None = None
+    retrains: Retrains | None = None
     triggers: TriggerCheck | None = None
     progress: Callable[[str], None] = _quiet
 
@@ -82,6 +84,10 @@ class Deps:
     def need_trainer(self) -> Trainer:
         assert self.trainer is not None, "this step needs a trainer (Deps.trainer)"
         return self.trainer
+
+    def need_retrains(self) -> Retrains:
+        assert self.retrains is not None, "this step needs the background retrains (Deps.retrains)"
+        return self.retrains
 
     def need_triggers(self) -> TriggerCheck:
         assert self.triggers is not None, "this step needs the triggers (Deps.triggers)"

@@ -44,8 +44,9 @@ def _suppressed(d: Deps, r: RolloutView, fired: list[Fired], why: str) -> Outcom
 
 
 def idle(d: Deps, r: RolloutView, policy: PolicyConfig) -> Outcome:
-    """Idle: with a production version to improve on and a trigger firing, start a retrain unless the
-    cooldown or the daily cap holds it back (recorded once as ``controller.suppressed``).
+    """Idle: with a production version to improve on and a trigger firing, start a retrain (the rollout
+    records when, and which controller runs it) unless the cooldown or the daily cap holds it back
+    (recorded once as ``controller.suppressed``).
 
     Uses the registry (``versions``), the triggers, the event log and the clock.
     """
@@ -66,7 +67,9 @@ def idle(d: Deps, r: RolloutView, policy: PolicyConfig) -> Outcome:
         S.RETRAINING,
         "; ".join(f.reason for f in fired),
         champion=champion.version,
-        data=RolloutData(triggers=tuple(f.kind for f in fired)),
+        data=RolloutData(
+            triggers=tuple(f.kind for f in fired), retrain_started=d.clock(), retrain_by=d.actor
+        ),
         payload={"triggers": [{"kind": f.kind, **f.details} for f in fired]},
     )
     return Outcome(moved)

@@ -9,6 +9,7 @@ fakes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -91,6 +92,24 @@ class Trainer(Protocol):
 
     def __call__(self, name: str, policy: PolicyConfig) -> Trained:
         """The challenger; raises whatever broke (the retrain step records it)."""
+        ...
+
+
+class Retrains(Protocol):
+    """Retrains running in the background, at most one per model, kept by the controller across passes (a
+    retrain outlasts the pass that started it, so the other models are still watched meanwhile)."""
+
+    def start(self, name: str, policy: PolicyConfig, train: Trainer) -> Future[Trained]:
+        """Start ``train(name, policy)`` in the background; ConflictError when one already runs for it."""
+        ...
+
+    def job(self, name: str) -> Future[Trained] | None:
+        """The model's retrain this controller started and has not collected, or None (it started none, or
+        it is not the process that did)."""
+        ...
+
+    def collect(self, name: str) -> None:
+        """Forget the model's finished retrain once its outcome is recorded."""
         ...
 
 

@@ -13,9 +13,10 @@ from mlfactory.dashboard.app import ViewerDep, project
 from mlfactory.dashboard.plots import versions_figure
 from mlfactory.dashboard.render import render
 from mlfactory.entities import PRODUCTION, ModelVersion
+from mlfactory.project import Project
+from mlfactory.project.views import Page
 
 router = APIRouter()
-ALIAS_KINDS = ("model.registered", "alias.set", "alias.rollback", "alias.removed")
 METRIC_COLUMNS = 4  # holdout metrics shown per version in the table
 
 
@@ -28,6 +29,16 @@ def numeric_keys(versions: list[ModelVersion]) -> list[str]:
         if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
     }
     return sorted(keys)
+
+
+def shown_version(opened: Project, name: str, page: Page[ModelVersion], wanted: int | None) -> ModelVersion:
+    """The version shown in full: the one asked for, else production, else the newest; taken from the page
+    when it is on it (the page's versions are full records), else read once."""
+    if wanted is None:
+        newest = page if page.offset == 0 and page.items else opened.versions_page(name, limit=1)
+        return newest.items[0]
+    on_page = [v for v in page.items if v.version == wanted]
+    return on_page[0] if on_page else opened.version(f"{name}/{wanted}")
 
 
 @router.get("/models", response_class=HTMLResponse)
@@ -52,9 +63,9 @@ def model(
     opened = project(request)
     page = opened.versions_page(name, offset=offset, limit=limit)
     aliases = opened.aliases(name)
-    chosen = opened.version(f"{name}/{version or aliases.get(PRODUCTION) or page.items[0].version}")
+    chosen = shown_version(opened, name, page, version or aliases.get(PRODUCTION))
     keys = numeric_keys(page.items)
-    timeline = opened.events_page(model=name, kinds=ALIAS_KINDS, offset=history_offset, limit=20)
+    timeline = opened.timeline_page(name, offset=history_offset, limit=20)
     return render(
         request,
         viewer,

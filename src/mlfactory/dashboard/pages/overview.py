@@ -1,24 +1,81 @@
-"""The overview: the maturity level with its evidence, what is live per model, alerts and newest events."""
+"""The overview: the maturity level with its evidence, what is live per model, alerts and newest events.
+
+A load reads the prediction log once (:meth:`Project.live_traffic`: one DuckDB connection, one scan grouped
+by model, version and route, covering the last hour and every running canary since it started) and each
+model's last decision through the event log's (model, time) index, so its cost does not grow with the number
+of models or events.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from mlfactory.dashboard.access import Viewer
 from mlfactory.dashboard.app import ViewerDep, project
-from mlfactory.dashboard.live import all_live
+from mlfactory.dashboard.live import DECISIONS, TRAFFIC_WINDOW_S, ModelLive, Routes
 from mlfactory.dashboard.plots import traffic_figure
 from mlfactory.dashboard.render import render
+from mlfactory.entities import PRODUCTION
+from mlfactory.project.views import CANARY_ROUTE, CanaryProgress
+
+if TYPE_CHECKING:
+    from mlfactory.project import Project
+    from mlfactory.project.views import RouteTable
 
 router = APIRouter()
 ALERT_KINDS = ("monitor.alert",)
 NEWEST = 10  # events the overview lists
 
 
+def _progress(opened: Project, table: RouteTable, started: datetime | None, rows: int) -> CanaryProgress:
+    rules = opened.rollout_rules(table.model)
+    return CanaryProgress(
+        model=table.model,
+        version=int(table.canary or 0),
+        weight=table.canary_weight,
+        started=started,
+        rows=rows,
+        min_rows=rules.min_canary_rows if rules is not None else None,
+    )
+
+
+def models_live(opened: Project) -> list[ModelLive]:
+    """Every registered model, by name, as it serves now (a :class:`~mlfactory.dashboard.live.ModelLive`
+    each)."""
+    live = Routes.read(opened)
+    canaries = {
+        (n, int(live.tables[n].canary or 0), CANARY_ROUTE): s for n, s in live.starts.items() if s is not None
+    }
+    traffic = opened.live_traffic(seconds=TRAFFIC_WINDOW_S, starts=canaries)
+    canary_rows = {group[0]: traffic.rows_since.get(group, 0) for group in canaries}
+    last = opened.metadata.latest_events(list(live.tables), DECISIONS)
+    return [
+        ModelLive(
+            name=n,
+            aliases=t.aliases,
+            production=t.aliases.get(PRODUCTION),
+            canary=_progress(opened, t, live.starts[n], canary_rows.get(n, 0)) if n in live.starts else None,
+            ab=t.ab,
+            sticky_key=t.key,
+            shadow=t.shadow,
+            traffic_percent=t.traffic_percent,
+            managed=n in live.rollouts,
+            state=live.state(n),
+            paused=live.paused(n),
+            last_decision=last.get(n),
+            traffic=traffic.routes.get(n, []),
+        )
+        for n, t in live.tables.items()
+    ]
+
+
 def _live_context(request: Request) -> dict[str, object]:
     opened = project(request)
-    models = all_live(opened)
+    models = models_live(opened)
     return {
         "models": models,
         "traffic_plot": traffic_figure(models),

@@ -3,9 +3,9 @@
 With ``server.token`` set, the readiness probes (``/readyz``; ``/v2/health/ready`` in the V2 router) still
 answer without it, since Kubernetes' probes carry no token, but then say only whether the server is ready
 and, when not, a generic reason: the full status (versions, routes, load failures with their messages, the
-online store's address) needs the token. ``/metrics`` needs the token (Prometheus sends it with
-``authorization: {credentials: ...}`` or ``bearer_token``): its series name the models, versions and routes
-and carry the monitoring figures.
+online store's address, the prediction log's write health) needs the token. ``/metrics`` needs the token
+(Prometheus sends it with ``authorization: {credentials: ...}`` or ``bearer_token``): its series name the
+models, versions and routes and carry the monitoring figures.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from mlfactory.server import deps
+from mlfactory.stores.predictions.writer import WriteHealth
 
 router = APIRouter(tags=["health"])
 
@@ -40,15 +41,33 @@ def probe_answer(status: dict[str, Any]) -> dict[str, Any]:
     return {"ready": False, "reason": reason}
 
 
+def log_health(health: WriteHealth) -> dict[str, Any]:
+    """The prediction log's part of the full status. Its outage never makes the server unready: predictions
+    are still answered while the rows wait in memory."""
+    return {
+        "ok": health.ok,
+        "failing_since": health.failing_since.isoformat() if health.failing_since else None,
+        "error": health.error,
+        "failed_writes": health.failed_writes,
+        "held_rows": health.held_rows,
+        "dropped_rows": health.dropped_rows,
+    }
+
+
 @router.get(
     "/readyz",
     summary="Ready only when every served model is loaded and, when one looks features up, the online "
-    "store answers; lists load failures (with a token configured, only to requests carrying it)",
+    "store answers; lists load failures and the prediction log's write health (with a token configured, "
+    "only to requests carrying it)",
 )
 async def readyz(request: Request) -> Response:
     status = await asyncio.to_thread(deps.runtime(request).readiness)
-    body = status if await deps.may_view(request) else probe_answer(status)
-    return deps.json_response(body, 200 if status["ready"] else 503)
+    if not await deps.may_view(request):
+        return deps.json_response(probe_answer(status), 200 if status["ready"] else 503)
+    plog = deps.prediction_log(request)
+    if plog is not None:
+        status["prediction_log"] = log_health(plog.health())
+    return deps.json_response(status, 200 if status["ready"] else 503)
 
 
 @router.get(

@@ -25,6 +25,18 @@ from mlfactory.entities import (
 )
 
 T = TypeVar("T")
+
+
+def json_set(document: Any, path: str) -> bool:
+    """Whether a JSON document sets the dotted ``path``: present, and neither null nor an empty string, list
+    or object (as the SQL store answers it)."""
+    for key in path.split("."):
+        if not isinstance(document, dict) or key not in document:
+            return False
+        document = document[key]
+    return document is not None and document not in ("", [], {})
+
+
 # event kinds that change what a model routes: routing_state's revision is the newest of them
 ROUTING_KINDS = ("alias.", "routing.")
 
@@ -131,3 +143,27 @@ class MemoryBase:
             ]
             page = newest[offset : offset + limit] if limit else newest[offset:]
             return copied(page if newest_first else page[::-1])
+
+    def latest_events(self, models: Sequence[str], kinds: Sequence[str]) -> dict[str, Event]:
+        wanted, out = set(models), {}  # type: set[str], dict[str, Event]
+        with self._lock:
+            for e in sorted(self._events, key=lambda e: (e.time, e.id)):
+                if e.model in wanted and (not kinds or e.kind in kinds):
+                    out[e.model] = e
+            return copied(out)
+
+    def kinds_seen(
+        self,
+        kinds: Sequence[str],
+        *,
+        actor_prefix: str | None = None,
+        payload_set: Sequence[str] = (),
+    ) -> set[str]:
+        with self._lock:
+            return {
+                e.kind
+                for e in self._events
+                if e.kind in kinds
+                and (actor_prefix is None or e.actor.startswith(actor_prefix))
+                and (not payload_set or any(json_set(e.payload, p) for p in payload_set))
+            }

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlfactory.entities import DatasetVersion, ModelVersion, VersionStatus
+from mlfactory.entities import DatasetVersion, Event, ModelVersion, VersionStatus
 from mlfactory.errors import NotFoundError
-from mlfactory.stores.memory.base import MemoryBase, copied, now
-from mlfactory.stores.metadata.registry import model_version
+from mlfactory.stores.memory.base import MemoryBase, copied, json_set, now
+from mlfactory.stores.metadata.registry import TIMELINE_KINDS, model_version
 
 
 class MemoryCatalog(MemoryBase):
@@ -152,6 +152,28 @@ class MemoryCatalog(MemoryBase):
             versions = self._versions.get(name, [])
             return self._with_aliases(versions[-1]) if versions else None
 
+    def model_versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> list[ModelVersion]:
+        with self._lock:
+            versions = self._versions.get(name, [])
+            if not versions:
+                raise NotFoundError(self._unknown_model(name))
+            newest = versions[::-1][offset : offset + limit]
+            return [self._with_aliases(v) for v in newest]
+
+    def model_timeline(self, name: str, *, offset: int = 0, limit: int = 20) -> list[Event]:
+        with self._lock:
+            timeline = [e for e in self._events if e.model == name and e.kind in TIMELINE_KINDS]
+            timeline.sort(key=lambda e: (e.time, e.id), reverse=True)
+            return copied(timeline[offset : offset + limit])
+
     def list_model_names(self) -> list[str]:
         with self._lock:
             return sorted(n for n, vs in self._versions.items() if vs)
+
+    def any_version_with_lineage(self) -> bool:
+        with self._lock:
+            return any(
+                v["run_id"] is not None and json_set(v["lineage"], "dataset")
+                for vs in self._versions.values()
+                for v in vs
+            )

@@ -9,9 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 from mlfactory.entities import Metric, Run, RunClause, RunStatus
-from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.errors import NotFoundError
 from mlfactory.stores.memory.base import MemoryBase, RunRow, copied, now
-from mlfactory.stores.metadata.runs import check_run_sort
+from mlfactory.stores.metadata.runs import METRIC_SORT, check_most, check_run_sort, resolve_run_id
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -29,6 +29,15 @@ def _latest(metrics: list[Metric]) -> dict[str, float]:
     for m in sorted(metrics, key=lambda m: m.step):  # stable: among equal steps the last logged wins
         latest[m.key] = m.value
     return latest
+
+
+def _cut(values: list[Metric], most: int | None) -> list[Metric]:
+    """At most ``most`` values: every ``ceil((n - 1) / (most - 1))``-th from the first, and the last (the
+    rule :meth:`~mlfactory.stores.metadata.runs.RunsStore.metric_histories` states)."""
+    if most is None or len(values) <= most:
+        return values
+    every = -(-(len(values) - 1) // (most - 1))
+    return [m for i, m in enumerate(values) if i % every == 0 or i == len(values) - 1]
 
 
 def _coerce(raw: str, current: Any) -> Any:
@@ -61,9 +70,19 @@ def holds(run: Run, clause: RunClause) -> bool:
         return False
 
 
+def _by_metric(runs: list[Run], metric: str, descending: bool) -> list[Run]:
+    """Runs given newest first ordered by their latest ``metric`` (ties keep that order), those without it
+    last."""
+    having = sorted(
+        (r for r in runs if metric in r.metrics), key=lambda r: r.metrics[metric], reverse=descending
+    )
+    return having + [r for r in runs if metric not in r.metrics]
+
+
 def _ordered(runs: list[Run], sort: str, descending: bool) -> list[Run]:
     """Runs given newest first (ties by id) in the order the SQL stores give them for ``sort``."""
-    check_run_sort(sort)
+    if check_run_sort(sort).startswith(METRIC_SORT):
+        return _by_metric(runs, sort.removeprefix(METRIC_SORT), descending)
     if sort == "started":
         return runs if descending else sorted(sorted(runs, key=lambda r: r.id), key=lambda r: r.started_at)
     key: Callable[[Run], str] = (lambda r: r.name) if sort == "name" else (lambda r: r.status.value)
@@ -139,17 +158,19 @@ class MemoryRuns(MemoryBase):
         return [replace(copied(r.run), metrics=_latest(r.metrics), artifacts=dict(r.artifacts)) for r in rows]
 
     def get_run(self, run_id: str) -> Run:
+        return self.get_runs([run_id])[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         with self._lock:
-            if run_id in self._runs:
-                return self._loaded([self._runs[run_id]])[0]
-            rows = [r for i, r in self._runs.items() if i.startswith(run_id)]
-            if len(rows) > 1:
-                raise ConflictError(
-                    f"run id prefix '{run_id}' matches {len(rows)} runs; give more characters"
-                )
-            if not rows:
-                raise NotFoundError(f"no run '{run_id}'; `mlfactory runs list` shows them")
-            return self._loaded(rows)[0]
+            named = {
+                given: resolve_run_id(given, [given] if given in self._runs else self._ids_starting(given))
+                for given in run_ids
+            }
+            loaded = {r.id: r for r in self._loaded([self._runs[i] for i in set(named.values())])}
+        return [loaded[named[given]] for given in run_ids]
+
+    def _ids_starting(self, prefix: str) -> list[str]:
+        return [i for i in self._runs if i.startswith(prefix)]
 
     def _select(self, name: str | None, status: RunStatus | None, ids: set[str] | None) -> list[Run]:
         rows = [
@@ -194,7 +215,18 @@ class MemoryRuns(MemoryBase):
         return _page(_ordered(runs, sort, descending), offset, limit)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self.metric_histories([run_id], [key])[run_id][key]
+
+    def metric_histories(
+        self, run_ids: Sequence[str], keys: Sequence[str], *, most: int | None = None
+    ) -> dict[str, dict[str, list[Metric]]]:
+        check_most(most)
         with self._lock:
-            row = self._runs.get(run_id)
-            values = [m for m in row.metrics if m.key == key] if row else []
-        return sorted(values, key=lambda m: m.step)
+            logged = {r: list(self._runs[r].metrics) if r in self._runs else [] for r in run_ids}
+        return {
+            run_id: {
+                key: _cut(sorted((m for m in values if m.key == key), key=lambda m: m.step), most)
+                for key in keys
+            }
+            for run_id, values in logged.items()
+        }

@@ -76,3 +76,44 @@ class EventsStore(ABC):
         Raises:
             StoreUnavailableError: the store cannot be reached.
         """
+
+    @abstractmethod
+    def kinds_seen(
+        self,
+        kinds: Sequence[str],
+        *,
+        actor_prefix: str | None = None,
+        payload_set: Sequence[str] = (),
+    ) -> set[str]:
+        """Which of ``kinds`` the log holds at least one event of (what a summary such as the maturity level
+        needs): an existence test per kind in the database, stopping at the first matching event and
+        handing back no event. A kind never written is a scan of the event table inside the database.
+
+        Args:
+            kinds: the event kinds to look for.
+            actor_prefix: only events by an actor whose name starts with this (``controller:``).
+            payload_set: only events whose payload sets at least one of these dotted paths (``to.canary``):
+                present, and neither null nor an empty string, list or object.
+
+        Returns:
+            The kinds found among ``kinds``.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def latest_events(self, models: Sequence[str], kinds: Sequence[str]) -> dict[str, Event]:
+        """Each model's newest event of ``kinds`` (by time, then id), read through the log's (model, time)
+        index: one indexed step per model, however long the log.
+
+        Args:
+            models: the models to look up.
+            kinds: the event kinds that count (all kinds when empty).
+
+        Returns:
+            Model -> its newest such event; models without one are left out.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """

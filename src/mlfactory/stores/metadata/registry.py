@@ -7,7 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from mlfactory.entities import Lineage, ModelVersion, Signature, VersionStatus, gates_from_json
+from mlfactory.entities import Event, Lineage, ModelVersion, Signature, VersionStatus, gates_from_json
+
+TIMELINE_KINDS = ("model.registered", "alias.set", "alias.rollback", "alias.removed")
+"""The events of a model's timeline: its registrations and its aliases' moves."""
 
 
 def model_version(row: Mapping[str, Any], created_at: datetime, aliases: Sequence[str] = ()) -> ModelVersion:
@@ -125,11 +128,56 @@ class RegistryStore(ABC):
         """
 
     @abstractmethod
+    def model_versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> list[ModelVersion]:
+        """One page of a model's versions with their aliases, newest first, cut by the store: one read of
+        the page's rows and one of the model's aliases, whatever the length of its history.
+
+        Args:
+            name: the model.
+            offset: how many of the newest versions to skip.
+            limit: the most versions returned.
+
+        Returns:
+            The versions, highest number first; empty past the oldest.
+
+        Raises:
+            NotFoundError: the model has no version (the message lists the registered names).
+            StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def model_timeline(self, name: str, *, offset: int = 0, limit: int = 20) -> list[Event]:
+        """One page of a model's registrations and alias moves (:data:`TIMELINE_KINDS`), newest first (by
+        time, then by id), read through the events' (model, time) index: the page costs the model's newest
+        events, not the whole log.
+
+        Args:
+            name: the model.
+            offset: how many of the newest timeline events to skip.
+            limit: the most events returned.
+
+        Returns:
+            The events; empty for a model without any (not an error).
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
     def list_model_names(self) -> list[str]:
         """The registered models.
 
         Returns:
             Names with at least one version, sorted.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def any_version_with_lineage(self) -> bool:
+        """Whether some registered version, of any model, records the run that trained it and the dataset
+        version it was trained on (an existence test, not a read of the versions).
 
         Raises:
             StoreUnavailableError: the store cannot be reached.

@@ -7,16 +7,41 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlfactory.entities import Metric, Run, RunClause, RunStatus
-from mlfactory.errors import ConfigError
+from mlfactory.errors import ConfigError, ConflictError, NotFoundError
 
-RUN_SORTS = ("started", "name", "status")  # what a page of runs may be ordered by
+RUN_SORTS = ("started", "name", "status")  # what a page of runs may be ordered by, besides metrics.KEY
+METRIC_SORT = "metrics."  # ``metrics.KEY``: by the latest value of the metric KEY, runs without it last
 
 
 def check_run_sort(sort: str) -> str:
     """``sort`` when runs can be ordered by it; a ConfigError naming the orders otherwise."""
-    if sort not in RUN_SORTS:
-        raise ConfigError(f"runs sort by one of {', '.join(RUN_SORTS)}, not '{sort}'")
+    if sort not in RUN_SORTS and not (sort.startswith(METRIC_SORT) and sort != METRIC_SORT):
+        raise ConfigError(f"runs sort by one of {', '.join(RUN_SORTS)} or metrics.KEY, not '{sort}'")
     return sort
+
+
+def check_most(most: int | None) -> int | None:
+    """``most`` when a history may be cut to it (None: keep every value); a ConfigError otherwise."""
+    if most is not None and most < 2:
+        raise ConfigError(f"a metric history keeps at least 2 values (its first and last), not {most}")
+    return most
+
+
+def resolve_run_id(given: str, matching: Sequence[str]) -> str:
+    """The run ``given`` names, from the stored ids starting with it: itself when it is one, else the only
+    one.
+
+    Raises:
+        NotFoundError: no stored id starts with ``given``.
+        ConflictError: several do and none is ``given`` exactly.
+    """
+    if given in matching:
+        return given
+    if not matching:
+        raise NotFoundError(f"no run '{given}'; `mlfactory runs list` shows them")
+    if len(matching) > 1:
+        raise ConflictError(f"run id prefix '{given}' matches {len(matching)} runs; give more characters")
+    return matching[0]
 
 
 class RunsStore(ABC):
@@ -86,7 +111,9 @@ class RunsStore(ABC):
         Raises:
             StoreUnavailableError: the store cannot be reached.
 
-        Guarantees: all values or none are stored (atomic).
+        Guarantees: all values or none are stored (atomic), and the run's latest values (what
+        :meth:`get_run` and the lists show, and ``metrics.*`` clauses compare) change in the same
+        transaction.
         """
 
     @abstractmethod
@@ -132,6 +159,25 @@ class RunsStore(ABC):
         """
 
     @abstractmethod
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        """Many runs at once, each as :meth:`get_run` gives it (params, tags, latest metric values,
+        artifacts), read in a few queries whatever their number (what a comparison of runs loads).
+
+        Args:
+            run_ids: full ids or prefixes of exactly one run's id; a run named twice comes twice.
+
+        Returns:
+            The runs, one per given id, in the given order.
+
+        Raises:
+            NotFoundError: no run id starts with one of ``run_ids`` (the message names it).
+            ConflictError: one prefix matches several runs and none exactly.
+            StoreUnavailableError: the store cannot be reached.
+
+        Guarantees: one run per given id, in the given order; each as :meth:`get_run` gives it alone.
+        """
+
+    @abstractmethod
     def list_runs(
         self,
         *,
@@ -152,8 +198,9 @@ class RunsStore(ABC):
             limit: at most this many (the first in the order).
             ids: only runs with these ids.
             offset: skip this many of the ordered runs first (a page's start).
-            sort: ``started`` (the default), ``name`` or ``status``; ties by start time, newest first, then
-                id (names and statuses compare in the database's collation).
+            sort: ``started`` (the default), ``name``, ``status`` or ``metrics.KEY`` (the latest value of
+                KEY; runs without it come last either way); ties by start time, newest first, then id (names
+                and statuses compare in the database's collation).
             descending: the largest first (for ``started``: the newest).
 
         Returns:
@@ -186,8 +233,9 @@ class RunsStore(ABC):
             status: only runs in this status.
             limit: at most this many (the first matching in the order).
             offset: skip this many of the ordered runs first (a page's start).
-            sort: ``started`` (the default), ``name`` or ``status``; ties by start time, newest first, then
-                id (names and statuses compare in the database's collation).
+            sort: ``started`` (the default), ``name``, ``status`` or ``metrics.KEY`` (the latest value of
+                KEY; runs without it come last either way); ties by start time, newest first, then id (names
+                and statuses compare in the database's collation).
             descending: the largest first (for ``started``: the newest).
 
         Returns:
@@ -211,4 +259,30 @@ class RunsStore(ABC):
 
         Raises:
             StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def metric_histories(
+        self, run_ids: Sequence[str], keys: Sequence[str], *, most: int | None = None
+    ) -> dict[str, dict[str, list[Metric]]]:
+        """The logged values of several metrics of several runs, read in one query per 500 runs, each series
+        cut by the store to at most ``most`` values (what a chart of them shows) instead of every step.
+
+        Args:
+            run_ids: the runs' full ids.
+            keys: the metrics' names.
+            most: at most this many values per run and key: all of a series that has no more, else every
+                ``ceil((n - 1) / (most - 1))``-th of its ``n`` values from the first, and the last (evenly
+                spread, first and last kept). None keeps every value.
+
+        Returns:
+            run id -> key -> values by step (then in logging order), for every given run and key (an empty
+            list for an unknown run or key).
+
+        Raises:
+            ConfigError: ``most`` is under 2.
+            StoreUnavailableError: the store cannot be reached.
+
+        Guarantees: the same values, in the same order, as :meth:`metric_history` for each run and key (when
+        ``most`` is None); a cut series still holds its first and last value.
         """

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,11 +16,36 @@ import pyarrow as pa
 from mlfactory.stores.fs import StorageLocation, open_location
 from mlfactory.stores.predictions.layout import BASE_COLUMNS, connect, request_id_time
 from mlfactory.stores.predictions.tree import LISTING_ATTEMPTS, LogTree, SegmentRef
+from mlfactory.stores.predictions.window import latencies, traffic_aggregates
 
 T = TypeVar("T")
 
 if TYPE_CHECKING:
     from mlfactory.stores.metadata import MetadataStore
+
+
+Group = tuple[str, int, str]  # (model, version, route)
+
+
+@dataclass(frozen=True)
+class GroupTraffic:
+    """What one version of a model answered on one route in a time window, from the log.
+
+    Attributes:
+        model, version, route: the group.
+        rows: rows it answered in the window (0 when it answered only before the window, see ``rows_since``).
+        latencies: ``latency_p50_ms``, ``latency_p95_ms`` and ``latency_p99_ms`` over the window's rows.
+        error_rate: the share of failed rows (None when the log records answered rows only).
+        rows_since: rows it answered since the start asked for it (0 when none was asked).
+    """
+
+    model: str
+    version: int
+    route: str
+    rows: int
+    latencies: dict[str, float | None] = field(default_factory=dict)
+    error_rate: float | None = None
+    rows_since: int = 0
 
 
 class PredictionReader:
@@ -128,6 +154,50 @@ class PredictionReader:
             return con.execute(sql, params).df()
 
         return self.read(model, since, until, run, pd.DataFrame({c: [] for c in BASE_COLUMNS}))
+
+    def traffic(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        model: str | None = None,
+        starts: Mapping[Group, datetime] | None = None,
+    ) -> list[GroupTraffic]:
+        """Per (model, version, route), ordered so: rows, latency percentiles and error rate in
+        [since, until), and the rows each group of ``starts`` answered since its own start (such as a canary
+        since it went live, earlier or later than ``since``), in one DuckDB scan on one connection.
+
+        Args:
+            since, until: the window.
+            model: only this model's rows (every model's when None).
+            starts: groups whose rows since a moment of their own are counted too.
+        """
+        starts = starts or {}
+        earliest = min([since, *starts.values()])
+        older = earliest < since  # the scan reaches before the window: the window's figures filter it
+        only = "FILTER (WHERE time >= $window)" if older else ""
+        parts, params = [], {"since": earliest, "until": until}  # type: list[str], dict[str, Any]
+        for i, ((m, version, route), start) in enumerate(starts.items()):
+            parts.append(f"(model = $m{i} AND version = $v{i} AND route = $r{i} AND time >= $s{i})")
+            params |= {f"m{i}": m, f"v{i}": version, f"r{i}": route, f"s{i}": start}
+        params |= ({"window": since} if older else {}) | ({"model": model} if model is not None else {})
+        where = "time >= $since AND time < $until" + (" AND model = $model" if model is not None else "")
+
+        def run(con: duckdb.DuckDBPyConnection, files: list[SegmentRef]) -> list[GroupTraffic]:
+            source = self.source(con, files)
+            columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+            rows = con.execute(
+                f"SELECT model, version, route, {traffic_aggregates(columns, only)}, "
+                f"count(*) FILTER (WHERE {' OR '.join(parts) or 'FALSE'}) FROM {source} WHERE {where} "
+                "GROUP BY model, version, route ORDER BY model, version, route",
+                params,
+            ).fetchall()
+            return [
+                GroupTraffic(m, int(v), r, int(n), latencies(pct), None if e is None else float(e), int(c))
+                for m, v, r, n, pct, e, c in rows
+            ]
+
+        return self.read(model, earliest, until, run, [])
 
     def wait_for(self, request_ids: Sequence[str], *, timeout: float = 30.0) -> bool:
         """Wait until every id is in a written segment (rows another process logged); False on timeout."""

@@ -13,15 +13,41 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from mlfactory.errors import ConfigError
-from mlfactory.stores.predictions.layout import INPUT_PREFIX, connect
+from mlfactory.stores.fs import StorageLocation
+from mlfactory.stores.predictions.layout import INPUT_PREFIX, connect, parquet_source
 
 CHUNK_ROWS = 65_536
+PART_ROWS = 1_000_000  # rows of files per slice a worker reads (see LogWindow.parts)
 PERCENTILES = (0.5, 0.95, 0.99)
+ERROR_NOTE = (
+    "the prediction log records answered rows only, so the error rate is not known from it (see the "
+    "server's /metrics for failed requests)"
+)
+
+
+def traffic_aggregates(columns: Sequence[str], only: str = "") -> str:
+    """The SQL aggregates every traffic summary of the log reports per group, in this order: rows, latency
+    percentiles (:data:`PERCENTILES`, one list) and the error rate (NULL when the log's ``columns`` record no
+    errors). ``only`` (a ``FILTER (WHERE ...)`` clause, or empty) restricts them to some of a group's rows.
+    """
+    error = f"avg(CASE WHEN error IS NULL THEN 0 ELSE 1 END) {only}" if "error" in columns else "NULL"
+    return f"count(*) {only}, quantile_cont(latency_ms, {list(PERCENTILES)}) {only}, {error}"
+
+
+def latencies(percentiles: Sequence[float | None] | None) -> dict[str, float | None]:
+    """The latency percentiles of :func:`traffic_aggregates` by name (``latency_p50_ms`` ...), None where a
+    group had no latency."""
+    values = list(percentiles or [None] * len(PERCENTILES))
+    return {
+        f"latency_p{int(q * 100)}_ms": None if v is None else float(v)
+        for q, v in zip(PERCENTILES, values, strict=True)
+    }
 
 
 class LogSource(Protocol):
@@ -91,6 +117,10 @@ class Window:
 class LogWindow:
     """One window of one model's log rows, queried once and read per (version, route) group.
 
+    A window is a filter over the log's files (a count window's ``last`` rows become the rows at or after
+    the newest ``last``-th one), so each group can be read in :class:`LogPart` slices of its files, one at
+    a time here or side by side on workers (:func:`read_part`), and give the same rows.
+
     Args:
         log: the prediction log (see :class:`LogSource`).
         model: the model name.
@@ -102,24 +132,42 @@ class LogWindow:
         self.model, self.window = model, window
         self.since, self.until = window.bounds(now)
         self.files = log.files(model, self.since, self.until)
-        self.con = connect()
+        # a model without log files has nothing to query: no connection (opening one costs tens of ms)
+        self._con: duckdb.DuckDBPyConnection | None = connect() if self.files else None
         self.columns: list[str] = []
-        self._win, self._params = "", []
+        self.cutoff: tuple[Any, ...] | None = None
+        self._where = _bucket(log)
+        self._win, self._params = "", []  # type: str, list[Any]
         if self.files:
-            source = log.source(self.con, self.files)
-            self.columns = [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-            where, params = ["model = ?"], [model]  # type: list[str], list[Any]
-            if self.since is not None:
-                where += ["time >= ?", "time < ?"]
-                params += [self.since, self.until]
-            sql = f"SELECT * FROM {source} WHERE {' AND '.join(where)}"
+            self._source = log.source(self.con, self.files)
+            self.columns = [
+                r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {self._source}").fetchall()
+            ]
             if window.last is not None:
-                sql += f" ORDER BY time DESC, request_id DESC LIMIT {int(window.last)}"
-            self._win, self._params = sql, params
+                self.cutoff = self._cutoff(window.last)
+            where, self._params = _filter(model, self.since, self.until, self.cutoff)
+            self._win = f"SELECT * FROM {self._source} WHERE {where}"
+
+    def _cutoff(self, last: int) -> tuple[Any, ...] | None:
+        """The ``last``-th newest row's (time, request_id, route), or None when the log holds fewer rows.
+        Rows at or after it are the window (route breaks the tie of a request answered on two routes)."""
+        row = self.con.execute(
+            f"SELECT time, request_id, route FROM {self._source} WHERE model = ? "
+            f"ORDER BY time DESC, request_id DESC, route DESC LIMIT 1 OFFSET {int(last) - 1}",
+            [self.model],
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The window's DuckDB connection (only a window with files has one; nothing reads an empty one)."""
+        assert self._con is not None, "a window without log files has no connection"
+        return self._con
 
     def close(self) -> None:
-        """Close the window's DuckDB connection."""
-        self.con.close()
+        """Close the window's DuckDB connection, if it opened one."""
+        if self._con is not None:
+            self._con.close()
 
     def __enter__(self) -> LogWindow:
         return self
@@ -138,15 +186,13 @@ class LogWindow:
         if not self.files:
             return []
         has_error = "error" in self.columns
-        err = ", avg(CASE WHEN error IS NULL THEN 0 ELSE 1 END)" if has_error else ", NULL"
         rows = self.con.execute(
-            f"WITH win AS ({self._win}) SELECT version, route, count(*), min(time), max(time), "
-            f"quantile_cont(latency_ms, {list(PERCENTILES)}), avg(latency_ms){err} "
-            "FROM win GROUP BY version, route ORDER BY version, route",
+            f"WITH win AS ({self._win}) SELECT version, route, {traffic_aggregates(self.columns)}, "
+            "min(time), max(time), avg(latency_ms) FROM win GROUP BY version, route ORDER BY version, route",
             self._params,
         ).fetchall()
         out = []
-        for version, route, n, first, last, pct, mean, error_rate in rows:
+        for version, route, n, pct, error_rate, first, last, mean in rows:
             span = (self.until - self.since).total_seconds() if self.since else (last - first).total_seconds()
             out.append(
                 {
@@ -157,39 +203,154 @@ class LogWindow:
                     "last": last,
                     "span_seconds": span,
                     "throughput_rps": n / span if span > 0 else None,
-                    **{
-                        f"latency_p{int(q * 100)}_ms": float(v)
-                        for q, v in zip(PERCENTILES, pct or [], strict=False)
-                    },
+                    **latencies(pct),
                     "latency_mean_ms": float(mean) if mean is not None else None,
                     "error_rate": None if error_rate is None else float(error_rate),
-                    "error_note": None
-                    if has_error
-                    else "the prediction log records answered rows only, so the "
-                    "error rate is not known from it (see the server's /metrics for failed requests)",
+                    "error_note": None if has_error else ERROR_NOTE,
                 }
             )
         return out
 
+    def parts(
+        self, version: int, route: str, columns: list[str], part_rows: int | None = None
+    ) -> list[LogPart]:
+        """The group's rows as slices of the window's files, in the files' order: consecutive files until
+        they hold ``part_rows`` rows (by their Parquet footers, every model's and route's rows counted), so
+        the slices depend on the files alone, never on who reads them.
+
+        Args:
+            version, route: the group.
+            columns: the model's input columns (without the prefix); those the log lacks are left out.
+            part_rows: rows of files per slice (default :data:`PART_ROWS`).
+        """
+        if not self.files:
+            return []
+        part_rows = part_rows or PART_ROWS
+        wanted = ["request_id", "prediction", "probabilities", *[INPUT_PREFIX + c for c in columns]]
+        cols = tuple(c for c in wanted if c in self.columns)
+        quoted = ", ".join("'" + str(f).replace("'", "''") + "'" for f in self.files)
+        sizes = dict(
+            self.con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata([{quoted}])").fetchall()
+        )
+        parts: list[LogPart] = []
+        batch: list[str] = []
+        rows = 0
+        for f in map(str, self.files):
+            batch.append(f)
+            rows += int(sizes.get(f, 0))
+            if rows >= part_rows:
+                parts.append(self._part(batch, version, route, cols))
+                batch, rows = [], 0
+        if batch:
+            parts.append(self._part(batch, version, route, cols))
+        return parts
+
+    def _part(self, files: list[str], version: int, route: str, columns: tuple[str, ...]) -> LogPart:
+        protocol, options = self._where
+        return LogPart(
+            files=tuple(files),
+            protocol=protocol,
+            storage_options=options,
+            model=self.model,
+            version=version,
+            route=route,
+            since=self.since,
+            until=self.until if self.since is not None else None,
+            cutoff=self.cutoff,
+            columns=columns,
+        )
+
     def chunks(
         self, version: int, route: str, columns: list[str], chunk_rows: int = CHUNK_ROWS
     ) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
-        """The group's rows as (frame, probabilities) chunks: inputs under their own names plus
-        ``request_id`` and ``prediction``; probabilities as a ``rows x classes`` matrix (None if not
-        logged)."""
-        wanted = ["request_id", "prediction", "probabilities", *[INPUT_PREFIX + c for c in columns]]
-        cols = [c for c in wanted if c in self.columns]
-        select = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
-        reader = self.con.sql(
-            f"WITH win AS ({self._win}) SELECT {select} FROM win WHERE version = ? AND route = ?",
-            params=[*self._params, version, route],
+        """The group's rows as (frame, probabilities) chunks, slice by slice (see :func:`read_part`)."""
+        for part in self.parts(version, route, columns):
+            yield from read_part(part, chunk_rows)
+
+
+@dataclass(frozen=True)
+class LogPart:
+    """Some of a window's files and the filter of one (version, route) group: plain data, so a worker
+    anywhere that reaches the log reads the same rows (:func:`read_part`).
+
+    Attributes:
+        files: local paths or bucket URLs, in the window's order.
+        protocol: the fsspec protocol of the log's bucket (None on a local disk), and
+        storage_options: its filesystem's settings (the project's non-secret ``stores.storage_options``
+            as the backend spells them); credentials come from the reader's environment.
+        model, version, route: the group.
+        since, until: a time window's bounds (None for a count window).
+        cutoff: a count window's oldest (time, request_id, route), or None.
+        columns: the log's columns to read (``request_id``, ``prediction``, ``probabilities``, inputs).
+    """
+
+    files: tuple[str, ...]
+    protocol: str | None
+    storage_options: dict[str, Any]
+    model: str
+    version: int
+    route: str
+    since: datetime | None
+    until: datetime | None
+    cutoff: tuple[Any, ...] | None
+    columns: tuple[str, ...]
+
+
+def read_part(
+    part: LogPart, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
+    """A slice's rows as (frame, probabilities) chunks: inputs under their own names plus ``request_id``
+    and ``prediction``; probabilities as a ``rows x classes`` matrix (None if not logged). A column some of
+    the window's files lack reads as null, as it does over the whole window."""
+    con = connect()
+    try:
+        if part.protocol is not None:
+            con.register_filesystem(fsspec.filesystem(part.protocol, **part.storage_options))
+        source = parquet_source(part.files)
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        select = ", ".join(_quote(c) if c in present else f"NULL AS {_quote(c)}" for c in part.columns)
+        where, params = _filter(part.model, part.since, part.until, part.cutoff)
+        reader = con.sql(
+            f"SELECT {select} FROM {source} WHERE {where} AND version = ? AND route = ?",
+            params=[*params, part.version, part.route],
         ).to_arrow_reader(chunk_rows)
         for batch in reader:
-            proba = _matrix(batch.column("probabilities")) if "probabilities" in cols else None
-            frame = batch.drop_columns(["probabilities"]) if "probabilities" in cols else batch
+            has_proba = "probabilities" in part.columns
+            proba = _matrix(batch.column("probabilities")) if has_proba else None
+            frame = batch.drop_columns(["probabilities"]) if has_proba else batch
             df = frame.to_pandas()
             df.columns = [c.removeprefix(INPUT_PREFIX) for c in df.columns]
             yield df, proba
+    finally:
+        con.close()
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _filter(
+    model: str, since: datetime | None, until: datetime | None, cutoff: tuple[Any, ...] | None
+) -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) of a window's rows of ``model``."""
+    where, params = ["model = ?"], [model]  # type: list[str], list[Any]
+    if since is not None:
+        where += ["time >= ?", "time < ?"]
+        params += [since, until]
+    if cutoff is not None:
+        where.append("(time, request_id, route) >= (?, ?, ?)")
+        params += list(cutoff)
+    return " AND ".join(where), params
+
+
+def _bucket(log: LogSource) -> tuple[str | None, dict[str, Any]]:
+    """The protocol and settings a worker opens the log's bucket with (None on a local disk, or for a
+    stand-in log)."""
+    location = getattr(log, "location", None)
+    if isinstance(location, StorageLocation) and not location.local:
+        protocol = location.fs.protocol
+        return (protocol if isinstance(protocol, str) else protocol[0]), dict(location.fs.storage_options)
+    return None, {}
 
 
 def _matrix(column: pa.Array) -> np.ndarray | None:

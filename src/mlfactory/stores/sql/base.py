@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, exists, insert, or_, select
 
 from mlfactory.entities import (
     Event,
@@ -24,6 +24,16 @@ def _aware(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+EMPTY_JSON = ("", "[]", "{}")  # what a set JSON value is not, as the database renders it to text
+
+
+def json_set(column: ColumnElement[Any], path: str) -> ColumnElement[bool]:
+    """Whether a JSON column sets the dotted ``path``: present, and neither null nor an empty string, list or
+    object (the value as text: ``json_extract`` on SQLite, ``#>>`` on PostgreSQL)."""
+    value = column[tuple(path.split("."))].as_string()
+    return and_(value.is_not(None), value.not_in(EMPTY_JSON))
 
 
 def _event(row: Row[Any]) -> Event:
@@ -109,3 +119,37 @@ class SqlBase:
             rows = c.execute(q).all()
         events = [_event(r) for r in rows]
         return events if newest_first else events[::-1]
+
+    def kinds_seen(
+        self,
+        kinds: Sequence[str],
+        *,
+        actor_prefix: str | None = None,
+        payload_set: Sequence[str] = (),
+    ) -> set[str]:
+        kinds = list(dict.fromkeys(kinds))
+        if not kinds:
+            return set()
+        conditions = []
+        if actor_prefix is not None:
+            conditions.append(t.events.c.actor.startswith(actor_prefix, autoescape=True))
+        if payload_set:
+            conditions.append(or_(*(json_set(t.events.c.payload, p) for p in payload_set)))
+        # one EXISTS per kind in one statement: each stops at its first matching event
+        found = select(*(exists().where(t.events.c.kind == k, *conditions) for k in kinds))
+        with self._tx() as c:
+            row = c.execute(found).one()
+        return {k for k, hit in zip(kinds, row, strict=True) if hit}
+
+    def latest_events(self, models: Sequence[str], kinds: Sequence[str]) -> dict[str, Event]:
+        e = t.events.c
+        newest = select(t.events).order_by(e.time.desc(), e.id.desc()).limit(1)  # ix_events_model_time
+        if kinds:
+            newest = newest.where(e.kind.in_(list(kinds)))
+        out = {}
+        with self._tx() as c:
+            for model in dict.fromkeys(models):
+                row = c.execute(newest.where(e.model == model)).first()
+                if row is not None:
+                    out[model] = _event(row)
+        return out

@@ -20,7 +20,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration of each area's branch. A store whose alembic_version holds exactly these needs no
 # upgrade, so opening it skips importing Alembic (a third of a CLI command's start); a test keeps this set
 # equal to the heads Alembic computes from the migration files.
-HEADS = frozenset({"0003_features", "0004_monitoring", "0005_control", "0006_feedback", "0007_tokens"})
+HEADS = frozenset(
+    {
+        "0003_features",
+        "0004_monitoring",
+        "0005_control",
+        "0006_feedback",
+        "0007_tokens",
+        "0008_latest_metrics",
+    }
+)
 T = TypeVar("T")
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, exists, func, insert, select
 
-from mlfactory.entities import ModelVersion, VersionStatus
+from mlfactory.entities import Event, ModelVersion, VersionStatus
 from mlfactory.errors import NotFoundError
-from mlfactory.stores.metadata.registry import model_version
+from mlfactory.stores.metadata.registry import TIMELINE_KINDS, model_version
 from mlfactory.stores.sql import schema as t
-from mlfactory.stores.sql.base import SqlBase, _aware, now
+from mlfactory.stores.sql.base import SqlBase, _aware, _event, json_set, now
 from mlfactory.stores.sql.engine import retry_on_conflict
 
 
@@ -141,6 +141,37 @@ class RegistryMixin(SqlBase):
             aliases = self._aliases_of(c, name)
             return [_version(r, aliases.get(r._mapping["version"], [])) for r in rows]
 
+    def model_versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> list[ModelVersion]:
+        v = t.model_versions.c
+        page = select(t.model_versions).where(v.name == name).order_by(v.version.desc())
+        with self._tx() as c:
+            rows = c.execute(page.offset(offset).limit(limit)).all()  # the primary key (name, version)
+            if not rows and not c.execute(select(exists().where(v.name == name))).scalar():
+                raise NotFoundError(self._unknown_model(c, name))
+            aliases = self._aliases_of(c, name)
+            return [_version(r, aliases.get(r._mapping["version"], [])) for r in rows]
+
+    def model_timeline(self, name: str, *, offset: int = 0, limit: int = 20) -> list[Event]:
+        e = t.events.c
+        q = (
+            select(t.events)
+            .where(e.model == name, e.kind.in_(TIMELINE_KINDS))
+            .order_by(e.time.desc(), e.id.desc())  # ix_events_model_time, read from its newest end
+            .offset(offset)
+            .limit(limit)
+        )
+        with self._tx() as c:
+            return [_event(r) for r in c.execute(q)]
+
     def list_model_names(self) -> list[str]:
         with self._tx() as c:
             return sorted(n for (n,) in c.execute(select(t.model_versions.c.name).distinct()))
+
+    def any_version_with_lineage(self) -> bool:
+        v = t.model_versions.c
+        with self._tx() as c:
+            return bool(
+                c.execute(
+                    select(exists().where(v.run_id.is_not(None), json_set(v.lineage, "dataset")))
+                ).scalar()
+            )

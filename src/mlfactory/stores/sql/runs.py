@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +27,8 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mlfactory.entities import (
     Metric,
@@ -34,39 +36,63 @@ from mlfactory.entities import (
     RunClause,
     RunStatus,
 )
-from mlfactory.errors import ConflictError, NotFoundError
-from mlfactory.stores.metadata.runs import check_run_sort
+from mlfactory.errors import NotFoundError
+from mlfactory.stores.metadata.runs import METRIC_SORT, check_most, check_run_sort, resolve_run_id
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, now
 
 
 def _ordered(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
     """Runs ordered by ``sort`` (ties: the newest start first, then id), the largest first when
-    ``descending``."""
+    ``descending``; by a metric, runs without it last."""
     c = t.runs.c
-    column = {"started": c.started_at, "name": c.name, "status": c.status}[check_run_sort(sort)]
+    if check_run_sort(sort).startswith(METRIC_SORT):
+        by = t.latest_metrics.alias("by_metric")  # not the table a metrics clause's subquery reads
+        q = q.select_from(
+            t.runs.outerjoin(by, and_(by.c.run_id == c.id, by.c.key == sort.removeprefix(METRIC_SORT)))
+        )
+        first = (by.c.value.desc() if descending else by.c.value.asc()).nulls_last()
+        return q.order_by(first, c.started_at.desc(), c.id)
+    column = {"started": c.started_at, "name": c.name, "status": c.status}[sort]
     first = column.desc() if descending else column.asc()
     return q.order_by(first, c.id) if sort == "started" else q.order_by(first, c.started_at.desc(), c.id)
 
 
+def _upsert(dialect: str) -> Callable[..., Any]:
+    """The dialect's INSERT that takes ``on_conflict_do_update`` (SQLite and PostgreSQL spell it alike)."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
-def _latest_metrics(run_ids: Sequence[str]) -> Select[Any]:
-    """Each run's latest value per metric key (highest step, then the last logged), chosen by the database:
-    a run page reads one row per key instead of every step of every metric."""
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(t.metrics.c.run_id, t.metrics.c.key),
-            order_by=(t.metrics.c.step.desc(), t.metrics.c.id.desc()),
-        )
-        .label("rank")
+
+def _latest_rows(run_id: str, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per key, the value of a batch that is latest (the highest step, of equal steps the last in the batch,
+    which is stored with the highest id): the rows the batch offers to ``latest_metrics``, by key."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["key"] not in best or row["step"] >= best[row["key"]]["step"]:
+            best[row["key"]] = row
+    return [
+        {"run_id": run_id, "key": k, "step": r["step"], "value": r["value"]} for k, r in sorted(best.items())
+    ]
+
+
+def _keep_latest(c: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store each offered value as its key's latest unless the stored one has a higher step.
+
+    Called before the batch's metrics rows are inserted: the upsert locks each key's row (in key order, so
+    two writers never deadlock) until commit, so a concurrent writer of the same keys inserts its metrics
+    rows after this one commits, with higher ids. Of equal steps the value written last is then the one with
+    the highest id, as the metrics table orders them."""
+    ins = _upsert(c.dialect.name)(t.latest_metrics)
+    old, new = t.latest_metrics.c, ins.excluded
+    c.execute(
+        ins.on_conflict_do_update(
+            index_elements=[old.run_id, old.key],
+            set_={"value": new.value, "step": new.step},
+            where=new.step >= old.step,
+        ),
+        rows,
     )
-    ranked = (
-        select(t.metrics.c.run_id, t.metrics.c.key, t.metrics.c.value, rank)
-        .where(t.metrics.c.run_id.in_(run_ids))
-        .subquery()
-    )
-    return select(ranked.c.run_id, ranked.c.key, ranked.c.value).where(ranked.c.rank == 1)
+
 
 class RunsMixin(SqlBase):
     """Training runs with params, metrics, tags and artifacts."""
@@ -125,6 +151,7 @@ class RunsMixin(SqlBase):
             for m in metrics
         ]
         with self._tx() as c:
+            _keep_latest(c, _latest_rows(run_id, rows))  # first: it orders concurrent writers (see there)
             c.execute(insert(t.metrics), rows)
 
     def log_artifact(self, run_id: str, name: str, digest: str) -> None:
@@ -148,8 +175,9 @@ class RunsMixin(SqlBase):
         ids = [r._mapping["id"] for r in rows]
         latest: dict[str, dict[str, float]] = {i: {} for i in ids}
         arts: dict[str, dict[str, str]] = {i: {} for i in ids}
-        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-            for run_id, key, value in c.execute(_latest_metrics(chunk)):
+        for chunk in _chunks(ids, 500):
+            q1 = select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value)
+            for run_id, key, value in c.execute(q1.where(t.latest_metrics.c.run_id.in_(chunk))):
                 latest[run_id][key] = value
             q2 = select(t.run_artifacts).where(t.run_artifacts.c.run_id.in_(chunk))
             for run_id, name, digest in c.execute(q2):
@@ -176,16 +204,25 @@ class RunsMixin(SqlBase):
         return out
 
     def get_run(self, run_id: str) -> Run:
+        return self.get_runs([run_id])[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        wanted = list(dict.fromkeys(run_ids))
         with self._tx() as c:
-            rows = c.execute(select(t.runs).where(t.runs.c.id.startswith(run_id, autoescape=True))).all()
-            if len(rows) > 1 and not any(r._mapping["id"] == run_id for r in rows):
-                raise ConflictError(
-                    f"run id prefix '{run_id}' matches {len(rows)} runs; give more characters"
-                )
-            rows = [r for r in rows if r._mapping["id"] == run_id] or rows
-            if not rows:
-                raise NotFoundError(f"no run '{run_id}'; `mlfactory runs list` shows them")
-            return self._runs(c, rows)[0]
+            rows = {
+                r._mapping["id"]: r
+                for chunk in _chunks(wanted, 500)
+                for r in c.execute(select(t.runs).where(t.runs.c.id.in_(chunk)))
+            }
+            named = {i: i for i in wanted if i in rows}
+            for chunk in _chunks([i for i in wanted if i not in rows], 100):
+                starts = or_(*(t.runs.c.id.startswith(p, autoescape=True) for p in chunk))
+                found = {r._mapping["id"]: r for r in c.execute(select(t.runs).where(starts))}
+                for prefix in chunk:
+                    named[prefix] = resolve_run_id(prefix, [i for i in found if i.startswith(prefix)])
+                rows |= found
+            loaded = {r.id: r for r in self._runs(c, [rows[i] for i in dict.fromkeys(named.values())])}
+        return [loaded[named[i]] for i in run_ids]
 
     def list_runs(
         self,
@@ -237,13 +274,58 @@ class RunsMixin(SqlBase):
             return self._runs(c, c.execute(q).all())
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        q = (
-            select(t.metrics.c.key, t.metrics.c.value, t.metrics.c.step, t.metrics.c.timestamp)
-            .where(t.metrics.c.run_id == run_id, t.metrics.c.key == key)
-            .order_by(t.metrics.c.step, t.metrics.c.id)
-        )
+        return self.metric_histories([run_id], [key])[run_id][key]
+
+    def metric_histories(
+        self, run_ids: Sequence[str], keys: Sequence[str], *, most: int | None = None
+    ) -> dict[str, dict[str, list[Metric]]]:
+        check_most(most)
+        out: dict[str, dict[str, list[Metric]]] = {r: {k: [] for k in keys} for r in run_ids}
+        if not keys:
+            return out
         with self._tx() as c:
-            return [Metric(*r) for r in c.execute(q)]
+            for chunk in _chunks(list(out), 500):
+                for run_id, key, value, step, timestamp in c.execute(_histories(chunk, keys, most)):
+                    out[run_id][key].append(Metric(key, value, step, timestamp))
+        return out
+
+
+def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
+    """``values`` in slices of at most ``size`` (bound parameters per statement stay few)."""
+    return (values[i : i + size] for i in range(0, len(values), size))
+
+
+def _histories(run_ids: Sequence[str], keys: Sequence[str], most: int | None) -> Select[Any]:
+    """The values of these runs' keys by run, key, step and logging order; with ``most``, each series cut
+    to at most that many by the database: every ``ceil((n - 1) / (most - 1))``-th value from the first,
+    and the last."""
+    m = t.metrics.c
+    wanted = and_(m.run_id.in_(run_ids), m.key.in_(list(keys)))
+    if most is None:
+        q = select(m.run_id, m.key, m.value, m.step, m.timestamp).where(wanted)
+        return q.order_by(m.run_id, m.key, m.step, m.id)
+    series = (m.run_id, m.key)
+    ranked = (
+        select(
+            m.run_id,
+            m.key,
+            m.value,
+            m.step,
+            m.timestamp,
+            m.id,
+            (func.row_number().over(partition_by=series, order_by=(m.step, m.id)) - 1).label("position"),
+            func.count().over(partition_by=series).label("n"),
+        )
+        .where(wanted)
+        .subquery()
+    )
+    r = ranked.c
+    every = (r.n + (most - 3)) // (most - 1)  # ceil((n - 1) / (most - 1))
+    return (
+        select(r.run_id, r.key, r.value, r.step, r.timestamp)
+        .where(or_(r.n <= most, r.position % every == 0, r.position == r.n - 1))
+        .order_by(r.run_id, r.key, r.step, r.id)
+    )
 
 
 # -- run filters in SQL ----------------------------------------------------------------------------------
@@ -305,10 +387,8 @@ def _condition(clause: RunClause, postgres: bool) -> ColumnElement[bool]:
         return or_(*_json_conditions(column, key, op, text, postgres))
     if clause.field == "metrics":
         latest = (
-            select(t.metrics.c.value)
-            .where(t.metrics.c.run_id == t.runs.c.id, t.metrics.c.key == key)
-            .order_by(t.metrics.c.step.desc(), t.metrics.c.id.desc())
-            .limit(1)
+            select(t.latest_metrics.c.value)
+            .where(t.latest_metrics.c.run_id == t.runs.c.id, t.latest_metrics.c.key == key)
             .scalar_subquery()
         )
         return _typed(latest.is_not(None), latest, op, _number(text))

@@ -65,6 +65,19 @@ metrics = Table(
     Index("ix_metrics_run_key", "run_id", "key", "step"),
 )
 
+# -- latest metric values (migration 0008_latest_metrics) --------------------------------------------------
+# One row per run and key: the value of the metrics row at the highest step (of equal steps, the last logged:
+# the highest id), written in the transaction that logs the values, so pages of runs read one row per key,
+# not every step.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("step", Integer, nullable=False),
+)
+
 run_artifacts = Table(
     "run_artifacts",
     metadata,
@@ -112,6 +125,7 @@ events = Table(
     Column("reason", Text, nullable=False),
     Index("ix_events_model_time", "model", "time"),
     Index("ix_events_time", "time"),
+    Index("ix_events_kind_time", "kind", "time"),  # migration 0008: whether, and when, a kind happened
 )
 
 routing_policies = Table(

@@ -11,7 +11,7 @@ from mlfactory.cli.output import Col, console, fits, fmt, print_json, table
 
 if TYPE_CHECKING:
     from mlfactory.entities import Run
-    from mlfactory.project import Project
+    from mlfactory.project.views import SearchView
 
 app = typer.Typer(help="Training runs: parameters, metrics, artifacts, environment.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
@@ -68,8 +68,9 @@ def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
     table("metrics (latest)", ["name", "value"], [[k, fmt(v)] for k, v in sorted(run.metrics.items())])
     table("artifacts", ["name", "sha256"], [[k, v] for k, v in sorted(run.artifacts.items())])
     table("tags", ["name", "value"], [[k, v] for k, v in sorted(run.tags.items())])
-    if "search.metric" in run.params:
-        _trials(project, run)
+    search = project.search(run)
+    if search is not None:
+        _trials(run, search)
     env = run.environment
     console.print(
         f"python {env.get('python')}, git {env.get('git_commit') or '-'}, "
@@ -78,28 +79,23 @@ def show(ctx: typer.Context, run_id: str, json: JSON = False) -> None:
     )
 
 
-def _trials(project: Project, run: Run) -> None:
+def _trials(run: Run, search: SearchView) -> None:
     """The search's trials (nested runs, tag ``parent_run``) by number: state, mean and fold scores, params,
     a failed trial's error; then the winner."""
-    metric = str(run.params["search.metric"])
-    trials = sorted(
-        project.runs(where=f"tags.parent_run = {run.id}"), key=lambda t: int(t.tags.get("search.trial", 0))
-    )
-    best = run.tags.get("search.best_trial")
+    metric, best = search.metric, search.best
+    errors = any(t.run.error for t in search.trials)
     rows, winner = [], ""
-    for t in trials:
-        number = t.tags.get("search.trial", "?")
-        folds = " ".join(f"{m.value:.3f}" for m in project.metric_history(t.id, f"fold.{metric}"))
-        params = ", ".join(f"{k}={'null' if v is None else fmt(v)}" for k, v in sorted(t.params.items()))
-        winner = params if number == best else winner
-        score = fmt(t.metrics.get(metric))
-        rows.append(
-            ["* " + number if number == best else number, t.tags.get("search.state"), score, folds, params]
-        )
-        rows[-1] += [t.error] if any(x.error for x in trials) else []
+    for t in search.trials:
+        params = ", ".join(f"{k}={'null' if v is None else fmt(v)}" for k, v in sorted(t.run.params.items()))
+        winner = params if t.number == best else winner
+        folds = " ".join(f"{v:.3f}" for v in t.folds)
+        number = f"* {t.number}" if t.number == best else str(t.number)
+        rows.append([number, t.state, fmt(t.score), folds, params, *([t.run.error] if errors else [])])
     columns: list[str | Col] = ["trial", "state", metric, "folds", Col("params", wrap=True)]
-    columns += [Col("error", detail=True)] if any(t.error for t in trials) else []
+    columns += [Col("error", detail=True)] if errors else []
     table(f"trials ({metric}: mean of the folds run; * the winner)", columns, rows)
+    if search.has_more:
+        console.print(f"only the first {len(search.trials)} trials are shown")
     if best is not None:
         console.print(
             f"winner: trial {best}, {metric} {fmt(run.metrics.get(f'search.best.{metric}'))}: {winner}"

@@ -11,6 +11,7 @@ from typing import Any
 
 from mlfactory.dashboard.live import ModelLive
 from mlfactory.entities import Metric, ModelVersion, MonitorReportRecord
+from mlfactory.project.views import SearchView, Trial
 
 Figure = dict[str, Any]
 MAX_POINTS = 500  # a step chart keeps at most this many points per run (every n-th, the last kept)
@@ -157,3 +158,91 @@ def profile_figure(column: str, profile: Mapping[str, Any]) -> Figure | None:
     else:
         return None
     return {"data": data, "layout": _layout(column, "", "rows", height=260, showlegend=False)}
+
+
+_TRIAL_MARKERS = {"complete": "circle", "pruned": "triangle-down-open", "failed": "x"}
+
+
+def _trial_points(state: str, trials: Sequence[Trial], floor: float | None) -> Figure:
+    """One state's trials as markers at their score (a failed trial, which has none, at ``floor``)."""
+    return {
+        "type": "scatter",
+        "mode": "markers",
+        "name": state,
+        "marker": {"symbol": _TRIAL_MARKERS.get(state, "circle"), "size": 8},
+        "x": [t.number for t in trials],
+        "y": [floor if t.state == "failed" else _finite(t.score) for t in trials],
+        "text": [(t.run.error or "")[:200] if t.state == "failed" else "" for t in trials],
+    }
+
+
+def search_scores_figure(search: SearchView) -> Figure | None:
+    """A search's score by trial number: a marker per trial (its state's symbol; a failed one, unscored, at
+    the bottom of the chart) and the best complete score so far as a line (None without trials)."""
+    if not search.trials:
+        return None
+    scored = [s for t in search.trials if (s := _finite(t.score)) is not None]
+    floor = min(scored) if scored else 0.0
+    states = dict.fromkeys(t.state for t in search.trials)
+    data = [_trial_points(state, [t for t in search.trials if t.state == state], floor) for state in states]
+    pick = max if search.maximize else min
+    xs: list[int] = []
+    ys: list[float] = []
+    for t in search.trials:
+        score = _finite(t.score)
+        if t.state == "complete" and score is not None:
+            xs.append(t.number)
+            ys.append(score if not ys else pick(ys[-1], score))
+    if xs:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "line": {"shape": "hv"},
+                "name": "best so far",
+                "x": xs,
+                "y": ys,
+            }
+        )
+    layout = _layout(f"{search.metric} by trial", "trial", search.metric)
+    layout["xaxis"]["tickformat"] = "d"
+    return {"data": data, "layout": layout}
+
+
+def _dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
+    """One parcoords axis: numbers as they are, anything else (text, null, booleans) as sorted ticks."""
+    if all(_finite(v) is not None for v in values):
+        return {"label": label, "values": [float(v) for v in values]}
+    names = sorted({"null" if v is None else str(v) for v in values})
+    index = {n: i for i, n in enumerate(names)}
+    return {
+        "label": label,
+        "values": [index["null" if v is None else str(v)] for v in values],
+        "tickvals": list(range(len(names))),
+        "ticktext": names,
+        "range": [0, max(len(names) - 1, 1)],
+    }
+
+
+def search_params_figure(search: SearchView) -> Figure | None:
+    """The complete trials' searched params against their score, one line per trial, as parallel
+    coordinates coloured by the score (None unless two or more params were searched and a trial completed)."""
+    done = [t for t in search.trials if t.state == "complete" and _finite(t.score) is not None]
+    if len(search.searched) < 2 or not done:
+        return None
+    scores = [float(t.score or 0.0) for t in done]
+    dimensions = [_dimension(k, [t.run.params.get(k) for t in done]) for k in search.searched]
+    dimensions.append({"label": search.metric, "values": scores})
+    trace = {
+        "type": "parcoords",
+        "line": {
+            "color": scores,
+            "colorscale": "Viridis",
+            "showscale": True,
+            "reversescale": not search.maximize,
+        },
+        "dimensions": dimensions,
+    }
+    layout = _layout(f"searched params against {search.metric}", "", "", height=360)
+    layout["margin"] = {"l": 60, "r": 60, "t": 70, "b": 30}
+    return {"data": [trace], "layout": layout}

@@ -69,6 +69,8 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
             self.compute.close()
         if self._features is not None:
             self._features.close()
+        if "predictions" in self.__dict__:  # opened on first use (ProjectState.predictions)
+            self.predictions.close()
         self.metadata.close()
 
     @property

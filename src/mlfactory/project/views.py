@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from mlfactory.config import LOWER_IS_BETTER
 from mlfactory.entities import PRODUCTION, ApiToken, Event, Metric, ModelVersion, Role, Run, RunStatus
 from mlfactory.errors import ConfigError
 from mlfactory.project.base import ProjectState
@@ -29,6 +30,7 @@ MAX_PAGE = 500  # rows one page may hold
 CANARY_STARTS_LOOKED_AT = 20  # routing changes searched for the one that started a canary
 CANARY_ROUTE = "canary"  # the route the servers log a canary's answers under
 Group = tuple[str, int, str]  # (model, version, route) of the prediction log
+MAX_TRIALS = 500  # trials of one search read and shown (the first by start)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,37 @@ class RouteTable:
     key: str | None
     shadow: int | None
     traffic_percent: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a parameter search: its nested run, number, state (complete, pruned or failed), score
+    (the mean of the folds it ran; None for a failed one) and each fold's score."""
+
+    run: Run
+    number: int
+    state: str
+    score: float | None
+    folds: list[float]
+
+
+@dataclass(frozen=True)
+class SearchView:
+    """A search's trials by number, as the run that searched recorded them (:meth:`ViewMethods.search`).
+
+    Attributes:
+        metric: the score the search ranked trials by; ``maximize`` says which way is better.
+        best: the winning trial's number (None when no trial completed).
+        searched: the params the trials varied, sorted.
+        has_more: more than :data:`MAX_TRIALS` trials ran; ``trials`` holds the first of them.
+    """
+
+    metric: str
+    maximize: bool
+    trials: list[Trial]
+    best: int | None
+    searched: list[str]
+    has_more: bool
 
 
 def _page(items: list[T], offset: int, limit: int) -> Page[T]:
@@ -219,6 +252,43 @@ class ViewMethods(ProjectState):
         spread with the first and last kept, read in one query (see
         :meth:`~mlfactory.stores.metadata.runs.RunsStore.metric_histories`)."""
         return self.metadata.metric_histories(run_ids, keys, most=most)
+
+    def search(self, run: Run) -> SearchView | None:
+        """The trials of the search ``run`` ran (None for a run that searched nothing), read in two queries
+        whatever their number: the trials' runs (tag ``parent_run``), then their fold scores."""
+        from mlfactory.tracking import search_runs
+
+        if "search.metric" not in run.params:
+            return None
+        metric = str(run.params["search.metric"])
+        found = search_runs(
+            self.metadata,
+            f"tags.parent_run = {run.id}",
+            sort="started",
+            descending=False,
+            limit=MAX_TRIALS + 1,
+        )
+        runs = sorted(found[:MAX_TRIALS], key=lambda t: int(t.tags.get("search.trial", -1)))
+        folds = self.metadata.metric_histories([t.id for t in runs], [f"fold.{metric}"]) if runs else {}
+        trials = [
+            Trial(
+                run=t,
+                number=int(t.tags.get("search.trial", -1)),
+                state=t.tags.get("search.state", ""),
+                score=t.metrics.get(metric),
+                folds=[m.value for m in folds.get(t.id, {}).get(f"fold.{metric}", [])],
+            )
+            for t in runs
+        ]
+        best = run.tags.get("search.best_trial")
+        return SearchView(
+            metric=metric,
+            maximize=metric not in LOWER_IS_BETTER,
+            trials=trials,
+            best=int(best) if best is not None else None,
+            searched=sorted({k for t in runs for k in t.params}),
+            has_more=len(found) > MAX_TRIALS,
+        )
 
     def events_page(
         self,

@@ -158,6 +158,25 @@ def open_location(
     return StorageLocation(url_or_path, fs, root, False)
 
 
+def scan_filesystem(location: StorageLocation) -> Any:
+    """The bucket's filesystem as DuckDB should scan Parquet through it: the same backend and settings, its
+    files opened without a read cache.
+
+    DuckDB asks for the byte ranges it needs; a read-ahead cache (s3fs fetches 50 MiB past every read) would
+    pull whole files into memory instead, and a query over many files would hold them all at once, so its
+    memory would grow with the files it scans.
+
+    Args:
+        location: a bucket location (not a local folder, which DuckDB reads itself).
+
+    Returns:
+        The fsspec filesystem to register with DuckDB (``register_filesystem``).
+    """
+    protocol = location.fs.protocol
+    name = protocol if isinstance(protocol, str) else protocol[0]
+    return fsspec.filesystem(name, **{**location.fs.storage_options, "default_cache_type": "none"})
+
+
 def missing_bucket(location: StorageLocation) -> NotFoundError | None:
     """The error to raise when the location's bucket does not exist, else None (always for local folders).
 

@@ -1,6 +1,6 @@
-"""The overview and the deployments page read the prediction log through one connection per load, a running
-canary shows the controller's own comparison with the champion (p-values and thresholds), and the maturity
-level is decided without reading any table whole."""
+"""The overview and the deployments page read the prediction log in one scan per load, every load on the
+reader's one connection; a running canary shows the controller's own comparison with the champion (p-values
+and thresholds), and the maturity level is decided without reading any table whole."""
 
 from __future__ import annotations
 
@@ -97,20 +97,28 @@ def test_a_canary_shows_the_controllers_own_p_values_and_thresholds(
 
 
 @pytest.mark.parametrize("url", ["/deployments", "/fragments/deployments", "/", "/fragments/overview"])
-def test_a_page_load_reads_the_log_through_one_connection(
+def test_a_page_load_reads_the_log_in_one_scan_and_loads_share_one_connection(
     client: TestClient, project: Project, monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
     labelled_traffic(project, np.random.default_rng(1), canary_right=0.8)
     opened: list[object] = []
-    real = reader.connect
+    scans: list[object] = []
+    real_connect, real_read = reader.connect, reader.PredictionReader.read
 
     def counted() -> Any:
         opened.append(url)
-        return real()
+        return real_connect()
+
+    def read(self: reader.PredictionReader, *args: Any, **kwargs: Any) -> Any:
+        scans.append(url)
+        return real_read(self, *args, **kwargs)
 
     monkeypatch.setattr(reader, "connect", counted)
     monkeypatch.setattr(window, "connect", counted)
-    assert client.get(url).status_code == 200
+    monkeypatch.setattr(reader.PredictionReader, "read", read)
+    for load in range(1, 4):
+        assert client.get(url).status_code == 200
+        assert len(scans) == load
     assert len(opened) == 1
 
 

@@ -1,9 +1,11 @@
 """The overview: the maturity level with its evidence, what is live per model, alerts and newest events.
 
-A load reads the prediction log once (:meth:`Project.live_traffic`: one DuckDB connection, one scan grouped
-by model, version and route, covering the last hour and every running canary since it started) and each
-model's last decision through the event log's (model, time) index, so its cost does not grow with the number
-of models or events.
+A load reads the prediction log once (:meth:`Project.live_traffic`: one DuckDB scan grouped by model, version
+and route, covering the last hour and every running canary since it started, on a cursor of the reader's one
+connection, which loads share as opening one costs tens of milliseconds) and each model's last decision
+through the event log's (model, time) index, so its cost does not grow with the number of models or events.
+Latency percentiles are exact (``quantile_cont``): DuckDB's approximate ``approx_quantile`` is no faster on
+the log's columns.
 """
 
 from __future__ import annotations

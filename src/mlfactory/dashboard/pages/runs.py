@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from mlfactory.dashboard.access import Viewer
 from mlfactory.dashboard.app import ViewerDep, project
-from mlfactory.dashboard.plots import MAX_POINTS, steps_figure
+from mlfactory.dashboard.plots import MAX_POINTS, search_params_figure, search_scores_figure, steps_figure
 from mlfactory.dashboard.render import render
 from mlfactory.entities import Run
 from mlfactory.errors import ConfigError
@@ -146,7 +146,8 @@ def flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_detail(request: Request, run_id: str, viewer: Viewer = ViewerDep) -> HTMLResponse:
-    """One run: params, metrics (with a step chart of each metric logged at several steps), environment."""
+    """One run: params, metrics (with a step chart of each metric logged at several steps), environment; a
+    search's trials with their scores and params charted, or, for a trial, a link to its search."""
     opened = project(request)
     run = opened.run(run_id)
     series = opened.metric_histories([run.id], sorted(run.metrics), most=MAX_POINTS)[run.id]
@@ -155,6 +156,8 @@ def run_detail(request: Request, run_id: str, viewer: Viewer = ViewerDep) -> HTM
         figure = steps_figure(key, {run.name: history})
         if figure is not None:
             figures.append(figure)
-    return render(
-        request, viewer, "run.html", {"run": run, "environment": flat(run.environment), "figures": figures}
-    )
+    search = opened.search(run)
+    context = {"run": run, "environment": flat(run.environment), "figures": figures, "search": search}
+    if search is not None:
+        context |= {"scores": search_scores_figure(search), "parcoords": search_params_figure(search)}
+    return render(request, viewer, "run.html", context)

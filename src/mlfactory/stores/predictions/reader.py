@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,8 +15,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from mlfactory.stores.fs import StorageLocation, open_location
-from mlfactory.stores.predictions.layout import BASE_COLUMNS, connect, request_id_time
+from mlfactory.stores.fs import StorageLocation, open_location, scan_filesystem
+from mlfactory.stores.predictions.layout import BASE_COLUMNS, connect, parquet_source, request_id_time
 from mlfactory.stores.predictions.tree import LISTING_ATTEMPTS, LogTree, SegmentRef
 from mlfactory.stores.predictions.window import latencies, traffic_aggregates
 
@@ -63,6 +65,9 @@ class PredictionReader:
         self.tree = LogTree(location)
         #: the local folder, or the bucket URL (without secrets) in messages
         self.root: Path | str = Path(location.root) if location.local else location.describe()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._pid = 0  # the process that opened ``_con``
+        self._lock = threading.Lock()
 
     def files(
         self, model: str | None = None, since: datetime | None = None, until: datetime | None = None
@@ -72,8 +77,39 @@ class PredictionReader:
         return self.tree.files(model, since, until)
 
     def source(self, con: duckdb.DuckDBPyConnection, files: Sequence[SegmentRef]) -> str:
-        """A DuckDB table expression over ``files`` from :meth:`files`, usable on ``con``."""
-        return self.tree.source(con, files)
+        """A DuckDB table expression over ``files`` from :meth:`files`, usable on ``con`` (a cursor of the
+        reader's own connection, whose database reads the bucket already, or any other connection)."""
+        return parquet_source(files) if self._registered(con) else self.tree.source(con, files)
+
+    def _registered(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether ``con``'s database reads the log's bucket already (DuckDB registers a filesystem once per
+        database, under its first protocol, and refuses it a second time)."""
+        if self.location.local:
+            return False
+        protocol = self.location.fs.protocol
+        return (protocol if isinstance(protocol, str) else protocol[0]) in con.list_filesystems()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of the reader's one DuckDB connection, for one read on one thread.
+
+        Opening a connection costs tens of milliseconds, a cursor almost nothing, so the connection is opened
+        on first use and kept; a forked child opens its own (a connection does not survive a fork).
+        """
+        with self._lock:
+            if self._con is None or self._pid != os.getpid():
+                con = connect()
+                con.execute("SET GLOBAL TimeZone = 'UTC'")  # a cursor starts from the global settings
+                if not self.location.local:
+                    con.register_filesystem(scan_filesystem(self.location))
+                self._con, self._pid = con, os.getpid()
+            return self._con.cursor()
+
+    def close(self) -> None:
+        """Close the reader's DuckDB connection (a later read opens a new one); idempotent."""
+        with self._lock:
+            if self._con is not None and self._pid == os.getpid():
+                self._con.close()
+            self._con = None
 
     def leftovers(self) -> list[SegmentRef]:
         """Temporary segments a writer left when it stopped before renaming them (never read)."""
@@ -94,14 +130,14 @@ class PredictionReader:
             model: the model (every model when None).
             since: the window's start, or None.
             until: the window's end, or None.
-            run: the read, given a fresh connection and the files.
+            run: the read, given a cursor of the reader's connection (see :meth:`_cursor`) and the files.
             empty: the answer when there are no files.
         """
         for attempt in range(LISTING_ATTEMPTS):
             files = self.files(model, since, until)
             if not files:
                 return empty
-            con = connect()
+            con = self._cursor()
             try:
                 return run(con, files)
             except duckdb.Error:  # IOException locally; a wrapped FileNotFoundError through fsspec
@@ -165,7 +201,7 @@ class PredictionReader:
     ) -> list[GroupTraffic]:
         """Per (model, version, route), ordered so: rows, latency percentiles and error rate in
         [since, until), and the rows each group of ``starts`` answered since its own start (such as a canary
-        since it went live, earlier or later than ``since``), in one DuckDB scan on one connection.
+        since it went live, earlier or later than ``since``), in one DuckDB scan.
 
         Args:
             since, until: the window.

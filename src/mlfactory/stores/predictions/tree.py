@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlfactory.stores.fs import StorageLocation, put_atomic, storage_error
+from mlfactory.stores.fs import StorageLocation, put_atomic, scan_filesystem, storage_error
 from mlfactory.stores.predictions.layout import (
     COVERS_KEY,
     ROLLUP_PREFIX,
@@ -170,7 +170,7 @@ class LogTree:
     def source(self, con: duckdb.DuckDBPyConnection, files: Sequence[SegmentRef]) -> str:
         """A DuckDB table expression over ``files`` (registering the bucket's filesystem with ``con``)."""
         if not self.local:
-            con.register_filesystem(self.location.fs)
+            con.register_filesystem(scan_filesystem(self.location))
         return parquet_source(files)
 
     # -- writing ----------------------------------------------------------------------------------------

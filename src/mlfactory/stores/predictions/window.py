@@ -6,6 +6,9 @@ Monitoring reads the log through these. A :class:`LogWindow` needs only the segm
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mlfactory.errors import ConfigError
-from mlfactory.stores.fs import StorageLocation
+from mlfactory.stores.fs import StorageLocation, storage_error
 from mlfactory.stores.predictions.layout import INPUT_PREFIX, connect, parquet_source
 
 CHUNK_ROWS = 65_536
@@ -302,11 +305,8 @@ def read_part(
     """A slice's rows as (frame, probabilities) chunks: inputs under their own names plus ``request_id``
     and ``prediction``; probabilities as a ``rows x classes`` matrix (None if not logged). A column some of
     the window's files lack reads as null, as it does over the whole window."""
-    con = connect()
-    try:
-        if part.protocol is not None:
-            con.register_filesystem(fsspec.filesystem(part.protocol, **part.storage_options))
-        source = parquet_source(part.files)
+    with _local_copies(part) as files, contextlib.closing(connect()) as con:
+        source = parquet_source(files)
         present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
         select = ", ".join(_quote(c) if c in present else f"NULL AS {_quote(c)}" for c in part.columns)
         where, params = _filter(part.model, part.since, part.until, part.cutoff)
@@ -321,8 +321,33 @@ def read_part(
             df = frame.to_pandas()
             df.columns = [c.removeprefix(INPUT_PREFIX) for c in df.columns]
             yield df, proba
-    finally:
-        con.close()
+
+
+@contextlib.contextmanager
+def _local_copies(part: LogPart) -> Iterator[Sequence[str]]:
+    """The slice's files on the local disk: as they are there, or copied from the bucket to a temporary
+    folder (removed on exit).
+
+    DuckDB scans local files in less memory than the same files through an fsspec filesystem, and the
+    copies are streamed to disk, so reading a bucket takes the memory of reading a disk, and the disk
+    holds one slice's files at a time.
+
+    Raises:
+        MLFactoryError: from :func:`~mlfactory.stores.fs.storage_error` when a file cannot be copied.
+    """
+    if part.protocol is None:
+        yield part.files
+        return
+    fs = fsspec.filesystem(part.protocol, **part.storage_options)
+    bucket = StorageLocation(f"{part.protocol}://", fs, "", local=False)
+    with tempfile.TemporaryDirectory(prefix="mlfactory-log-") as folder:
+        copies = [os.path.join(folder, f"{i:06d}.parquet") for i in range(len(part.files))]
+        for url, copy in zip(part.files, copies, strict=True):
+            try:
+                fs.get_file(url, copy)
+            except Exception as exc:  # OSError, and backend errors (botocore) that share no base class
+                raise storage_error(bucket, exc, url.split("://", 1)[-1]) from exc
+        yield copies
 
 
 def _quote(column: str) -> str:

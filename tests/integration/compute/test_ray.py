@@ -57,6 +57,11 @@ def expected() -> dict[str, object]:
     return {"map": results, "search": search}
 
 
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # every process of the group has exited already
+        os.killpg(pgid, sig)
+
+
 def _head(log: Path) -> Iterator[RayExecutor]:
     port, client_port = _free_port(), _free_port()
     command = [
@@ -83,10 +88,10 @@ def _head(log: Path) -> Iterator[RayExecutor]:
         assert not ray.is_initialized()
     finally:
         ray_processes = ray_processes_under(head.pid)
-        os.killpg(head.pid, signal.SIGTERM)
+        _signal_group(head.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             head.wait(timeout=10)
-        os.killpg(head.pid, signal.SIGKILL)  # what did not drain in time
+        _signal_group(head.pid, signal.SIGKILL)  # what did not drain in time
         head.wait()
         assert not still_alive(ray_processes), "processes of the `ray start` head left behind"
 

@@ -36,8 +36,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from mlfactory.errors import ConflictError, MLFactoryError, NotFoundError, StorageError, ValidationError
+from mlfactory.estimators.predicting import predict_rows
 from mlfactory.inputs import NUMERIC, Batch, InputSpec, Payload, frame_payload, take_payload
-from mlfactory.registry.predicting import predict_rows
 
 if TYPE_CHECKING:
     import pandas as pd

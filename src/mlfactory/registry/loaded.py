@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from mlfactory.entities import ModelVersion
+from mlfactory.estimators.predicting import predict_rows
 from mlfactory.inputs import Batch, InputSpec, OnInvalid, frame_payload
-from mlfactory.registry.predicting import predict_rows
 
 
 @dataclass
@@ -41,7 +41,7 @@ class LoadedModel:
         self, frame: pd.DataFrame, *, on_invalid: OnInvalid = "reject"
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions and, for classifiers that have them, class probabilities (one column per class), the
-        rows transformed once for both (see :mod:`mlfactory.registry.predicting`)."""
+        rows transformed once for both (see :mod:`mlfactory.estimators.predicting`)."""
         return predict_rows(self.estimator, self.rows(frame, on_invalid=on_invalid).frame())
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -11,9 +11,9 @@ import pandas as pd
 from mlfactory.config import BatchingConfig
 from mlfactory.entities import Signature
 from mlfactory.errors import MLFactoryError
+from mlfactory.estimators.predicting import predict_rows
 from mlfactory.inputs import NUMERIC, Batch, InputSpec
 from mlfactory.registry import LoadedModel
-from mlfactory.registry.predicting import predict_rows
 from mlfactory.serving.batching import MicroBatcher
 from mlfactory.serving.compiled import compile_numeric, takes_arrays
 

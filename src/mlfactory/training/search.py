@@ -46,6 +46,7 @@ from mlfactory.compute.base import Executor
 from mlfactory.config import LOWER_IS_BETTER
 from mlfactory.config.models import ModelConfig, SearchConfig
 from mlfactory.errors import ConfigError, TrainingError, ValidationError
+from mlfactory.estimators.predicting import predict_rows
 from mlfactory.stores.artifacts import ArtifactStore, open_artifact_store
 from mlfactory.training.fit import fit_model
 from mlfactory.training.space import search_space, with_params
@@ -137,13 +138,7 @@ def predictions(
     x = frame[model.features.all()].copy()
     for col in model.features.text:
         x[col] = x[col].fillna("").astype(str)
-    pred = estimator.predict(x)
-    proba = (
-        estimator.predict_proba(x)
-        if model.task == "classification" and hasattr(estimator, "predict_proba")
-        else None
-    )
-    return pred, proba
+    return predict_rows(estimator, x, proba=model.task == "classification")
 
 
 def fitted_classes(estimator: Any) -> list[Any] | None:

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from mlfactory.registry.predicting import predict_rows
+from mlfactory.estimators.predicting import predict_rows
 from pipeline_helpers import count_transforms, fitted, preprocess, rows
 
 

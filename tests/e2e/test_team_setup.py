@@ -403,7 +403,7 @@ def test_four_machines_share_only_postgres_redis_and_a_bucket(machines: dict[str
     # the audit log, read on machine A, shows every step and who took it
     events = a.json("events", "--model", "spam", "--limit", "1000")
     steps = [(e["kind"], e["actor"].split(":")[0]) for e in events]
-    noted = ("monitor.report", "controller.suppressed", "controller.error")
+    noted = ("monitor.report", "controller.suppressed")
     assert [x for x in steps if x[0] not in noted] == [
         ("model.registered", a.actor),
         ("alias.set", a.actor),
@@ -419,9 +419,7 @@ def test_four_machines_share_only_postgres_redis_and_a_bucket(machines: dict[str
         ("rollout.idle", "controller"),
     ], steps
     assert all("cooldown" in e["reason"] for e in events if e["kind"] == "controller.suppressed")
-    # no pass failed but, at most, the one the SIGTERM cut short (a read of the log in the bucket, say)
-    errors = [i for i, (kind, _) in enumerate(steps) if kind == "controller.error"]
-    assert len(errors) <= 1 and all(i > steps.index(("rollout.idle", "controller")) for i in errors), events
+    # no pass failed, the one the SIGTERM cut short included (it is the shutdown, not an error)
     monitored = {actor for kind, actor in steps if kind == "monitor.report"}
     assert monitored == {"controller", a.actor}  # D's controller watched the log too, on its own schedule
 

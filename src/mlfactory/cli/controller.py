@@ -74,8 +74,8 @@ def run(
     from mlfactory.control import Controller
 
     project = project_from(ctx)
-    controller = Controller(project, progress=_progress)
     stopped = _exit_on_sigterm()
+    controller = Controller(project, progress=_progress, stopping=lambda: bool(stopped))
     console.print(
         f"controller {controller.owner}: a pass every {project.config.controller.interval:g} s "
         f"over {', '.join(controller.managed()) or 'no models (add a policy to one)'}; Ctrl-C stops"
@@ -90,8 +90,9 @@ def _exit_on_sigterm() -> list[int]:
 
     The exit is raised wherever the signal lands. A library may turn it into an error of its own: DuckDB
     does when the signal lands in a query (such as the pass's read of the prediction log), answering
-    "Query interrupted" or its own error around the exit. The pass then records that error like any other,
-    and :func:`_sleep_unless` exits right after it.
+    "Query interrupted" or its own error around the exit. The controller, told the process is stopping,
+    records no ``controller.error`` for that step (it is the shutdown's echo, not a failure), and
+    :func:`_sleep_unless` exits right after the pass.
     """
     received: list[int] = []
 

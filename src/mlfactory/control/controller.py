@@ -66,6 +66,7 @@ class Controller:
         owner: str | None = None,
         progress: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = _now,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.project = project
         self.meta = project.metadata
@@ -73,6 +74,7 @@ class Controller:
         self.actor = f"controller:{self.owner}"
         self.progress = progress or (lambda message: log.info("%s", message))
         self.clock = clock
+        self.stopping = stopping  # the process is shutting down (a SIGTERM came): errors then are its echo
         self.predictions = project.predictions
         self.errors: list[Exception] = []
         self.retrains = BackgroundRetrains()
@@ -130,6 +132,9 @@ class Controller:
         try:
             return self._leased(deps, name, model)
         except Exception as exc:  # a database or server away, or a defect: record it, go on
+            if self.stopping():  # the shutdown cut the step short (e.g. DuckDB's "Query interrupted")
+                log.info("pass on %s stopped by the shutdown: %s", name, describe(exc))
+                return Step(name, "unknown", "interrupted", "the controller is shutting down")
             if not isinstance(exc, MLFactoryError):
                 log.exception("controller pass on %s failed", name)
             self._error(name, exc)

@@ -142,3 +142,19 @@ def test_a_retrain_the_rollout_moved_past_is_dropped(project: Any) -> None:
     assert step.action == "waiting" and controller.retrains.running() == {}
     assert project.metadata.acquire_lease(MODEL, "b", 60)  # nothing of ours runs for it: lease given back
     go.set()
+
+
+def test_an_error_while_the_process_stops_is_not_recorded_as_a_failure() -> None:
+    """A SIGTERM landing in a step surfaces as that step's error (DuckDB: "Query interrupted"): the pass
+    marks the step interrupted, writes no controller.error and keeps no error for the exit code."""
+
+    def interrupted(ref: str) -> Any:
+        raise RuntimeError("INTERRUPT Error: Query interrupted")
+
+    project = stand_in(interrupted)
+    controller = Controller(project, stopping=lambda: True)
+    step = controller.tick()[0]
+    assert (step.action, step.reason) == ("interrupted", "the controller is shutting down")
+    assert controller.errors == []
+    assert project.metadata.list_events(kinds=["controller.error"]) == []
+    assert project.metadata.acquire_lease(MODEL, "b", 60)  # the lease was given back on the way out

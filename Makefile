@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 QUICKSTART_DIR ?= quickstart
+# Azurite, Microsoft's Azure Storage emulator, serves the az:// tests; from the npm registry into .ci/node
+AZURITE_VERSION := 3.37.0
+AZURITE := .ci/node/.azurite-$(AZURITE_VERSION)
 
 .PHONY: quickstart test install install-dev lint bench clean
 
@@ -15,8 +18,14 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-install-dev: $(BIN)/python
+install-dev: $(BIN)/python $(AZURITE)
 	$(BIN)/pip install --quiet -e ".[dev]"
+
+# once per version; without npm the Azure Blob tests skip (and fail where MLFACTORY_REQUIRE_SERVICES=1)
+$(AZURITE):
+	@if command -v npm >/dev/null; then \
+	  npm install --prefix .ci/node --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION) && touch $@; \
+	else echo "npm not found: the Azure Blob (az://) tests will skip"; fi
 
 quickstart: install
 	$(BIN)/mlfactory quickstart $(QUICKSTART_DIR)

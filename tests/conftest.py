@@ -1,14 +1,16 @@
 """Shared fixtures: stores on every backend, services found at configured URLs.
 
 PostgreSQL and Redis are looked up at MLFACTORY_TEST_POSTGRES_URL / MLFACTORY_TEST_REDIS_URL (defaults: the
-local servers). The S3-compatible server is moto's standalone server, started on loopback by the tests. When
-one is missing its tests skip with the reason, unless MLFACTORY_REQUIRE_SERVICES=1 (set by .ci/run), where a
-missing service fails the run.
+local servers). The S3-compatible server is moto's standalone server, and Azure Blob is Azurite (installed
+into .ci/node by `make install-dev`), each started on loopback by the tests. When one is missing its tests
+skip with the reason, unless MLFACTORY_REQUIRE_SERVICES=1 (set by .ci/run), where a missing service fails the
+run.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -113,6 +115,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _await_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
+    """Wait until a server started on loopback accepts connections on ``port``."""
+    deadline = time.monotonic() + 30  # a startup bound, not a result: the server answers or we give up
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _missing(what, f"it did not start on port {port}")
+            time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 # test credentials for the loopback server: the standard chain (environment) is how mlfactory gets them
 _S3_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -140,22 +163,10 @@ def s3_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30  # a startup bound, not a result: the server answers or we give up
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    _missing("the S3 test server (moto)", f"it did not start on port {port}")
-                time.sleep(0.1)
+        _await_port(proc, port, "the S3 test server (moto)")
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -163,8 +174,9 @@ def s3_server() -> Iterator[str]:
                 os.environ[k] = v
 
 
-class S3Bucket(NamedTuple):
-    """A fresh bucket on the test server: its ``s3://`` URL and the storage options that reach it."""
+class Bucket(NamedTuple):
+    """A fresh bucket (or Azure container) on a test server: its URL (``s3://…``, ``az://…``), the storage
+    options that reach it, and its name."""
 
     url: str
     storage_options: dict[str, Any]
@@ -172,10 +184,71 @@ class S3Bucket(NamedTuple):
 
 
 @pytest.fixture
-def s3_bucket(s3_server: str) -> S3Bucket:
+def s3_bucket(s3_server: str) -> Bucket:
     """A fresh, empty bucket on the loopback S3 server."""
     import boto3
 
     name = f"t-{uuid.uuid4().hex[:16]}"
     boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=name)
-    return S3Bucket(f"s3://{name}", {"endpoint_url": s3_server}, name)
+    return Bucket(f"s3://{name}", {"endpoint_url": s3_server}, name)
+
+
+# the development account that Microsoft publishes for its storage emulators; a user passes a connection
+# string like this one through the environment, never the project file
+_AZURITE_ACCOUNT = "devstoreaccount1"
+_AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+_AZURITE_BIN = Path(__file__).resolve().parents[1] / ".ci" / "node" / "node_modules" / ".bin" / "azurite-blob"
+
+
+def _azurite_command() -> str | None:
+    """Azurite's blob service as `make install-dev` installs it, else one on PATH."""
+    return str(_AZURITE_BIN) if _AZURITE_BIN.exists() else shutil.which("azurite-blob")
+
+
+@pytest.fixture(scope="session")
+def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's blob service on a free loopback port (real HTTP, block uploads); yields its connection
+    string, which is also in the environment (AZURE_STORAGE_CONNECTION_STRING) for the session, as a user
+    sets it."""
+    try:
+        import adlfs  # noqa: F401
+    except ImportError as exc:
+        _missing("the Azure Blob test server (adlfs)", str(exc))
+    command = _azurite_command()
+    if command is None:
+        _missing("the Azure Blob test server (Azurite)", f"{_AZURITE_BIN} not found; run make install-dev")
+    port = _free_port()
+    connection = (
+        f"DefaultEndpointsProtocol=http;AccountName={_AZURITE_ACCOUNT};AccountKey={_AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{_AZURITE_ACCOUNT};"
+    )
+    saved = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    os.environ["AZURE_STORAGE_CONNECTION_STRING"] = connection
+    where = tmp_path_factory.mktemp("azurite")
+    address = ["--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(where)]
+    proc = subprocess.Popen(
+        [command, *address, "--skipApiVersionCheck", "--loose", "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _await_port(proc, port, "the Azure Blob test server (Azurite)")
+        yield connection
+    finally:
+        proc.kill()  # it waits for idle keep-alive connections when asked to stop; its folder is thrown away
+        proc.wait(timeout=10)
+        if saved is None:
+            os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
+        else:
+            os.environ["AZURE_STORAGE_CONNECTION_STRING"] = saved
+
+
+@pytest.fixture
+def azure_container(azurite_server: str) -> Bucket:
+    """A fresh, empty container on the loopback Azurite server; it is reached with no storage options at all,
+    the connection string coming from the environment."""
+    from azure.storage.blob import BlobServiceClient
+
+    name = f"t-{uuid.uuid4().hex[:16]}"
+    BlobServiceClient.from_connection_string(azurite_server).create_container(name)
+    return Bucket(f"az://{name}", {}, name)

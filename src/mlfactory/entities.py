@@ -86,6 +86,12 @@ class Run:
     error: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)  # latest value per key
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> SHA-256
+    archived_at: datetime | None = None  # set by `mlfactory prune`: hidden from listings, kept for lineage
+    archive_reason: str | None = None
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
     @property
     def duration_s(self) -> float | None:
@@ -439,10 +445,16 @@ class ModelVersion:
     card: str
     created_at: datetime
     aliases: tuple[str, ...] = ()
+    archived_at: datetime | None = None  # set by `mlfactory prune`: hidden from listings, cannot take traffic
+    archive_reason: str | None = None
 
     @property
     def ref(self) -> str:
         return f"{self.name}/{self.version}"
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
     def to_json(self) -> dict[str, Any]:
         """The version as JSON for scripts (``--json``), its signature, gates and lineage as stored."""
@@ -461,6 +473,8 @@ class ModelVersion:
             "card": self.card,
             "created_at": self.created_at.isoformat(),
             "aliases": list(self.aliases),
+            "archived_at": self.archived_at.isoformat() if self.archived_at else None,
+            "archive_reason": self.archive_reason,
         }
 
 
@@ -624,6 +638,18 @@ class FeedbackRecord:
     received_at: datetime
     actor: str  # who sent it
     problem: str | None = None  # why it does not fit the model; such labels are kept aside
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """A stored audit: when, by whom, over which models, its score, and the whole report when asked for."""
+
+    id: str
+    created_at: datetime
+    actor: str
+    models: tuple[str, ...]  # the audit's scope, sorted
+    score: float  # the ML Test Score: the lowest section's total
+    report: dict[str, Any] | None = None  # mlfactory.audit's report as JSON; None in summaries
 
 
 # -- end metadata store records ------------------------------------------------------------------------

@@ -19,8 +19,10 @@ with and the exit code the CLI ends with, so both edges map errors in exactly on
     ├── TrainingError                   500 / exit 10  fitting or packaging a model failed
     ├── StorageError                    500 / exit 11  object storage refused a read or write (e.g. access
     │                                                  denied)
-    └── ComputeError (RuntimeError)     500 / exit 12  the executor failed: Ray missing, a cluster
-                                                       unreachable, a task raised or its worker died
+    ├── ComputeError (RuntimeError)     500 / exit 12  the executor failed: Ray missing, a cluster
+    │                                                  unreachable, a task raised or its worker died
+    └── AuditFailedError                409 / exit 13  the audit scored under the bar asked for
+                                                       (`mlfactory audit --fail-under`)
 """
 
 from __future__ import annotations
@@ -128,3 +130,11 @@ class ComputeError(MLFactoryError, RuntimeError):
 
     http_status = 500
     exit_code = 12
+
+
+class AuditFailedError(MLFactoryError):
+    """The project's ML Test Score is under the bar a caller set (``mlfactory audit --fail-under``); the
+    message names the score, the weakest section and where the report is."""
+
+    http_status = 409
+    exit_code = 13

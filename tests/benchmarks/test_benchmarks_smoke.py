@@ -117,6 +117,7 @@ DASHBOARD_PAGES = {
     "events",
     "events_filtered",
     "data",
+    "audit",
 }
 
 
@@ -138,6 +139,8 @@ def test_dashboard_benchmark_quick_writes_json(tmp_path: Path) -> None:
     assert result["pages"]["compare_50"]["url"].count("id=") == 50
     assert "browser" not in result and result["anchors"] == {}  # the browser only with --browser
     assert "compare_50" in proc.stdout  # the table was printed
+    audit = result["audit"]  # the audit's looking part, timed over the same stores
+    assert audit["rounds"] >= 1 and 0 < audit["p50_s"] <= audit["max_s"] and 0 <= audit["score"] <= 7
 
 
 def test_storage_benchmark_quick_writes_json(tmp_path: Path) -> None:

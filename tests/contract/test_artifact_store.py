@@ -1,4 +1,5 @@
-"""The artifact-store contract, on a local folder and on a bucket of the loopback S3 server.
+"""The artifact-store contract, on a local folder, a bucket of the loopback S3 server and a container of the
+loopback Azure Blob server (Azurite).
 
 Content addressing, verification on every read (a modified or swapped object is refused by digest and URL),
 whole-object writes (an interrupted upload leaves nothing visible), two processes writing the same content,
@@ -8,11 +9,13 @@ and what `mlfactory verify` lists (digests, leftovers).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,12 +28,27 @@ from mlfactory.stores.fs import open_location, put_atomic
 BIG = os.urandom(17 << 20)
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
+@pytest.fixture(params=["local", "s3", "azure"])
+def bucket(request: pytest.FixtureRequest) -> Any:
+    """The bucket or container the store lives in, or None for a local folder."""
     if request.param == "local":
+        return None
+    return request.getfixturevalue({"s3": "s3_bucket", "azure": "azure_container"}[request.param])
+
+
+@pytest.fixture
+def store(bucket: Any, tmp_path: Path) -> ArtifactStore:
+    if bucket is None:
         return open_artifact_store("artifacts", tmp_path)
-    bucket = request.getfixturevalue("s3_bucket")
     return open_artifact_store(f"{bucket.url}/team/artifacts", tmp_path, bucket.storage_options)
+
+
+def _where(store: ArtifactStore, bucket: Any) -> tuple[str, str]:
+    """The store's URL and its storage options (JSON) as another process opens it."""
+    if bucket is None:
+        return "artifacts", "null"
+    assert isinstance(store, ObjectArtifactStore)
+    return store.location.url, json.dumps(bucket.storage_options)
 
 
 def _overwrite(store: ArtifactStore, digest: str, data: bytes) -> str:
@@ -149,29 +167,24 @@ def test_an_interrupted_write_leaves_nothing_visible(store: ArtifactStore) -> No
 
 
 _WRITER = """
+import json
 import sys
 from pathlib import Path
 from mlfactory.stores import open_artifact_store
-url, base, endpoint, src = sys.argv[1:]
-store = open_artifact_store(url, Path(base), {"endpoint_url": endpoint} if endpoint else None)
+url, base, options, src = sys.argv[1:]
+store = open_artifact_store(url, Path(base), json.loads(options))
 for _ in range(3):
     print(store.put_file(Path(src)), store.put_bytes(b"small"), flush=True)
 """
 
 
-def test_two_processes_writing_the_same_content(
-    store: ArtifactStore, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_two_processes_writing_the_same_content(store: ArtifactStore, bucket: Any, tmp_path: Path) -> None:
     src = tmp_path / "same.bin"
     src.write_bytes(BIG)
-    if isinstance(store, ObjectArtifactStore):
-        url = store.location.url
-        endpoint = str(request.getfixturevalue("s3_bucket").storage_options["endpoint_url"])
-    else:
-        url, endpoint = "artifacts", ""
+    url, options = _where(store, bucket)
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WRITER, url, str(tmp_path), endpoint, str(src)],
+            [sys.executable, "-c", _WRITER, url, str(tmp_path), options, str(src)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -204,11 +217,12 @@ def test_leftovers_are_listed_not_read(store: ArtifactStore) -> None:
 
 
 _KILLED_WRITER = """
+import json
 import sys
 from pathlib import Path
 from mlfactory.stores.fs import open_location, put_atomic
-url, base, endpoint, key = sys.argv[1:]
-location = open_location(url, Path(base), {"endpoint_url": endpoint} if endpoint else None)
+url, base, options, key = sys.argv[1:]
+location = open_location(url, Path(base), json.loads(options))
 
 class Stalls:
     left = 20 << 20
@@ -225,18 +239,14 @@ put_atomic(location, location.join(key), Stalls())
 
 
 def test_a_writer_killed_mid_upload_leaves_nothing_visible(
-    store: ArtifactStore, tmp_path: Path, request: pytest.FixtureRequest
+    store: ArtifactStore, bucket: Any, tmp_path: Path
 ) -> None:
     kept = store.put_bytes(b"kept")
     digest = hashlib.sha256(b"never finished").hexdigest()
     key = f"{digest[:2]}/{digest[2:]}"
-    if isinstance(store, ObjectArtifactStore):
-        url = store.location.url
-        endpoint = str(request.getfixturevalue("s3_bucket").storage_options["endpoint_url"])
-    else:
-        url, endpoint = "artifacts", ""
+    url, options = _where(store, bucket)
     writer = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_WRITER, url, str(tmp_path), endpoint, key],
+        [sys.executable, "-c", _KILLED_WRITER, url, str(tmp_path), options, key],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -248,10 +258,22 @@ def test_a_writer_killed_mid_upload_leaves_nothing_visible(
     with pytest.raises(NotFoundError, match="missing"):
         store.get_bytes(digest)
     assert list(store.digests()) == [kept]
-    if isinstance(store, ObjectArtifactStore):  # the killed writer had a real multipart upload under way
-        import boto3
+    if bucket is not None:  # the killed writer had a real upload under way, never completed
+        assert _parts_under_way(bucket, f"team/artifacts/{key}") > 0
 
-        bucket = request.getfixturevalue("s3_bucket")
-        client = boto3.client("s3", endpoint_url=bucket.storage_options["endpoint_url"])
-        uploads = client.list_multipart_uploads(Bucket=bucket.name).get("Uploads", [])
-        assert [u["Key"].rsplit("/", 2)[-2:] for u in uploads] == [[digest[:2], digest[2:]]]
+
+def _parts_under_way(bucket: Any, key: str) -> int:
+    """How many parts (S3) or blocks (Azure Blob) of an upload to ``key`` are stored and not committed."""
+    if bucket.url.startswith("az://"):
+        from azure.storage.blob import BlobClient
+
+        client = BlobClient.from_connection_string(
+            os.environ["AZURE_STORAGE_CONNECTION_STRING"], bucket.name, key
+        )
+        return len(client.get_block_list("uncommitted")[1])
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=bucket.storage_options["endpoint_url"])
+    uploads = s3.list_multipart_uploads(Bucket=bucket.name).get("Uploads", [])
+    assert [u["Key"] for u in uploads] == [key]
+    return len(s3.list_parts(Bucket=bucket.name, Key=key, UploadId=uploads[0]["UploadId"])["Parts"])

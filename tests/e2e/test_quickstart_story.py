@@ -44,3 +44,14 @@ def test_quickstart_closes_the_loop(tmp_path: Path) -> None:
         assert maturity.level == 3 and maturity.missing == []
     text = out.getvalue()
     assert "timeline" in text and "rolled_back" in text
+    # its last chapter: the project's audit, stored (the dashboard's Audit page shows it)
+    with open_project(tmp_path / "qs", env={}) as project:
+        [audit] = project.audits()
+        assert audit.score == result["audit_score"] and audit.models == ("spam",)
+        report = project.audit_record(audit.id).report
+        assert report is not None and len(report["tests"]) == 28
+    # the loop it ran is evidence: canaries and a rollback by the controller, gates before serving
+    statuses = {t["id"]: t["status"] for t in report["tests"]}
+    assert statuses["infrastructure.6"] == statuses["infrastructure.7"] == "automated"
+    assert statuses["infrastructure.4"] == "automated"
+    assert f"ML Test Score {audit.score:.1f} / 7" in text

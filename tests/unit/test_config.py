@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from mlfactory.config import effective_settings, load_project_config
+from mlfactory.config import FeatureSplitConfig, effective_settings, load_project_config
 from mlfactory.errors import ConfigError
 
 GOOD = """
@@ -147,3 +147,24 @@ def test_storage_options_values_are_plain(tmp_path: Path) -> None:
     text = GOOD + "stores:\n  storage_options: {client_kwargs: {region_name: x}}\n"
     with pytest.raises(ConfigError, match="storage_options"):
         load_project_config(write(tmp_path, text), env={})
+
+
+def test_feature_split_thresholds_are_settings(tmp_path: Path) -> None:
+    loaded = load_project_config(write(tmp_path, GOOD), env={})
+    assert loaded.config.features.split == FeatureSplitConfig(min_rows=1_000_000, min_workers=4)
+    split = "features:\n  split: {min_rows: 5000, min_workers: 2}\n"
+    loaded = load_project_config(
+        write(tmp_path, GOOD + split), env={"MLFACTORY_FEATURES__SPLIT__MIN_ROWS": "800"}
+    )
+    assert loaded.config.features.split == FeatureSplitConfig(min_rows=800, min_workers=2)
+    assert loaded.origins["features.split.min_rows"] == "env"
+    with pytest.raises(
+        ConfigError, match=r"features\.split\.min_workers: a split needs 2 workers or more.*\(got 1\)"
+    ):
+        load_project_config(write(tmp_path, GOOD + split.replace("min_workers: 2", "min_workers: 1")), env={})
+    with pytest.raises(
+        ConfigError, match=r"features\.split\.min_rows: a split needs a source row count of 1"
+    ):
+        load_project_config(write(tmp_path, GOOD + split.replace("5000", "0")), env={})
+    with pytest.raises(ConfigError, match=r"features\.split\.rows: unknown field"):
+        load_project_config(write(tmp_path, GOOD + "features:\n  split: {rows: 5000}\n"), env={})

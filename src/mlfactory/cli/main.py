@@ -13,6 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from mlfactory.cli import audit as audit_cli
 from mlfactory.cli import (
     config_cmd,
     controller,
@@ -20,6 +21,7 @@ from mlfactory.cli import (
     deploy,
     features,
     feedback,
+    lineage,
     models,
     runs,
     serve,
@@ -29,6 +31,8 @@ from mlfactory.cli import (
 )
 from mlfactory.cli import log as log_cli
 from mlfactory.cli import monitor as monitor_cli
+from mlfactory.cli import prune as prune_cli
+from mlfactory.cli import storage as storage_cli
 from mlfactory.cli.context import project_from
 from mlfactory.cli.output import console, err_console, fmt, print_json, table
 from mlfactory.errors import GateFailedError, MLFactoryError, ValidationError
@@ -54,9 +58,13 @@ app.command("feedback")(feedback.feedback)
 app.add_typer(controller.app, name="controller")
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(log_cli.app, name="log")
+app.add_typer(storage_cli.app, name="storage")
 app.command("events")(controller.events)
 app.command("status")(controller.maturity)
 app.command("verify")(verify.verify)
+app.command("prune")(prune_cli.prune)
+app.command("lineage")(lineage.lineage)
+app.command("audit")(audit_cli.audit)
 app.add_typer(tokens.app, name="tokens")
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 

@@ -32,7 +32,7 @@ def list_models(ctx: typer.Context, json: JSON = False) -> None:
     project = project_from(ctx)
     rows: list[_Summary] = []
     for name in project.model_names():
-        versions = project.versions(name)
+        versions = project.versions(name, archived=True)  # every registered one, as "latest" says
         rows.append(_Summary(name, len(versions), versions[-1].version, project.aliases(name)))
     if json:
         print_json(rows)
@@ -52,12 +52,15 @@ def show(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME (all versions), NAME/VERSION or NAME@ALIAS")],
     card: Annotated[bool, typer.Option("--card", help="print the model card")] = False,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="archived versions too (`mlfactory prune` hides them)")
+    ] = False,
     json: JSON = False,
 ) -> None:
     """Show a model's versions, or one version in detail."""
     project = project_from(ctx)
     if "/" not in ref and ":" not in ref and "@" not in ref:
-        versions = project.versions(ref)
+        versions = project.versions(ref, archived=archived)
         if json:
             print_json([v.to_json() for v in versions])
             return

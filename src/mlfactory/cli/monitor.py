@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -45,17 +43,8 @@ HISTORY_LEGEND = {
 }
 
 
-def _write(path: Path, text: str) -> None:
-    """Write atomically: a temporary name in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+# what every --html option takes: the page is written whole, to a file or through the fs layer to a bucket
+HTML_TARGET = "a file path or an object URL such as s3://bucket/reports/report.html"
 
 
 def _seconds(window: str | None, last: int | None, default: float) -> float | None:
@@ -107,7 +96,9 @@ def run(
     last: Annotated[int | None, typer.Option(help="the last N logged rows instead of a time window")] = None,
     version: Annotated[int | None, typer.Option(help="only this version")] = None,
     route: Annotated[str | None, typer.Option(help="only this route: production, canary, shadow, …")] = None,
-    html: Annotated[Path | None, typer.Option(help="also write the first report as HTML here")] = None,
+    html: Annotated[
+        str | None, typer.Option(help=f"also write the first report as HTML here: {HTML_TARGET}")
+    ] = None,
     json: JSON = False,
 ) -> None:
     """Check a window of the prediction log: one stored report per model version and route."""
@@ -115,8 +106,7 @@ def run(
     seconds = _seconds(window, last, project.config.monitoring.window)
     with console.status("monitoring…"):
         reports = project.monitor(model, seconds=seconds, last=last, version=version, route=route)
-    if html is not None and reports:
-        _write(html, project.monitor_html(reports[0]))
+    written = project.write_monitor_html(reports[0], html) if html is not None and reports else None
     if json:
         print_json([r.to_dict() for r in reports])
         return
@@ -128,8 +118,8 @@ def run(
     for r in reports:
         for note in r.notes():
             console.print(f"[yellow]{r.model}/{r.version} {r.route}:[/] {note}", highlight=False)
-    if html is not None:
-        console.print(f"report written to {html}")
+    if written is not None:
+        console.print(f"report written to {written}")
 
 
 @app.command("history")
@@ -194,7 +184,7 @@ def report(
         typer.Option("--id", help="a report id or its start, as history shows it (default: newest)"),
     ] = None,
     html: Annotated[
-        Path | None, typer.Option(help="write the report as one self-contained HTML page")
+        str | None, typer.Option(help=f"write the report as one self-contained HTML page: {HTML_TARGET}")
     ] = None,
     json: JSON = False,
 ) -> None:
@@ -203,8 +193,7 @@ def report(
     if report_id is not None:
         report_id = _full_id(project.monitor_reports(model), report_id)
     rep = project.monitor_report(model, report_id)
-    if html is not None:
-        _write(html, project.monitor_html(rep))
+    written = project.write_monitor_html(rep, html) if html is not None else None
     if json:
         print_json(rep.to_dict())
         return
@@ -231,23 +220,25 @@ def report(
     )
     for note in rep.notes():
         console.print(f"[yellow]note:[/] {note}", highlight=False)
-    if html is not None:
-        console.print(f"report written to {html}")
+    if written is not None:
+        console.print(f"report written to {written}")
 
 
 @app.command("compare")
 def compare(
     reference: Annotated[Path, typer.Argument(help="reference data (.parquet or .csv)")],
     current: Annotated[Path, typer.Argument(help="current data (.parquet or .csv), read in chunks")],
-    html: Annotated[Path | None, typer.Option(help="write the drift report as an HTML page")] = None,
+    html: Annotated[
+        str | None, typer.Option(help=f"write the drift report as an HTML page: {HTML_TARGET}")
+    ] = None,
     json: JSON = False,
 ) -> None:
     """Plain drift report of two data sets, with the project's monitoring settings when run inside one."""
-    from mlfactory.project.monitor import compare_data, compare_html
+    from mlfactory.project.monitor import compare_data, write_compare_html
 
     result = compare_data(reference, current)
-    if html is not None:
-        _write(html, compare_html(result, title=f"{current.name} vs {reference.name}"))
+    title = f"{current.name} vs {reference.name}"
+    written = write_compare_html(result, html, title=title) if html is not None else None
     if json:
         print_json(result)
         return
@@ -272,5 +263,5 @@ def compare(
     )
     for note in result["messages"]:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
-    if html is not None:
-        console.print(f"report written to {html}")
+    if written is not None:
+        console.print(f"report written to {written}")

@@ -26,10 +26,13 @@ def list_runs(
     name: Annotated[str | None, typer.Option(help="only runs with this name (the model name)")] = None,
     status: Annotated[str | None, typer.Option(help="running, finished or failed")] = None,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="archived runs too (`mlfactory prune` hides them)")
+    ] = False,
     json: JSON = False,
 ) -> None:
     """List runs, newest first."""
-    runs = project_from(ctx).runs(where=where, name=name, status=status, limit=limit)
+    runs = project_from(ctx).runs(where=where, name=name, status=status, limit=limit, archived=archived)
     if json:
         print_json(runs)
         return

@@ -31,7 +31,9 @@ from mlfactory.config.models import (
 )
 from mlfactory.config.monitoring import AlertRuleConfig, ColumnDriftConfig, DriftMethod, MonitoringConfig
 from mlfactory.config.project import (
+    ArtifactCacheConfig,
     ControllerConfig,
+    FeatureSplitConfig,
     FeatureStoreConfig,
     LoadedConfig,
     ProjectConfig,
@@ -46,6 +48,7 @@ __all__ = [
     "PROJECT_FILE",
     "REGRESSION_METRICS",
     "AlertRuleConfig",
+    "ArtifactCacheConfig",
     "BatchingConfig",
     "ColumnDriftConfig",
     "ColumnSpec",
@@ -54,6 +57,7 @@ __all__ = [
     "ControllerConfig",
     "DriftMethod",
     "Duration",
+    "FeatureSplitConfig",
     "FeatureStoreConfig",
     "FeaturesConfig",
     "GateConfig",

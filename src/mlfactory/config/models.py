@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -152,6 +153,8 @@ class PolicyConfig(_Strict):
     rollout: RolloutConfig = RolloutConfig()
 
 
+IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")  # module.Class, as ``estimator`` is imported
+
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 Choice = bool | int | float | str | None
 _SPACE_HELP = (
@@ -277,6 +280,11 @@ class ModelConfig(_Strict):
         default=None, description="set to let the controller manage the model"
     )
     search: SearchConfig | None = Field(default=None, description="tune the params before the gates")
+    baselines: list[str] = Field(
+        default=[],
+        description="estimators (import paths) the audit's model.simpler_baseline check also trains on the "
+        "same split, besides the majority class or mean and a linear model; production must beat each",
+    )
     # -- features (issue 4) --
     feature_service: str | None = Field(
         default=None,
@@ -331,6 +339,15 @@ class ModelConfig(_Strict):
                 f"search.metric '{self.search.metric}' is not a {self.task} metric; "
                 f"allowed: {', '.join(allowed)}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _baselines_are_import_paths(self) -> ModelConfig:
+        for path in self.baselines:
+            if not IMPORT_PATH.fullmatch(path):
+                raise ValueError(
+                    f"baseline '{path}' must be an import path like sklearn.tree.DecisionTreeClassifier"
+                )
         return self
 
     def metric_names(self) -> list[str]:

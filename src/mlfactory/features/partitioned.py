@@ -4,8 +4,8 @@ same table either way.
 A view that declares ``per_entity=True`` computes each entity's rows from that entity's source rows alone,
 so its source can be split by a hash of the join keys (DuckDB's ``hash(keys) % count``, pushed into the read
 of the Parquet snapshot): each worker computes the view on its partition's rows and this process puts the
-parts together. Splitting pays only for a large source on several workers (:class:`SplitPolicy`; otherwise
-the view runs here).
+parts together. Splitting pays only for a large source on several workers (the project's ``features.split``,
+:class:`~mlfactory.config.FeatureSplitConfig`; otherwise the view runs here).
 
 A view whose function reads across entities (a share of all mail, a rank among domains, the source's overall
 time span) would give other values on a part of the source, so it is never split. The declaration is
@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlfactory.config import FeatureSplitConfig
 from mlfactory.errors import ComputeError, ValidationError
 from mlfactory.features.compute import CREATED, EVENT, compute_view
 from mlfactory.features.definitions import FeatureView
@@ -48,21 +49,6 @@ from mlfactory.features.repo import import_definitions
 
 if TYPE_CHECKING:
     from mlfactory.compute import Executor
-
-
-@dataclass(frozen=True)
-class SplitPolicy:
-    """When a per-entity view is split: a source of at least ``rows`` rows, an executor of at least
-    ``workers`` workers.
-
-    Measured on two local workers (the quickstart view on a skewed source of 0.1 to 2 million rows), the
-    split took longer than one process at every size: the check that the view is per entity, each worker's
-    read of the snapshot, the parts' trip back and their merge cost what the second worker saved. So by
-    default a split needs four workers (a quarter of the work each) and a million rows.
-    """
-
-    rows: int = 1_000_000
-    workers: int = 4
 
 
 #: entities computed alone, and as many others added, when checking that a view is per entity
@@ -124,7 +110,7 @@ def compute_table(
     path: Path,
     work: tuple[SourceRef, ModuleRef | None],
     compute: Executor | None,
-    split: SplitPolicy = SplitPolicy(),
+    split: FeatureSplitConfig = FeatureSplitConfig(),
 ) -> ComputedTable:
     """A view's feature table over a source snapshot, split by entity across ``compute``'s workers when the
     view is per entity and the source and the executor are large enough (``split``).
@@ -134,7 +120,7 @@ def compute_table(
         path: the snapshot's local file, verified (read here).
         work: the snapshot and the feature module as workers get them (the module None: none declared).
         compute: the executor; None computes here.
-        split: from how many source rows and workers a per-entity view is split.
+        split: from how many source rows and workers a per-entity view is split (``features.split``).
 
     Raises:
         ValidationError: the view's function failed or returned something wrong (see :func:`compute_view`).
@@ -143,12 +129,14 @@ def compute_table(
     source, module = work
     file = pq.ParquetFile(path)
     rows = file.metadata.num_rows
-    reason = _stay_reason(view, (rows, file.schema_arrow.names), split.rows)
+    reason = _stay_reason(view, (rows, file.schema_arrow.names), split.min_rows)
     if reason is None and (compute is None or module is None):
         reason = "no executor and feature module to split with"
     count = compute.workers if compute is not None and reason is None else 1  # may start a cluster
-    if reason is None and count < max(2, split.workers):
-        reason = f"compute '{compute.url if compute else None}' has {count} worker(s), under {split.workers}"
+    if reason is None and count < split.min_workers:
+        reason = (
+            f"compute '{compute.url if compute else None}' has {count} worker(s), under {split.min_workers}"
+        )
     if reason is None:
         reason = probe(view, path)
     if reason is not None or compute is None or module is None:

@@ -23,7 +23,7 @@ from mlfactory.features.definitions import FeatureView
 from mlfactory.features.materialize import MaterializeResult, from_us, materialize_view
 from mlfactory.features.offline import ViewTable, point_in_time_join
 from mlfactory.features.online.base import OnlineRecord, OnlineStore, entity_key, open_online_store
-from mlfactory.features.partitioned import ModuleRef, SourceRef, SplitPolicy, compute_table
+from mlfactory.features.partitioned import ModuleRef, SourceRef, compute_table
 from mlfactory.features.repo import FeatureRepo, load_feature_repo
 from mlfactory.features.skew import compare
 from mlfactory.features.spec import ServiceSpec, service_spec
@@ -68,7 +68,6 @@ class FeatureStore:
         online: OnlineStore | None = None,
         *,
         compute: Executor | None = None,
-        split: SplitPolicy = SplitPolicy(),
     ) -> None:
         """
         Args:
@@ -77,15 +76,14 @@ class FeatureStore:
             artifacts: the artifact store (sources' snapshots, feature tables, training sets).
             online: the online store (opened from the settings on first use when None).
             compute: the executor whose workers compute a per-entity view over a large source, split by
-                entity (:mod:`mlfactory.features.partitioned`); None computes every view here.
-            split: from how many source rows and workers such a view is split.
+                entity (:mod:`mlfactory.features.partitioned`) from the project's ``features.split`` on;
+                None computes every view here.
         """
         self.loaded = loaded
         self.metadata = metadata
         self.artifacts = artifacts
         self._online = online
         self.compute = compute
-        self.split = split
         self._repo: FeatureRepo | None = None
 
     @property
@@ -188,7 +186,7 @@ class FeatureStore:
         module = self.loaded.config.features.module
         ref = ModuleRef.of(self.loaded.path(module)) if module else None
         path = self.artifacts.local_path(ds.artifact)
-        computed = compute_table(view, path, (source, ref), self.compute, self.split)
+        computed = compute_table(view, path, (source, ref), self.compute, self.loaded.config.features.split)
         self.metadata.add_event(
             "features.computed",
             actor="features",
@@ -375,7 +373,8 @@ class FeatureStore:
         Returns:
             The report: rows compared, per-version and per-feature mismatch rates and largest differences.
         """
-        signatures = {v.version: v.signature for v in self.metadata.list_model_versions(model)}
+        versions = self.metadata.list_model_versions(model, include_archived=True)  # the log may name any
+        signatures = {v.version: v.signature for v in versions}
         log = PredictionReader(log_root) if log_root is not None else open_prediction_reader(self.loaded)
         if not log.files(model):
             raise NotFoundError(f"the prediction log in {log.root} has nothing for model '{model}' yet")

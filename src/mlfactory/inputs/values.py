@@ -152,8 +152,13 @@ class ColumnType:
         """The column as UTC timestamps, or why not."""
         import pandas as pd  # only date-time columns need it
 
-        parsed = pd.to_datetime(pd.Series(list(values), dtype=object), utc=True, errors="coerce")
-        bad = parsed.isna().to_numpy() & pd.notna(pd.Series(list(values), dtype=object)).to_numpy()
+        series = pd.Series(list(values), dtype=object)
+        # a number is no date-time here (an epoch's unit is a guess); anything else is read as ISO 8601 value
+        # by value, so rows spelled differently (an offset, "Z", none) all parse: without a format, pandas
+        # takes the first value's spelling for the whole column and refuses valid rows written another way
+        numbers = series.map(lambda v: isinstance(v, bool | int | float | np.number)).to_numpy(dtype=bool)
+        parsed = pd.to_datetime(series.mask(numbers), utc=True, errors="coerce", format="ISO8601")
+        bad = parsed.isna().to_numpy() & pd.notna(series).to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             return None, f"column '{self.name}' (datetime) row {i}: {show(values[i])} is not a date-time"

@@ -7,6 +7,10 @@ with the server's checks, and its good rows are scored and written: a folder of 
 or one ``.parquet``/``.csv`` file when the output ends so. Every file appears whole or not at all (a temporary
 name then a rename on a disk, one whole-object put on an object store).
 
+A CSV file's date-time columns (the model's, and a feature-service model's timestamp column) are read as
+text and parsed per chunk as ISO 8601: a time with an offset is converted to UTC, a time without one is taken
+as UTC (as the server's checks take it), an empty field is a missing value, and any other text is a bad row.
+
 A row failing its input check stops the run (``fail``), is dropped and counted (``skip``), or is also
 written with its reason to ``<output stem>.rejected.parquet`` beside the output (``report``); either way it
 is named by its row number in the whole input (counted from 0) and the file it came from.
@@ -38,6 +42,7 @@ import pyarrow.parquet as pq
 from mlfactory.errors import ConflictError, MLFactoryError, NotFoundError, StorageError, ValidationError
 from mlfactory.estimators.predicting import predict_rows
 from mlfactory.inputs import NUMERIC, Batch, InputSpec, Payload, frame_payload, take_payload
+from mlfactory.inputs.values import show
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,9 +175,10 @@ def _input_files(place: Place) -> tuple[list[str], str]:
     return sorted(f for f in files if f.lower().endswith(suffix)), suffix
 
 
-def open_input(place: Place, spec: InputSpec) -> ds.Dataset:
-    """The input as a dataset. CSV reads the model's input columns as text, so a bad value is a bad row
-    (reported by the checks) rather than a failed read; a folder's ``key=value`` levels become columns."""
+def open_input(place: Place, spec: InputSpec, dates: Collection[str] = ()) -> ds.Dataset:
+    """The input as a dataset. CSV reads the model's input columns and ``dates`` (more date-time columns, such
+    as the timestamp a point-in-time join reads) as text, so a bad value is a bad row (reported by the checks
+    or by :func:`_parse_dates`) rather than a failed read; a folder's ``key=value`` levels become columns."""
     info = place.fs.get_file_info(place.path)
     if info.type == pafs.FileType.NotFound:
         raise NotFoundError(f"input {place.shown} does not exist")
@@ -186,7 +192,7 @@ def open_input(place: Place, spec: InputSpec) -> ds.Dataset:
         source = place.path
     fmt: ds.FileFormat = ds.ParquetFileFormat()
     if suffix == ".csv":
-        text = {n: pa.string() for n, k in zip(spec.names, spec.kinds, strict=True) if k != "datetime"}
+        text = dict.fromkeys([*spec.names, *dates], pa.string())
         # an empty field is a missing value, as pandas reads it (and as the server's checks count it)
         convert = pacsv.ConvertOptions(column_types=text, strings_can_be_null=True)
         fmt = ds.CsvFileFormat(convert_options=convert)
@@ -276,6 +282,31 @@ def _bad_rows(spec: InputSpec, payload: Payload, index: np.ndarray) -> list[tupl
             return [(int(index[0]), _reason(exc))]
     mid = len(index) // 2
     return _bad_rows(spec, payload, index[:mid]) + _bad_rows(spec, payload, index[mid:])
+
+
+def _parse_dates(table: pa.Table, dates: Mapping[str, bool]) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """The date-time columns ``dates`` (CSV text) parsed as ISO 8601 into UTC timestamps, and the rows whose
+    text is no date-time, with their reasons. Each value is parsed on its own, so one row's format (an offset,
+    a date without a time) never decides another's; an offset is converted to UTC and a time without one is
+    taken as UTC, as the server's checks take it. An empty field stays missing (for the model's declared
+    rules to judge), unless its column maps to True: a join's timestamp, which no row can go without."""
+    import pandas as pd  # the chunk becomes a frame for the checks anyway
+
+    reasons: dict[int, list[str]] = {}
+    for name, required in dates.items():
+        text = table.column(name).to_pandas()
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        given = text.notna().to_numpy()
+        for i in np.flatnonzero(parsed.isna().to_numpy() & (given | required)):
+            reasons.setdefault(int(i), []).append(
+                f"column '{name}' (datetime): {show(text.iloc[i])} is not a date-time; send ISO 8601 "
+                "(such as 2024-05-01T12:00:00Z)"
+                if given[i]
+                else f"column '{name}' (datetime) is empty; the features are joined at this time, so give one"
+            )
+        stamps = pa.array(parsed).cast(pa.timestamp("us", tz="UTC"), safe=False)
+        table = table.set_column(table.schema.get_field_index(name), name, stamps)
+    return table, sorted((i, "; ".join(why)) for i, why in reasons.items())
 
 
 def require_columns(spec: InputSpec, columns: Any) -> None:
@@ -529,6 +560,17 @@ def _texts(dataset: ds.Dataset, spec: InputSpec) -> list[str]:
     return [n for n in spec.names if csv and _held_as_text(spec, dataset.schema, n)]
 
 
+def _dates(dataset: ds.Dataset, spec: InputSpec, joined: Collection[str]) -> dict[str, bool]:
+    """The date-time columns a CSV input holds as text (the model's, and the ``joined`` timestamps a
+    point-in-time join reads), parsed per chunk; each mapped to whether a row must have one."""
+    if not isinstance(dataset.format, ds.CsvFileFormat):
+        return {}
+    wanted = {n: False for n, k in zip(spec.names, spec.kinds, strict=True) if k == "datetime"}
+    wanted |= dict.fromkeys(joined, True)
+    schema = dataset.schema
+    return {n: r for n, r in wanted.items() if n in schema.names and pa.types.is_string(schema.field(n).type)}
+
+
 @dataclass(frozen=True)
 class InputFile:
     """One file of the input, its rows and where they start in the whole input."""
@@ -563,14 +605,26 @@ class _Run:
     texts: list[str]
     out: _Output
     rejects: _Rejects
+    dates: dict[str, bool] = field(default_factory=dict)
     rows_in: int = 0
     rows_scored: int = 0
     bad_rows: int = 0
 
+    def _check(self, chunk: _Chunk) -> tuple[pa.Table, Batch | None, np.ndarray, list[tuple[int, str]]]:
+        """The chunk with its dates parsed, its good rows checked, their positions, and the bad rows with
+        their reasons. Rows with a bad date go no further: neither the join nor the checks see them."""
+        table, undated = _parse_dates(chunk.table, self.dates) if self.dates else (chunk.table, [])
+        if not undated:
+            return table, *check_rows(self.model.spec, self.enrich(table.to_pandas()))
+        keep = np.setdiff1d(np.arange(table.num_rows), np.array([i for i, _ in undated], dtype=np.intp))
+        if not len(keep):
+            return table, None, keep, undated
+        batch, good, bad = check_rows(self.model.spec, self.enrich(table.take(pa.array(keep)).to_pandas()))
+        return table, batch, keep[good], sorted(undated + [(int(keep[i]), why) for i, why in bad])
+
     def score(self, chunk: _Chunk) -> None:
         spec = self.model.spec
-        frame = chunk.table.to_pandas()
-        batch, good, bad = check_rows(spec, self.enrich(frame))
+        table, batch, good, bad = self._check(chunk)
         self.rows_in += chunk.table.num_rows
         if bad:
             self.bad_rows += len(bad)
@@ -586,7 +640,7 @@ class _Run:
                 self.rejects.write(chunk, bad)
         if batch is None:
             return
-        rows = chunk.table if not bad else chunk.table.take(pa.array(good))
+        rows = table if not bad else table.take(pa.array(good))
         self.out.write(_scored_table(rows, spec, batch, self.texts, self.model))
         self.rows_scored += batch.n
 
@@ -628,9 +682,8 @@ def score_file(
     """Score one file of ``source`` into the folder ``target`` in the chunks a whole-input run would score
     it in, its rows named by their place in the whole input: a share of a run spread over workers."""
     dataset = open_input(source, model.spec)
-    run = _Run(
-        model, _as_is, on_bad_rows, _texts(dataset, model.spec), _Output.open(target), _Rejects(target)
-    )
+    texts, dates = _texts(dataset, model.spec), _dates(dataset, model.spec, ())
+    run = _Run(model, _as_is, on_bad_rows, texts, _Output.open(target), _Rejects(target), dates)
     chunks = _chunks(dataset, batch_rows, lambda p: _shown(source, p), {file.path}, file.first)
     parts, rejected = _drain(run, chunks, lambda: None, None)
     return FileScores(
@@ -669,6 +722,7 @@ def score_dataset(
     target: Place,
     *,
     enrich: Enrich | None = None,
+    dates: Collection[str] = (),
     on_bad_rows: OnBadRows = "report",
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: ProgressCallback | None = None,
@@ -680,13 +734,20 @@ def score_dataset(
         source: a Parquet or CSV file, a folder of them, or a hive-partitioned folder.
         target: a ``.parquet``/``.csv`` file, or a folder for ``part-NNNNN.parquet`` files.
         enrich: per batch, the rows with the model's point-in-time features joined (feature-service models).
+        dates: columns besides the model's date-time inputs that ``enrich`` reads as date-times (the model's
+            timestamp column), parsed like them in a CSV input so a bad one is a bad row.
         on_bad_rows: ``fail``, ``skip`` or ``report`` a row that fails its input check.
         batch_rows: rows scored together; memory grows with this, not with the input.
         progress: called after each batch.
     """
     check_settings(on_bad_rows, batch_rows)
     try:
-        return _score(model, source, target, _Settings(enrich or _as_is, on_bad_rows, batch_rows, progress))
+        return _score(
+            model,
+            source,
+            target,
+            _Settings(enrich or _as_is, tuple(dates), on_bad_rows, batch_rows, progress),
+        )
     except OSError as exc:  # the disk or the bucket (pyarrow and fsspec raise OSError subclasses)
         raise storage_failure(source, target, exc) from exc
 
@@ -711,6 +772,7 @@ def _as_is(frame: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class _Settings:
     enrich: Enrich
+    dates: tuple[str, ...]
     on_bad_rows: OnBadRows
     batch_rows: int
     progress: ProgressCallback | None
@@ -728,11 +790,12 @@ def storage_failure(source: Place, target: Place, exc: OSError) -> MLFactoryErro
 
 def _score(model: LoadedModel, source: Place, target: Place, settings: _Settings) -> ScoreResult:
     spec = model.spec
-    dataset = open_input(source, spec)
+    dataset = open_input(source, spec, settings.dates)
     csv = isinstance(dataset.format, ds.CsvFileFormat)
     total = dataset.count_rows() if settings.progress is not None and not csv else None
     output, rejects = _Output.open(target), _Rejects(target)
-    run = _Run(model, settings.enrich, settings.on_bad_rows, _texts(dataset, spec), output, rejects)
+    texts, dates = _texts(dataset, spec), _dates(dataset, spec, settings.dates)
+    run = _Run(model, settings.enrich, settings.on_bad_rows, texts, output, rejects, dates)
     started = time.perf_counter()
 
     def report() -> None:

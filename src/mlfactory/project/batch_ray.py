@@ -19,6 +19,9 @@ A worker that dies is survived by Ray's retries, as many as the executor's ``max
 restarted and its file scored again from the start, replacing what the lost attempt staged. A file whose
 worker dies every time fails the run with a :class:`~mlfactory.errors.ComputeError`.
 
+On a cluster reached by ``ray://`` the pipeline is driven by a task on the cluster (Ray Data cannot drive one
+from a client), and the files' progress is reported once they are all scored.
+
 The staging folder is on the output's filesystem, so a cluster of several machines needs an output they all
 reach (object storage or a shared disk). A feature-service version is scored on this machine: its
 point-in-time features come from the project's feature store, which only the project opens.
@@ -257,11 +260,29 @@ def _scored(
 ) -> Iterator[tuple[int, FileScores]]:
     """Each file's position and scores, as the actors finish them; the first mlfactory error an actor met is
     raised here as it was raised there, anything else of Ray's as a ComputeError."""
+    workers = compute.workers  # connects to the executor's Ray (started here for ``compute: ray``)
+    items = [{"file": i, "path": f.path, "rows": f.rows, "first": f.first} for i, f in enumerate(files)]
+    settings = (job, staging, items, workers, compute.max_retries)
+    rows = _on_cluster(*settings) if compute.url.startswith("ray://") else _pipeline(*settings)
+    failures: dict[int, MLFactoryError] = {}
+    for row in rows:
+        position = int(row["file"])
+        if row["error"]:
+            failures[position] = _raised(str(row["error"]), str(row["message"]), str(row["reasons"]))
+        elif not failures:
+            yield position, _scores(row)
+    if failures:  # every actor is done: nothing writes into the staging folder any more
+        raise failures[min(failures)]
+
+
+def _pipeline(
+    job: RayScoring, staging: str, items: list[dict[str, Any]], workers: int, retries: int
+) -> Iterator[dict[str, Any]]:
+    """The files scored by the pool of actors: each file's result row as it is finished. Once a file
+    failed, the actors are told to skip the files after it."""
     import ray.data
     from ray.util.annotations import RayDeprecationWarning
 
-    workers = compute.workers  # connects to the executor's Ray (started here for ``compute: ray``)
-    items = [{"file": i, "path": f.path, "rows": f.rows, "first": f.first} for i, f in enumerate(files)]
     with warnings.catch_warnings():
         # Ray 2.60 takes an actor's retries only as "ray_remote_args", which it warns it will drop in 2.64;
         # its own default (unbounded) would retry a file that kills every worker for ever
@@ -272,20 +293,43 @@ def _scored(
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=min(workers, len(items))),
             num_cpus=1,
-            max_restarts=compute.max_retries,  # a dead worker's actor is started again,
-            max_task_retries=compute.max_retries,  # and its file scored again
+            max_restarts=retries,  # a dead worker's actor is started again,
+            max_task_retries=retries,  # and its file scored again
         )
     place = open_place(staging, job.base, job.storage_options)
-    failures: dict[int, MLFactoryError] = {}
+    failed: list[int] = []
     for row in _rows(scored):
-        position = int(row["file"])
         if row["error"]:
-            failures[position] = _raised(str(row["error"]), str(row["message"]), str(row["reasons"]))
-            _stop_after(place, min(failures))
-        elif not failures:
-            yield position, _scores(row)
-    if failures:  # every actor is done: nothing writes into the staging folder any more
-        raise failures[min(failures)]
+            failed.append(int(row["file"]))
+            _stop_after(place, min(failed))
+        yield row
+
+
+def _collected(
+    job: RayScoring, staging: str, items: list[dict[str, Any]], workers: int, retries: int
+) -> list[dict[str, Any]]:
+    """Every file's result row (a task on the cluster: see :func:`_on_cluster`)."""
+    return list(_pipeline(job, staging, items, workers, retries))
+
+
+def _on_cluster(
+    job: RayScoring, staging: str, items: list[dict[str, Any]], workers: int, retries: int
+) -> list[dict[str, Any]]:
+    """The rows of :func:`_pipeline` run on a ``ray://`` cluster: Ray Data cannot drive a pipeline from a
+    client (its executor needs a worker of the cluster), so a task on the cluster drives it, with no CPU of
+    its own (the actors get them all), and its rows come back once every file is done. A mlfactory error
+    raised there is raised here as it is."""
+    import ray
+
+    task = ray.remote(num_cpus=0, max_retries=0)(_collected)
+    try:
+        rows: list[dict[str, Any]] = ray.get(task.remote(job, staging, items, workers, retries))
+    except Exception as exc:  # the driving task's error, or Ray's own
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, MLFactoryError):
+            raise cause from None
+        raise _ray_failure(exc) from exc
+    return rows
 
 
 def _rows(scored: Any) -> Iterator[dict[str, Any]]:

@@ -12,10 +12,14 @@ from typing import TYPE_CHECKING, Any
 from mlfactory.config import LoadedConfig, ModelConfig, load_project_config
 from mlfactory.entities import PRODUCTION, ApiToken, DatasetVersion, Event, ModelVersion, Role, Run, RunStatus
 from mlfactory.errors import ConfigError, NotFoundError
+from mlfactory.project.audits import AuditMethods
 from mlfactory.project.deploy import DeployMethods
+from mlfactory.project.lineage import LineageMethods
 from mlfactory.project.log import LogMethods
 from mlfactory.project.monitor import MonitorMethods
 from mlfactory.project.operate import OperateMethods
+from mlfactory.project.prune import PruneMethods
+from mlfactory.project.storage import StorageMethods
 from mlfactory.project.views import ViewMethods
 from mlfactory.registry import Registry
 from mlfactory.stores import open_artifact_store, open_metadata_store
@@ -42,7 +46,17 @@ def default_actor() -> str:
         return "unknown"
 
 
-class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMethods):
+class Project(
+    AuditMethods,
+    DeployMethods,
+    LineageMethods,
+    LogMethods,
+    MonitorMethods,
+    OperateMethods,
+    PruneMethods,
+    StorageMethods,
+    ViewMethods,
+):
     """An opened project. Use as a context manager, or call :meth:`close`.
 
     The one entrance to mlfactory for the CLI, the server's admin routes and any other client. Data,
@@ -59,7 +73,10 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
         self.actor = actor or default_actor()
         self.metadata = open_metadata_store(loaded.metadata_url())
         self.artifacts = open_artifact_store(
-            loaded.config.stores.artifacts, loaded.root, loaded.config.stores.storage_options
+            loaded.config.stores.artifacts,
+            loaded.root,
+            loaded.config.stores.storage_options,
+            cache_max_size=loaded.config.stores.artifact_cache.limit(),
         )
         self.registry = Registry(self.metadata, self.artifacts)
         self._features: FeatureStore | None = None
@@ -194,14 +211,18 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
         name: str | None = None,
         status: str | None = None,
         limit: int | None = None,
+        archived: bool = False,
     ) -> list[Run]:
-        """Runs, newest first, optionally filtered (see :func:`mlfactory.tracking.filter_runs`). Runs still
-        marked running whose process on this machine is gone are marked failed first (:func:`reap_runs`)."""
+        """Runs, newest first, optionally filtered (see :func:`mlfactory.tracking.filter_runs`); archived
+        ones (`mlfactory prune`) only when ``archived``. Runs still marked running whose process on this
+        machine is gone are marked failed first (:func:`reap_runs`)."""
         reap_runs(self.metadata)
         state = RunStatus(status) if status else None
         if where:
-            return search_runs(self.metadata, where, name=name, status=state, limit=limit)
-        return self.metadata.list_runs(name=name, status=state, limit=limit)
+            return search_runs(
+                self.metadata, where, name=name, status=state, limit=limit, include_archived=archived
+            )
+        return self.metadata.list_runs(name=name, status=state, limit=limit, include_archived=archived)
 
     # -- registry ---------------------------------------------------------------------------------------
 
@@ -259,11 +280,18 @@ class Project(DeployMethods, LogMethods, MonitorMethods, OperateMethods, ViewMet
             open_place(input_path, Path.cwd(), options),
             open_place(output_path, Path.cwd(), options),
             enrich=lambda frame: self._with_store_features(model.version, frame),
+            dates=self._timestamp_column(model.version),
             on_bad_rows=on_bad_rows,
             batch_rows=batch_rows or DEFAULT_BATCH_ROWS,
             progress=progress,
         )
         return result.to_dict()
+
+    def _timestamp_column(self, version: ModelVersion) -> tuple[str, ...]:
+        """The column a feature-service version's point-in-time join reads as its rows' times, if declared."""
+        declared = self.loaded.config.models.get(version.name)
+        stamp = declared.timestamp if declared is not None and version.signature.feature_service else None
+        return (stamp,) if stamp else ()
 
     def _with_store_features(self, version: ModelVersion, frame: pd.DataFrame) -> pd.DataFrame:
         """For a version that looks features up when served, the rows with those features joined point-in-time

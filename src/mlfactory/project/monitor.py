@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlfactory.project.base import ProjectState
 
 if TYPE_CHECKING:
+    from mlfactory.config import LoadedConfig
     from mlfactory.entities import MonitorReportRecord
     from mlfactory.monitoring import LogSource, MonitorReport, Window
 
@@ -136,19 +137,62 @@ class MonitorMethods(ProjectState):
 
         return render_html(report, self.monitor_reports(report.model, version=report.version))
 
+    def write_monitor_html(self, report: MonitorReport, target: str) -> str:
+        """Write a report's page (:meth:`monitor_html`) whole, as :func:`write_page` does.
+
+        Args:
+            report: the report.
+            target: a file path (relative to the working folder) or an object URL such as
+                ``s3://bucket/reports/spam.html`` (reached with ``stores.storage_options``).
+
+        Returns:
+            Where it was written (a URL without credentials for a bucket).
+        """
+        return write_page(target, self.monitor_html(report), self.loaded)
+
+
+def write_page(target: str, page: str, loaded: LoadedConfig | None) -> str:
+    """Write an HTML page to a file or an object, whole: readers see the previous page or this one, never a
+    part (a temporary file renamed into place, or one PUT).
+
+    Args:
+        target: a file path (relative to the working folder), ``file://…``, or ``s3://…``, ``gs://…``,
+            ``az://…`` with an object name.
+        page: the HTML.
+        loaded: the project whose ``stores.storage_options`` reach the bucket (None outside a project).
+
+    Returns:
+        Where it was written.
+
+    Raises:
+        ConfigError: the target names a folder or bucket, or an unsupported scheme.
+        MLFactoryError: the storage refused the write (missing bucket, access denied, unreachable).
+    """
+    from mlfactory.stores.fs import put_url
+
+    options = loaded.config.stores.storage_options if loaded is not None else None
+    return put_url(target, page.encode("utf-8"), Path.cwd(), options)
+
+
+def _project_here() -> LoadedConfig | None:
+    """The project of the working folder, or None outside one."""
+    from mlfactory.config import load_project_config
+    from mlfactory.errors import ConfigError
+
+    try:
+        return load_project_config()
+    except ConfigError:
+        return None
+
 
 def compare_data(reference: Path, current: Path) -> dict[str, Any]:
     """A plain drift report of two data files (Parquet or CSV; the current one read in chunks), with the
     monitoring settings of the project in the working folder, or the defaults outside one."""
-    from mlfactory.config import MonitoringConfig, load_project_config
-    from mlfactory.errors import ConfigError
+    from mlfactory.config import MonitoringConfig
     from mlfactory.monitoring import compare_files
 
-    try:
-        settings = load_project_config().config.monitoring
-    except ConfigError:
-        settings = MonitoringConfig()
-    return compare_files(reference, current, settings)
+    loaded = _project_here()
+    return compare_files(reference, current, loaded.config.monitoring if loaded else MonitoringConfig())
 
 
 def compare_html(result: dict[str, Any], *, title: str) -> str:
@@ -156,3 +200,9 @@ def compare_html(result: dict[str, Any], *, title: str) -> str:
     from mlfactory.monitoring import render_compare_html
 
     return render_compare_html(result, title=title)
+
+
+def write_compare_html(result: dict[str, Any], target: str, *, title: str) -> str:
+    """Write a :func:`compare_data` result's page whole to a file or object (see :func:`write_page`), with
+    the storage options of the project in the working folder; returns where."""
+    return write_page(target, compare_html(result, title=title), _project_here())

@@ -26,13 +26,14 @@ class OperateMethods(ProjectState):
         """Names of the models with at least one registered version, sorted."""
         return self.metadata.list_model_names()
 
-    def versions(self, name: str) -> list[ModelVersion]:
-        """Every registered version of a model, oldest first.
+    def versions(self, name: str, *, archived: bool = False) -> list[ModelVersion]:
+        """Every registered version of a model, oldest first; archived ones (`mlfactory prune`) only when
+        ``archived`` (without them the list may be empty).
 
         Raises:
             NotFoundError: no such model (the message names the known ones).
         """
-        return self.metadata.list_model_versions(name)
+        return self.metadata.list_model_versions(name, include_archived=archived)
 
     def version(self, ref: str) -> ModelVersion:
         """The version a reference points at: ``NAME/VERSION``, ``NAME@ALIAS`` or ``NAME`` (production).

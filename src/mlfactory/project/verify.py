@@ -60,10 +60,10 @@ def _artifacts(project: Project, checked: dict[str, int]) -> Iterator[Finding]:
     named: dict[str, str] = {}
     for ds in project.metadata.list_datasets():
         named[ds.artifact] = f"dataset {ds.id}"
-    for run in project.metadata.list_runs():
+    for run in project.metadata.list_runs(include_archived=True):  # archived ones can be restored
         named.update({digest: f"run {run.id} ({name})" for name, digest in run.artifacts.items()})
     for model in project.metadata.list_model_names():
-        for mv in project.metadata.list_model_versions(model):
+        for mv in project.metadata.list_model_versions(model, include_archived=True):
             named[mv.artifact] = f"model version {mv.ref}"
     for digest, owner in named.items():
         checked["references"] += 1
@@ -78,7 +78,10 @@ def _artifacts(project: Project, checked: dict[str, int]) -> Iterator[Finding]:
 
 def _references(project: Project, checked: dict[str, int]) -> Iterator[Finding]:
     meta = project.metadata
-    known = {m: {v.version for v in meta.list_model_versions(m)} for m in meta.list_model_names()}
+    known = {
+        m: {v.version for v in meta.list_model_versions(m, include_archived=True)}
+        for m in meta.list_model_names()
+    }
     for (model, alias), version in meta.get_aliases().items():
         checked["aliases"] += 1
         if version not in known.get(model, set()):

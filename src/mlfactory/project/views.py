@@ -184,12 +184,14 @@ class ViewMethods(ProjectState):
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
+        archived: bool = False,
     ) -> Page[Run]:
         """One page of runs, filtered with the language of ``runs list --where`` and ordered by the store.
 
         Args:
             where: clauses such as ``metrics.f1 > 0.9 and params.C = 1``.
             name, status: only runs of this name, in this status.
+            archived: archived runs too (`mlfactory prune` hides them by default).
             sort: ``started``, ``name``, ``status`` or ``metrics.KEY`` (ties by start time, newest first).
             descending: the largest first.
             offset, limit: which page (at most :data:`MAX_PAGE` rows).
@@ -212,14 +214,23 @@ class ViewMethods(ProjectState):
                 descending=descending,
                 offset=offset,
                 limit=limit + 1,  # one more than shown: it says whether another page follows
+                include_archived=archived,
             )
         else:
             runs = self.metadata.list_runs(
-                name=name, status=state, sort=sort, descending=descending, offset=offset, limit=limit + 1
+                name=name,
+                status=state,
+                sort=sort,
+                descending=descending,
+                offset=offset,
+                limit=limit + 1,
+                include_archived=archived,
             )
         return _page(runs, offset, limit)
 
-    def versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> Page[ModelVersion]:
+    def versions_page(
+        self, name: str, *, offset: int = 0, limit: int = 25, archived: bool = False
+    ) -> Page[ModelVersion]:
         """One page of a model's versions with their aliases, newest first, cut by the store (see
         :meth:`~mlfactory.stores.metadata.registry.RegistryStore.model_versions_page`), so a model with
         thousands of versions costs a page, not its whole history.
@@ -229,7 +240,10 @@ class ViewMethods(ProjectState):
             ConfigError: a page out of bounds (at most :data:`MAX_PAGE` rows).
         """
         offset, limit = _bounded(offset, limit)
-        return _page(self.metadata.model_versions_page(name, offset=offset, limit=limit + 1), offset, limit)
+        page = self.metadata.model_versions_page(
+            name, offset=offset, limit=limit + 1, include_archived=archived
+        )  # archived ones (`mlfactory prune`) only when asked for
+        return _page(page, offset, limit)
 
     def timeline_page(self, name: str, *, offset: int = 0, limit: int = 20) -> Page[Event]:
         """One page of a model's registrations and alias moves, newest first, read through the events'

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mlfactory.entities import PRODUCTION, DatasetVersion
 from mlfactory.project import Project, open_project
+from mlfactory.quickstart.audit_view import show_audit
 from mlfactory.quickstart.drift_view import show_drift
 from mlfactory.quickstart.scaffold import init_project
 from mlfactory.quickstart.story import Story
@@ -39,6 +40,7 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
     with open_project(directory, env={}, actor="quickstart") as project:
         print_timeline(console, project)
         report_path = show_drift(console, project)
+        score = show_audit(console, project)
     elapsed = time.perf_counter() - started
     console.rule(f"done in {elapsed:.1f} s")
     console.print(
@@ -55,6 +57,7 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         "  mlfactory models history spam\n"
         "  mlfactory monitor history spam\n"
         "  mlfactory monitor report spam --html report.html\n"
+        "  mlfactory audit --html audit.html   # every finding, its evidence and fix\n"
         f"  open {report_path}\n"
         "  mlfactory features list\n"
         "  mlfactory features get domain_activity --key sender_domain=mail.example.com\n"
@@ -65,6 +68,7 @@ def run_quickstart(directory: Path, *, seed: int = 7, console: Console | None = 
         "run": result.run_id,
         "version": mv.ref,
         "production": story["production"],
+        "audit_score": score,
         "seconds": elapsed,
     }
 

@@ -16,6 +16,7 @@ from typing import Any
 from mlfactory.entities import PRODUCTION, Event, VersionStatus
 from mlfactory.errors import ConfigError, ConflictError, NotFoundError
 from mlfactory.stores.metadata import MetadataStore
+from mlfactory.stores.metadata.registry import archived_version
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 
@@ -126,6 +127,8 @@ def current_policy(metadata: MetadataStore, name: str) -> RoutingPolicy:
 
 def _check_version(metadata: MetadataStore, name: str, version: int, force: bool, role: str) -> None:
     mv = metadata.get_model_version(name, version)  # NotFoundError names the known versions
+    if mv.archived:
+        raise archived_version(mv.ref, mv.archive_reason, f"take {role} traffic")
     if mv.status == VersionStatus.REJECTED and not force:
         raise ConflictError(
             f"{mv.ref} was rejected by its gates; it cannot take {role} traffic. Pass --force to override"

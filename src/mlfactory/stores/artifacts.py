@@ -9,7 +9,6 @@ what it got.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import tempfile
@@ -19,18 +18,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlfactory.errors import IntegrityError, NotFoundError
+from mlfactory.stores.artifact_cache import ArtifactCache, sha256_file
 from mlfactory.stores.fs import StorageLocation, missing_bucket, open_location, put_atomic, storage_error
 
 _CHUNK = 1 << 20
 _HEX = frozenset("0123456789abcdef")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check(digest: str, actual: str, where: object) -> None:
@@ -181,12 +173,14 @@ class ObjectArtifactStore(ArtifactStore):
 
     Objects are written whole (one PUT or a completed multipart upload) and never replaced: a put of a
     digest that exists is skipped, and two writers of the same content write the same bytes to the same key.
-    Readers that need a file get a verified copy in a local, content-addressed cache.
+    Readers that need a file get a verified copy in a local, content-addressed cache of at most
+    ``cache_max_size`` bytes (see :mod:`mlfactory.stores.artifact_cache`).
     """
 
-    def __init__(self, location: StorageLocation, cache: Path) -> None:
+    def __init__(self, location: StorageLocation, cache: Path, cache_max_size: int | None = None) -> None:
         self.location = location
         self.cache = Path(cache)
+        self.copies = ArtifactCache(self.cache, cache_max_size)
 
     def _key(self, digest: str) -> str:
         _valid(digest)
@@ -247,20 +241,7 @@ class ObjectArtifactStore(ArtifactStore):
 
     def local_path(self, digest: str) -> Path:
         self._key(digest)
-        cached = self.cache / digest[:2] / digest[2:]
-        if cached.exists() and sha256_file(cached) == digest:
-            return cached
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                self._stream(digest, out)
-            os.replace(name, cached)  # the cache, too, only ever holds whole, verified files
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name)
-            raise
-        return cached
+        return self.copies.get(digest) or self.copies.add(digest, lambda out: self._stream(digest, out))
 
     def verify(self, digest: str) -> None:
         self._stream(digest, None)
@@ -297,7 +278,11 @@ class ObjectArtifactStore(ArtifactStore):
 
 
 def open_artifact_store(
-    url: str, base: Path, storage_options: Mapping[str, Any] | None = None
+    url: str,
+    base: Path,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    cache_max_size: int | None = None,
 ) -> ArtifactStore:
     """Open the artifact store at a folder path, ``file://`` URL or object storage URL.
 
@@ -306,6 +291,8 @@ def open_artifact_store(
             ``s3://…``, ``gs://…`` or ``az://…``.
         base: the project folder.
         storage_options: ``stores.storage_options`` (non-secret backend settings).
+        cache_max_size: bytes a bucket store's local copies may take (``stores.artifact_cache.max_size``),
+            the least recently used removed past it; None keeps every copy.
 
     Returns:
         The store. A bucket store caches verified copies for file readers under
@@ -317,4 +304,4 @@ def open_artifact_store(
     location = open_location(url, base, storage_options)
     if location.local:
         return LocalArtifactStore(Path(location.root))
-    return ObjectArtifactStore(location, base / ".mlfactory" / "cache" / "artifacts")
+    return ObjectArtifactStore(location, base / ".mlfactory" / "cache" / "artifacts", cache_max_size)

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
@@ -78,6 +79,12 @@ class StorageLocation:
             return where
         scheme = urlsplit(self.url).scheme or "s3"
         return f"{scheme}://{where}"
+
+
+def _backend(location: StorageLocation) -> str:
+    """The fsspec protocol of a bucket location ("s3", "gcs", "abfs"); empty for a local folder."""
+    scheme = urlsplit(location.url).scheme.lower()
+    return "" if location.local else _BACKENDS.get(scheme, ("",))[0]
 
 
 def _redact(url: str) -> str:
@@ -197,24 +204,59 @@ def missing_bucket(location: StorageLocation) -> NotFoundError | None:
             return None
     except Exception:  # an unreachable endpoint or a refusal is reported by the call that failed
         return None
+    return _no_bucket(location, location.describe())
+
+
+def _no_bucket(location: StorageLocation, where: str) -> NotFoundError:
+    kind = "container" if _backend(location) == "abfs" else "bucket"  # Azure Blob's word for it
     return NotFoundError(
-        f"bucket '{bucket}' of {location.describe()} does not exist; create it, or fix the URL in the "
-        "project file"
+        f"{kind} '{location.root.split('/', 1)[0]}' of {where} does not exist; create it, or fix the URL in "
+        "the project file"
     )
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The failure and those it wraps (causes and contexts, a few levels deep: the backends wrap theirs)."""
+    found: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo and len(found) < 8:
+        e = todo.pop(0)
+        if e is not None and all(e is not f for f in found):
+            found.append(e)
+            todo += [e.__cause__, e.__context__]
+    return found
+
+
 def _status(exc: BaseException) -> tuple[str, str]:
-    """(error code, message) of a botocore ClientError or its wrapped cause; empty when there is none."""
-    for e in (exc, exc.__cause__, exc.__context__):
+    """(error code, message) of a botocore ClientError or an Azure HttpResponseError, or of one it wraps;
+    empty when there is none."""
+    for e in _chain(exc):
         response = getattr(e, "response", None)
         if isinstance(response, dict):
             err = response.get("Error", {})
             return str(err.get("Code", "")), str(err.get("Message", ""))
+        code = getattr(e, "error_code", None)  # Azure's: a StorageErrorCode, a str enum
+        if code:
+            return str(getattr(code, "value", code)), str(getattr(e, "reason", "") or "")
     return "", ""
 
 
+# the codes of a refused request: S3's, and Azure Blob's (a wrong key, a token without the role, and the like)
+_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "403",
+        "InvalidAccessKeyId",
+        "AuthenticationFailed",
+        "AuthorizationFailure",
+        "AuthorizationPermissionMismatch",
+        "InsufficientAccountPermissions",
+    }
+)
+
+
 def _unreachable(exc: BaseException) -> bool:
-    names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
+    names = {type(e).__name__ for e in _chain(exc)}
     return bool(
         names
         & {
@@ -248,12 +290,13 @@ def storage_error(location: StorageLocation, exc: BaseException, path: str | Non
     where = location.describe(path)
     code, message = _status(exc)
     text = f"{code} {message} {exc}".lower()
-    if code == "NoSuchBucket" or "bucket does not exist" in text or "nosuchbucket" in text:
-        bucket = location.root.split("/", 1)[0]
-        return NotFoundError(
-            f"bucket '{bucket}' of {where} does not exist; create it, or fix the URL in the project file"
-        )
-    if isinstance(exc, PermissionError) or code in ("AccessDenied", "403", "InvalidAccessKeyId"):
+    if (
+        code in ("NoSuchBucket", "ContainerNotFound")
+        or "bucket does not exist" in text
+        or "nosuchbucket" in text
+    ):
+        return _no_bucket(location, where)
+    if isinstance(exc, PermissionError) or code in _DENIED:
         return StorageError(
             f"access denied to {where}; check the credentials the environment, profile or instance role "
             "provides (never the project file) and that they may read and write there"
@@ -288,7 +331,7 @@ def _put_local(path: str, data: bytes | BinaryIO) -> None:
         raise
 
 
-def _guarded(location: StorageLocation, path: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+def _guarded(location: StorageLocation, path: str | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except Exception as exc:  # OSError, and backend errors (botocore, aiohttp) that share no base class
@@ -301,21 +344,24 @@ def _put_stream(location: StorageLocation, path: str, data: BinaryIO) -> None:
     try:
         while chunk := data.read(_CHUNK):  # the source's own errors pass through as they are
             _guarded(location, path, out.write, chunk)
+        _guarded(location, path, out.close)  # completes the upload: the object appears whole
     except BaseException:
-        # never let close() complete a half-written multipart upload: abort it, nothing becomes visible
+        # s3fs aborts a failed upload of its own (put_file, pipe_file), but a file opened for writing
+        # completes whatever it holds when closed or collected, and leaves the upload behind when its last
+        # part or the completion fails: abort it here, so nothing becomes visible and no parts are kept
         with contextlib.suppress(Exception):
             out.discard()
         out.closed = True  # a discarded file must not try to finish itself when collected
         raise
-    _guarded(location, path, out.close)  # completes the upload: the object appears whole
 
 
 def put_atomic(location: StorageLocation, path: str, data: bytes | BinaryIO) -> None:
     """Write a whole object or file that no reader ever sees partially.
 
     Local folders get a temporary file in the same folder, fsync, and an atomic rename. Object stores get one
-    PUT, or a multipart upload that becomes visible only when completed (an interrupted one is aborted, or
-    never completes after a kill).
+    PUT, or a multipart upload (a list of blocks on Azure Blob) that becomes visible only when completed (an
+    interrupted one is aborted, or never completes after a kill). Of two writers of one object at once, one
+    whole object stays; neither fails for the other.
 
     Args:
         location: the location ``path`` belongs to.
@@ -331,7 +377,144 @@ def put_atomic(location: StorageLocation, path: str, data: bytes | BinaryIO) -> 
             _put_local(path, data)
         except OSError as exc:
             raise storage_error(location, exc, path) from exc
-    elif isinstance(data, bytes):
-        _guarded(location, path, location.fs.pipe_file, path, data)
+        return
+    try:
+        if isinstance(data, bytes):
+            _guarded(location, path, location.fs.pipe_file, path, data)
+        else:
+            _put_stream(location, path, data)
+    except MLFactoryError as exc:
+        if not _superseded(location, exc, path):
+            raise
+
+
+def _superseded(location: StorageLocation, exc: MLFactoryError, path: str) -> bool:
+    """Whether a failed Azure Blob upload lost only to another writer's whole upload of the same blob.
+
+    Committing a blob's blocks discards every uncommitted block of that blob, another writer's too: of two
+    writers uploading one blob at once, the later to commit finds its blocks gone (InvalidBlockList) while
+    the blob holds the other's whole object. That is what two whole writes one after the other leave (ours,
+    then theirs), so the write is done; any other failure stays one.
+    """
+    if _status(exc)[0] != "InvalidBlockList":
+        return False
+    try:
+        return bool(location.fs.exists(path))
+    except Exception:  # the original failure is the one to report
+        return False
+
+
+def put_url(
+    url_or_path: str, data: bytes, base: Path, storage_options: Mapping[str, Any] | None = None
+) -> str:
+    """Write one whole file or object named by a path or URL (a report page, say), as :func:`put_atomic` does.
+
+    Args:
+        url_or_path: a file path (relative to ``base``), ``file://…``, or an object URL such as
+            ``s3://bucket/reports/drift.html``.
+        data: the bytes.
+        base: the folder a relative path resolves against.
+        storage_options: non-secret backend settings for an object URL (``stores.storage_options``).
+
+    Returns:
+        Where the bytes were written: the path, or the URL without credentials.
+
+    Raises:
+        ConfigError: the target names a folder or a bucket rather than a file, or its scheme is unsupported.
+        MLFactoryError: mapped by :func:`storage_error` when the storage refuses the write.
+    """
+    if "://" in url_or_path and not url_or_path.startswith("file://"):
+        scheme, rest = url_or_path.split("?", 1)[0].split("://", 1)
+        folder, _, name = rest.rpartition("/")
+        if not folder or not name:
+            raise ConfigError(
+                f"'{_redact(url_or_path)}' names a bucket or a folder, not an object; add a file name, e.g. "
+                f"{scheme}://{rest.rstrip('/')}/report.html"
+            )
+        location = open_location(f"{scheme}://{folder}", base, storage_options)
     else:
-        _put_stream(location, path, data)
+        path = Path(url_or_path.removeprefix("file://"))
+        path = path if path.is_absolute() else base / path
+        if url_or_path.endswith("/") or path.is_dir():
+            raise ConfigError(
+                f"'{path}' is a folder, not a file; add a file name, e.g. {path / 'report.html'}"
+            )
+        location, name = open_location(str(path.parent), base), path.name
+    target = location.join(name)
+    put_atomic(location, target, data)
+    return location.describe(target)
+
+
+@dataclass(frozen=True)
+class IncompleteUpload:
+    """A multipart upload that was started and never completed nor aborted (its writer was killed, say).
+
+    Its parts are stored, and billed, but no listing shows them and no reader ever sees them.
+
+    Attributes:
+        url: the object it would have become, without credentials.
+        key: that object's path inside the location's filesystem (``bucket/key``).
+        upload_id: the storage's id of the upload.
+        started: when it was started (UTC).
+    """
+
+    url: str
+    key: str
+    upload_id: str
+    started: datetime
+
+
+def _s3(location: StorageLocation) -> bool:
+    return _backend(location) == "s3"
+
+
+def incomplete_uploads(location: StorageLocation) -> list[IncompleteUpload]:
+    """The incomplete multipart uploads under a location, oldest first.
+
+    Only S3 and S3-compatible stores keep them until told otherwise; Google Cloud Storage expires an
+    abandoned resumable upload after a week and Azure Blob drops uncommitted blocks after a week, and a local
+    folder has none, so those answer an empty list.
+
+    Args:
+        location: a folder or bucket prefix; only uploads of keys under it are listed.
+
+    Returns:
+        The uploads, oldest first.
+
+    Raises:
+        MLFactoryError: mapped by :func:`storage_error` (missing bucket, access denied, unreachable).
+    """
+    if not _s3(location):
+        return []
+    bucket, _, prefix = location.root.partition("/")
+    query = {"Bucket": bucket, "Prefix": f"{prefix}/" if prefix else ""}
+    found: list[IncompleteUpload] = []
+    while True:
+        page = _guarded(location, None, location.fs.call_s3, "list_multipart_uploads", **query)
+        for u in page.get("Uploads", []):
+            key = f"{bucket}/{u['Key']}"
+            started = u["Initiated"].astimezone(UTC)
+            found.append(IncompleteUpload(location.describe(key), key, u["UploadId"], started))
+        if not page.get("IsTruncated"):
+            break
+        query.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
+    return sorted(found, key=lambda u: u.started)
+
+
+def abort_upload(location: StorageLocation, upload: IncompleteUpload) -> None:
+    """Abort an incomplete multipart upload, deleting its parts (one that has just ended is left alone).
+
+    Args:
+        location: the location it was listed under (:func:`incomplete_uploads`).
+        upload: the upload.
+
+    Raises:
+        MLFactoryError: mapped by :func:`storage_error` when the storage refuses.
+    """
+    bucket, _, key = upload.key.partition("/")
+    try:
+        location.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload.upload_id)
+    except Exception as exc:  # see _guarded
+        if _status(exc)[0] == "NoSuchUpload" or isinstance(exc, FileNotFoundError):
+            return  # completed or aborted by its writer or another cleanup meanwhile
+        raise storage_error(location, exc, upload.key) from exc

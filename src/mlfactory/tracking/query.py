@@ -103,9 +103,11 @@ def search_runs(
     offset: int = 0,
     sort: str = "started",
     descending: bool = True,
+    include_archived: bool = False,
 ) -> list[Run]:
     """Runs matching ``expression`` (the same meaning as :func:`filter_runs`), newest first (or as ``sort``
-    says), filtered, ordered and cut to a page by the database in the query that loads them."""
+    says), filtered, ordered and cut to a page by the database in the query that loads them; archived runs
+    only when ``include_archived``."""
     return store.find_runs(
         _parse(expression),
         name=name,
@@ -114,6 +116,7 @@ def search_runs(
         offset=offset,
         sort=sort,
         descending=descending,
+        include_archived=include_archived,
     )
 
 

@@ -1,9 +1,11 @@
-"""The compute tests' Ray: started in this process (``compute: ray``) once per test module, and stopped at the
-module's end with none of its processes left behind.
+"""The compute tests' Ray, two ways: started in this process (``compute: ray``), and a ``ray start --head``
+cluster reached by ``ray://`` (:func:`ray_helpers.ray_head`). Each is started once per test module and
+stopped at the module's end with none of its processes left behind.
 
-Module-scoped, not one Ray for the session: a process connects to one Ray at a time, and
-``test_ray.py`` also connects to a cluster of its own (``ray://``), which an in-process Ray left running
-would silently stand in for; and each module then proves that what it started is gone.
+Module-scoped, not one Ray for the session: a process connects to one Ray at a time, and an in-process Ray
+left running would silently stand in for a ``ray://`` cluster; and each module then proves that what it
+started is gone. A module that runs its tests both ways (``ray_executor``) must put one of those tests
+first, so that its ``ray://`` head comes and goes before the in-process Ray starts.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 import ray
 
 from mlfactory.compute import RayExecutor, open_executor
-from ray_helpers import ray_processes_under, still_alive
+from ray_helpers import ray_head, ray_processes_under, still_alive
 
 WORKERS = 2
 
@@ -36,3 +38,17 @@ def ray_cluster() -> Iterator[RayExecutor]:
     executor.close()
     assert not ray.is_initialized()  # the executor started it, so it stopped it
     assert not still_alive(started), "Ray processes left behind by ray.shutdown()"
+
+
+# "ray://" first: the in-process Ray (ray_cluster) lives until the module ends, and a process connects to
+# one Ray at a time
+@pytest.fixture(scope="module", params=["ray://", "ray"])
+def ray_executor(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RayExecutor]:
+    """The module's Ray both ways, connected: a ``ray start --head`` cluster by ``ray://``, then the
+    in-process one. A project opened with the executor's ``url`` meanwhile joins the connection."""
+    if request.param == "ray":
+        yield request.getfixturevalue("ray_cluster")
+    else:
+        yield from ray_head(tmp_path_factory.mktemp("ray-head") / "head.log")

@@ -1,9 +1,11 @@
-"""Batch scoring on Ray Data (`compute: ray`) against scoring on this machine: the same files, row for row,
-the same refused rows and the same errors, nothing staged or half-written left behind, and a worker killed
-in the middle of a file survived by Ray's retries.
+"""Batch scoring on Ray Data against scoring on this machine: the same files, row for row, the same refused
+rows and the same errors, nothing staged or half-written left behind, and a worker killed in the middle of a
+file survived by Ray's retries.
 
-Ray starts once for the module (a Ray in this process, as ``compute: ray`` starts it); each project opened
-with ``MLFACTORY_COMPUTE=ray`` joins it and leaves it running.
+The same-answers tests run both ways (conftest.py's ``ray_executor``): on a ``ray start --head`` cluster
+reached by ``compute: ray://…``, then on a Ray in this process (``compute: ray``); each project opened with
+that URL in ``MLFACTORY_COMPUTE`` joins the module's connection and leaves it open. The tests that kill
+workers by their process title run on the in-process Ray only.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from mlfactory.project.batch_ray import RayScoring, score_on_ray
 from mlfactory.registry import Registry
 from project_helpers import trained_project
 
-# one Ray for the module (conftest.py); the projects opened with `compute: ray` join it
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_cluster")]
+pytestmark = pytest.mark.slow
+IN_PROCESS = pytest.mark.parametrize("ray_executor", ["ray"], indirect=True)  # this test on one way only
 
 ROWS = 3000
 FILES = (700, 500, 900, 300, 600)  # uneven files, several chunks each at the batch sizes used here
@@ -78,11 +80,13 @@ def seeded_input(
     return folder
 
 
-def score_both(root: Path, source: Path, out: str, **options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The same run on this machine and on Ray, into ``local/<out>`` and ``ray/<out>``."""
+def score_both(
+    root: Path, source: Path, out: str, ray_url: str, **options: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same run on this machine and on the Ray at ``ray_url``, into ``local/<out>`` and ``ray/<out>``."""
     with _open(root, "local") as project:
         here = project.predict_file("spam", source, source.parent / "local" / out, **options)
-    with _open(root, "ray") as project:
+    with _open(root, ray_url) as project:
         there = project.predict_file("spam", source, source.parent / "ray" / out, **options)
     return here, there
 
@@ -102,7 +106,7 @@ def same_files(here: dict[str, Any], there: dict[str, Any]) -> None:
 
 
 def test_ray_writes_the_local_parts_row_for_row(
-    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_executor: RayExecutor
 ) -> None:
     source = seeded_input(root, tmp_path / "in", bad=True)
     with _open(root, "local") as project:
@@ -111,7 +115,8 @@ def test_ray_writes_the_local_parts_row_for_row(
     monkeypatch.setattr(Registry, "load", lambda *_: pytest.fail("the model was loaded by the driver"))
     monkeypatch.setattr(local_batch, "score_dataset", lambda *_, **__: pytest.fail("scored locally"))
     seen: list[local_batch.ScoreProgress] = []
-    with _open(root, "ray") as project:
+    with _open(root, ray_executor.url) as project:
+        assert project.compute.url == ray_executor.url
         there = project.predict_file(
             "spam", source, tmp_path / "ray-out", batch_rows=256, progress=seen.append
         )
@@ -130,9 +135,11 @@ def _row(key: tuple[int, int]) -> int:
 
 
 @pytest.mark.parametrize("out", ["scored.parquet", "scored.csv"])
-def test_one_output_file_and_its_refused_rows_match(root: Path, tmp_path: Path, out: str) -> None:
+def test_one_output_file_and_its_refused_rows_match(
+    root: Path, tmp_path: Path, out: str, ray_executor: RayExecutor
+) -> None:
     source = seeded_input(root, tmp_path / "in", bad=True, suffix=Path(out).suffix)  # CSV in, CSV out
-    here, there = score_both(root, source, out, batch_rows=500, on_bad_rows="report")
+    here, there = score_both(root, source, out, ray_executor.url, batch_rows=500, on_bad_rows="report")
     assert here["parts"] == [here["output"]] and there["parts"] == [there["output"]]
     if out.endswith(".csv"):
         assert pd.read_csv(here["output"]).equals(pd.read_csv(there["output"]))
@@ -142,30 +149,32 @@ def test_one_output_file_and_its_refused_rows_match(root: Path, tmp_path: Path, 
     assert report["_row"].tolist() == sorted(_row(k) for k in BAD)
 
 
-def test_a_bad_row_in_fail_mode_is_the_same_error_and_leaves_nothing(root: Path, tmp_path: Path) -> None:
+def test_a_bad_row_in_fail_mode_is_the_same_error_and_leaves_nothing(
+    root: Path, tmp_path: Path, ray_executor: RayExecutor
+) -> None:
     source = seeded_input(root, tmp_path / "in", bad=True)
     errors = []
-    for compute in ("local", "ray"):
+    for way, compute in (("local", "local"), ("ray", ray_executor.url)):
         with _open(root, compute) as project, pytest.raises(ValidationError) as caught:
-            project.predict_file(
-                "spam", source, tmp_path / f"{compute}-out", on_bad_rows="fail", batch_rows=128
-            )
+            project.predict_file("spam", source, tmp_path / f"{way}-out", on_bad_rows="fail", batch_rows=128)
         errors.append((str(caught.value), caught.value.reasons))
-        assert not list((tmp_path / f"{compute}-out").glob("*")), "output left by a failed run"
+        assert not list((tmp_path / f"{way}-out").glob("*")), "output left by a failed run"
     assert errors[0] == errors[1]
     assert f"row {_row((1, 10))} of the input (" in errors[1][0] and "part-1.parquet, row 10)" in errors[1][0]
 
 
-def test_a_missing_column_is_the_same_error_before_any_work(root: Path, tmp_path: Path) -> None:
+def test_a_missing_column_is_the_same_error_before_any_work(
+    root: Path, tmp_path: Path, ray_executor: RayExecutor
+) -> None:
     source = seeded_input(root, tmp_path / "in")
     for path in source.iterdir():
         pq.write_table(pq.read_table(path).drop_columns(["body"]), path)
     errors = []
-    for compute in ("local", "ray"):
+    for way, compute in (("local", "local"), ("ray", ray_executor.url)):
         with _open(root, compute) as project, pytest.raises(ValidationError) as caught:
-            project.predict_file("spam", source, tmp_path / f"{compute}-out")
+            project.predict_file("spam", source, tmp_path / f"{way}-out")
         errors.append((str(caught.value), caught.value.reasons))
-        assert not (tmp_path / f"{compute}-out").exists()
+        assert not (tmp_path / f"{way}-out").exists()
     assert errors[0] == errors[1]
     assert "missing input column(s) ['body']" in errors[1][0]
 
@@ -207,7 +216,10 @@ class Killer(threading.Thread):
         return busy
 
 
-def test_a_worker_killed_mid_file_is_retried_and_the_output_is_unchanged(root: Path, tmp_path: Path) -> None:
+@IN_PROCESS
+def test_a_worker_killed_mid_file_is_retried_and_the_output_is_unchanged(
+    root: Path, tmp_path: Path, ray_executor: RayExecutor
+) -> None:
     sizes = (800,) * 6
     source = seeded_input(root, tmp_path / "in", sizes=sizes)
     with _open(root, "local") as project:
@@ -215,7 +227,7 @@ def test_a_worker_killed_mid_file_is_retried_and_the_output_is_unchanged(root: P
     killer = Killer()
     killer.start()
     try:
-        with _open(root, "ray") as project:
+        with _open(root, ray_executor.url) as project:
             there = project.predict_file("spam", source, tmp_path / "ray-out", batch_rows=40)
     finally:
         killer.done.set()
@@ -226,11 +238,12 @@ def test_a_worker_killed_mid_file_is_retried_and_the_output_is_unchanged(root: P
     assert sorted(p.name for p in (tmp_path / "ray-out").iterdir()) == [Path(p).name for p in there["parts"]]
 
 
+@IN_PROCESS
 def test_without_retries_a_killed_worker_fails_the_run_and_publishes_nothing(
-    root: Path, tmp_path: Path
+    root: Path, tmp_path: Path, ray_executor: RayExecutor
 ) -> None:
     source = seeded_input(root, tmp_path / "in", sizes=(800,) * 6)
-    no_retries = RayExecutor("ray", max_retries=0)  # joins the module's Ray
+    no_retries = RayExecutor(ray_executor.url, max_retries=0)  # joins the module's Ray
     with _open(root, "local") as project:
         version = project.registry.resolve("spam")
         job = RayScoring(

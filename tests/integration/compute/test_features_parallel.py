@@ -1,11 +1,13 @@
 """A feature view computed split by entity across the executor's workers gives what one process gives: the
 quickstart project's ``domain_activity`` on a skewed source (a few heavy sender domains and a long tail of
-rare ones), computed in one process, on the local process pool and on a Ray started in this process, gives
-the same feature table (byte for byte), the same materialized online values and the same point-in-time
-training set. A view that declares ``per_entity=True`` but reads across entities (the shipped view takes its
-day range over the whole source) is caught and computed in one process.
+rare ones), computed in one process, on the local process pool, on a ``ray start --head`` cluster reached by
+``ray://`` and on a Ray started in this process, gives the same feature table (byte for byte), the same
+materialized online values and the same point-in-time training set. The source is far smaller than the
+default threshold, so the split ones lower it in their project file (``features.split``). A view that
+declares ``per_entity=True`` but reads across entities (the shipped view takes its day range over the whole
+source) is caught and computed in one process.
 
-Ray starts once (conftest.py's module-scoped fixture) and leaves no process behind.
+Each Ray starts once (conftest.py's module-scoped ``ray_executor``) and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ import pandas as pd
 import pytest
 
 from mlfactory.compute import Executor, LocalExecutor, RayExecutor
+from mlfactory.config import FeatureSplitConfig
 from mlfactory.features import FeatureStore, OnlineRecord, entity_key
-from mlfactory.features.partitioned import SplitPolicy
 from mlfactory.project import Project
 from project_helpers import make_project
 
 pytestmark = pytest.mark.slow
 
 ROWS = 30_000
-SPLIT = SplitPolicy(rows=1_000, workers=2)  # far below ROWS, and this machine's CPUs: the split is forced
+LOW = FeatureSplitConfig(min_rows=1_000, min_workers=2)  # far below ROWS, and this machine's CPUs: a split
 NOW = datetime(2026, 6, 1, tzinfo=UTC)  # after every generated email
 VIEW = "domain_activity"
 
@@ -67,6 +69,22 @@ def declared(root: Path) -> None:
 def skewed_declared(root: Path) -> None:
     skewed(root)
     declared(root)
+    low_threshold(root)
+
+
+def low_threshold(root: Path) -> None:
+    """The project file's ``features.split`` lowered to ``LOW``."""
+    project_file = root / "mlfactory.yaml"
+    text = project_file.read_text()
+    module = "  module: features.py"
+    assert module in text, "the quickstart project file no longer declares its feature module as expected"
+    split = f"  split: {{min_rows: {LOW.min_rows}, min_workers: {LOW.min_workers}}}"
+    project_file.write_text(text.replace(module, f"{split}\n{module}"))
+
+
+def per_entity_split(root: Path) -> None:
+    per_entity(root)
+    low_threshold(root)
 
 
 @dataclass(frozen=True)
@@ -81,9 +99,10 @@ class Outcome:
     note: str
 
 
-def run(project: Project, compute: Executor | None, split: SplitPolicy) -> Outcome:
-    """Materialize the view and build the service's training set with a store on ``compute``."""
-    store = FeatureStore(project.loaded, project.metadata, project.artifacts, compute=compute, split=split)
+def run(project: Project, compute: Executor | None) -> Outcome:
+    """Materialize the view and build the service's training set with a store on ``compute`` (split from
+    the project's ``features.split`` on)."""
+    store = FeatureStore(project.loaded, project.metadata, project.artifacts, compute=compute)
     try:
         store.materialize([VIEW], now=NOW)
         table, ds = store.table(store.repo.view(VIEW))
@@ -109,20 +128,24 @@ def run(project: Project, compute: Executor | None, split: SplitPolicy) -> Outco
 def in_process(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     root = tmp_path_factory.mktemp("here") / "p"
     with make_project(root, rows=ROWS, feature_service=True, prepare=per_entity) as project:
-        return run(project, project.compute, project.features.split)
+        assert project.loaded.config.features.split == FeatureSplitConfig()  # the default threshold
+        return run(project, project.compute)
 
 
 def test_a_source_under_the_threshold_is_computed_in_one_process(in_process: Outcome) -> None:
     assert in_process.partitions == 1
-    assert "under the" in in_process.note
+    assert f"{ROWS} source rows, under the {FeatureSplitConfig().min_rows}" in in_process.note
     assert sum(r is not None for r in in_process.online) > 1_000  # many entities, each materialized
 
 
-def test_the_local_pool_gives_what_one_process_gives(tmp_path: Path, in_process: Outcome) -> None:
+def test_a_low_threshold_splits_a_small_source_on_the_local_pool(tmp_path: Path, in_process: Outcome) -> None:
     local = LocalExecutor(workers=2)
     try:
-        with make_project(tmp_path / "p", rows=ROWS, feature_service=True, prepare=per_entity) as project:
-            split = run(project, local, SPLIT)
+        with make_project(
+            tmp_path / "p", rows=ROWS, feature_service=True, prepare=per_entity_split
+        ) as project:
+            assert project.loaded.config.features.split == LOW
+            split = run(project, local)
     finally:
         local.close()
     assert split.partitions == 2, split.note
@@ -130,14 +153,14 @@ def test_the_local_pool_gives_what_one_process_gives(tmp_path: Path, in_process:
 
 
 @pytest.fixture(scope="module")
-def on_ray(tmp_path_factory: pytest.TempPathFactory, ray_cluster: RayExecutor) -> tuple[Outcome, int]:
-    """The split on the module's Ray (conftest.py; the project opened with ``compute: ray`` joins it), and
+def on_ray(tmp_path_factory: pytest.TempPathFactory, ray_executor: RayExecutor) -> tuple[Outcome, int]:
+    """The split on the module's Ray, each way (conftest.py; the project opened with its URL joins it), and
     its worker count."""
     root = tmp_path_factory.mktemp("ray") / "p"
-    env = {"MLFACTORY_COMPUTE": "ray", "RAY_USAGE_STATS_ENABLED": "0"}
-    with make_project(root, rows=ROWS, feature_service=True, prepare=per_entity, env=env) as project:
-        assert project.compute.url == "ray"
-        return run(project, project.compute, SPLIT), project.compute.workers
+    env = {"MLFACTORY_COMPUTE": ray_executor.url, "RAY_USAGE_STATS_ENABLED": "0"}
+    with make_project(root, rows=ROWS, feature_service=True, prepare=per_entity_split, env=env) as project:
+        assert project.compute.url == ray_executor.url
+        return run(project, project.compute), project.compute.workers
 
 
 def test_ray_gives_what_one_process_gives(on_ray: tuple[Outcome, int], in_process: Outcome) -> None:
@@ -152,11 +175,11 @@ def test_a_view_that_reads_across_entities_is_not_split(tmp_path: Path) -> None:
         with make_project(
             tmp_path / "a", rows=ROWS, feature_service=True, prepare=skewed_declared
         ) as project:
-            checked = run(project, local, SPLIT)
+            checked = run(project, local)
         with make_project(
             tmp_path / "b", rows=ROWS, feature_service=True, prepare=skewed_declared
         ) as project:
-            here = run(project, None, SPLIT)
+            here = run(project, None)
     finally:
         local.close()
     assert checked.partitions == 1

@@ -1,6 +1,7 @@
 """Monitoring a window spread over many prediction-log segments: counted here slice by slice, on the local
-process pool, or on a Ray started in this process, the report is the same in every count, statistic,
-p-value and finding.
+process pool, on a ``ray start --head`` cluster reached by ``ray://`` or on a Ray started in this process
+(conftest.py's ``ray_executor``, both ways), the report is the same in every count, statistic, p-value and
+finding.
 
 The trained spam project logs generated traffic (a fixed clock for the emails, so every run sees the same
 rows) through the servers' own writer, one segment per flush: quiet traffic first, drifted traffic after, a
@@ -138,7 +139,7 @@ def test_every_executor_gives_the_report_counted_here(
     project: Project,
     window: Window,
     local_executor: LocalExecutor,
-    ray_cluster: RayExecutor,
+    ray_executor: RayExecutor,
 ) -> None:
     now = datetime.now(UTC)
     with LogWindow(project.predictions, "spam", window, now) as lw:
@@ -150,7 +151,7 @@ def test_every_executor_gives_the_report_counted_here(
     here = _report(project, window, now, None)
     assert here["rows"] == (SEGMENTS * SEGMENT_ROWS if window.seconds else window.last)
     assert here["performance"]["labelled_rows"] > 1000 and here["findings"]  # labels joined, drift found
-    for inner in (local_executor, ray_cluster):
+    for inner in (local_executor, ray_executor):
         spy = Spy(inner)
         assert _report(project, window, now, spy) == here, inner.url
         assert spy.sent == [6]  # the window's slices went to the executor, in one call

@@ -246,7 +246,13 @@ def test_train_json_shape(project: MagicMock) -> None:
         (
             ["runs", "list", "--limit", "3", "--json"],
             "runs",
-            ((), {"where": None, "name": None, "status": None, "limit": 3}),
+            ((), {"where": None, "name": None, "status": None, "limit": 3, "archived": False}),
+            [],
+        ),
+        (
+            ["runs", "list", "--archived", "--json"],
+            "runs",
+            ((), {"where": None, "name": None, "status": None, "limit": 50, "archived": True}),
             [],
         ),
         (["tokens", "list", "--json"], "tokens", ((), {}), []),

@@ -29,6 +29,7 @@ PAGES = [
     "/monitoring?model=spam&version=1",
     "/lineage/spam/1",
     "/lineage/spam/2",
+    "/audit",
     "/login",
 ]
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

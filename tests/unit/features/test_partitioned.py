@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from mlfactory.compute import Executor
+from mlfactory.config import FeatureSplitConfig
 from mlfactory.errors import ComputeError, ValidationError
 from mlfactory.features import FeatureView
 from mlfactory.features.partitioned import (
@@ -21,7 +22,6 @@ from mlfactory.features.partitioned import (
     ModuleRef,
     PartitionWork,
     SourceRef,
-    SplitPolicy,
     compute_partition,
     compute_table,
     in_order,
@@ -130,10 +130,16 @@ def test_a_part_reads_its_rows_as_the_whole_file_has_them(tmp_path: Path) -> Non
 
 def test_a_per_entity_view_split_gives_the_table_of_one_process(setup: Setup) -> None:
     views, path, source, module = setup
-    here = compute_table(views["running"], path, (source, module), None, SplitPolicy(rows=100, workers=2))
+    here = compute_table(
+        views["running"], path, (source, module), None, FeatureSplitConfig(min_rows=100, min_workers=2)
+    )
     for workers in (2, 3, 7):
         split = compute_table(
-            views["running"], path, (source, module), InProcess(workers), SplitPolicy(rows=100, workers=2)
+            views["running"],
+            path,
+            (source, module),
+            InProcess(workers),
+            FeatureSplitConfig(min_rows=100, min_workers=2),
         )
         assert split.partitions == workers, split.note
         pd.testing.assert_frame_equal(split.frame, here.frame)
@@ -156,7 +162,7 @@ def test_a_view_that_is_not_per_entity_is_computed_in_one_process(
 ) -> None:
     views, path, source, module = setup
     got: ComputedTable = compute_table(
-        views[view], path, (source, module), InProcess(3), SplitPolicy(rows=100, workers=2)
+        views[view], path, (source, module), InProcess(3), FeatureSplitConfig(min_rows=100, min_workers=2)
     )
     assert got.partitions == 1 and expect in got.note
     here = compute_table(views[view], path, (source, module), None)
@@ -166,7 +172,11 @@ def test_a_view_that_is_not_per_entity_is_computed_in_one_process(
 def test_a_small_source_is_not_split(setup: Setup) -> None:
     views, path, source, module = setup
     got = compute_table(
-        views["running"], path, (source, module), InProcess(3), SplitPolicy(rows=3001, workers=2)
+        views["running"],
+        path,
+        (source, module),
+        InProcess(3),
+        FeatureSplitConfig(min_rows=3001, min_workers=2),
     )
     assert got.partitions == 1 and "3000 source rows, under the 3001" in got.note
 
@@ -214,11 +224,13 @@ def test_keys_of_mixed_types_are_put_in_one_order() -> None:
 
 def test_by_default_a_split_needs_four_workers(setup: Setup) -> None:
     views, path, source, module = setup
-    got = compute_table(views["running"], path, (source, module), InProcess(3), SplitPolicy(rows=100))
+    got = compute_table(
+        views["running"], path, (source, module), InProcess(3), FeatureSplitConfig(min_rows=100)
+    )
     assert got.partitions == 1 and "has 3 worker(s), under 4" in got.note
     assert (
         compute_table(
-            views["running"], path, (source, module), InProcess(4), SplitPolicy(rows=100)
+            views["running"], path, (source, module), InProcess(4), FeatureSplitConfig(min_rows=100)
         ).partitions
         == 4
     )
@@ -237,7 +249,13 @@ class Failing(InProcess):
 def test_a_views_own_error_in_a_worker_is_raised_as_in_one_process(setup: Setup) -> None:
     views, path, source, module = setup
     with pytest.raises(ValidationError, match="its function raised KeyError"):
-        compute_table(views["running"], path, (source, module), Failing(2), SplitPolicy(rows=100, workers=2))
+        compute_table(
+            views["running"],
+            path,
+            (source, module),
+            Failing(2),
+            FeatureSplitConfig(min_rows=100, min_workers=2),
+        )
 
 
 class Dropping(InProcess):
@@ -250,4 +268,10 @@ class Dropping(InProcess):
 def test_partitions_that_miss_source_rows_are_an_error(setup: Setup) -> None:
     views, path, source, module = setup
     with pytest.raises(ComputeError, match=r"read \d+ of the source's 3000 rows"):
-        compute_table(views["running"], path, (source, module), Dropping(2), SplitPolicy(rows=100, workers=2))
+        compute_table(
+            views["running"],
+            path,
+            (source, module),
+            Dropping(2),
+            FeatureSplitConfig(min_rows=100, min_workers=2),
+        )

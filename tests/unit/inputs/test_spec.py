@@ -129,3 +129,34 @@ def test_typed_records_decoding_leaves_everything_else_to_the_general_path(body:
 
 def test_typed_records_decoding_is_only_for_numeric_models() -> None:
     assert InputSpec(SIG).decode_records(orjson.dumps({"records": [rec()]})) is None
+
+
+def test_date_times_spelled_differently_in_one_request_all_parse_to_their_utc_instants() -> None:
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from mlfactory.inputs.values import ColumnType
+
+    column = ColumnType("sent_at", "datetime")
+    values = ["2024-05-01 11:59:59", "2024-05-01T12:00:00+02:00", "2024-05-01T10:00:00Z", "2024-05-01", None]
+    parsed, why = column.dates(values)
+    assert why is None and parsed is not None
+    expected = [datetime(2024, 5, 1, 11, 59, 59), datetime(2024, 5, 1, 10), datetime(2024, 5, 1, 10)]
+    expected += [datetime(2024, 5, 1)]
+    assert list(pd.DatetimeIndex(parsed[:4])) == [pd.Timestamp(e, tz=UTC) for e in expected]
+    assert pd.isna(parsed[4])
+
+
+def test_a_number_or_non_iso_text_is_not_a_date_time_and_the_row_is_named() -> None:
+    from mlfactory.inputs.values import ColumnType
+
+    column = ColumnType("sent_at", "datetime")
+    for bad, shown in (
+        (1714557600000, "1714557600000"),
+        ("yesterday", "yesterday"),
+        ("2024-13-45", "2024-13-45"),
+    ):
+        parsed, why = column.dates(["2024-05-01T10:00:00Z", bad])
+        assert parsed is None and why is not None
+        assert why.startswith("column 'sent_at' (datetime) row 1:") and shown in why, why

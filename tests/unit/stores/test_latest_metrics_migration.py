@@ -12,6 +12,7 @@ from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.engine import HEADS, MIGRATIONS, make_engine
 
 REVISION = "0008_latest_metrics"
+AFTER = "0010_archive"  # the runs branch's head, built on 0008
 # logged in this order: (run, key, value, step)
 LOGGED = [
     ("a" * 32, "f1", 0.9, 3),
@@ -32,7 +33,7 @@ def _at_previous_heads(url: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        for head in sorted(HEADS - {REVISION}):
+        for head in sorted(HEADS - {AFTER}):
             command.upgrade(config, head)
     with engine.begin() as conn:
         assert "latest_metrics" not in conn.dialect.get_table_names(conn)

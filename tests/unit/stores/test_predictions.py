@@ -17,12 +17,13 @@ from mlfactory.stores.fs import StorageLocation, open_location
 from mlfactory.stores.predictions import PredictionLog, request_id_time
 
 
-@pytest.fixture(params=["folder", "bucket"])
+@pytest.fixture(params=["folder", "bucket", "azure"])
 def where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | StorageLocation:
-    """The log's root: a local folder, or a prefix in a bucket on the loopback S3 server."""
+    """The log's root: a local folder, or a prefix in a bucket on the loopback S3 server or in a container on
+    the loopback Azure Blob server."""
     if request.param == "folder":
         return tmp_path / "log"
-    bucket = request.getfixturevalue("s3_bucket")
+    bucket = request.getfixturevalue({"bucket": "s3_bucket", "azure": "azure_container"}[request.param])
     return open_location(f"{bucket.url}/log", tmp_path, bucket.storage_options)
 
 

@@ -20,12 +20,13 @@ from mlfactory.stores.predictions.layout import ROLLUP_PREFIX, day_dir, model_di
 from mlfactory.stores.predictions.upkeep import compact, prune
 
 
-@pytest.fixture(params=["folder", "bucket"])
+@pytest.fixture(params=["folder", "bucket", "azure"])
 def where(request: pytest.FixtureRequest, tmp_path: Path) -> StorageLocation:
-    """The log's root: a local folder, or a prefix in a bucket on the loopback S3 server."""
+    """The log's root: a local folder, or a prefix in a bucket on the loopback S3 server or in a container on
+    the loopback Azure Blob server."""
     if request.param == "folder":
         return open_location(str(tmp_path / "log"), tmp_path)
-    bucket = request.getfixturevalue("s3_bucket")
+    bucket = request.getfixturevalue({"bucket": "s3_bucket", "azure": "azure_container"}[request.param])
     return open_location(f"{bucket.url}/log", tmp_path, bucket.storage_options)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mlfactory.dashboard.pages import (
+    audit,
     data,
     deployments,
     events,
@@ -17,7 +18,7 @@ from mlfactory.dashboard.pages import (
 )
 
 router = APIRouter()
-for _module in (overview, runs, models, lineage, deployments, monitoring, events, data, login):
+for _module in (overview, runs, models, lineage, deployments, monitoring, events, data, audit, login):
     router.include_router(_module.router)
 
 __all__ = ["router"]

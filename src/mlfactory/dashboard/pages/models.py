@@ -36,6 +36,8 @@ def shown_version(opened: Project, name: str, page: Page[ModelVersion], wanted: 
     when it is on it (the page's versions are full records), else read once."""
     if wanted is None:
         newest = page if page.offset == 0 and page.items else opened.versions_page(name, limit=1)
+        if not newest.items:  # every version archived: the newest of them
+            newest = opened.versions_page(name, limit=1, archived=True)
         return newest.items[0]
     on_page = [v for v in page.items if v.version == wanted]
     return on_page[0] if on_page else opened.version(f"{name}/{wanted}")

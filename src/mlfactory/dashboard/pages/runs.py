@@ -66,8 +66,10 @@ def runs(
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=500),
     cols: str = "",
+    archived: int = Query(0, ge=0, le=1),
 ) -> HTMLResponse:
-    """One page of runs; the filters are the query string, so the page's URL can be shared."""
+    """One page of runs (archived ones too with ``archived=1``); the filters are the query string, so the
+    page's URL can be shared."""
     page = project(request).runs_page(
         where=where or None,
         name=name or None,
@@ -76,9 +78,11 @@ def runs(
         descending=bool(desc),
         offset=offset,
         limit=limit,
+        archived=bool(archived),
     )
     columns = columns_of(cols, page.items)
     params = {"where": where, "name": name, "status": status, "sort": sort, "desc": desc, "limit": limit}
+    params |= {"archived": archived} if archived else {}
     return render(
         request,
         viewer,

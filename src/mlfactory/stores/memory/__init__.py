@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+from mlfactory.stores.memory.audits import MemoryAudits
 from mlfactory.stores.memory.catalog import MemoryCatalog
 from mlfactory.stores.memory.control import MemoryControl
 from mlfactory.stores.memory.feedback import MemoryFeedback
@@ -25,6 +26,7 @@ class MemoryMetadataStore(
     MemoryControl,
     MemoryFeedback,
     MemoryRecords,
+    MemoryAudits,
     MetadataStore,
 ):
     """Metadata in this process's memory."""

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from mlfactory.entities import (
     ApiToken,
+    AuditRecord,
     DatasetVersion,
     Event,
     FeatureTable,
@@ -87,6 +88,7 @@ class MemoryBase:
         self._training_sets: dict[str, TrainingSetRecord] = {}
         self._skew: list[SkewReportRecord] = []
         self._reports: dict[str, MonitorReportRecord] = {}
+        self._audits: list[AuditRecord] = []  # oldest first
 
     def _has_version(self, name: str, version: int) -> bool:
         # the numbers the SQL stores can hold (32 bits): the same "not found" for the others

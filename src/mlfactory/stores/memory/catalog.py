@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from mlfactory.entities import DatasetVersion, Event, ModelVersion, VersionStatus
-from mlfactory.errors import NotFoundError
+from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores.memory.base import MemoryBase, copied, json_set, now
 from mlfactory.stores.metadata.registry import TIMELINE_KINDS, model_version
 
@@ -106,6 +108,8 @@ class MemoryCatalog(MemoryBase):
                 "lineage": copied(lineage),
                 "card": card.replace("{version}", str(number)),
                 "created_at": now(),
+                "archived_at": None,
+                "archive_reason": None,
             }
             versions.append(row)
             failed = [g["metric"] for g in gates if not g.get("passed")]
@@ -122,7 +126,7 @@ class MemoryCatalog(MemoryBase):
         """The stored row as a version, read back as the SQL stores read theirs (so the same JSON makes the
         same records); with the aliases pointing at it unless ``aliases`` is False."""
         named = [a for (n, a), v in self._aliases.items() if (n, v) == (row["name"], row["version"])]
-        return model_version(copied(row), row["created_at"], named if aliases else ())
+        return model_version(copied(row), row["created_at"], named if aliases else (), row["archived_at"])
 
     def _unknown_model(self, name: str) -> str:
         names = sorted(n for n, vs in self._versions.items() if vs)
@@ -140,24 +144,27 @@ class MemoryCatalog(MemoryBase):
                 raise NotFoundError(f"model '{name}' has no version {version} (versions: {known})")
             return self._with_aliases(versions[version - 1])
 
-    def list_model_versions(self, name: str) -> list[ModelVersion]:
+    def list_model_versions(self, name: str, *, include_archived: bool = False) -> list[ModelVersion]:
         with self._lock:
             versions = self._versions.get(name, [])
             if not versions:
                 raise NotFoundError(self._unknown_model(name))
-            return [self._with_aliases(v) for v in versions]
+            return [self._with_aliases(v) for v in versions if include_archived or v["archived_at"] is None]
 
     def latest_model_version(self, name: str) -> ModelVersion | None:
         with self._lock:
             versions = self._versions.get(name, [])
             return self._with_aliases(versions[-1]) if versions else None
 
-    def model_versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> list[ModelVersion]:
+    def model_versions_page(
+        self, name: str, *, offset: int = 0, limit: int = 25, include_archived: bool = False
+    ) -> list[ModelVersion]:
         with self._lock:
             versions = self._versions.get(name, [])
             if not versions:
                 raise NotFoundError(self._unknown_model(name))
-            newest = versions[::-1][offset : offset + limit]
+            shown = [v for v in versions[::-1] if include_archived or v["archived_at"] is None]
+            newest = shown[offset : offset + limit]
             return [self._with_aliases(v) for v in newest]
 
     def model_timeline(self, name: str, *, offset: int = 0, limit: int = 20) -> list[Event]:
@@ -177,3 +184,50 @@ class MemoryCatalog(MemoryBase):
                 for vs in self._versions.values()
                 for v in vs
             )
+
+    # -- archive --------------------------------------------------------------------------------------------
+
+    def _stored_versions(self, name: str, versions: Sequence[int]) -> list[dict[str, Any]]:
+        """The stored rows of these versions (callers hold the lock); a NotFoundError naming the first
+        missing."""
+        stored = self._versions.get(name, [])
+        if not stored:
+            raise NotFoundError(self._unknown_model(name))
+        missing = [n for n in versions if not self._has_version(name, n)]
+        if missing:
+            known = [v["version"] for v in stored]
+            raise NotFoundError(f"model '{name}' has no version {missing[0]} (versions: {known})")
+        return [stored[n - 1] for n in sorted(set(versions))]
+
+    def archive_model_versions(self, name: str, versions: Sequence[int], *, reason: str, actor: str) -> Event:
+        with self._lock:
+            rows = self._stored_versions(name, versions)
+            for row in rows:
+                held = sorted(a for (n, a), v in self._aliases.items() if (n, v) == (name, row["version"]))
+                if held:
+                    raise ConflictError(
+                        f"{name}/{row['version']} holds alias {', '.join(held)}; move the alias away before "
+                        "archiving it"
+                    )
+            fresh = [row for row in rows if row["archived_at"] is None]
+            for row in fresh:
+                row["archived_at"], row["archive_reason"] = now(), reason
+            numbers = [row["version"] for row in fresh]
+            return self._insert_event("model.archived", actor, name, {"versions": numbers}, reason)
+
+    def restore_model_versions(
+        self, name: str, versions: Sequence[int], *, actor: str, reason: str = ""
+    ) -> Event:
+        with self._lock:
+            archived = [
+                row for row in self._stored_versions(name, versions) if row["archived_at"] is not None
+            ]
+            runs = []
+            for row in archived:
+                row["archived_at"] = row["archive_reason"] = None
+                run = self._runs.get(row["run_id"] or "")
+                if run is not None and run.run.archived_at is not None:
+                    run.run = replace(run.run, archived_at=None, archive_reason=None)
+                    runs.append(run.run.id)
+            payload = {"versions": [row["version"] for row in archived], "runs": sorted(runs)}
+            return self._insert_event("model.restored", actor, name, payload, reason)

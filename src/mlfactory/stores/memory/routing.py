@@ -7,6 +7,7 @@ from typing import Any
 from mlfactory.entities import Event
 from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores.memory.base import MemoryBase, copied
+from mlfactory.stores.metadata.registry import archived_version
 from mlfactory.stores.metadata.routing import RoutingState
 
 
@@ -38,6 +39,9 @@ class MemoryRouting(MemoryBase):
                 )
             if version is not None and not self._has_version(name, version):
                 raise NotFoundError(f"model '{name}' has no version {version}")
+            if version is not None and self._versions[name][version - 1]["archived_at"] is not None:
+                why = self._versions[name][version - 1]["archive_reason"]
+                raise archived_version(f"{name}/{version}", why, f"take '{alias}'")
             if version is None:
                 self._aliases.pop((name, alias), None)
             else:

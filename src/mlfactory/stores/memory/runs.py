@@ -6,11 +6,12 @@ import operator
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from mlfactory.entities import Metric, Run, RunClause, RunStatus
-from mlfactory.errors import NotFoundError
-from mlfactory.stores.memory.base import MemoryBase, RunRow, copied, now
+from mlfactory.entities import Event, Metric, Run, RunClause, RunStatus
+from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.stores.memory.base import MemoryBase, RunRow, aware, copied, now
 from mlfactory.stores.metadata.runs import METRIC_SORT, check_most, check_run_sort, resolve_run_id
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -172,13 +173,16 @@ class MemoryRuns(MemoryBase):
     def _ids_starting(self, prefix: str) -> list[str]:
         return [i for i in self._runs if i.startswith(prefix)]
 
-    def _select(self, name: str | None, status: RunStatus | None, ids: set[str] | None) -> list[Run]:
+    def _select(
+        self, name: str | None, status: RunStatus | None, ids: set[str] | None, include_archived: bool
+    ) -> list[Run]:
         rows = [
             r
             for r in self._runs.values()
             if (name is None or r.run.name == name)
             and (status is None or r.run.status == status)
             and (ids is None or r.run.id in ids)
+            and (include_archived or r.run.archived_at is None)
         ]
         rows.sort(key=lambda r: r.run.id)
         rows.sort(key=lambda r: r.run.started_at, reverse=True)  # newest first, ties by id
@@ -194,9 +198,10 @@ class MemoryRuns(MemoryBase):
         offset: int = 0,
         sort: str = "started",
         descending: bool = True,
+        include_archived: bool = False,
     ) -> list[Run]:
         with self._lock:
-            runs = self._select(name, status, None if ids is None else set(ids))
+            runs = self._select(name, status, None if ids is None else set(ids), include_archived)
         return _page(_ordered(runs, sort, descending), offset, limit)
 
     def find_runs(
@@ -209,10 +214,59 @@ class MemoryRuns(MemoryBase):
         offset: int = 0,
         sort: str = "started",
         descending: bool = True,
+        include_archived: bool = False,
     ) -> list[Run]:
         with self._lock:
-            runs = [r for r in self._select(name, status, None) if all(holds(r, c) for c in clauses)]
+            selected = self._select(name, status, None, include_archived)
+            runs = [r for r in selected if all(holds(r, c) for c in clauses)]
         return _page(_ordered(runs, sort, descending), offset, limit)
+
+    def unregistered_runs(self, *, started_before: datetime, limit: int | None = None) -> list[Run]:
+        cut = aware(started_before)
+        assert cut is not None
+        with self._lock:
+            trained = {v["run_id"] for rows in self._versions.values() for v in rows}
+            ended = (RunStatus.FINISHED, RunStatus.FAILED)
+            runs = [
+                r
+                for r in self._select(None, None, None, False)
+                if r.started_at < cut and r.status in ended and r.id not in trained
+            ]
+        oldest = sorted(sorted(runs, key=lambda r: r.id), key=lambda r: r.started_at)
+        return oldest[:limit] if limit else oldest
+
+    def _rows(self, run_ids: Sequence[str]) -> list[RunRow]:
+        """The stored rows of these runs (callers hold the lock); a NotFoundError naming the first missing."""
+        missing = [i for i in run_ids if i not in self._runs]
+        if missing:
+            raise NotFoundError(f"no run '{missing[0]}'; `mlfactory runs list --archived` shows them")
+        return [self._runs[i] for i in dict.fromkeys(run_ids)]
+
+    def archive_runs(self, run_ids: Sequence[str], *, reason: str, actor: str) -> Event:
+        with self._lock:
+            rows = self._rows(run_ids)
+            wanted = {r.run.id for r in rows}
+            for name, versions in self._versions.items():
+                for v in versions:
+                    if v["run_id"] in wanted and v["archived_at"] is None:
+                        raise ConflictError(
+                            f"run {v['run_id']} trained {name}/{v['version']}, which is not archived: its "
+                            "lineage needs the run; archive the version first"
+                        )
+            fresh = [r for r in rows if r.run.archived_at is None]
+            for row in fresh:
+                row.run = replace(row.run, archived_at=now(), archive_reason=reason)
+            return self._insert_event(
+                "runs.archived", actor, None, {"runs": [r.run.id for r in fresh]}, reason
+            )
+
+    def restore_runs(self, run_ids: Sequence[str], *, actor: str, reason: str = "") -> Event:
+        with self._lock:
+            archived = [r for r in self._rows(run_ids) if r.run.archived_at is not None]
+            for row in archived:
+                row.run = replace(row.run, archived_at=None, archive_reason=None)
+            ids = [r.run.id for r in archived]
+            return self._insert_event("runs.restored", actor, None, {"runs": ids}, reason)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.metric_histories([run_id], [key])[run_id][key]

@@ -1,8 +1,8 @@
 """The metadata store: one interface per family, and :class:`MetadataStore`, their union.
 
-Each family (datasets, runs, registry, routing, control, access, feedback, features, monitoring, events) is
-its own abstract class in its own module, so code that needs one area can say so in its signature (a
-function reading monitoring reports takes a :class:`MonitoringStore`). Backends implement the union and are
+Each family (datasets, runs, registry, routing, control, access, feedback, features, monitoring, audits,
+events) is its own abstract class in its own module, so code that needs one area can say so in its signature
+(a function reading monitoring reports takes a :class:`MonitoringStore`). Backends implement the union and are
 chosen by URL scheme in :func:`open_metadata_store`. Every method is atomic: a process killed at any point
 leaves either the whole change, with its event, or none of it.
 """
@@ -13,6 +13,7 @@ from abc import abstractmethod
 
 from mlfactory.errors import ConfigError
 from mlfactory.stores.metadata.access import AccessStore
+from mlfactory.stores.metadata.audits import AuditsStore
 from mlfactory.stores.metadata.control import ControlStore
 from mlfactory.stores.metadata.datasets import DatasetsStore
 from mlfactory.stores.metadata.events import EventsStore
@@ -38,6 +39,7 @@ class MetadataStore(
     FeedbackStore,
     FeaturesStore,
     MonitoringStore,
+    AuditsStore,
 ):
     """Where mlfactory keeps everything except bytes: every family over one event log."""
 
@@ -78,6 +80,7 @@ def open_metadata_store(url: str) -> MetadataStore:
 __all__ = [
     "FEEDBACK_SUMMARY_SECONDS",
     "AccessStore",
+    "AuditsStore",
     "ControlStore",
     "DatasetsStore",
     "EventsStore",

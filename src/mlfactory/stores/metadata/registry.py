@@ -8,14 +8,37 @@ from datetime import datetime
 from typing import Any
 
 from mlfactory.entities import Event, Lineage, ModelVersion, Signature, VersionStatus, gates_from_json
+from mlfactory.errors import ConflictError
 
-TIMELINE_KINDS = ("model.registered", "alias.set", "alias.rollback", "alias.removed")
-"""The events of a model's timeline: its registrations and its aliases' moves."""
+TIMELINE_KINDS = (
+    "model.registered",
+    "alias.set",
+    "alias.rollback",
+    "alias.removed",
+    "model.archived",
+    "model.restored",
+)
+"""The events of a model's timeline: its registrations, its aliases' moves, its versions archived and
+restored."""
 
 
-def model_version(row: Mapping[str, Any], created_at: datetime, aliases: Sequence[str] = ()) -> ModelVersion:
+def archived_version(ref: str, reason: str | None, doing: str) -> ConflictError:
+    """The refusal of ``doing`` (taking an alias, a route) to an archived version, naming the restore."""
+    return ConflictError(
+        f"{ref} is archived ({reason or 'no reason given'}) and cannot {doing}; bring it back first with "
+        f"`mlfactory prune --restore {ref}`"
+    )
+
+
+def model_version(
+    row: Mapping[str, Any],
+    created_at: datetime,
+    aliases: Sequence[str] = (),
+    archived_at: datetime | None = None,
+) -> ModelVersion:
     """A version from what a backend stores: its columns, with signature, gates and lineage as the JSON
-    ``create_model_version`` was given (read back by the records' own ``from_json``)."""
+    ``create_model_version`` was given (read back by the records' own ``from_json``), and its archive time
+    (UTC-aware, as the backend reads it)."""
     return ModelVersion(
         name=row["name"],
         version=row["version"],
@@ -31,6 +54,8 @@ def model_version(row: Mapping[str, Any], created_at: datetime, aliases: Sequenc
         card=row["card"],
         created_at=created_at,
         aliases=tuple(sorted(aliases)),
+        archived_at=archived_at,
+        archive_reason=row.get("archive_reason"),
     )
 
 
@@ -99,17 +124,19 @@ class RegistryStore(ABC):
         """
 
     @abstractmethod
-    def list_model_versions(self, name: str) -> list[ModelVersion]:
+    def list_model_versions(self, name: str, *, include_archived: bool = False) -> list[ModelVersion]:
         """Every version of a model with its aliases.
 
         Args:
             name: the model.
+            include_archived: archived versions too (hidden by default).
 
         Returns:
-            The versions, oldest first (never empty).
+            The versions, oldest first (empty only when every one is archived and they are hidden).
 
         Raises:
-            NotFoundError: the model has no version (the message lists the registered names).
+            NotFoundError: the model has no version, archived or not (the message lists the registered
+                names).
             StoreUnavailableError: the store cannot be reached.
         """
 
@@ -128,7 +155,9 @@ class RegistryStore(ABC):
         """
 
     @abstractmethod
-    def model_versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> list[ModelVersion]:
+    def model_versions_page(
+        self, name: str, *, offset: int = 0, limit: int = 25, include_archived: bool = False
+    ) -> list[ModelVersion]:
         """One page of a model's versions with their aliases, newest first, cut by the store: one read of
         the page's rows and one of the model's aliases, whatever the length of its history.
 
@@ -136,6 +165,7 @@ class RegistryStore(ABC):
             name: the model.
             offset: how many of the newest versions to skip.
             limit: the most versions returned.
+            include_archived: archived versions too (hidden by default).
 
         Returns:
             The versions, highest number first; empty past the oldest.
@@ -181,4 +211,50 @@ class RegistryStore(ABC):
 
         Raises:
             StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def archive_model_versions(self, name: str, versions: Sequence[int], *, reason: str, actor: str) -> Event:
+        """Archive versions of a model: they keep every record but leave the listings and cannot take an
+        alias or a route until restored.
+
+        Args:
+            name: the model.
+            versions: the version numbers; versions already archived keep their first time and reason.
+            reason: why, stored on each version and in the event.
+            actor: who archived them, for the event.
+
+        Returns:
+            The ``model.archived`` event; its payload lists the versions archived by this call.
+
+        Raises:
+            NotFoundError: the model or one of the versions does not exist (nothing is archived).
+            ConflictError: one of the versions holds an alias (nothing is archived).
+            StoreUnavailableError: the store cannot be reached.
+
+        Guarantees: the versions, the alias check and the event change in one atomic step, so a version
+        given an alias meanwhile is never archived.
+        """
+
+    @abstractmethod
+    def restore_model_versions(
+        self, name: str, versions: Sequence[int], *, actor: str, reason: str = ""
+    ) -> Event:
+        """Bring archived versions back, with the runs that trained them (a live version's run is never
+        archived).
+
+        Args:
+            name: the model.
+            versions: the version numbers; versions not archived are left as they are.
+            actor: who restored them, for the event.
+            reason: why.
+
+        Returns:
+            The ``model.restored`` event; its payload lists the versions and the runs restored.
+
+        Raises:
+            NotFoundError: the model or one of the versions does not exist (nothing is restored).
+            StoreUnavailableError: the store cannot be reached.
+
+        Guarantees: the versions, their runs and the event change in one atomic step.
         """

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from mlfactory.entities import Metric, Run, RunClause, RunStatus
+from mlfactory.entities import Event, Metric, Run, RunClause, RunStatus
 from mlfactory.errors import ConfigError, ConflictError, NotFoundError
 
 RUN_SORTS = ("started", "name", "status")  # what a page of runs may be ordered by, besides metrics.KEY
@@ -188,6 +189,7 @@ class RunsStore(ABC):
         offset: int = 0,
         sort: str = "started",
         descending: bool = True,
+        include_archived: bool = False,
     ) -> list[Run]:
         """Runs, newest first (by start time, then id) unless ``sort`` says otherwise: one page of them with
         ``offset`` and ``limit``, cut by the store.
@@ -202,6 +204,7 @@ class RunsStore(ABC):
                 KEY; runs without it come last either way); ties by start time, newest first, then id (names
                 and statuses compare in the database's collation).
             descending: the largest first (for ``started``: the newest).
+            include_archived: archived runs too (hidden by default).
 
         Returns:
             The runs with their latest metrics and artifacts.
@@ -222,6 +225,7 @@ class RunsStore(ABC):
         offset: int = 0,
         sort: str = "started",
         descending: bool = True,
+        include_archived: bool = False,
     ) -> list[Run]:
         """The runs matching every clause, newest first (or as ``sort`` says), filtered, ordered and cut by
         the store (not after loading).
@@ -237,6 +241,7 @@ class RunsStore(ABC):
                 KEY; runs without it come last either way); ties by start time, newest first, then id (names
                 and statuses compare in the database's collation).
             descending: the largest first (for ``started``: the newest).
+            include_archived: archived runs too (hidden by default).
 
         Returns:
             The matching runs.
@@ -285,4 +290,61 @@ class RunsStore(ABC):
 
         Guarantees: the same values, in the same order, as :meth:`metric_history` for each run and key (when
         ``most`` is None); a cut series still holds its first and last value.
+        """
+
+    @abstractmethod
+    def unregistered_runs(self, *, started_before: datetime, limit: int | None = None) -> list[Run]:
+        """The runs that ended (finished or failed), started before a time, are not archived and trained no
+        model version (archived or not), oldest first: what `mlfactory prune` weighs as dead experiments,
+        read through the store's indexes instead of loading every run.
+
+        Args:
+            started_before: only runs started before this time.
+            limit: at most this many (the oldest).
+
+        Returns:
+            The runs with their latest metrics and artifacts.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """
+
+    @abstractmethod
+    def archive_runs(self, run_ids: Sequence[str], *, reason: str, actor: str) -> Event:
+        """Archive runs: they keep every record but leave the listings, until restored.
+
+        Args:
+            run_ids: the runs' full ids; runs already archived keep their first archive time and reason.
+            reason: why, stored on each run and in the event.
+            actor: who archived them, for the event.
+
+        Returns:
+            The ``runs.archived`` event; its payload lists the runs archived by this call.
+
+        Raises:
+            NotFoundError: one of the ids names no run (nothing is archived).
+            ConflictError: one of the runs trained a model version that is not archived: lineage still
+                needs it (nothing is archived).
+            StoreUnavailableError: the store cannot be reached.
+
+        Guarantees: the runs, the checks and the event change in one atomic step.
+        """
+
+    @abstractmethod
+    def restore_runs(self, run_ids: Sequence[str], *, actor: str, reason: str = "") -> Event:
+        """Bring archived runs back into the listings.
+
+        Args:
+            run_ids: the runs' full ids; runs not archived are left as they are.
+            actor: who restored them, for the event.
+            reason: why.
+
+        Returns:
+            The ``runs.restored`` event; its payload lists the runs restored by this call.
+
+        Raises:
+            NotFoundError: one of the ids names no run (nothing is restored).
+            StoreUnavailableError: the store cannot be reached.
+
+        Guarantees: the runs and the event change in one atomic step.
         """

@@ -21,7 +21,7 @@ from mlfactory.stores.predictions.layout import (
     RequestIds,
     request_id_time,
 )
-from mlfactory.stores.predictions.reader import PredictionReader
+from mlfactory.stores.predictions.reader import LoggedPrediction, PredictionReader
 from mlfactory.stores.predictions.segment import LoggedInputs
 from mlfactory.stores.predictions.window import LogSource, LogWindow, Window
 from mlfactory.stores.predictions.writer import PredictionLog
@@ -77,6 +77,7 @@ __all__ = [
     "LogSource",
     "LogWindow",
     "LoggedInputs",
+    "LoggedPrediction",
     "PredictionLog",
     "PredictionReader",
     "RequestIds",

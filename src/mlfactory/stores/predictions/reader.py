@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,7 +16,14 @@ import pandas as pd
 import pyarrow as pa
 
 from mlfactory.stores.fs import StorageLocation, open_location, scan_filesystem
-from mlfactory.stores.predictions.layout import BASE_COLUMNS, connect, parquet_source, request_id_time
+from mlfactory.stores.predictions.layout import (
+    BASE_COLUMNS,
+    INPUT_PREFIX,
+    VIOLATIONS,
+    connect,
+    parquet_source,
+    request_id_time,
+)
 from mlfactory.stores.predictions.tree import LISTING_ATTEMPTS, LogTree, SegmentRef
 from mlfactory.stores.predictions.window import latencies, traffic_aggregates
 
@@ -27,6 +34,46 @@ if TYPE_CHECKING:
 
 
 Group = tuple[str, int, str]  # (model, version, route)
+ID_SLACK = timedelta(seconds=1)  # around an id's own time: a row's time is the moment its id was made
+
+
+@dataclass(frozen=True)
+class LoggedPrediction:
+    """One logged row: which version answered a request id on which route, when, how fast, with what.
+
+    Attributes:
+        inputs: each input column (without the ``input.`` prefix) to the value the model saw, in the
+            logged order; free-form by design, since every model has its own inputs.
+        violations: the declared rules the row broke (``on_invalid_input: flag``), None for a clean row.
+    """
+
+    request_id: str
+    time: datetime
+    model: str
+    version: int
+    route: str
+    latency_ms: float
+    prediction: Any
+    probabilities: list[float] | None
+    inputs: dict[str, Any]
+    violations: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> LoggedPrediction:
+        """A row read from the log (a mapping of its columns)."""
+        probabilities = row.get("probabilities")
+        return cls(
+            request_id=str(row["request_id"]),
+            time=row["time"],
+            model=str(row["model"]),
+            version=int(row["version"]),
+            route=str(row["route"]),
+            latency_ms=float(row["latency_ms"]),
+            prediction=row.get("prediction"),
+            probabilities=None if probabilities is None else [float(p) for p in probabilities],
+            inputs={k.removeprefix(INPUT_PREFIX): v for k, v in row.items() if k.startswith(INPUT_PREFIX)},
+            violations=row.get(VIOLATIONS),
+        )
 
 
 @dataclass(frozen=True)
@@ -266,6 +313,43 @@ class PredictionReader:
             return {rid: model for rid, model in rows}
 
         return self.read(None, since, until, run, {})
+
+    def find_request(self, request_id: str) -> list[LoggedPrediction]:
+        """The rows logged under one request id: the answer, and a shadow's answer to the same request
+        when one ran (empty for an id the log does not hold).
+
+        An id made by :class:`~mlfactory.stores.predictions.layout.RequestIds` carries the moment the request
+        arrived, which is also its rows' ``time``: only the date folders around it are listed and DuckDB
+        skips every row group whose time range misses it, so the search costs about the same in a log of a
+        thousand rows or of millions. An id of another form is looked for in every file of the log.
+        """
+        at = request_id_time(request_id)
+        since, until = (at - ID_SLACK, at + ID_SLACK) if at is not None else (None, None)
+        where = "request_id = $id" + (" AND time >= $since AND time < $until" if at is not None else "")
+        params: dict[str, Any] = {"id": request_id} | ({"since": since, "until": until} if at else {})
+
+        def run(con: duckdb.DuckDBPyConnection, files: list[SegmentRef]) -> list[LoggedPrediction]:
+            sql = f"SELECT * FROM {self.source(con, files)} WHERE {where} ORDER BY time, route"
+            result = con.execute(sql, params)
+            names = [d[0] for d in result.description or ()]
+            return [LoggedPrediction.from_row(dict(zip(names, r, strict=True))) for r in result.fetchall()]
+
+        return self.read(None, since, until, run, [])
+
+    def rows_by_route(self, model: str, version: int, since: datetime, until: datetime) -> dict[str, int]:
+        """How many rows one version of a model answered on each route in [since, until): one DuckDB count
+        over the files of the window (no percentiles, unlike :meth:`traffic`)."""
+        params = {"model": model, "version": version, "since": since, "until": until}
+
+        def run(con: duckdb.DuckDBPyConnection, files: list[SegmentRef]) -> dict[str, int]:
+            rows = con.execute(
+                f"SELECT route, count(*) FROM {self.source(con, files)} WHERE model = $model AND "
+                "version = $version AND time >= $since AND time < $until GROUP BY route ORDER BY route",
+                params,
+            ).fetchall()
+            return {str(route): int(n) for route, n in rows}
+
+        return self.read(model, since, until, run, {})
 
     def with_feedback(self, metadata: MetadataStore, **filters: Any) -> pd.DataFrame:
         """:meth:`query` joined with the true labels received so far (``label``, ``label_received_at`` and

@@ -27,7 +27,8 @@ HEADS = frozenset(
         "0005_control",
         "0006_feedback",
         "0007_tokens",
-        "0008_latest_metrics",
+        "0009_audits",
+        "0010_archive",
     }
 )
 T = TypeVar("T")

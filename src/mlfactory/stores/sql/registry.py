@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, insert, select
+from sqlalchemy import Connection, Row, Select, exists, func, insert, select, update
 
 from mlfactory.entities import Event, ModelVersion, VersionStatus
-from mlfactory.errors import NotFoundError
+from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores.metadata.registry import TIMELINE_KINDS, model_version
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, _event, json_set, now
@@ -16,7 +16,13 @@ from mlfactory.stores.sql.engine import retry_on_conflict
 
 
 def _version(row: Row[Any], aliases: Iterable[str] = ()) -> ModelVersion:
-    return model_version(row._mapping, _aware(row._mapping["created_at"]), tuple(aliases))  # type: ignore[arg-type]
+    m = row._mapping
+    return model_version(m, _aware(m["created_at"]), tuple(aliases), _aware(m["archived_at"]))  # type: ignore[arg-type]
+
+
+def _live(q: Select[Any], include_archived: bool) -> Select[Any]:
+    """``q`` over the versions, without the archived ones unless they are asked for."""
+    return q if include_archived else q.where(t.model_versions.c.archived_at.is_(None))
 
 
 def storable(version: int) -> bool:
@@ -129,21 +135,23 @@ class RegistryMixin(SqlBase):
             ).first()
             return None if row is None else _version(row, self._aliases_of(c, name).get(row.version, []))
 
-    def list_model_versions(self, name: str) -> list[ModelVersion]:
+    def list_model_versions(self, name: str, *, include_archived: bool = False) -> list[ModelVersion]:
+        v = t.model_versions.c
+        q = _live(select(t.model_versions).where(v.name == name), include_archived).order_by(v.version)
         with self._tx() as c:
-            rows = c.execute(
-                select(t.model_versions)
-                .where(t.model_versions.c.name == name)
-                .order_by(t.model_versions.c.version)
-            ).all()
-            if not rows:
+            rows = c.execute(q).all()
+            if not rows and not c.execute(select(exists().where(v.name == name))).scalar():
                 raise NotFoundError(self._unknown_model(c, name))
             aliases = self._aliases_of(c, name)
             return [_version(r, aliases.get(r._mapping["version"], [])) for r in rows]
 
-    def model_versions_page(self, name: str, *, offset: int = 0, limit: int = 25) -> list[ModelVersion]:
+    def model_versions_page(
+        self, name: str, *, offset: int = 0, limit: int = 25, include_archived: bool = False
+    ) -> list[ModelVersion]:
         v = t.model_versions.c
-        page = select(t.model_versions).where(v.name == name).order_by(v.version.desc())
+        page = _live(select(t.model_versions).where(v.name == name), include_archived).order_by(
+            v.version.desc()
+        )
         with self._tx() as c:
             rows = c.execute(page.offset(offset).limit(limit)).all()  # the primary key (name, version)
             if not rows and not c.execute(select(exists().where(v.name == name))).scalar():
@@ -175,3 +183,61 @@ class RegistryMixin(SqlBase):
                     select(exists().where(v.run_id.is_not(None), json_set(v.lineage, "dataset")))
                 ).scalar()
             )
+
+    # -- archive --------------------------------------------------------------------------------------------
+
+    def _version_archive_states(self, c: Connection, name: str, versions: Sequence[int]) -> dict[int, Any]:
+        """Each version's run and archive time; a NotFoundError naming the first that does not exist."""
+        v = t.model_versions.c
+        wanted = [n for n in dict.fromkeys(versions) if storable(n)]
+        q = select(v.version, v.run_id, v.archived_at).where(v.name == name, v.version.in_(wanted))
+        found = {row.version: row for row in c.execute(q)}
+        missing = [n for n in versions if n not in found]
+        if missing:
+            known = self._version_numbers(c, name)
+            if not known:
+                raise NotFoundError(self._unknown_model(c, name))
+            raise NotFoundError(f"model '{name}' has no version {missing[0]} (versions: {known})")
+        return found
+
+    def archive_model_versions(self, name: str, versions: Sequence[int], *, reason: str, actor: str) -> Event:
+        v = t.model_versions.c
+        with self._tx() as c:
+            found = self._version_archive_states(c, name, versions)
+            aliased = self._aliases_of(c, name)
+            held = sorted(n for n in found if n in aliased)
+            if held:
+                ref = f"{name}/{held[0]}"
+                raise ConflictError(
+                    f"{ref} holds alias {', '.join(sorted(aliased[held[0]]))}; move the alias away before "
+                    "archiving it"
+                )
+            fresh = sorted(n for n, row in found.items() if row.archived_at is None)
+            if fresh:
+                c.execute(
+                    update(t.model_versions)
+                    .where(v.name == name, v.version.in_(fresh))
+                    .values(archived_at=now(), archive_reason=reason)
+                )
+            return self._insert_event(c, "model.archived", actor, name, {"versions": fresh}, reason)
+
+    def restore_model_versions(
+        self, name: str, versions: Sequence[int], *, actor: str, reason: str = ""
+    ) -> Event:
+        v, r = t.model_versions.c, t.runs.c
+        with self._tx() as c:
+            found = self._version_archive_states(c, name, versions)
+            archived = sorted(n for n, row in found.items() if row.archived_at is not None)
+            trained = {found[n].run_id for n in archived} - {None}
+            archived_runs = select(r.id).where(r.id.in_(trained), r.archived_at.is_not(None))
+            runs = sorted(c.execute(archived_runs).scalars()) if trained else []
+            if archived:
+                c.execute(
+                    update(t.model_versions)
+                    .where(v.name == name, v.version.in_(archived))
+                    .values(archived_at=None, archive_reason=None)
+                )
+            if runs:
+                c.execute(update(t.runs).where(r.id.in_(runs)).values(archived_at=None, archive_reason=None))
+            payload = {"versions": archived, "runs": runs}
+            return self._insert_event(c, "model.restored", actor, name, payload, reason)

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, insert, or_, select
 
 from mlfactory.entities import Event
 from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.stores.metadata.registry import archived_version
 from mlfactory.stores.metadata.routing import RoutingState
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, now
@@ -47,16 +48,20 @@ class RoutingMixin(SqlBase):
                         f"{expect}); look at `mlfactory models history` and try again"
                     )
                 if version is not None:
-                    exists = (
-                        storable(version)
-                        and c.execute(
-                            select(t.model_versions.c.version).where(
-                                t.model_versions.c.name == name, t.model_versions.c.version == version
+                    v = t.model_versions.c
+                    row = (
+                        c.execute(
+                            select(v.archived_at, v.archive_reason).where(
+                                v.name == name, v.version == version
                             )
                         ).first()
+                        if storable(version)
+                        else None
                     )
-                    if not exists:
+                    if row is None:
                         raise NotFoundError(f"model '{name}' has no version {version}")
+                    if row.archived_at is not None:
+                        raise archived_version(f"{name}/{version}", row.archive_reason, f"take '{alias}'")
                 # delete what was read, insert the new one: a concurrent mover makes the delete miss or the
                 # insert collide, and the retry reads its result (PostgreSQL's read committed lets both
                 # transactions read the same version)

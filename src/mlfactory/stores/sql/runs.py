@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     and_,
     cast,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -31,12 +33,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mlfactory.entities import (
+    Event,
     Metric,
     Run,
     RunClause,
     RunStatus,
 )
-from mlfactory.errors import NotFoundError
+from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores.metadata.runs import METRIC_SORT, check_most, check_run_sort, resolve_run_id
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, _aware, now
@@ -199,6 +202,8 @@ class RunsMixin(SqlBase):
                     error=m["error"],
                     metrics=latest[m["id"]],
                     artifacts=arts[m["id"]],
+                    archived_at=_aware(m["archived_at"]),
+                    archive_reason=m["archive_reason"],
                 )
             )
         return out
@@ -234,8 +239,9 @@ class RunsMixin(SqlBase):
         offset: int = 0,
         sort: str = "started",
         descending: bool = True,
+        include_archived: bool = False,
     ) -> list[Run]:
-        q = _ordered(select(t.runs), sort, descending)
+        q = _ordered(_live(select(t.runs), include_archived), sort, descending)
         if name is not None:
             q = q.where(t.runs.c.name == name)
         if status is not None:
@@ -258,8 +264,9 @@ class RunsMixin(SqlBase):
         offset: int = 0,
         sort: str = "started",
         descending: bool = True,
+        include_archived: bool = False,
     ) -> list[Run]:
-        q = _ordered(select(t.runs), sort, descending)
+        q = _ordered(_live(select(t.runs), include_archived), sort, descending)
         if name is not None:
             q = q.where(t.runs.c.name == name)
         if status is not None:
@@ -272,6 +279,63 @@ class RunsMixin(SqlBase):
             q = q.limit(limit)
         with self._tx() as c:
             return self._runs(c, c.execute(q).all())
+
+    def unregistered_runs(self, *, started_before: datetime, limit: int | None = None) -> list[Run]:
+        r, v = t.runs.c, t.model_versions.c
+        q = (
+            select(t.runs)
+            .where(
+                r.archived_at.is_(None),  # with started_at: the live runs' partial index
+                r.started_at < started_before,
+                r.status.in_([RunStatus.FINISHED.value, RunStatus.FAILED.value]),
+                ~exists().where(v.run_id == r.id),  # ix_model_versions_run
+            )
+            .order_by(r.started_at, r.id)
+        )
+        with self._tx() as c:
+            return self._runs(c, c.execute(q.limit(limit) if limit else q).all())
+
+    def archive_runs(self, run_ids: Sequence[str], *, reason: str, actor: str) -> Event:
+        wanted = list(dict.fromkeys(run_ids))
+        r, v = t.runs.c, t.model_versions.c
+        with self._tx() as c:
+            found = self._run_archive_states(c, wanted)
+            for chunk in _chunks(wanted, 500):
+                live = select(v.name, v.version, v.run_id).where(v.run_id.in_(chunk), v.archived_at.is_(None))
+                needed = c.execute(live.limit(1)).first()
+                if needed is not None:
+                    raise ConflictError(
+                        f"run {needed.run_id} trained {needed.name}/{needed.version}, which is not archived: "
+                        f"its lineage needs the run; archive the version first"
+                    )
+            fresh = [i for i in wanted if found[i] is None]
+            for chunk in _chunks(fresh, 500):
+                c.execute(
+                    update(t.runs).where(r.id.in_(chunk)).values(archived_at=now(), archive_reason=reason)
+                )
+            return self._insert_event(c, "runs.archived", actor, None, {"runs": fresh}, reason)
+
+    def restore_runs(self, run_ids: Sequence[str], *, actor: str, reason: str = "") -> Event:
+        wanted = list(dict.fromkeys(run_ids))
+        with self._tx() as c:
+            found = self._run_archive_states(c, wanted)
+            archived = [i for i in wanted if found[i] is not None]
+            for chunk in _chunks(archived, 500):
+                c.execute(
+                    update(t.runs).where(t.runs.c.id.in_(chunk)).values(archived_at=None, archive_reason=None)
+                )
+            return self._insert_event(c, "runs.restored", actor, None, {"runs": archived}, reason)
+
+    def _run_archive_states(self, c: Connection, run_ids: list[str]) -> dict[str, datetime | None]:
+        """Each run's archive time (None: live); a NotFoundError naming the first id that is no run."""
+        found: dict[str, datetime | None] = {}
+        for chunk in _chunks(run_ids, 500):
+            q = select(t.runs.c.id, t.runs.c.archived_at).where(t.runs.c.id.in_(chunk))
+            found |= {i: at for i, at in c.execute(q)}
+        missing = [i for i in run_ids if i not in found]
+        if missing:
+            raise NotFoundError(f"no run '{missing[0]}'; `mlfactory runs list --archived` shows them")
+        return found
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.metric_histories([run_id], [key])[run_id][key]
@@ -288,6 +352,11 @@ class RunsMixin(SqlBase):
                 for run_id, key, value, step, timestamp in c.execute(_histories(chunk, keys, most)):
                     out[run_id][key].append(Metric(key, value, step, timestamp))
         return out
+
+
+def _live(q: Select[Any], include_archived: bool) -> Select[Any]:
+    """``q`` over the runs, without the archived ones unless they are asked for."""
+    return q if include_archived else q.where(t.runs.c.archived_at.is_(None))
 
 
 def _chunks(values: list[str], size: int) -> Iterator[list[str]]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -50,7 +51,16 @@ runs = Table(
     Column("environment", JSON, nullable=False),
     Column("dataset_id", String(128)),
     Column("error", Text),
+    Column("archived_at", DateTime(timezone=True)),  # migration 0010_archive: pruned, hidden from listings
+    Column("archive_reason", Text),
     Index("ix_runs_started", "started_at"),
+    # migration 0010: listings read only the live runs, newest first, from this index
+    Index(
+        "ix_runs_live_started",
+        "started_at",
+        sqlite_where=text("archived_at IS NULL"),
+        postgresql_where=text("archived_at IS NULL"),
+    ),
 )
 
 metrics = Table(
@@ -102,6 +112,9 @@ model_versions = Table(
     Column("lineage", JSON, nullable=False),
     Column("card", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("archived_at", DateTime(timezone=True)),  # migration 0010_archive: pruned, takes no traffic
+    Column("archive_reason", Text),
+    Index("ix_model_versions_run", "run_id"),  # migration 0010: which version a run produced
 )
 
 aliases = Table(
@@ -242,4 +255,18 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(128), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+# -- audits (migration 0009_audits) ------------------------------------------------------------------------
+
+audits = Table(
+    "audits",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("scope", Text, nullable=False),  # the models audited, sorted, comma-separated
+    Column("score", Float, nullable=False),
+    Column("report", JSON, nullable=False),
+    Index("ix_audits_scope_time", "scope", "created_at"),
 )

@@ -6,6 +6,7 @@ Each area lives in its own module as a mixin over :class:`SqlBase`; every method
 from __future__ import annotations
 
 from mlfactory.stores.metadata import MetadataStore
+from mlfactory.stores.sql.audits import AuditsMixin
 from mlfactory.stores.sql.base import SqlBase
 from mlfactory.stores.sql.control import ControlStoreMixin
 from mlfactory.stores.sql.datasets import DatasetsMixin
@@ -28,6 +29,7 @@ class SqlMetadataStore(
     MonitoringMixin,
     ControlStoreMixin,
     TokensMixin,
+    AuditsMixin,
     SqlBase,
     MetadataStore,
 ):

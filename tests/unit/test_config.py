@@ -168,3 +168,18 @@ def test_feature_split_thresholds_are_settings(tmp_path: Path) -> None:
         load_project_config(write(tmp_path, GOOD + split.replace("5000", "0")), env={})
     with pytest.raises(ConfigError, match=r"features\.split\.rows: unknown field"):
         load_project_config(write(tmp_path, GOOD + "features:\n  split: {rows: 5000}\n"), env={})
+
+
+def test_settings_written_at_their_defaults_are_named_and_chosen_or_required_ones_are_not(
+    tmp_path: Path,
+) -> None:
+    from mlfactory.config.loading import settings_at_default
+
+    text = GOOD.replace("label: y", "label: y\n    seed: 42\n    task: classification\n    preprocess: false")
+    loaded = load_project_config(write(tmp_path, text + "server:\n  port: 8000\n  host: 0.0.0.0\n"), env={})
+    repeated = settings_at_default(loaded)
+    assert "models.m.seed" in repeated and "models.m.task" in repeated and "server.port" in repeated
+    assert "models.m.preprocess" not in repeated and "server.host" not in repeated  # chosen values
+    assert "models.m.label" not in repeated and "models.m.source" not in repeated  # required
+    env = {"MLFACTORY_SERVER__PORT": "9000"}  # the file's own repetition, whatever the environment says
+    assert "server.port" in settings_at_default(load_project_config(tmp_path, env=env))

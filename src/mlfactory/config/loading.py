@@ -144,3 +144,29 @@ def effective_settings(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
     """Every setting as (dotted key, value as JSON, origin: file | env | default), secrets masked."""
     flat = _flatten(loaded.config.model_dump(mode="json"))
     return [(k, _shown(k, v), loaded.origins.get(k, "default")) for k, v in flat.items()]
+
+
+def _without(raw: Mapping[str, Any], path: list[str]) -> dict[str, Any]:
+    """A copy of the file's settings with the setting at ``path`` left out."""
+    out = dict(raw)
+    if len(path) == 1:
+        out.pop(path[0], None)
+    else:
+        out[path[0]] = _without(raw[path[0]], path[1:])
+    return out
+
+
+def settings_at_default(loaded: LoadedConfig) -> list[str]:
+    """The settings the project file writes out although they only repeat what mlfactory would use without
+    them (each one left out in turn gives the same configuration): clutter that hides the settings chosen."""
+    raw = yaml.safe_load((loaded.root / PROJECT_FILE).read_text(encoding="utf-8")) or {}
+    whole = _flatten(ProjectConfig.model_validate(raw).model_dump(mode="json"))
+    repeated = []
+    for key in _flatten(raw):
+        try:
+            alone = ProjectConfig.model_validate(_without(raw, key.split(".")))
+        except PydanticValidationError:  # a required setting
+            continue
+        if _flatten(alone.model_dump(mode="json")) == whole:
+            repeated.append(key)
+    return repeated

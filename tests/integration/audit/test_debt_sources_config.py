@@ -58,6 +58,12 @@ def test_the_trained_quickstart_project_has_no_source_config_or_model_debt(root:
     (literal,) = _checks(found, "config.tuning_literal")
     assert literal.evidence["function"] == "domain_activity"
     assert [p.rsplit(": ", 1)[1] for p in literal.evidence["literals"]] == ["7"]
+    # and its file writes out a few settings at their defaults (the stores' URLs, to show where they go)
+    (defaults,) = _checks(found, "config.default_values")
+    assert (
+        "stores.metadata" in defaults.evidence["settings"]
+        and "models.spam.label" not in defaults.evidence["settings"]
+    )
 
 
 def test_an_ownerless_missing_unused_source_is_found_three_ways(root: Path) -> None:

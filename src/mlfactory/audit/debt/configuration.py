@@ -1,5 +1,6 @@
 """Configuration debt: settings the environment changes without the project file showing it, parameter values
-copied from model to model, and numbers in feature code that are tuning constants in disguise."""
+copied from model to model, numbers in feature code that are tuning constants in disguise, and settings the
+file repeats at their defaults."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from mlfactory.audit.debt.reads import feature_module
 from mlfactory.audit.model import Finding, Severity
 from mlfactory.config.base import ENV_PREFIX
-from mlfactory.config.loading import SECRET_KEYS, effective_settings
+from mlfactory.config.loading import SECRET_KEYS, effective_settings, settings_at_default
 
 if TYPE_CHECKING:
     from mlfactory.project import Project
@@ -131,6 +132,30 @@ def tuning_literals(project: Project) -> list[Finding]:
     return findings
 
 
+def default_values(project: Project) -> list[Finding]:
+    """One finding naming the settings the project file repeats at their default values."""
+    repeated = settings_at_default(project.loaded)
+    if not repeated:
+        return []
+    return [
+        Finding(
+            check="config.default_values",
+            severity=Severity.LOW,
+            title=f"{len(repeated)} setting(s) in mlfactory.yaml repeat their default values",
+            evidence={"settings": repeated[:MAX_LISTED], "count": len(repeated)},
+            why="A setting written out at its default reads as a decision someone made; the few settings "
+            "that were chosen get lost among them, and a change of the default never reaches this project.",
+            fix="remove these keys from mlfactory.yaml (`mlfactory config show` lists every setting, its "
+            "value and where it came from)",
+        )
+    ]
+
+
 def find_config_debt(project: Project) -> list[Finding]:
     """Every configuration finding of the project."""
-    return [*env_overrides(project), *copied_params(project), *tuning_literals(project)]
+    return [
+        *env_overrides(project),
+        *copied_params(project),
+        *tuning_literals(project),
+        *default_values(project),
+    ]

@@ -239,13 +239,18 @@ def pack(stripped: Stripped, skops_bytes: bytes) -> bytes | None:
     return out.getvalue()
 
 
-def is_packed(data: bytes) -> bool:
-    """Whether ``data`` is a packed artifact: a zip whose first entry is the manifest."""
-    name = MANIFEST.encode()
+def starts_with_entry(data: bytes, entry: str) -> bool:
+    """Whether ``data`` is a zip whose first entry is named ``entry`` (read from its first local header)."""
+    name = entry.encode()
     if data[:4] != _ZIP_HEADER or len(data) < 30 + len(name):
         return False
     name_length = int.from_bytes(data[26:28], "little")
     return name_length == len(name) and data[30 : 30 + len(name)] == name
+
+
+def is_packed(data: bytes) -> bool:
+    """Whether ``data`` is a packed artifact: a zip whose first entry is the manifest."""
+    return starts_with_entry(data, MANIFEST)
 
 
 def _inconsistent(label: str, why: str) -> IntegrityError:

@@ -14,6 +14,7 @@ from mlfactory.errors import MLFactoryError
 from mlfactory.estimators.predicting import predict_rows
 from mlfactory.inputs import NUMERIC, Batch, InputSpec
 from mlfactory.registry import LoadedModel
+from mlfactory.registry.native import cap_threads
 from mlfactory.serving.batching import MicroBatcher
 from mlfactory.serving.compiled import compile_numeric, takes_arrays
 
@@ -36,6 +37,9 @@ _ARGMAX_SAFE = frozenset(
         "BernoulliNB",
         "ComplementNB",
         "KNeighborsClassifier",
+        "XGBClassifier",  # its binary predict() is proba > 0.5: a tie goes to the first class, as argmax
+        "LGBMClassifier",
+        "CatBoostClassifier",
     }
 )
 
@@ -93,6 +97,9 @@ class ServedVersion:
         self.name = loaded.version.name
         self.number = loaded.version.version
         est = loaded.estimator
+        cfg = batching or BatchingConfig()
+        if cfg.native_threads is not None:  # a booster otherwise takes every core for each small request
+            cap_threads(est, cfg.native_threads)
         self.estimator = est
         self.classes = loaded.classes
         self.has_proba = hasattr(est, "predict_proba") and self.classes is not None
@@ -112,7 +119,6 @@ class ServedVersion:
             and self.spec.numeric_only
             and takes_arrays(est, self.spec.names, allow_nan=self.spec.allow_nan)
         )
-        cfg = batching or BatchingConfig()
         self.batcher = (
             MicroBatcher(
                 self.predict_batch,

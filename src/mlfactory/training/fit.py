@@ -55,8 +55,11 @@ def build_estimator(model: ModelConfig) -> Any:
     """The declared estimator with its params (and the model's seed, when it takes one), unfitted."""
     cls = _import(model.estimator)
     params = dict(model.params)
-    if "random_state" in inspect.signature(cls).parameters and "random_state" not in params:
+    accepted = inspect.signature(cls).parameters
+    if "random_state" in accepted and "random_state" not in params:
         params["random_state"] = model.seed
+    if "allow_writing_files" in accepted and "allow_writing_files" not in params:
+        params["allow_writing_files"] = False  # CatBoost's training logs would land in the working folder
     try:
         estimator = cls(**params)
     except TypeError as exc:

@@ -1,0 +1,317 @@
+"""Gradient-boosting models (XGBoost, LightGBM, CatBoost) saved in their library's own format, never pickle.
+
+skops cannot audit a booster: the scikit-learn wrappers of these libraries hold a native model object that
+only pickle would carry. Each library also writes its trees in a format of its own that holds data, not
+code: XGBoost's JSON model, LightGBM's text model and CatBoost's ``cbm``. So a model whose final estimator
+(a bare one, or a ``Pipeline``'s last step) is one of those wrappers is saved as a *native* artifact, a zip
+(stored, uncompressed) of:
+
+- ``mlfactory-native.json``, the manifest, always the first entry (so the format is recognised from the
+  first bytes): the library and wrapper class, the SHA-256 of every other entry, the classes, and for
+  LightGBM the wrapper's parameters and fitted state its text model does not hold;
+- ``pipeline.skops``: the pipeline with its last step replaced by ``"passthrough"``, written as every other
+  model is (plain or packed skops, so its types are audited against the version's trusted list); absent
+  when the booster is the whole model;
+- ``booster.json`` / ``booster.txt`` / ``booster.cbm``: the booster in its library's format.
+
+Loading checks each entry against its hash in the manifest (the whole artifact's hash is checked by the
+artifact store before), creates the wrapper named in the manifest from a fixed table of six classes, loads
+the booster into it through the library's own loader and puts it back as the pipeline's last step.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlfactory.errors import ConfigError, IntegrityError, TrainingError
+from mlfactory.registry.packed import starts_with_entry
+
+MANIFEST = "mlfactory-native.json"
+PIPELINE_ENTRY = "pipeline.skops"
+FORMAT = "mlfactory-native-booster"
+FORMAT_VERSION = 1
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed entry timestamps: the same model gives the same container bytes
+
+
+def _saved_by_library(estimator: Any, suffix: str, **options: Any) -> bytes:
+    """The bytes the wrapper's own ``save_model`` writes (these libraries save to a path, not to memory)."""
+    with tempfile.TemporaryDirectory(prefix="mlfactory-native-") as folder:
+        path = Path(folder) / f"booster{suffix}"
+        estimator.save_model(str(path), **options)
+        return path.read_bytes()
+
+
+def _lightgbm_state(estimator: Any) -> dict[str, Any]:
+    """What a LightGBM wrapper needs besides its text model: its parameters and fitted attributes."""
+    state = {
+        "params": estimator.get_params(),
+        "objective": estimator._objective,
+        "n_features_in": int(estimator.n_features_in_),
+        "feature_names": bool(estimator._fitted_with_feature_names),
+    }
+    if not isinstance(state["objective"], str):
+        raise TrainingError("a LightGBM model with a custom objective function cannot be saved natively")
+    return state
+
+
+def _load_xgboost(cls: type, data: bytes, state: dict[str, Any], classes: np.ndarray | None) -> Any:
+    estimator = cls()
+    estimator.load_model(bytearray(data))
+    return estimator
+
+
+def _load_lightgbm(cls: type, data: bytes, state: dict[str, Any], classes: np.ndarray | None) -> Any:
+    import lightgbm
+    from sklearn.preprocessing import LabelEncoder
+
+    estimator = cls(**state["params"])
+    booster = lightgbm.Booster(model_str=data.decode("utf-8"))
+    estimator._Booster = booster
+    estimator._n_features = booster.num_feature()
+    estimator._n_features_in = state["n_features_in"]
+    estimator._fitted_with_feature_names = state["feature_names"]
+    estimator._objective = state["objective"]
+    estimator._best_iteration = booster.best_iteration
+    estimator._best_score = {}
+    estimator._evals_result = {}
+    if classes is not None:
+        estimator._le = LabelEncoder()
+        estimator._le.classes_ = classes
+        estimator._class_map = {c: i for i, c in enumerate(classes)}
+        estimator._classes = classes
+        estimator._n_classes = len(classes)
+    estimator.fitted_ = True
+    return estimator
+
+
+def _load_catboost(cls: type, data: bytes, state: dict[str, Any], classes: np.ndarray | None) -> Any:
+    estimator = cls()
+    estimator.load_model(blob=data, format="cbm")
+    return estimator
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one library's wrappers are written and read back."""
+
+    library: str  # the module its wrappers are imported from
+    classes: tuple[str, ...]
+    entry: str  # the booster's file in the archive
+    dump: Callable[[Any], bytes]
+    load: Callable[[type, bytes, dict[str, Any], np.ndarray | None], Any]
+    threads: str | None  # the wrapper's parameter for the threads a prediction uses, if it has one
+    state: Callable[[Any], dict[str, Any]] = lambda _: {}
+
+
+FAMILIES = {
+    f.library: f
+    for f in (
+        Family(
+            "xgboost",
+            ("XGBClassifier", "XGBRegressor"),
+            "booster.json",
+            lambda e: _saved_by_library(e, ".json"),
+            _load_xgboost,
+            "n_jobs",
+        ),
+        Family(
+            "lightgbm",
+            ("LGBMClassifier", "LGBMRegressor"),
+            "booster.txt",
+            lambda e: e.booster_.model_to_string().encode("utf-8"),
+            _load_lightgbm,
+            "n_jobs",
+            _lightgbm_state,
+        ),
+        Family(
+            "catboost",
+            ("CatBoostClassifier", "CatBoostRegressor"),
+            "booster.cbm",
+            lambda e: _saved_by_library(e, ".cbm", format="cbm"),
+            _load_catboost,
+            None,  # a fitted model's parameters are frozen, and predict() takes every core unless told
+        ),
+    )
+}
+
+
+def _family(estimator: Any) -> Family | None:
+    """The family of a fitted wrapper, from its type alone (no library is imported to tell)."""
+    cls = type(estimator)
+    family = FAMILIES.get(cls.__module__.partition(".")[0])
+    return family if family is not None and cls.__name__ in family.classes else None
+
+
+def _final(estimator: Any) -> Any:
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if isinstance(steps, list) and steps else estimator
+
+
+@dataclass
+class Split:
+    """A model taken apart for saving: the pipeline around the booster, and the booster's wrapper."""
+
+    head: Any | None  # the pipeline with "passthrough" as its last step; None for a bare booster
+    step: str | None  # the name of the pipeline's last step
+    booster: Any
+    family: Family
+
+
+def split(estimator: Any) -> Split | None:
+    """``estimator`` taken apart when its final estimator is a gradient-boosting wrapper, else None."""
+    final = _final(estimator)
+    family = _family(final)
+    if family is None:
+        return None
+    if final is estimator:
+        return Split(None, None, final, family)
+    head = copy.copy(estimator)  # shares the fitted steps; only the list of steps is new
+    step = estimator.steps[-1][0]
+    head.steps = [*estimator.steps[:-1], (step, "passthrough")]
+    return Split(head, step, final, family)
+
+
+def _classes(booster: Any) -> list[Any] | None:
+    classes = getattr(booster, "classes_", None)
+    return None if classes is None else np.asarray(classes).tolist()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pack(parts: Split, pipeline_bytes: bytes | None) -> bytes:
+    """The native artifact: the manifest, the pipeline's skops bytes (if any) and the booster's file."""
+    family = parts.family
+    try:
+        booster_bytes = family.dump(parts.booster)
+        state = family.state(parts.booster)
+        entries = {family.entry: booster_bytes}
+        if pipeline_bytes is not None:
+            entries[PIPELINE_ENTRY] = pipeline_bytes
+        manifest = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "library": family.library,
+            "library_version": importlib.import_module(family.library).__version__,
+            "estimator": type(parts.booster).__name__,
+            "step": parts.step,
+            "classes": _classes(parts.booster),
+            "state": state,
+            "sha256": {name: _sha256(data) for name, data in entries.items()},
+        }
+        manifest_bytes = json.dumps(manifest, indent=1).encode()
+    except TrainingError:
+        raise
+    except Exception as exc:  # a library error, or parameters JSON cannot hold
+        raise TrainingError(f"the {family.library} model cannot be saved in its own format: {exc}") from exc
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in [(MANIFEST, manifest_bytes), *entries.items()]:
+            z.writestr(zipfile.ZipInfo(name, _EPOCH), data)
+    return out.getvalue()
+
+
+def is_native(data: bytes) -> bool:
+    """Whether ``data`` is a native artifact: a zip whose first entry is its manifest."""
+    return starts_with_entry(data, MANIFEST)
+
+
+@dataclass
+class Unpacked:
+    """A native artifact opened and verified: the pipeline's skops bytes, and how to finish the model."""
+
+    pipeline_bytes: bytes | None
+    manifest: dict[str, Any]
+    booster_bytes: bytes
+    family: Family
+    label: str
+
+    def restore(self, head: Any | None) -> Any:
+        """The model: the booster's wrapper rebuilt from its native file, put back into the pipeline."""
+        m, family = self.manifest, self.family
+        try:
+            module = importlib.import_module(family.library)
+        except ImportError:
+            raise ConfigError(
+                f"{self.label} is a {family.library} model and {family.library} is not installed here; "
+                f"install it with `pip install 'mlfactory[{family.library}]'`"
+            ) from None
+        classes = None if m["classes"] is None else np.asarray(m["classes"])
+        try:
+            booster = family.load(getattr(module, m["estimator"]), self.booster_bytes, m["state"], classes)
+        except Exception as exc:  # each library raises its own errors for a model it cannot read
+            raise _bad(self.label, f"{family.library} could not read the booster: {exc}") from None
+        restored = _classes(booster)
+        if restored != m["classes"]:
+            raise _bad(self.label, f"the booster's classes {restored} are not {m['classes']}")
+        if head is None:
+            return booster
+        if head.steps[-1] != (m["step"], "passthrough"):
+            raise _bad(self.label, f"the pipeline does not end in a placeholder step '{m['step']}'")
+        head.steps = [*head.steps[:-1], (m["step"], booster)]
+        return head
+
+
+def _bad(label: str, why: str) -> IntegrityError:
+    return IntegrityError(f"{label}'s native model artifact is inconsistent ({why}); refusing to load")
+
+
+def _verified(archive: zipfile.ZipFile, hashes: dict[str, str], label: str) -> dict[str, bytes]:
+    """Every entry the manifest lists, each checked against its SHA-256; no other entry may be present."""
+    names = set(archive.namelist()) - {MANIFEST}
+    if names != set(hashes):
+        raise _bad(label, f"it holds {sorted(names)}, the manifest lists {sorted(hashes)}")
+    entries = {name: archive.read(name) for name in hashes}
+    for name, data in entries.items():
+        if _sha256(data) != hashes[name]:
+            raise IntegrityError(
+                f"{label}'s {name} does not match the hash it was saved with; refusing to load"
+            )
+    return entries
+
+
+def unpack(data: bytes, label: str) -> Unpacked:
+    """Open a native artifact, checking its manifest and the hash of every entry."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        manifest = json.loads(archive.read(MANIFEST))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise _bad(label, str(exc)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _bad(label, f"{MANIFEST} does not describe a {FORMAT} artifact")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise IntegrityError(
+            f"{label} was saved in native format version {manifest.get('version')}; this mlfactory reads "
+            f"version {FORMAT_VERSION}. Load it with the mlfactory that saved it, or retrain"
+        )
+    family = FAMILIES.get(manifest.get("library", ""))
+    if family is None or manifest.get("estimator") not in family.classes:
+        raise _bad(label, f"{manifest.get('library')}.{manifest.get('estimator')} is not a known booster")
+    hashes = manifest.get("sha256")
+    if not isinstance(hashes, dict) or family.entry not in hashes:
+        raise _bad(label, f"{MANIFEST} has no hash for {family.entry}")
+    entries = _verified(archive, hashes, label)
+    return Unpacked(entries.get(PIPELINE_ENTRY), manifest, entries[family.entry], family, label)
+
+
+def cap_threads(estimator: Any, threads: int) -> None:
+    """Make a gradient-boosting model predict on at most ``threads`` threads (the server's native_threads:
+    its libraries otherwise take every core for each call); any other model is left as it is, and so is a
+    CatBoost model, whose thread count cannot be set once it is fitted."""
+    final = _final(estimator)
+    family = _family(final)
+    if family is not None and family.threads is not None:
+        final.set_params(**{family.threads: threads})

@@ -5,6 +5,7 @@ table for a cluster.
     .venv/bin/python benchmarks/scale.py                 # 40 trials, 1M rows scored, 4M monitored
     .venv/bin/python benchmarks/scale.py --score-rows 10000000
     .venv/bin/python benchmarks/scale.py --quick         # 6 trials, 50k scored, 51,200 monitored (smoke)
+    .venv/bin/python benchmarks/scale.py --with-anchors  # + the same rows through MLflow's spark_udf
 
 Every step runs the installed ``mlfactory`` CLI as a subprocess (``--project DIR``), once with
 ``MLFACTORY_COMPUTE=local`` and once with ``MLFACTORY_COMPUTE=ray``, so it measures what a user's command
@@ -37,6 +38,17 @@ the two sides would not differ), ingested, trained and promoted once. Then:
    data: ``benchmarks/storage.py``'s ``input_file`` of one file's rows, linked under a name per file).
    Rows/s by the CLI's own count (reading, checking, predicting, writing; on Ray also starting Ray and its
    actors, which the scoring connects to first) and over the whole command.
+   With ``--with-anchors``, then the same input through MLflow's ``mlflow.pyfunc.spark_udf`` on a local
+   Spark (``anchors/spark_udf.py`` in its own venv under ``.bench-cache/anchors/spark``: pyspark, MLflow and
+   this project's scikit-learn from the package index; Java from ``PATH``). The model is the same: the
+   pipeline ``anchors/mlflow_batch_predict.py`` builds (mlfactory's steps and parameters), fitted on the
+   training part mlfactory's production model was fitted on, saved by MLflow with ``predict_proba`` as its
+   pyfunc. Spark runs ``local[2]`` (two tasks, one Python worker each, one native thread each), driver memory
+   2g, Arrow batches of 65,536 rows (``mlfactory predict``'s ``--batch-rows``), UI off, on 127.0.0.1, and
+   writes every input column with the predicted class and probabilities, as mlfactory does. Rows/s from
+   building the UDF to the write's return (the last file committed; the session's start-up is reported
+   apart) and over the whole process. Before any figure is kept, both outputs must hold every row and
+   agree on 1,000 sampled emails: the same predicted class, probabilities within 1e-6.
 3. **Monitoring**: the project's prediction log filled with ``--monitor-rows`` rows by the server's writer
    (``PredictionLog``, as ``benchmarks/storage.py`` writes it: appends of 64 rows of the model's inputs), then
    ``mlfactory monitor run --model spam --window 1d --json`` on each side: rows/s over the whole command.
@@ -67,7 +79,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import ROOT, console, machine, write_json
+from _common import ROOT, anchor_env, anchor_environ, console, machine, write_json
 from rich.table import Table
 from storage import input_file, mlfactory_command, run_child, run_measured
 
@@ -75,6 +87,18 @@ from mlfactory.stores.predictions.window import PART_ROWS
 
 MODEL = "spam"
 SIDES = ("local", "ray")
+ANCHOR = "spark_udf"  # the --with-anchors side of batch scoring
+SPARK_SCRIPT = ROOT / "benchmarks" / "anchors" / "spark_udf.py"
+SPARK_PACKAGES = ["pyspark==4.3.0", "mlflow==3.17.2", "scikit-learn==1.9.1"]  # the project's scikit-learn
+SPARK_CORES = 2  # master local[2]
+BATCH_ROWS = 65_536  # `mlfactory predict`'s default --batch-rows; Spark's Arrow batches are set to the same
+AGREEMENT_SAMPLE = 1_000  # distinct emails whose answers both sides must share
+SPARK_SETTINGS = (
+    f"mlflow.pyfunc.spark_udf (env_manager=local, predict_proba; {', '.join(SPARK_PACKAGES)}), master "
+    f"local[{SPARK_CORES}], driver memory 2g, Arrow on, {BATCH_ROWS:,} rows per Arrow batch, UI off, bound "
+    "to 127.0.0.1; the same pipeline fitted on the same training rows; all input columns + prediction + "
+    "probabilities written as Parquet"
+)
 DATA = ROOT / ".bench-cache" / "scale"
 NODE_SIZES = (8, 32)
 SEARCH_SPACE = {"C": {"loguniform": [0.01, 100.0]}, "class_weight": {"choice": [None, "balanced"]}}
@@ -215,10 +239,15 @@ def input_folder(rows: int, files: int) -> Path:
     return folder
 
 
+def scored_folder(workdir: Path, side: str, rows: int) -> Path:
+    return workdir / f"scored-{side}-{rows}"
+
+
 def bench_scoring(
-    root: Path, workdir: Path, side: str, source: Path, rows: int, threads: int
+    root: Path, workdir: Path, side: str, source: Path, rows: int, threads: int, *, keep: bool = False
 ) -> dict[str, Any]:
-    target = workdir / f"scored-{side}-{rows}"
+    """``mlfactory predict`` of ``source`` on ``side``; its output is removed unless ``keep``."""
+    target = scored_folder(workdir, side, rows)
     with no_leftovers():
         run = cli(
             root,
@@ -232,7 +261,8 @@ def bench_scoring(
             "--output",
             str(target),
         )
-    shutil.rmtree(target, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(target, ignore_errors=True)
     scored = [line for line in run["stdout"].splitlines() if "rows read in" in line]
     words = scored[-1].split() if scored else []
     own_s = float(words[words.index("in") + 1]) if "in" in words else run["wall_s"]
@@ -249,6 +279,105 @@ def bench_scoring(
         f"(command {run['wall_s']:.1f} s)[/dim]"
     )
     return result
+
+
+# -- 2b. the anchor: MLflow's spark_udf on a local Spark ------------------------------------------------
+
+
+def training_csv(root: Path, target: Path) -> Path:
+    """The rows the production model was fitted on (the training part of the same split), as CSV."""
+    from mlfactory import open_project
+    from mlfactory.project.train import prepare
+
+    with open_project(root) as project:
+        p = prepare(project, MODEL, dataset=None, allow_invalid=False, feedback=None, max_rows=None)
+    p.train.to_csv(target, index=False)
+    return target
+
+
+def spark_environ(python: Path, threads: int) -> dict[str, str]:
+    """The anchor's environment: its venv first, Java found from ``java`` on PATH, Spark on loopback."""
+    env = anchor_environ(python)
+    java = shutil.which("java")
+    if "JAVA_HOME" not in env and java:
+        env["JAVA_HOME"] = str(Path(java).resolve().parents[1])
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    env.update({k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    return env
+
+
+def bench_spark(root: Path, workdir: Path, source: Path, rows: int, threads: int) -> dict[str, Any]:
+    """The same model (the same pipeline fitted on the same training rows, in the anchor's venv) scored
+    with ``spark_udf`` over the same input folder; its answers checked against the local side's output."""
+    python = anchor_env("spark", SPARK_PACKAGES)
+    env, script, model_dir = spark_environ(python, threads), str(SPARK_SCRIPT), workdir / "spark-model"
+    train = [str(python), script, "train", str(training_csv(root, workdir / "train.csv")), str(model_dir)]
+    trained = subprocess.run(train, capture_output=True, text=True, env=env, timeout=900)
+    if trained.returncode != 0:
+        raise RuntimeError(f"training the MLflow model failed: {trained.stderr[-1500:]}")
+    target = scored_folder(workdir, ANCHOR, rows)
+    run = run_measured(
+        [str(python), script, "score", str(model_dir), str(source), str(target), str(BATCH_ROWS)],
+        workdir,
+        env,
+    )
+    if run["returncode"] != 0:
+        raise RuntimeError(f"spark_udf scoring failed: {run['stderr'][-1500:]}")
+    spark: dict[str, Any] = json.loads(run["stdout"].strip().splitlines()[-1])
+    agreed = agreement(scored_folder(workdir, "local", rows), target, source, rows)
+    shutil.rmtree(target, ignore_errors=True)
+    result = {
+        "rows": rows,
+        **spark,
+        "scoring_s": spark["job_s"],
+        "rows_per_s": rows / spark["job_s"],
+        "wall_s": run["wall_s"],
+        "wall_rows_per_s": rows / run["wall_s"],
+        "agreement": agreed,
+    }
+    console.print(
+        f"[dim]  spark_udf local[{SPARK_CORES}] {rows:,} rows {result['rows_per_s']:,.0f} rows/s "
+        f"(session {spark['session_s']:.1f} s; process {run['wall_s']:.1f} s); agrees with local on "
+        f"{agreed['sampled']:,} emails, largest probability difference {agreed['max_proba_diff']:.1e}[/dim]"
+    )
+    return result
+
+
+def agreement(ours: Path, theirs: Path, source: Path, rows: int) -> dict[str, Any]:
+    """Both outputs hold every row, and for a seeded sample of the input's emails the same predicted class
+    and class probabilities within 1e-6; an error naming the difference otherwise."""
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    ids = pq.read_table(min(source.glob("*.parquet")), columns=["message_id"]).column(0).to_numpy()
+    picked = np.random.default_rng(0).choice(np.unique(ids), AGREEMENT_SAMPLE, replace=False)
+    held = [ds.dataset(path, format="parquet") for path in (ours, theirs)]
+    counts = [d.count_rows() for d in held]
+    probas = sorted(c for c in held[0].schema.names if c.startswith("proba_"))
+    frames = [
+        d.to_table(columns=["message_id", "prediction", *probas], filter=pc.field("message_id").isin(picked))
+        .to_pandas()
+        .drop_duplicates("message_id")
+        .set_index("message_id")
+        .sort_index()
+        for d in held
+    ]
+    a, b = frames
+    same_class = bool(len(a) == len(b) == len(picked) and (a["prediction"] == b["prediction"]).all())
+    diff = float(np.abs(a[probas].to_numpy() - b[probas].to_numpy()).max()) if len(a) == len(b) else np.inf
+    if counts != [rows, rows] or not same_class or diff > 1e-6:
+        raise RuntimeError(
+            f"spark_udf's output differs from mlfactory's: rows {counts} (expected {rows}), same predicted "
+            f"class on the sample {same_class}, largest probability difference {diff:.3g} (allowed 1e-6)"
+        )
+    return {
+        "sampled": len(picked),
+        "rows_written": counts[1],
+        "same_class": same_class,
+        "max_proba_diff": diff,
+    }
 
 
 # -- 3. monitoring --------------------------------------------------------------------------------------
@@ -396,12 +525,14 @@ def rate_text(value: float | None) -> str:
 
 
 def print_tables(result: dict[str, Any]) -> None:
-    table = Table(title="compute local vs ray, side by side (per core = ÷ the CPUs the side was given)")
+    table = Table(title="side by side in one run (per core = ÷ the CPUs the side was given)")
     for col in ("work", "side", "CPUs", "size", "rate (work)", "per core", "rate (command)", "command s"):
         table.add_column(col, justify="left" if col in ("work", "side") else "right")
     for row in table_rows(result):
         table.add_row(*row)
     console.print(table)
+    if ANCHOR in result.get("scoring", {}):
+        print_anchor(result)
     if "monitoring" in result:
         slices = result["monitoring"]["ray"]["slices"]
         console.print(
@@ -411,6 +542,25 @@ def print_tables(result: dict[str, Any]) -> None:
         )
     if "sizing" in result:
         print_sizing(result["sizing"])
+
+
+def print_anchor(result: dict[str, Any]) -> None:
+    """mlfactory's scoring rate per core over spark_udf's, by the work's own time and over the command."""
+    cores, scored = result["settings"]["cores"], result["scoring"]
+    (rows, spark), *_ = scored[ANCHOR].items()
+
+    def ratio(side: str, key: str) -> str:
+        return f"{scored[side][rows][key] / cores[side] / (spark[key] / cores[ANCHOR]):.1f}x"
+
+    agreed = spark["agreement"]
+    per_core = ", ".join(
+        f"on {side} {ratio(side, 'rows_per_s')} (command {ratio(side, 'wall_rows_per_s')})" for side in SIDES
+    )
+    console.print(
+        f"spark_udf ({result['settings'][ANCHOR]}): agreed with local on {agreed['sampled']:,} sampled "
+        f"emails (largest probability difference {agreed['max_proba_diff']:.1e}); mlfactory's rows/s per "
+        f"core over spark_udf's: {per_core}"
+    )
 
 
 def print_sizing(s: dict[str, Any]) -> None:
@@ -463,6 +613,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--monitor-rows", type=int, help="rows logged and monitored (default 4M; 51,200 with --quick)"
     )
     parser.add_argument("--threads", type=int, default=1, help="native threads per process (default 1)")
+    parser.add_argument(
+        "--with-anchors",
+        action="store_true",
+        help="also score the same rows with MLflow's spark_udf on a local Spark (own venv; Java needed)",
+    )
     parser.add_argument("--skip", nargs="*", default=[], choices=["search", "scoring", "monitoring"])
     parser.add_argument(
         "--size-from", choices=SIDES, default="ray", help="the side sizing uses (default ray)"
@@ -497,9 +652,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "quick": args.quick,
         "machine": machine(),
         "settings": {
-            "cores": {"local": cpus, "ray": cpus},
+            "cores": {"local": cpus, "ray": cpus, **({ANCHOR: SPARK_CORES} if args.with_anchors else {})},
             "local": f"LocalExecutor, {cpus} spawned worker processes; scoring streams in the CLI's process",
             "ray": f"Ray started by the CLI on this machine, num_cpus={cpus}, token auth on, usage stats off",
+            **({ANCHOR: SPARK_SETTINGS} if args.with_anchors else {}),
             "native_threads": args.threads,
             "trials": args.trials,
             "search_space": SEARCH_SPACE,
@@ -516,12 +672,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             side: bench_search(base, workdir, side, args.trials, args.threads) for side in SIDES
         }
     if "scoring" not in args.skip:
-        console.print(f"[bold]batch scoring[/bold]: {args.score_rows:,} rows in {args.files} files")
-        source = input_folder(args.score_rows, args.files)
-        by_side = {
-            side: bench_scoring(base, workdir, side, source, args.score_rows, args.threads) for side in SIDES
-        }
-        result["scoring"] = {side: {str(args.score_rows): by_side[side]} for side in SIDES}
+        result["scoring"] = scoring(args, base, workdir)
     if "monitoring" not in args.skip:
         console.print(f"[bold]monitoring[/bold]: {args.monitor_rows:,} logged rows")
         result["monitoring"] = {"log_write": fill_log(base, args.monitor_rows, names)}
@@ -529,6 +680,20 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if not args.skip:
         result["sizing"] = sizing(result, args)
     return result
+
+
+def scoring(args: argparse.Namespace, base: Path, workdir: Path) -> dict[str, Any]:
+    """Batch scoring on each side, one after the other on the same input; with ``--with-anchors`` then the
+    same rows through ``spark_udf``, checked against the local side's output."""
+    console.print(f"[bold]batch scoring[/bold]: {args.score_rows:,} rows in {args.files} files")
+    source, rows, keep = input_folder(args.score_rows, args.files), args.score_rows, args.with_anchors
+    by_side = {
+        side: bench_scoring(base, workdir, side, source, rows, args.threads, keep=keep and side == "local")
+        for side in SIDES
+    }
+    if args.with_anchors:
+        by_side[ANCHOR] = bench_spark(base, workdir, source, rows, args.threads)
+    return {side: {str(rows): found} for side, found in by_side.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

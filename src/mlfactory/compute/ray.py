@@ -19,6 +19,7 @@ Ray is imported only here, and only when the work first runs, so ``compute: loca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +43,7 @@ from mlfactory.errors import ComputeError
 
 #: Ray's own default: a task whose worker died (not one that raised) is run again this many times
 RAY_MAX_RETRIES = 3
+JOIN_ATTEMPTS = 3  # joins of a ray:// cluster whose head failed to start this client's server
 
 
 class RayExecutor(Executor):
@@ -133,9 +135,25 @@ class RayExecutor(Executor):
                 )
             else:
                 _present_token_if_available()
-                ray.init(self.url)
+                self._join(ray)
         except Exception as exc:  # Ray raises many kinds (connection, gRPC, auth, runtime): all mean this
+            with contextlib.suppress(Exception):  # leave no half-made connection: the process may try again
+                ray.shutdown()
             raise ComputeError(_unreachable(self.url, exc)) from exc
+
+    def _join(self, ray: Any) -> None:
+        """Reach the cluster at a ``ray://`` URL. The head starts a server of its own for each client, and
+        that start sometimes fails at once (its process exits before serving, and the head answers
+        "Initialization failure from server"); the cluster is fine, so the join is tried again a few times."""
+        for attempt in range(1, JOIN_ATTEMPTS + 1):
+            try:
+                ray.init(self.url)
+                return
+            except ConnectionAbortedError:
+                if attempt == JOIN_ATTEMPTS:
+                    raise
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
 
     def _task(self, fn: Callable[..., Any]) -> Any:
         """``fn`` as a Ray remote function (made once per function)."""

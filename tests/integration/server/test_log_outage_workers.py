@@ -16,17 +16,12 @@ generous deadline; nothing waits a fixed time for something to happen.
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pyarrow.parquet as pq
 import pytest
@@ -36,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mlfactory.project import open_project
 from mlfactory.server import ServerProcess, start_server_process
 from mlfactory.serving.recording import LOG_FAILING, LOG_RECOVERED
+from moto_helpers import CREDENTIALS, MotoServer, until
 from project_helpers import trained_project
 from serving_helpers import sample_records
 
@@ -50,56 +46,11 @@ DEADLINE = 180.0  # seconds to wait for what the server reports; a bound on wait
 
 
 def _until(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
+    return until(condition, what, DEADLINE)
 
 
-class MotoServer:
-    """moto's S3 server on one loopback port of this test's own, stopped and started again on that port."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start it, wait until it accepts connections, and create the (empty) bucket."""
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _until(self._accepts, "the moto server to accept connections")
-        self.client().create_bucket(Bucket=BUCKET)
-
-    def _accepts(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, "the moto server exited"
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def client(self) -> Any:
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+class LogBucket(MotoServer):
+    """The test's own moto server, read back as the prediction log's bucket."""
 
     def logged_request_ids(self) -> list[str]:
         """Every request id in the bucket's prediction-log files (segments and rollups), repeats kept."""
@@ -150,21 +101,17 @@ class Traffic:
 
 
 @pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogBucket]:
+    server = LogBucket(BUCKET)
+    for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)  # the server's workers inherit them
-    server = MotoServer()
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def project(moto: MotoServer, tmp_path: Path) -> Path:
+def project(moto: LogBucket, tmp_path: Path) -> Path:
     root = trained_project(tmp_path / "spam")
     path = root / "mlfactory.yaml"
     config = yaml.safe_load(path.read_text())
@@ -204,7 +151,7 @@ def _serve(root: Path, tmp: Path) -> ServerProcess:
 
 
 def test_two_workers_answer_through_a_bucket_outage_and_log_each_row_once(
-    project: Path, moto: MotoServer, tmp_path: Path
+    project: Path, moto: LogBucket, tmp_path: Path
 ) -> None:
     records = sample_records(project, ROWS)
     opened = open_project(project, env={}, actor="test")

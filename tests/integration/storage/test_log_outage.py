@@ -12,21 +12,17 @@ polled with a generous deadline.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlfactory.serving.recording import LOG_FAILING, LOG_RECOVERED
+from moto_helpers import MotoServer, running_moto, until
 from project_helpers import trained_project
 from serving_helpers import make_client, sample_records
 
@@ -39,73 +35,17 @@ ROWS = 300  # rows per request: held 300, 600, 900, then every further request i
 DEADLINE = 120.0  # seconds to wait for what the server reports; a bound on waiting, never a result
 
 
-class MotoServer:
-    """moto's S3 server on one loopback port, stopped and started again on that same port."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start it, wait until it accepts connections, and create the (empty) bucket."""
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _until(self._accepts, "the moto server to accept connections")
-        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-
-    def _accepts(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, "the moto server exited"
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def object_keys(self) -> list[str]:
-        client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
-        listed = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-        return [o["Key"] for o in listed]
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    yield from running_moto(monkeypatch, BUCKET)
 
 
 def _until(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
+    return until(condition, what, DEADLINE)
 
 
-@pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    server = MotoServer()
-    server.start()
-    yield server
-    server.stop()
+def _object_keys(moto: MotoServer) -> list[str]:
+    return [o["Key"] for o in moto.client().list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
 @pytest.fixture
@@ -189,4 +129,4 @@ def test_predictions_answer_through_an_outage_and_held_rows_are_written_after_it
     logged = log.query(model="spam")["request_id"].tolist()
     assert sorted(logged) == sorted(rid for ids in held for rid in ids)
     assert not set(logged) & {rid for ids in dropped for rid in ids}
-    assert all(key.endswith(".parquet") and "/.tmp-" not in key for key in moto.object_keys())
+    assert all(key.endswith(".parquet") and "/.tmp-" not in key for key in _object_keys(moto))

@@ -1,9 +1,15 @@
 """The MLflow side of benchmarks/tracking.py: run inside MLflow's own virtual environment, never ours.
 
-Usage: python mlflow_tracking.py '{"batch": 10000, "single": 1000, "runs": 500, "versions": 20, "repeats": 3}'
-Prints one JSON object on the last line of stdout: {"version": ..., "timings": {operation: [seconds, ...]}}.
-Each repetition uses a fresh SQLite tracking database in a temporary folder; opening it (and its migrations)
-is not timed.
+A worker: it reads one JSON request per line on stdin and answers each with one repetition, printed on a
+line of its own as ``RESULT {json}``. A request is
+``{"sizes": {...}, "steps": 100, "url": "sqlite:///...db" or "postgresql+psycopg://...", "durability":
+"equal" | "default", "root": "/tmp/..."}``; the answer is ``{"version": ..., "timings": {operation: seconds},
+"settings": {...}}``. One long-lived worker lets the driver interleave MLflow's repetitions with
+mlfactory's without paying MLflow's import for each. The store at ``url`` is empty (the driver makes and
+drops it); opening it and its migrations are not timed.
+
+``durability`` "equal" gives MLflow's SQLite connections the settings mlfactory's have (WAL journal,
+``synchronous=NORMAL``); "default" leaves MLflow's own (a rollback journal, ``synchronous=FULL``).
 """
 
 from __future__ import annotations
@@ -12,16 +18,27 @@ import json
 import logging
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import mlflow
+import sqlalchemy
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 BATCH_LIMIT = 1000  # MLflow refuses more than 1,000 metrics in one log_batch call
 FILTER = "metrics.accuracy > 0.5 and params.C = '1'"
+DURABILITY = {"durability": "default"}  # what every new SQLite connection gets; set per request
+
+
+@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "connect")
+def _pragmas(dbapi_conn, _record) -> None:
+    if DURABILITY["durability"] != "equal" or "sqlite" not in type(dbapi_conn).__module__:
+        return
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
 
 
 def timed(fn):
@@ -30,36 +47,46 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
-def one_repetition(sizes: dict, root: Path) -> dict:
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
+def settings_of(client: MlflowClient) -> dict:
+    """What the tracking database's connections actually run with (read back, not assumed)."""
+    engine = client._tracking_client.store.engine
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[
+                conn.exec_driver_sql("PRAGMA synchronous").scalar()
+            ]
+            return {"dialect": "sqlite", "journal_mode": journal, "synchronous": sync}
+        commit = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+        return {"dialect": "postgresql", "driver": engine.dialect.driver, "synchronous_commit": commit}
+
+
+def create_runs(client: MlflowClient, exp: str, sizes: dict, steps: int) -> None:
+    rng = random.Random(0)
+    for i in range(sizes["runs"]):
+        run = client.create_run(exp, run_name=f"run-{i}")
+        ts = int(time.time() * 1000)
+        metrics = [
+            Metric(key, rng.uniform(*bounds), ts, step)
+            for step in range(steps)
+            for key, bounds in (("accuracy", (0.3, 1.0)), ("f1", (0.3, 1.0)), ("loss", (0.0, 1.0)))
+        ]
+        params = [Param("C", str([0.1, 1, 10][i % 3])), Param("max_iter", "100"), Param("penalty", "l2")]
+        client.log_batch(run.info.run_id, metrics=metrics[:BATCH_LIMIT], params=params)
+        for start in range(BATCH_LIMIT, len(metrics), BATCH_LIMIT):
+            client.log_batch(run.info.run_id, metrics=metrics[start : start + BATCH_LIMIT])
+        client.set_terminated(run.info.run_id)
+
+
+def one_repetition(sizes: dict, steps: int, url: str, root: Path) -> dict:
+    mlflow.set_tracking_uri(url)
+    mlflow.set_registry_uri(url)
+    client = MlflowClient(url, url)
     exp = client.create_experiment("bench", artifact_location=(root / "artifacts").as_uri())
     client.search_experiments()  # database created and migrated before anything is timed
-    rng = random.Random(0)
-    out: dict = {}
+    out: dict = {"_settings": settings_of(client)}
 
-    def create_runs() -> None:
-        for i in range(sizes["runs"]):
-            run = client.create_run(exp, run_name=f"run-{i}")
-            ts = int(time.time() * 1000)
-            client.log_batch(
-                run.info.run_id,
-                metrics=[
-                    Metric("accuracy", rng.uniform(0.3, 1.0), ts, 0),
-                    Metric("f1", rng.uniform(0.3, 1.0), ts, 0),
-                    Metric("loss", rng.uniform(0.0, 1.0), ts, 0),
-                ],
-                params=[
-                    Param("C", str([0.1, 1, 10][i % 3])),
-                    Param("max_iter", "100"),
-                    Param("penalty", "l2"),
-                ],
-            )
-            client.set_terminated(run.info.run_id)
-
-    out["create_runs"], _ = timed(create_runs)
+    out["create_runs"], _ = timed(lambda: create_runs(client, exp, sizes, steps))
     out["list_runs"], listed = timed(lambda: client.search_runs([exp], max_results=50_000))
     out["filter_runs"], matched = timed(lambda: client.search_runs([exp], FILTER, max_results=50_000))
     out["_listed"], out["_matched"] = len(listed), len(matched)
@@ -98,18 +125,17 @@ def one_repetition(sizes: dict, root: Path) -> dict:
 
     out["register_versions"], _ = timed(register)
     out["move_alias"], _ = timed(move_alias)
+    client._tracking_client.store.engine.dispose()  # the driver drops the database next
     return out
 
 
 def main() -> None:
     logging.disable(logging.WARNING)
-    sizes = json.loads(sys.argv[1])
-    timings: dict[str, list] = {}
-    for _ in range(sizes["repeats"]):
-        with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp:
-            for op, seconds in one_repetition(sizes, Path(tmp)).items():
-                timings.setdefault(op, []).append(seconds)
-    print(json.dumps({"version": mlflow.__version__, "timings": timings}))
+    for line in sys.stdin:
+        request = json.loads(line)
+        DURABILITY["durability"] = request["durability"]
+        timings = one_repetition(request["sizes"], request["steps"], request["url"], Path(request["root"]))
+        print("RESULT " + json.dumps({"version": mlflow.__version__, "timings": timings}), flush=True)
 
 
 if __name__ == "__main__":

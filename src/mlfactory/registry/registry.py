@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlfactory.entities import PRODUCTION, Event, ModelVersion, VersionStatus
+from mlfactory.entities import PRODUCTION, Event, GateResult, ModelVersion, VersionStatus
 from mlfactory.errors import ConfigError, ConflictError, NotFoundError
 from mlfactory.stores.artifacts import ArtifactStore
 from mlfactory.stores.metadata import MetadataStore
@@ -86,17 +86,20 @@ class Registry:
             raise ConfigError(
                 f"alias '{alias}' must be lowercase letters, digits, '-' or '_', starting with a letter"
             )
-        mv = self.metadata.get_model_version(name, version)
-        if mv.status == VersionStatus.REJECTED and alias == PRODUCTION and not force:
-            failed = [g.rule for g in mv.gates if not g.passed]
-            raise ConflictError(
-                f"{mv.ref} was rejected by its gates ({'; '.join(failed)}); it cannot take '{PRODUCTION}'. "
-                "Pass --force to override (the override is recorded)"
-            )
-        payload: dict[str, Any] = {"forced": True} if force and mv.status == VersionStatus.REJECTED else {}
-        # setting an alias does not depend on where it pointed: the move and its event record the old value
+
+        def check(status: VersionStatus, gates: tuple[GateResult, ...]) -> dict[str, Any]:
+            if status == VersionStatus.REJECTED and alias == PRODUCTION and not force:
+                failed = [g.rule for g in gates if not g.passed]
+                raise ConflictError(
+                    f"{name}/{version} was rejected by its gates ({'; '.join(failed)}); it cannot take "
+                    f"'{PRODUCTION}'. Pass --force to override (the override is recorded)"
+                )
+            return {"forced": True} if force and status == VersionStatus.REJECTED else {}
+
+        # one transaction: the version is judged, the alias moved and the event written together. Setting
+        # an alias does not depend on where it pointed: the move and its event record the old value
         return self.metadata.move_alias(
-            name, alias, version, kind="alias.set", actor=actor, reason=reason, payload=payload
+            name, alias, version, kind="alias.set", actor=actor, reason=reason, check=check
         )
 
     def _stack(self, name: str, alias: str) -> list[int]:

@@ -13,6 +13,7 @@ from mlfactory.stores.sql.engine import HEADS, MIGRATIONS, make_engine
 
 REVISION = "0010_archive"
 BEFORE = "0008_latest_metrics"  # what it revises
+RUNS_HEAD = "0011_latest_by_time"  # the runs branch's head, built on it
 
 
 def _before_archive(url: str) -> None:
@@ -22,7 +23,7 @@ def _before_archive(url: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        for head in sorted((HEADS - {REVISION}) | {BEFORE}):
+        for head in sorted((HEADS - {RUNS_HEAD}) | {BEFORE}):
             command.upgrade(config, head)
     columns = ("id", "name", "status", "started_at", "params", "tags", "environment")
     with engine.begin() as conn:

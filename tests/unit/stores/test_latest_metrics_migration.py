@@ -12,7 +12,7 @@ from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.engine import HEADS, MIGRATIONS, make_engine
 
 REVISION = "0008_latest_metrics"
-AFTER = "0010_archive"  # the runs branch's head, built on 0008
+AFTER = "0011_latest_by_time"  # the runs branch's head, built on 0008
 # logged in this order: (run, key, value, step)
 LOGGED = [
     ("a" * 32, "f1", 0.9, 3),

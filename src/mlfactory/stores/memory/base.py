@@ -24,6 +24,7 @@ from mlfactory.entities import (
     SkewReportRecord,
     TrainingSetRecord,
 )
+from mlfactory.errors import NotFoundError
 
 T = TypeVar("T")
 
@@ -60,10 +61,14 @@ def copied(value: T) -> T:
 
 @dataclass
 class RunRow:
-    """A stored run; its latest metrics and artifacts are filled in when it is read."""
+    """A stored run; its latest metrics and artifacts are filled in when it is read.
+
+    ``latest`` is kept as values are logged (as the SQL stores keep ``latest_metrics``), so reading a run
+    never walks its history."""
 
     run: Run
     metrics: list[Metric] = field(default_factory=list)  # in logging order
+    latest: dict[str, Metric] = field(default_factory=dict)  # key -> its latest value (see log_metrics)
     artifacts: dict[str, str] = field(default_factory=dict)
 
 
@@ -93,6 +98,21 @@ class MemoryBase:
     def _has_version(self, name: str, version: int) -> bool:
         # the numbers the SQL stores can hold (32 bits): the same "not found" for the others
         return 0 < version < 2**31 and version <= len(self._versions.get(name, []))
+
+    def _unknown_model(self, name: str) -> str:
+        names = sorted(n for n, vs in self._versions.items() if vs)
+        return (
+            f"no model named '{name}' (registered: {', '.join(names) or 'none yet; run `mlfactory train`'})"
+        )
+
+    def _missing_version(self, name: str, version: int) -> NotFoundError:
+        """The error for a version that is not stored: naming the model's versions, or the registered
+        models when the name has none. Callers hold the lock."""
+        versions = self._versions.get(name, [])
+        if not versions:
+            return NotFoundError(self._unknown_model(name))
+        known = [v["version"] for v in versions]
+        return NotFoundError(f"model '{name}' has no version {version} (versions: {known})")
 
     def close(self) -> None:
         """Nothing to release: the data lives as long as the object."""

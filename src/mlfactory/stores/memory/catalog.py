@@ -128,21 +128,11 @@ class MemoryCatalog(MemoryBase):
         named = [a for (n, a), v in self._aliases.items() if (n, v) == (row["name"], row["version"])]
         return model_version(copied(row), row["created_at"], named if aliases else (), row["archived_at"])
 
-    def _unknown_model(self, name: str) -> str:
-        names = sorted(n for n, vs in self._versions.items() if vs)
-        return (
-            f"no model named '{name}' (registered: {', '.join(names) or 'none yet; run `mlfactory train`'})"
-        )
-
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         with self._lock:
-            versions = self._versions.get(name, [])
-            if not versions:
-                raise NotFoundError(self._unknown_model(name))
             if not self._has_version(name, version):
-                known = [v["version"] for v in versions]
-                raise NotFoundError(f"model '{name}' has no version {version} (versions: {known})")
-            return self._with_aliases(versions[version - 1])
+                raise self._missing_version(name, version)
+            return self._with_aliases(self._versions[name][version - 1])
 
     def list_model_versions(self, name: str, *, include_archived: bool = False) -> list[ModelVersion]:
         with self._lock:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlfactory.entities import Event
-from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.entities import Event, VersionStatus, gates_from_json
+from mlfactory.errors import ConflictError
 from mlfactory.stores.memory.base import MemoryBase, copied
 from mlfactory.stores.metadata.registry import archived_version
-from mlfactory.stores.metadata.routing import RoutingState
+from mlfactory.stores.metadata.routing import RoutingState, VersionCheck
 
 
 class MemoryRouting(MemoryBase):
@@ -29,6 +29,7 @@ class MemoryRouting(MemoryBase):
         reason: str,
         payload: dict[str, Any] | None = None,
         expect: int | bool | None = False,
+        check: VersionCheck | None = None,
     ) -> Event:
         with self._lock:
             current = self._aliases.get((name, alias))
@@ -37,17 +38,24 @@ class MemoryRouting(MemoryBase):
                     f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected "
                     f"{expect}); look at `mlfactory models history` and try again"
                 )
-            if version is not None and not self._has_version(name, version):
-                raise NotFoundError(f"model '{name}' has no version {version}")
-            if version is not None and self._versions[name][version - 1]["archived_at"] is not None:
-                why = self._versions[name][version - 1]["archive_reason"]
-                raise archived_version(f"{name}/{version}", why, f"take '{alias}'")
+            extra = {} if version is None else self._judge(name, alias, version, check)
+            body = {"alias": alias, "from": current, "to": version, **(payload or {}), **extra}
+            event = self._insert_event(kind, actor, name, body, reason)  # first: if it fails, nothing moved
             if version is None:
                 self._aliases.pop((name, alias), None)
             else:
                 self._aliases[(name, alias)] = version
-            body = {"alias": alias, "from": current, "to": version, **(payload or {})}
-            return self._insert_event(kind, actor, name, body, reason)
+            return event
+
+    def _judge(self, name: str, alias: str, version: int, check: VersionCheck | None) -> dict[str, Any]:
+        """The version may take the alias (it exists, is live, and passes ``check``): the details ``check``
+        adds to the event. Callers hold the lock."""
+        if not self._has_version(name, version):
+            raise self._missing_version(name, version)
+        row = self._versions[name][version - 1]
+        if row["archived_at"] is not None:
+            raise archived_version(f"{name}/{version}", row["archive_reason"], f"take '{alias}'")
+        return {} if check is None else check(VersionStatus(row["status"]), gates_from_json(row["gates"]))
 
     def get_routing_policies(self, name: str | None = None) -> dict[str, dict[str, Any]]:
         with self._lock:

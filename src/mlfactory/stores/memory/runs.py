@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,11 +26,13 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _latest(metrics: list[Metric]) -> dict[str, float]:
-    latest: dict[str, float] = {}
-    for m in sorted(metrics, key=lambda m: m.step):  # stable: among equal steps the last logged wins
-        latest[m.key] = m.value
-    return latest
+def _keep_latest(latest: dict[str, Metric], values: Sequence[Metric]) -> None:
+    """Take each value as its key's latest unless the held one is later: a higher step, or of an equal step
+    a later timestamp (of equal both, the one logged last wins, as the SQL stores' highest id does)."""
+    for m in values:
+        held = latest.get(m.key)
+        if held is None or (m.step, m.timestamp) >= (held.step, held.timestamp):
+            latest[m.key] = m
 
 
 def _cut(values: list[Metric], most: int | None) -> list[Metric]:
@@ -72,12 +75,12 @@ def holds(run: Run, clause: RunClause) -> bool:
 
 
 def _by_metric(runs: list[Run], metric: str, descending: bool) -> list[Run]:
-    """Runs given newest first ordered by their latest ``metric`` (ties keep that order), those without it
-    last."""
-    having = sorted(
-        (r for r in runs if metric in r.metrics), key=lambda r: r.metrics[metric], reverse=descending
-    )
-    return having + [r for r in runs if metric not in r.metrics]
+    """Runs given newest first ordered by their latest ``metric`` (ties keep that order), then those whose
+    latest is NaN, then those without it."""
+    numbers = [r for r in runs if metric in r.metrics and not math.isnan(r.metrics[metric])]
+    having = sorted(numbers, key=lambda r: r.metrics[metric], reverse=descending)
+    nan = [r for r in runs if metric in r.metrics and math.isnan(r.metrics[metric])]
+    return having + nan + [r for r in runs if metric not in r.metrics]
 
 
 def _ordered(runs: list[Run], sort: str, descending: bool) -> list[Run]:
@@ -143,7 +146,9 @@ class MemoryRuns(MemoryBase):
             return
         values = [Metric(m.key, float(m.value), int(m.step), float(m.timestamp)) for m in metrics]
         with self._lock:
-            self._row(run_id).metrics.extend(values)
+            row = self._row(run_id)
+            row.metrics.extend(values)
+            _keep_latest(row.latest, values)
 
     def log_artifact(self, run_id: str, name: str, digest: str) -> None:
         with self._lock:
@@ -156,7 +161,12 @@ class MemoryRuns(MemoryBase):
                 row.run = replace(row.run, status=status, ended_at=now(), error=error)
 
     def _loaded(self, rows: Sequence[RunRow]) -> list[Run]:
-        return [replace(copied(r.run), metrics=_latest(r.metrics), artifacts=dict(r.artifacts)) for r in rows]
+        return [
+            replace(
+                copied(r.run), metrics={k: m.value for k, m in r.latest.items()}, artifacts=dict(r.artifacts)
+            )
+            for r in rows
+        ]
 
     def get_run(self, run_id: str) -> Run:
         return self.get_runs([run_id])[0]
@@ -279,7 +289,9 @@ class MemoryRuns(MemoryBase):
             logged = {r: list(self._runs[r].metrics) if r in self._runs else [] for r in run_ids}
         return {
             run_id: {
-                key: _cut(sorted((m for m in values if m.key == key), key=lambda m: m.step), most)
+                key: _cut(
+                    sorted((m for m in values if m.key == key), key=lambda m: (m.step, m.timestamp)), most
+                )
                 for key in keys
             }
             for run_id, values in logged.items()

@@ -7,9 +7,15 @@ floor above) is its typed form, and ``RoutingPolicy.from_dict`` reads what this 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from mlfactory.entities import Event
+from mlfactory.entities import Event, GateResult, VersionStatus
+
+VersionCheck = Callable[[VersionStatus, tuple[GateResult, ...]], dict[str, Any]]
+"""A caller's rule on the version about to take an alias, given its status and gate results (all that is
+loaded of it): it raises to refuse the move, or returns details to add to the move's event. It runs inside
+the move's transaction, so what it judged is what the alias points at when the move commits."""
 
 
 class RoutingState(NamedTuple):
@@ -49,6 +55,7 @@ class RoutingStore(ABC):
         reason: str,
         payload: dict[str, Any] | None = None,
         expect: int | bool | None = False,
+        check: VersionCheck | None = None,
     ) -> Event:
         """Point an alias at a version, or remove it, and log the move as one event.
 
@@ -61,6 +68,8 @@ class RoutingStore(ABC):
             reason: why.
             payload: more event details, merged over ``{"alias", "from", "to"}``.
             expect: when not False, the version the alias must point at now (None: must be unset).
+            check: judges the version (when ``version`` is given) before anything is written; what it
+                raises refuses the move, what it returns is merged into the event's payload.
 
         Returns:
             The event, whose payload holds ``alias``, ``from`` (the previous version or None) and ``to``.
@@ -69,9 +78,10 @@ class RoutingStore(ABC):
             ConflictError: ``expect`` is given and the alias points elsewhere (someone moved it meanwhile).
             NotFoundError: ``version`` is not a version of the model.
             StoreUnavailableError: the store cannot be reached.
+            Exception: whatever ``check`` raises.
 
-        Guarantees: the move and its event are atomic; of two concurrent movers expecting the same state
-        only one succeeds; a failed move changes nothing.
+        Guarantees: the check, the move and its event are one atomic step (one transaction); of two
+        concurrent movers expecting the same state only one succeeds; a failed move changes nothing.
         """
 
     @abstractmethod

@@ -11,7 +11,8 @@ from mlfactory.entities import Event, Metric, Run, RunClause, RunStatus
 from mlfactory.errors import ConfigError, ConflictError, NotFoundError
 
 RUN_SORTS = ("started", "name", "status")  # what a page of runs may be ordered by, besides metrics.KEY
-METRIC_SORT = "metrics."  # ``metrics.KEY``: by the latest value of the metric KEY, runs without it last
+# ``metrics.KEY``: by the latest value of KEY, then the runs whose latest is NaN, then those without it
+METRIC_SORT = "metrics."
 
 
 def check_run_sort(sort: str) -> str:
@@ -102,8 +103,10 @@ class RunsStore(ABC):
 
     @abstractmethod
     def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
-        """Append metric values to a run; a run's latest value of a key is the one at the highest step
-        (the last logged among equal steps).
+        """Append metric values to a run; a run's latest value of a key is the one at the highest step, of
+        equal steps the one with the latest timestamp, of equal timestamps the last logged. A NaN is stored
+        and read back as NaN; as in Python, it compares unequal to everything (a ``metrics.*`` clause holds
+        for it only with ``!=``).
 
         Args:
             run_id: the run's full id.
@@ -201,8 +204,8 @@ class RunsStore(ABC):
             ids: only runs with these ids.
             offset: skip this many of the ordered runs first (a page's start).
             sort: ``started`` (the default), ``name``, ``status`` or ``metrics.KEY`` (the latest value of
-                KEY; runs without it come last either way); ties by start time, newest first, then id (names
-                and statuses compare in the database's collation).
+                KEY; runs whose latest is NaN, then runs without it, come last either way); ties by start
+                time, newest first, then id (names and statuses compare in the database's collation).
             descending: the largest first (for ``started``: the newest).
             include_archived: archived runs too (hidden by default).
 
@@ -238,8 +241,8 @@ class RunsStore(ABC):
             limit: at most this many (the first matching in the order).
             offset: skip this many of the ordered runs first (a page's start).
             sort: ``started`` (the default), ``name``, ``status`` or ``metrics.KEY`` (the latest value of
-                KEY; runs without it come last either way); ties by start time, newest first, then id (names
-                and statuses compare in the database's collation).
+                KEY; runs whose latest is NaN, then runs without it, come last either way); ties by start
+                time, newest first, then id (names and statuses compare in the database's collation).
             descending: the largest first (for ``started``: the newest).
             include_archived: archived runs too (hidden by default).
 
@@ -253,7 +256,8 @@ class RunsStore(ABC):
 
     @abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged value of one metric of a run, by step (then in logging order).
+        """Every logged value of one metric of a run, by step, then timestamp, then logging order (so the
+        last is the latest value).
 
         Args:
             run_id: the run's full id.
@@ -281,8 +285,8 @@ class RunsStore(ABC):
                 spread, first and last kept). None keeps every value.
 
         Returns:
-            run id -> key -> values by step (then in logging order), for every given run and key (an empty
-            list for an unknown run or key).
+            run id -> key -> values by step, timestamp, then logging order, for every given run and key
+            (an empty list for an unknown run or key).
 
         Raises:
             ConfigError: ``most`` is under 2.

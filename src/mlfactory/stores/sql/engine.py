@@ -28,7 +28,7 @@ HEADS = frozenset(
         "0006_feedback",
         "0007_tokens",
         "0009_audits",
-        "0010_archive",
+        "0011_latest_by_time",
     }
 )
 T = TypeVar("T")

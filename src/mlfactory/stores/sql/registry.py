@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, exists, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, exists, func, insert, select, update
 
 from mlfactory.entities import Event, ModelVersion, VersionStatus
 from mlfactory.errors import ConflictError, NotFoundError
@@ -31,6 +31,30 @@ def storable(version: int) -> bool:
     return 0 < version < 2**31
 
 
+# built once: registering is a few small statements, and building one costs more than running it
+_NEWEST = select(func.max(t.model_versions.c.version)).where(t.model_versions.c.name == bindparam("name"))
+_INSERT_VERSION = insert(t.model_versions)
+_ONE_VERSION = select(t.model_versions).where(
+    t.model_versions.c.name == bindparam("name"), t.model_versions.c.version == bindparam("version")
+)
+
+
+def unknown_model(c: Connection, name: str) -> str:
+    """Why ``name`` names no model, listing the registered ones."""
+    names = sorted({n for (n,) in c.execute(select(t.model_versions.c.name).distinct())})
+    return f"no model named '{name}' (registered: {', '.join(names) or 'none yet; run `mlfactory train`'})"
+
+
+def missing_version(c: Connection, name: str, version: int) -> NotFoundError:
+    """The error for a version that is not stored: naming the model's versions, or the registered models
+    when the name has none. Read only on that failure, so the reads that succeed never pay for it."""
+    q = select(t.model_versions.c.version).where(t.model_versions.c.name == name)
+    known = sorted(v for (v,) in c.execute(q))
+    if not known:
+        return NotFoundError(unknown_model(c, name))
+    return NotFoundError(f"model '{name}' has no version {version} (versions: {known})")
+
+
 class RegistryMixin(SqlBase):
     """Model versions, numbered per name; each registration is an event in the same transaction."""
 
@@ -52,9 +76,7 @@ class RegistryMixin(SqlBase):
     ) -> ModelVersion:
         def attempt() -> ModelVersion:
             with self._tx() as c:
-                latest = c.execute(
-                    select(func.max(t.model_versions.c.version)).where(t.model_versions.c.name == name)
-                ).scalar()
+                latest = c.execute(_NEWEST, {"name": name}).scalar()
                 values = dict(
                     name=name,
                     version=(latest or 0) + 1,
@@ -70,7 +92,7 @@ class RegistryMixin(SqlBase):
                     card=card.replace("{version}", str((latest or 0) + 1)),
                     created_at=now(),
                 )
-                c.execute(insert(t.model_versions).values(**values))
+                c.execute(_INSERT_VERSION, values)
                 failed = [g["metric"] for g in gates if not g.get("passed")]
                 self._insert_event(
                     c,
@@ -80,12 +102,7 @@ class RegistryMixin(SqlBase):
                     {"version": values["version"], "status": status.value, "run": run_id},
                     f"failed gates: {', '.join(failed)}" if failed else "passed every gate",
                 )
-                row = c.execute(
-                    select(t.model_versions).where(
-                        t.model_versions.c.name == name, t.model_versions.c.version == values["version"]
-                    )
-                ).one()
-                return _version(row)
+                return _version(c.execute(_ONE_VERSION, {"name": name, "version": values["version"]}).one())
 
         return retry_on_conflict(attempt)
 
@@ -109,21 +126,8 @@ class RegistryMixin(SqlBase):
                 else None
             )
             if row is None:
-                known = self._version_numbers(c, name)
-                if not known:
-                    raise NotFoundError(self._unknown_model(c, name))
-                raise NotFoundError(f"model '{name}' has no version {version} (versions: {known})")
+                raise missing_version(c, name, version)
             return _version(row, self._aliases_of(c, name).get(version, []))
-
-    def _version_numbers(self, c: Connection, name: str) -> list[int]:
-        q = select(t.model_versions.c.version).where(t.model_versions.c.name == name)
-        return sorted(v for (v,) in c.execute(q))
-
-    def _unknown_model(self, c: Connection, name: str) -> str:
-        names = sorted({n for (n,) in c.execute(select(t.model_versions.c.name).distinct())})
-        return (
-            f"no model named '{name}' (registered: {', '.join(names) or 'none yet; run `mlfactory train`'})"
-        )
 
     def latest_model_version(self, name: str) -> ModelVersion | None:
         with self._tx() as c:
@@ -141,7 +145,7 @@ class RegistryMixin(SqlBase):
         with self._tx() as c:
             rows = c.execute(q).all()
             if not rows and not c.execute(select(exists().where(v.name == name))).scalar():
-                raise NotFoundError(self._unknown_model(c, name))
+                raise NotFoundError(unknown_model(c, name))
             aliases = self._aliases_of(c, name)
             return [_version(r, aliases.get(r._mapping["version"], [])) for r in rows]
 
@@ -155,7 +159,7 @@ class RegistryMixin(SqlBase):
         with self._tx() as c:
             rows = c.execute(page.offset(offset).limit(limit)).all()  # the primary key (name, version)
             if not rows and not c.execute(select(exists().where(v.name == name))).scalar():
-                raise NotFoundError(self._unknown_model(c, name))
+                raise NotFoundError(unknown_model(c, name))
             aliases = self._aliases_of(c, name)
             return [_version(r, aliases.get(r._mapping["version"], [])) for r in rows]
 
@@ -194,10 +198,7 @@ class RegistryMixin(SqlBase):
         found = {row.version: row for row in c.execute(q)}
         missing = [n for n in versions if n not in found]
         if missing:
-            known = self._version_numbers(c, name)
-            if not known:
-                raise NotFoundError(self._unknown_model(c, name))
-            raise NotFoundError(f"model '{name}' has no version {missing[0]} (versions: {known})")
+            raise missing_version(c, name, missing[0])
         return found
 
     def archive_model_versions(self, name: str, versions: Sequence[int], *, reason: str, actor: str) -> Event:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select
 
-from mlfactory.entities import Event
-from mlfactory.errors import ConflictError, NotFoundError
+from mlfactory.entities import Event, VersionStatus, gates_from_json
+from mlfactory.errors import ConflictError
 from mlfactory.stores.metadata.registry import archived_version
-from mlfactory.stores.metadata.routing import RoutingState
+from mlfactory.stores.metadata.routing import RoutingState, VersionCheck
 from mlfactory.stores.sql import schema as t
 from mlfactory.stores.sql.base import SqlBase, now
 from mlfactory.stores.sql.engine import Raced, retry_on_conflict, unavailable_as_error
-from mlfactory.stores.sql.registry import storable
+from mlfactory.stores.sql.registry import missing_version, storable
 
 
 class RoutingMixin(SqlBase):
@@ -37,48 +37,31 @@ class RoutingMixin(SqlBase):
         reason: str,
         payload: dict[str, Any] | None = None,
         expect: int | bool | None = False,
+        check: VersionCheck | None = None,
     ) -> Event:
         def attempt() -> Event:
             with self._tx() as c:
-                key = (t.aliases.c.name == name) & (t.aliases.c.alias == alias)
-                current = c.execute(select(t.aliases.c.version).where(key)).scalar()
+                key = {"name": name, "alias": alias}
+                current = c.execute(_CURRENT_ALIAS, key).scalar()
                 if expect is not False and current != expect:
                     raise ConflictError(
                         f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected "
                         f"{expect}); look at `mlfactory models history` and try again"
                     )
-                if version is not None:
-                    v = t.model_versions.c
-                    row = (
-                        c.execute(
-                            select(v.archived_at, v.archive_reason).where(
-                                v.name == name, v.version == version
-                            )
-                        ).first()
-                        if storable(version)
-                        else None
-                    )
-                    if row is None:
-                        raise NotFoundError(f"model '{name}' has no version {version}")
-                    if row.archived_at is not None:
-                        raise archived_version(f"{name}/{version}", row.archive_reason, f"take '{alias}'")
+                extra = {} if version is None else _judge(c, name, alias, version, check)
                 # delete what was read, insert the new one: a concurrent mover makes the delete miss or the
                 # insert collide, and the retry reads its result (PostgreSQL's read committed lets both
                 # transactions read the same version)
-                if current is not None:
-                    read = key & (t.aliases.c.version == current)
-                    if c.execute(delete(t.aliases).where(read)).rowcount != 1:
-                        raise Raced
+                if current is not None and c.execute(_DROP_ALIAS, {**key, "read": current}).rowcount != 1:
+                    raise Raced
                 if version is not None:
-                    c.execute(
-                        insert(t.aliases).values(name=name, alias=alias, version=version, updated_at=now())
-                    )
+                    c.execute(insert(t.aliases), {**key, "version": version, "updated_at": now()})
                 return self._insert_event(
                     c,
                     kind,
                     actor,
                     name,
-                    {"alias": alias, "from": current, "to": version, **(payload or {})},
+                    {"alias": alias, "from": current, "to": version, **(payload or {}), **extra},
                     reason,
                 )
 
@@ -138,3 +121,26 @@ class RoutingMixin(SqlBase):
                 return self._insert_event(c, kind, actor, name, {"from": current, "to": policy}, reason)
 
         return retry_on_conflict(attempt)
+
+
+# built once (a move is a few small statements, and building one costs more than running it)
+_A, _V = t.aliases.c, t.model_versions.c
+_CURRENT_ALIAS = select(_A.version).where(_A.name == bindparam("name"), _A.alias == bindparam("alias"))
+_DROP_ALIAS = delete(t.aliases).where(
+    _A.name == bindparam("name"), _A.alias == bindparam("alias"), _A.version == bindparam("read")
+)
+_ONE_VERSION = (_V.name == bindparam("name")) & (_V.version == bindparam("version"))
+_LIVE = select(_V.archived_at, _V.archive_reason).where(_ONE_VERSION)
+_JUDGED = select(_V.archived_at, _V.archive_reason, _V.status, _V.gates).where(_ONE_VERSION)
+
+
+def _judge(c: Connection, name: str, alias: str, version: int, check: VersionCheck | None) -> dict[str, Any]:
+    """The version may take the alias (it exists, is live, and passes ``check``): the details ``check`` adds
+    to the event. Reads the columns the decision needs, not the version's whole record."""
+    found = _JUDGED if check else _LIVE
+    row = c.execute(found, {"name": name, "version": version}).first() if storable(version) else None
+    if row is None:
+        raise missing_version(c, name, version)
+    if row.archived_at is not None:
+        raise archived_version(f"{name}/{version}", row.archive_reason, f"take '{alias}'")
+    return {} if check is None else check(VersionStatus(row.status), gates_from_json(row.gates))

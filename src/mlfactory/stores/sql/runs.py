@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import operator
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     ColumnElement,
     Connection,
     Float,
     Row,
     Select,
+    String,
     Text,
     and_,
+    any_,
+    bindparam,
+    case,
     cast,
     delete,
     exists,
@@ -24,6 +32,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -54,8 +63,9 @@ def _ordered(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
         q = q.select_from(
             t.runs.outerjoin(by, and_(by.c.run_id == c.id, by.c.key == sort.removeprefix(METRIC_SORT)))
         )
-        first = (by.c.value.desc() if descending else by.c.value.asc()).nulls_last()
-        return q.order_by(first, c.started_at.desc(), c.id)
+        group = case((by.c.is_nan, 1), (by.c.value.is_(None), 2), else_=0)  # numbers, NaN, then without
+        first = by.c.value.desc() if descending else by.c.value.asc()
+        return q.order_by(group, first, c.started_at.desc(), c.id)
     column = {"started": c.started_at, "name": c.name, "status": c.status}[sort]
     first = column.desc() if descending else column.asc()
     return q.order_by(first, c.id) if sort == "started" else q.order_by(first, c.started_at.desc(), c.id)
@@ -66,35 +76,70 @@ def _upsert(dialect: str) -> Callable[..., Any]:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
-def _latest_rows(run_id: str, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per key, the value of a batch that is latest (the highest step, of equal steps the last in the batch,
-    which is stored with the highest id): the rows the batch offers to ``latest_metrics``, by key."""
+def _stored(run_id: str, metrics: Sequence[Metric]) -> list[dict[str, Any]]:
+    """A batch as metrics rows: a NaN as the value 0 with ``is_nan`` set (SQLite would turn it into NULL).
+    A batch without NaN leaves ``is_nan`` to its default, sparing a conversion per row."""
+    rows: list[dict[str, Any]] = [
+        {
+            "run_id": run_id,
+            "key": m.key,
+            "value": float(m.value),
+            "step": int(m.step),
+            "timestamp": float(m.timestamp),
+        }
+        for m in metrics
+    ]
+    if any(math.isnan(r["value"]) for r in rows):
+        for r in rows:
+            r["is_nan"] = math.isnan(r["value"])
+            r["value"] = 0.0 if r["is_nan"] else r["value"]
+    return rows
+
+
+def _latest_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per key, the row of a batch that is latest (the highest step, then the latest timestamp, then the
+    last in the batch, which is stored with the highest id): what the batch offers to ``latest_metrics``,
+    in key order."""
     best: dict[str, dict[str, Any]] = {}
     for row in rows:
-        if row["key"] not in best or row["step"] >= best[row["key"]]["step"]:
+        held = best.get(row["key"])
+        if held is None or (row["step"], row["timestamp"]) >= (held["step"], held["timestamp"]):
             best[row["key"]] = row
-    return [
-        {"run_id": run_id, "key": k, "step": r["step"], "value": r["value"]} for k, r in sorted(best.items())
-    ]
+    return [{**best[k], "is_nan": best[k].get("is_nan", False)} for k in sorted(best)]
 
 
 def _keep_latest(c: Connection, rows: list[dict[str, Any]]) -> None:
-    """Store each offered value as its key's latest unless the stored one has a higher step.
+    """Store each offered row as its key's latest unless the stored one is later (a higher step, or of an
+    equal step a later timestamp).
 
     Called before the batch's metrics rows are inserted: the upsert locks each key's row (in key order, so
     two writers never deadlock) until commit, so a concurrent writer of the same keys inserts its metrics
-    rows after this one commits, with higher ids. Of equal steps the value written last is then the one with
-    the highest id, as the metrics table orders them."""
-    ins = _upsert(c.dialect.name)(t.latest_metrics)
+    rows after this one commits, with higher ids. Of equal steps and timestamps the value written last is
+    then the one with the highest id, as the metrics table orders them."""
+    c.execute(_keep_latest_statement(c.dialect.name), rows)
+
+
+@functools.cache
+def _keep_latest_statement(dialect: str) -> Any:
+    """:func:`_keep_latest`'s upsert for a dialect, built once (building it costs more than running it)."""
+    ins = _upsert(dialect)(t.latest_metrics)
     old, new = t.latest_metrics.c, ins.excluded
-    c.execute(
-        ins.on_conflict_do_update(
-            index_elements=[old.run_id, old.key],
-            set_={"value": new.value, "step": new.step},
-            where=new.step >= old.step,
-        ),
-        rows,
+    later = or_(new.step > old.step, and_(new.step == old.step, new.timestamp >= old.timestamp))
+    return ins.on_conflict_do_update(
+        index_elements=[old.run_id, old.key],
+        set_={"value": new.value, "step": new.step, "timestamp": new.timestamp, "is_nan": new.is_nan},
+        where=later,
     )
+
+
+# built once: a run's writes are small statements, and building one costs more than running it
+_INSERT_METRICS = insert(t.metrics)
+_INSERT_RUN = insert(t.runs)
+_END_RUN = (
+    update(t.runs)
+    .where(t.runs.c.id == bindparam("run_id"))
+    .values(status=bindparam("status"), ended_at=bindparam("ended_at"), error=bindparam("error"))
+)
 
 
 class RunsMixin(SqlBase):
@@ -112,7 +157,8 @@ class RunsMixin(SqlBase):
         run_id = uuid.uuid4().hex
         with self._tx() as c:
             c.execute(
-                insert(t.runs).values(
+                _INSERT_RUN,
+                dict(
                     id=run_id,
                     name=name,
                     status=RunStatus.RUNNING.value,
@@ -123,7 +169,7 @@ class RunsMixin(SqlBase):
                     environment=environment or {},
                     dataset_id=dataset_id,
                     error=None,
-                )
+                ),
             )
         return run_id
 
@@ -143,19 +189,10 @@ class RunsMixin(SqlBase):
     def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
         if not metrics:
             return
-        rows = [
-            {
-                "run_id": run_id,
-                "key": m.key,
-                "value": float(m.value),
-                "step": int(m.step),
-                "timestamp": float(m.timestamp),
-            }
-            for m in metrics
-        ]
+        rows = _stored(run_id, metrics)
         with self._tx() as c:
-            _keep_latest(c, _latest_rows(run_id, rows))  # first: it orders concurrent writers (see there)
-            c.execute(insert(t.metrics), rows)
+            _keep_latest(c, _latest_rows(rows))  # first: it orders concurrent writers (see there)
+            c.execute(_INSERT_METRICS, rows)
 
     def log_artifact(self, run_id: str, name: str, digest: str) -> None:
         with self._tx() as c:
@@ -168,45 +205,22 @@ class RunsMixin(SqlBase):
 
     def end_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
         with self._tx() as c:
-            c.execute(
-                update(t.runs)
-                .where(t.runs.c.id == run_id)
-                .values(status=status.value, ended_at=now(), error=error)
-            )
+            c.execute(_END_RUN, {"run_id": run_id, "status": status.value, "ended_at": now(), "error": error})
 
     def _runs(self, c: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
-        ids = [r._mapping["id"] for r in rows]
+        ids = [r.id for r in rows]
         latest: dict[str, dict[str, float]] = {i: {} for i in ids}
         arts: dict[str, dict[str, str]] = {i: {} for i in ids}
-        for chunk in _chunks(ids, 500):
-            q1 = select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value)
-            for run_id, key, value in c.execute(q1.where(t.latest_metrics.c.run_id.in_(chunk))):
-                latest[run_id][key] = value
-            q2 = select(t.run_artifacts).where(t.run_artifacts.c.run_id.in_(chunk))
-            for run_id, name, digest in c.execute(q2):
+        if ids:
+            lm, a = t.latest_metrics.c, t.run_artifacts.c
+            among = select(lm.run_id, lm.key, lm.value, lm.is_nan).where(_among(lm.run_id, ids, c))
+            for run_id, key, value, nan in c.execute(among).all():
+                latest[run_id][key] = math.nan if nan else value
+            for run_id, name, digest in c.execute(
+                select(a.run_id, a.name, a.digest).where(_among(a.run_id, ids, c))
+            ):
                 arts[run_id][name] = digest
-        out = []
-        for r in rows:
-            m = r._mapping
-            out.append(
-                Run(
-                    id=m["id"],
-                    name=m["name"],
-                    status=RunStatus(m["status"]),
-                    started_at=_aware(m["started_at"]),  # type: ignore[arg-type]
-                    ended_at=_aware(m["ended_at"]),
-                    params=m["params"],
-                    tags=m["tags"],
-                    environment=m["environment"],
-                    dataset_id=m["dataset_id"],
-                    error=m["error"],
-                    metrics=latest[m["id"]],
-                    artifacts=arts[m["id"]],
-                    archived_at=_aware(m["archived_at"]),
-                    archive_reason=m["archive_reason"],
-                )
-            )
-        return out
+        return [_run(r, latest[r.id], arts[r.id]) for r in rows]
 
     def get_run(self, run_id: str) -> Run:
         return self.get_runs([run_id])[0]
@@ -349,9 +363,39 @@ class RunsMixin(SqlBase):
             return out
         with self._tx() as c:
             for chunk in _chunks(list(out), 500):
-                for run_id, key, value, step, timestamp in c.execute(_histories(chunk, keys, most)):
-                    out[run_id][key].append(Metric(key, value, step, timestamp))
+                for run_id, key, value, step, timestamp, nan in c.execute(_histories(chunk, keys, most)):
+                    out[run_id][key].append(Metric(key, math.nan if nan else value, step, timestamp))
         return out
+
+
+def _among(column: ColumnElement[str], ids: list[str], c: Connection) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``, bound as one parameter (an array on PostgreSQL, a JSON array on
+    SQLite): a page of runs is one cached statement whatever its size, not a placeholder per id."""
+    if c.dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
+    listed = func.json_each(bindparam("ids", orjson.dumps(ids).decode()))
+    values: Select[Any] = select(literal_column("value")).select_from(listed)
+    return column.in_(values)
+
+
+def _run(r: Row[Any], metrics: dict[str, float], artifacts: dict[str, str]) -> Run:
+    """A run from its ``runs`` row, its latest metric values and its artifacts."""
+    return Run(
+        id=r.id,
+        name=r.name,
+        status=RunStatus(r.status),
+        started_at=_aware(r.started_at),  # type: ignore[arg-type]
+        ended_at=_aware(r.ended_at),
+        params=r.params,
+        tags=r.tags,
+        environment=r.environment,
+        dataset_id=r.dataset_id,
+        error=r.error,
+        metrics=metrics,
+        artifacts=artifacts,
+        archived_at=_aware(r.archived_at),
+        archive_reason=r.archive_reason,
+    )
 
 
 def _live(q: Select[Any], include_archived: bool) -> Select[Any]:
@@ -365,14 +409,14 @@ def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
 
 
 def _histories(run_ids: Sequence[str], keys: Sequence[str], most: int | None) -> Select[Any]:
-    """The values of these runs' keys by run, key, step and logging order; with ``most``, each series cut
-    to at most that many by the database: every ``ceil((n - 1) / (most - 1))``-th value from the first,
-    and the last."""
+    """The values of these runs' keys by run, key, step, timestamp and logging order (so a series ends with
+    the latest value); with ``most``, each series cut to at most that many by the database: every
+    ``ceil((n - 1) / (most - 1))``-th value from the first, and the last."""
     m = t.metrics.c
     wanted = and_(m.run_id.in_(run_ids), m.key.in_(list(keys)))
     if most is None:
-        q = select(m.run_id, m.key, m.value, m.step, m.timestamp).where(wanted)
-        return q.order_by(m.run_id, m.key, m.step, m.id)
+        q = select(m.run_id, m.key, m.value, m.step, m.timestamp, m.is_nan).where(wanted)
+        return q.order_by(m.run_id, m.key, m.step, m.timestamp, m.id)
     series = (m.run_id, m.key)
     ranked = (
         select(
@@ -381,8 +425,11 @@ def _histories(run_ids: Sequence[str], keys: Sequence[str], most: int | None) ->
             m.value,
             m.step,
             m.timestamp,
+            m.is_nan,
             m.id,
-            (func.row_number().over(partition_by=series, order_by=(m.step, m.id)) - 1).label("position"),
+            (func.row_number().over(partition_by=series, order_by=(m.step, m.timestamp, m.id)) - 1).label(
+                "position"
+            ),
             func.count().over(partition_by=series).label("n"),
         )
         .where(wanted)
@@ -391,9 +438,9 @@ def _histories(run_ids: Sequence[str], keys: Sequence[str], most: int | None) ->
     r = ranked.c
     every = (r.n + (most - 3)) // (most - 1)  # ceil((n - 1) / (most - 1))
     return (
-        select(r.run_id, r.key, r.value, r.step, r.timestamp)
+        select(r.run_id, r.key, r.value, r.step, r.timestamp, r.is_nan)
         .where(or_(r.n <= most, r.position % every == 0, r.position == r.n - 1))
-        .order_by(r.run_id, r.key, r.step, r.id)
+        .order_by(r.run_id, r.key, r.step, r.timestamp, r.id)
     )
 
 
@@ -411,10 +458,12 @@ _COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
 
 
 def _number(text: str) -> float | None:
+    """The number ``text`` spells; None for none, and for NaN (which, as in Python, equals nothing)."""
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         return None
+    return None if math.isnan(number) else number
 
 
 def _typed(kind: ColumnElement[bool], value: ColumnElement[Any], op: str, wanted: Any) -> ColumnElement[bool]:
@@ -455,11 +504,9 @@ def _condition(clause: RunClause, postgres: bool) -> ColumnElement[bool]:
         column = t.runs.c.params if clause.field == "params" else t.runs.c.tags
         return or_(*_json_conditions(column, key, op, text, postgres))
     if clause.field == "metrics":
-        latest = (
-            select(t.latest_metrics.c.value)
-            .where(t.latest_metrics.c.run_id == t.runs.c.id, t.latest_metrics.c.key == key)
-            .scalar_subquery()
-        )
-        return _typed(latest.is_not(None), latest, op, _number(text))
+        lm = t.latest_metrics.c  # a NaN, as in Python, compares unequal to everything and is no order
+        nan_holds = lm.is_nan if op == "!=" else false()
+        holds = or_(_typed(lm.is_nan == false(), lm.value, op, _number(text)), nan_holds)
+        return exists().where(lm.run_id == t.runs.c.id, lm.key == key, holds)
     column = {"status": t.runs.c.status, "name": t.runs.c.name, "dataset": t.runs.c.dataset_id}[clause.field]
     return and_(column.is_not(None), _COMPARE[op](column.collate("C") if postgres else column, text))

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -69,16 +70,17 @@ metrics = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(32), nullable=False),
     Column("key", String(256), nullable=False),
-    Column("value", Float, nullable=False),
+    Column("value", Float, nullable=False),  # 0 for a NaN (SQLite cannot store one): see is_nan
     Column("step", Integer, nullable=False),
     Column("timestamp", Float, nullable=False),
+    Column("is_nan", Boolean, nullable=False, server_default=false()),  # migration 0011_latest_by_time
     Index("ix_metrics_run_key", "run_id", "key", "step"),
 )
 
-# -- latest metric values (migration 0008_latest_metrics) --------------------------------------------------
-# One row per run and key: the value of the metrics row at the highest step (of equal steps, the last logged:
-# the highest id), written in the transaction that logs the values, so pages of runs read one row per key,
-# not every step.
+# -- latest metric values (migrations 0008_latest_metrics, 0011_latest_by_time) -----------------------------
+# One row per run and key: the metrics row at the highest step (of equal steps, the latest timestamp; of
+# equal timestamps, the last logged: the highest id), written in the transaction that logs the values, so
+# pages of runs read one row per key, not every step.
 latest_metrics = Table(
     "latest_metrics",
     metadata,
@@ -86,6 +88,8 @@ latest_metrics = Table(
     Column("key", String(256), primary_key=True),
     Column("value", Float, nullable=False),
     Column("step", Integer, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
 )
 
 run_artifacts = Table(

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/drift.py                   # 100k and 1M rows × 20 numeric + 5 categorical
     .venv/bin/python benchmarks/drift.py --with-anchors    # + Evidently 0.7 DataDriftPreset in its own venv
     .venv/bin/python benchmarks/drift.py --quick           # 20k rows (smoke run)
+    .venv/bin/python benchmarks/drift.py --log-rows 1000,1000000   # monitoring over a prediction log only
 
 Seeded reference and current frames share 25 columns; 5 of them drift in the current frame (3 numeric: two
 mean shifts of 0.5 standard deviations and a 1.6× spread; 2 categorical: a new value on 20 % of rows and a
@@ -12,6 +13,13 @@ in its own subprocess that reads them, so peak memory (max RSS) is per tool. Tim
 mlfactory runs twice: ``in memory`` (profile the reference, then check the current frame: the same work as
 the others) and ``streaming`` (the stored reference profile against the current file read in 64k-row
 chunks: what monitoring does once a model version exists; its memory does not grow with the window).
+
+``--log-rows`` measures what ``mlfactory monitor run`` does instead: the quickstart's spam model (six
+numbers, two categories, two text columns) is trained once, each size gets a copy of its project whose
+prediction log the server's writer fills with that many rows (65,536 generated emails, cycled), and a fresh
+process imports mlfactory, opens the project and runs ``Project.monitor`` over the log, as the command does.
+It reports the process's seconds (start to exit, imports included), the monitor call's, the CPU seconds the
+process used (on a busy machine the fairer number) and its peak RSS.
 """
 
 from __future__ import annotations
@@ -86,6 +94,13 @@ def ensure_data(rows: int) -> tuple[Path, Path]:
 
 
 def _peak_rss_mib() -> float:
+    """This process's peak RSS: VmHWM on Linux (``ru_maxrss`` keeps the peak of the process that forked
+    it, here the one that wrote a million-row log), ``ru_maxrss`` elsewhere."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -140,6 +155,24 @@ def worker_stream(profile: Path, cur_path: Path) -> dict[str, Any]:
     return {"seconds": seconds, "traced_peak_mib": traced, "flagged": result["dataset"]["columns"]}
 
 
+def worker_monitor(root: Path, marker: Path) -> dict[str, Any]:
+    """``Project.monitor`` over the project's whole log, as ``mlfactory monitor run --window`` runs it."""
+    from mlfactory.project import open_project
+
+    written = json.loads(marker.read_text())
+    start = time.perf_counter()
+    with open_project(root) as project:
+        seconds = time.time() - written["time"] + 3600  # a time window holding every logged row
+        reports = project.monitor(LOG_MODEL, seconds=seconds)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "monitor_seconds": time.perf_counter() - start,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "rows": sum(r.rows for r in reports),
+        "drifted": sorted(c.column for r in reports for c in r.columns if c.drifted),
+    }
+
+
 def worker_scipy(ref_path: Path, cur_path: Path) -> dict[str, Any]:
     from scipy import stats
 
@@ -167,6 +200,7 @@ WORKERS = {
     "scipy": worker_scipy,
     "stream": worker_stream,
     "profile": worker_profile,
+    "monitor": worker_monitor,
 }
 
 
@@ -193,6 +227,134 @@ def run_evidently(ref: Path, cur: Path) -> dict[str, Any]:
     return _spawn(
         [str(python), str(script), str(ref), str(cur), json.dumps(types())], env=anchor_environ(python)
     )
+
+
+# -- monitoring over a prediction log (--log-rows) ----------------------------------------------------------
+
+LOG_DATA = DATA / "log"
+LOG_MODEL = "spam"
+LOG_POOL = 65_536  # distinct generated emails the writer cycles through
+LOG_BATCH = 4_096
+
+
+def quickstart_project() -> Path:
+    """The quickstart project with its spam model trained (version 1), made once under the cache."""
+    root = LOG_DATA / "quickstart"
+    if (root / ".trained").exists():
+        return root
+    from mlfactory.project import open_project
+    from mlfactory.quickstart.scaffold import init_project
+
+    init_project(root, force=True, seed=7)
+    with open_project(root, env={}, actor="bench") as project:
+        project.ingest("emails")
+        project.features.materialize(actor="bench")
+        project.train(LOG_MODEL)
+    (root / ".trained").write_text("1")
+    return root
+
+
+def _email_batches(names: list[str]) -> list[Any]:
+    """The model's inputs for :data:`LOG_POOL` generated emails, in batches of :data:`LOG_BATCH` rows (the
+    feature store's per-domain numbers drawn at random)."""
+    from datetime import timedelta
+
+    from mlfactory.inputs import Batch
+    from mlfactory.quickstart.scaffold import START
+    from mlfactory.quickstart.world import SpamWorld
+
+    emails = SpamWorld(3).emails(LOG_POOL, start=START, end=START + timedelta(days=1))
+    rng = np.random.default_rng(3)
+    columns: dict[str, np.ndarray] = {}
+    for name in names:
+        if name in emails.columns and pd.api.types.is_numeric_dtype(emails[name]):
+            columns[name] = emails[name].to_numpy(dtype=np.float64)
+        elif name in emails.columns:
+            columns[name] = emails[name].to_numpy(dtype=object)
+        else:
+            columns[name] = rng.gamma(2.0, 5.0, LOG_POOL)
+    whole = Batch(names, columns=columns)
+    return [whole.take(np.arange(i, i + LOG_BATCH)) for i in range(0, LOG_POOL, LOG_BATCH)]
+
+
+def logged_project(rows: int) -> tuple[Path, Path]:
+    """A copy of the quickstart project whose prediction log holds ``rows`` rows of its model (made once),
+    and the marker noting when they were written."""
+    import shutil
+
+    from mlfactory.project import open_project
+    from mlfactory.stores.predictions import open_prediction_log
+
+    root, marker = LOG_DATA / f"rows_{rows}", LOG_DATA / f"rows_{rows}.json"
+    if marker.exists():
+        return root, marker
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(quickstart_project(), root)
+    with open_project(root) as project:
+        loaded = project.loaded
+        names = project.metadata.get_model_version(LOG_MODEL, 1).signature.input_names
+    batches = _email_batches(names)
+    rng = np.random.default_rng(5)
+    spam = rng.random(LOG_BATCH)
+    probabilities, predictions = np.column_stack([1 - spam, spam]), (spam > 0.5).astype(np.int64)
+    log, done = open_prediction_log(loaded), 0
+    while done < rows:
+        n = min(LOG_BATCH, rows - done)
+        batch = batches[(done // LOG_BATCH) % len(batches)].take(np.arange(n))
+        stamp = time.time()
+        ids = log.ids.make(n)
+        log.append(
+            model=LOG_MODEL,
+            version=1,
+            route="production",
+            time=stamp,
+            latency_ms=1.0,
+            request_ids=ids,
+            batch=batch,
+            predictions=predictions[:n],
+            probabilities=probabilities[:n],
+        )
+        done += n
+        if done % 65_536 < LOG_BATCH:
+            log.flush()
+    log.close()
+    if log.stats()["written_rows"] != rows:
+        raise RuntimeError(f"the prediction log holds {log.stats()['written_rows']} rows, not {rows}")
+    marker.write_text(json.dumps({"rows": rows, "time": time.time()}))
+    return root, marker
+
+
+def bench_log(rows: int) -> dict[str, Any]:
+    root, marker = logged_project(rows)
+    console.print(f"[dim]{rows:,} logged rows: Project.monitor in a fresh process…[/dim]")
+    start = time.perf_counter()
+    out = run_worker("monitor", root, marker)
+    out["process_seconds"] = time.perf_counter() - start
+    if out["rows"] != rows:
+        raise RuntimeError(f"monitoring saw {out['rows']} rows of {rows}")
+    return {"rows": rows, **out}
+
+
+def print_log_table(results: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    t = Table(
+        title="monitoring over the prediction log (quickstart spam model, 2 text columns)",
+        title_justify="left",
+        header_style="bold",
+    )
+    for c in ("logged rows", "process", "Project.monitor", "CPU", "peak RSS", "drifted"):
+        t.add_column(c)
+    for r in results:
+        t.add_row(
+            f"{r['rows']:,}",
+            fmt_seconds(r["process_seconds"]),
+            fmt_seconds(r["monitor_seconds"]),
+            fmt_seconds(r["cpu_seconds"]),
+            f"{r['peak_rss_mib']:.0f} MiB",
+            ", ".join(r["drifted"]) or "none",
+        )
+    console.print(t)
 
 
 # -- main ----------------------------------------------------------------------------------------------------
@@ -270,7 +432,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, help="where to write the JSON (default benchmarks/results/drift.json)"
     )
+    parser.add_argument(
+        "--log-rows",
+        help="comma-separated logged rows, e.g. 1000,1000000: time monitoring over the prediction log only",
+    )
     args = parser.parse_args(argv)
+    if args.log_rows:
+        logged = [bench_log(int(n)) for n in args.log_rows.split(",")]
+        print_log_table(logged)
+        path = write_json(
+            "drift_log", {"benchmark": "drift_log", "machine": machine(), "results": logged}, args.output
+        )
+        console.print(f"results written to {path}")
+        return 0
     sizes = args.rows or ([20_000] if args.quick else [100_000, 1_000_000])
     results = [bench_size(n, args.with_anchors) for n in sizes]
     print_table(results)

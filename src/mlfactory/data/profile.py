@@ -40,7 +40,7 @@ Wasserstein distance is exact, not interpolated), and every value with its count
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,12 @@ import numpy as np
 import pandas as pd
 
 from mlfactory.data.schema import as_strings, is_stringish, to_utc_datetime
+
+# the text views live in mlfactory.data.text; monitoring reaches them (and its windows' prepared
+# vocabularies) through this module
+from mlfactory.data.text import TOKEN_PATTERN as TOKEN_PATTERN
+from mlfactory.data.text import Vocabulary as Vocabulary
+from mlfactory.data.text import text_views as text_views
 from mlfactory.entities import NUMERIC_TYPES
 
 
@@ -70,8 +76,6 @@ MONITORING_RESOLUTION = Resolution(bins=100, max_categories=200)
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 OTHER = "__other__"
 VOCABULARY_SIZE = 1000
-TOKEN_PATTERN = r"(?u)\b\w+\b"
-TEXT_FEATURES = ("chars", "words", "oov_rate")
 DISCRETE_VALUES = 20  # a numeric column with at most this many distinct values is tested as discrete
 REFERENCE_FORMAT = 2  # the monitoring reference's layout; 0 marks one derived from a data profile
 # Binned as numbers: the numeric types except ``boolean``, which frames hold as numbers but a profile counts
@@ -355,42 +359,6 @@ def categorical_reference(values: Any, top: int = MONITORING_RESOLUTION.max_cate
         "frequencies": dict(ordered[:top]),
         "other": int(sum(n for _, n in ordered[top:])),
     }
-
-
-def text_views(docs: Any, vocabulary: Iterable[str]) -> dict[str, np.ndarray]:
-    """Per document: characters, words (whitespace-separated) and the share of tokens outside
-    ``vocabulary`` (NaN for a document without tokens). Nulls stay NaN in every view.
-
-    Monitoring measures a window's text columns with this same function, so both sides agree.
-    """
-    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
-
-    s = docs if isinstance(docs, pd.Series) else pd.Series(docs)
-    if not len(s):  # the vectorizers reject an empty batch (a window chunk may hold no rows)
-        return {view: np.empty(0) for view in TEXT_FEATURES}
-    present = s.notna().to_numpy()
-    text = s.astype("str").where(s.notna(), "")
-    chars = text.str.len().to_numpy(dtype="float64")
-    words = text.str.count(r"\S+").to_numpy(dtype="float64")
-    docs_list = text.tolist()
-    counter = HashingVectorizer(
-        lowercase=True, token_pattern=TOKEN_PATTERN, alternate_sign=False, norm=None, n_features=2**10
-    )
-    tokens = np.asarray(counter.transform(docs_list).sum(axis=1), dtype="float64").ravel()
-    vocab = sorted(set(vocabulary))
-    if vocab:
-        vectorizer = CountVectorizer(
-            lowercase=True, token_pattern=TOKEN_PATTERN, vocabulary=vocab, dtype=np.int64
-        )
-        known = np.asarray(vectorizer.transform(docs_list).sum(axis=1), dtype="float64").ravel()
-    else:
-        known = np.zeros(len(text))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        oov = np.where(tokens > 0, 1.0 - known / tokens, np.nan)
-    missing = ~present
-    for view in (chars, words, oov):
-        view[missing] = np.nan
-    return {"chars": chars, "words": words, "oov_rate": oov}
 
 
 def build_vocabulary(docs: Any, size: int = VOCABULARY_SIZE) -> list[str]:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special  # not scipy.stats: importing it costs a monitoring run half a second
 
 from mlfactory.monitoring.calibration import Calibration, calibrate
 from mlfactory.monitoring.realized import confusion_metrics
@@ -339,7 +339,7 @@ class EstimateCounts:
         sampling = self.variance / self.scored**2
         calibration = self._calibration_variance(self.boot_correct, self.scored, accuracy, share)
         se = float(np.sqrt(sampling + calibration))
-        z = float(sps.norm.ppf(1 - alpha / 2))
+        z = float(special.ndtri(1 - alpha / 2))  # norm.ppf
         estimate = Estimate(
             metrics=metrics,
             accuracy_se=se,
@@ -393,7 +393,7 @@ class EstimateCounts:
             self.boot_labelled, n, estimated, check.holdout_share or float("nan")
         )
         z_gap = gap / float(np.sqrt(variance))
-        p_gap = float(sps.norm.cdf(z_gap))
+        p_gap = float(special.ndtr(z_gap))  # norm.cdf
         below = bool(p_gap < alpha and -gap >= min_drop)
         why = _undecided(n, check.reliable)
         return BelowEstimate(

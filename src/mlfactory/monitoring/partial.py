@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from mlfactory.monitoring.performance import PerformanceCounts
 from mlfactory.monitoring.reference import VersionReference
@@ -43,11 +44,15 @@ class CountSpec:
         reference: the version's reference (bins, categories, text vocabularies, calibration).
         classes: the model's classes (None for a regressor).
         labels: the window's feedback labels by request id (see ``window_labels`` in the service).
+        threads: the OpenMP/BLAS threads counting may use (``monitoring.native_threads``; None: the
+            libraries' defaults), applied where the slice is counted, since a worker process does not
+            inherit the caller's limits.
     """
 
     reference: VersionReference
     classes: tuple[Any, ...] | None
     labels: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = 1
 
 
 @dataclass
@@ -99,8 +104,9 @@ def count_part(item: tuple[CountSpec, LogPart]) -> GroupCounts:
     spec, part = item
     counts = GroupCounts.empty(spec)
     labels = pd.Series(spec.labels, dtype=object) if spec.labels else None  # indexed once, looked up by chunk
-    for frame, proba in read_part(part):
-        counts.add(frame, proba, labels)
+    with threadpool_limits(limits=spec.threads):
+        for frame, proba in read_part(part):
+            counts.add(frame, proba, labels)
     return counts
 
 

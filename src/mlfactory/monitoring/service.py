@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from threadpoolctl import threadpool_limits
+
 from mlfactory.config import MonitoringConfig, ProjectConfig
 from mlfactory.entities import PRODUCTION, ModelVersion, MonitorReportRecord
 from mlfactory.monitoring.alerts import evaluate_alerts
@@ -86,7 +88,7 @@ def monitor_group(
     mv = metadata.get_model_version(lw.model, version)
     ref = version_reference(mv.profile, mv.signature.label)
     classes = tuple(mv.signature.classes) if mv.signature.classes else None
-    spec = CountSpec(ref, classes, window_labels(metadata, lw, group))
+    spec = CountSpec(ref, classes, window_labels(metadata, lw, group), settings.native_threads)
     counts = count_group(spec, lw.parts(version, route, mv.signature.input_names), compute)
     report = MonitorReport(
         model=lw.model, version=version, route=route, window=lw.window.to_dict(now), rows=group["rows"]
@@ -202,7 +204,8 @@ def run_monitor(
     now = now or datetime.now(UTC)
     window = window or Window(seconds=settings.window)
     metadata.list_model_versions(model)  # NotFoundError naming the known models
-    with LogWindow(log, model, window, now) as lw:
+    # native threads capped (monitoring.native_threads): on a busy machine idle BLAS/OpenMP threads spin
+    with LogWindow(log, model, window, now) as lw, threadpool_limits(limits=settings.native_threads):
         groups = [
             g
             for g in lw.groups()

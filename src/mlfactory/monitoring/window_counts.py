@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlfactory.data.profile import as_floats, category_key, text_views
+from mlfactory.data.profile import Vocabulary, as_floats, category_key, text_views
 from mlfactory.monitoring.reference import ColumnReference, TextReference
 
 MAX_NEW_CATEGORIES = 1000
@@ -210,7 +210,8 @@ class WindowCounts:
                 self.numeric[name] = acc
             else:
                 self.categorical[name] = CategoricalCounts(set(ref.frequencies))
-        self._vocab = {name: set(spec.vocabulary) for name, spec in self.text.items()}
+        # prepared once: every chunk's documents are looked up in it
+        self._vocab = {name: Vocabulary.of(spec.vocabulary) for name, spec in self.text.items()}
 
     def update(self, frame: pd.DataFrame) -> None:
         """Add a chunk; columns are looked up by their reference names (text views by their source)."""

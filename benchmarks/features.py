@@ -82,7 +82,12 @@ def labels_table(path: Path, n: int, entities: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     t = T0 + pd.to_timedelta(rng.integers(0, 70 * 24 * 3600, n), unit="s")
     pd.DataFrame(
-        {"k": rng.integers(0, entities, n), "t": t.as_unit("us"), "label": rng.integers(0, 2, n)}
+        {
+            "row": np.arange(n, dtype=np.int64),  # who is who when two tools' joined rows are compared
+            "k": rng.integers(0, entities, n),
+            "t": t.as_unit("us"),
+            "label": rng.integers(0, 2, n),
+        }
     ).to_parquet(path, index=False)
 
 
@@ -368,11 +373,12 @@ def run_server_bench(work: Path, sizes: dict[str, int], redis: bool) -> dict[str
 # -- Feast ------------------------------------------------------------------------------------------
 
 
-def run_feast(work: Path, sizes: dict[str, int]) -> dict[str, Any]:
+def run_feast(work: Path, sizes: dict[str, int], mode: str) -> dict[str, Any]:
+    """One Feast process in its own venv: ``online`` (materialize + lookups) or ``pit`` (one join)."""
     python = anchor_env("feast", FEAST_PACKAGES)
     script = ROOT / "benchmarks" / "anchors" / "feast_features.py"
     proc = subprocess.run(
-        [str(python), str(script), str(work), json.dumps(sizes)],
+        [str(python), str(script), str(work), json.dumps(sizes), mode],
         capture_output=True,
         text=True,
         env=anchor_environ(python),
@@ -384,15 +390,59 @@ def run_feast(work: Path, sizes: dict[str, int]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def prepare_anchor(work: Path, sizes: dict[str, int]) -> dict[str, int]:
-    """A scaled-down copy of the point-in-time workload for Feast (its file store is pandas/dask)."""
-    scale = sizes["anchor_scale"]
+def prepare_anchor(work: Path, sizes: dict[str, int], scale: int) -> dict[str, int]:
+    """The point-in-time workload at 1/``scale`` of the full size for Feast (its file store is pandas)."""
     small = {**sizes, "entities": sizes["entities"] // scale, "labels": sizes["labels"] // scale}
     prepare_pit(work, small, 2)
-    (work / "labels.parquet").rename(work / "labels_anchor.parquet")
-    labels = pd.read_parquet(work / "labels_anchor.parquet")
-    labels.to_parquet(work / "labels.parquet", index=False)  # the same labels for our side
     return small
+
+
+def compare_joins(ours: Path, feast: Path) -> dict[str, Any]:
+    """The two tools' joined rows matched by the label's ``row`` id: rows each returned that the other did
+    not, and feature values that differ on the rows both returned (NaN equal to NaN, no tolerance: both read
+    the same float64 values)."""
+    a = pd.read_parquet(ours).set_index("row")
+    b = pd.read_parquet(feast).set_index("row")
+    features = [c for c in b.columns if c in a.columns]
+    common = a.index.intersection(b.index)
+    left, right = a.loc[common, features].to_numpy(), b.loc[common, features].to_numpy()
+    differ = ~((left == right) | (np.isnan(left) & np.isnan(right)))
+    rows = np.flatnonzero(differ.any(axis=1))
+    return {
+        "rows_ours": len(a),
+        "rows_feast": len(b),
+        "only_ours": len(a.index.difference(b.index)),
+        "only_feast": len(b.index.difference(a.index)),
+        "values_compared": int(differ.size),
+        "values_differ": int(differ.sum()),
+        "rows_differ_examples": [int(r) for r in common[rows[:5]]],
+        "only_ours_examples": [int(r) for r in a.index.difference(b.index)[:5]],
+    }
+
+
+def pit_rounds(work: Path, sizes: dict[str, int], rounds: int) -> dict[str, Any]:
+    """Interleaved rounds of the 2-view join, each tool in a fresh process, the order alternating per round
+    so a load swing hits both sides; the outputs of the first round are compared row by row."""
+    ours: list[float] = []
+    feast: list[float] = []
+    check: dict[str, Any] = {}
+    for r in range(rounds):
+        for side in ("ours", "feast") if r % 2 == 0 else ("feast", "ours"):
+            if side == "ours":
+                ours.append(run_pit(work, 2, False)["seconds"])
+            else:
+                feast.append(run_feast(work, sizes, "pit")["pit_s"])
+        if r == 0:
+            check = compare_joins(work / "out2.parquet", work / "feast_pit.parquet")
+    ratios = [f / o for f, o in zip(feast, ours, strict=True)]
+    return {
+        "rounds": rounds,
+        "ours_s": ours,
+        "feast_s": feast,
+        "ratio_per_round": ratios,
+        "ratio_median": statistics.median(ratios),
+        "check": check,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,6 +458,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis online store")
     parser.add_argument("--no-server", action="store_true", help="skip the through-the-server rows")
     parser.add_argument("--only-server", action="store_true", help="only the through-the-server rows")
+    parser.add_argument(
+        "--anchor-scale",
+        type=int,
+        help="run Feast's point-in-time join at 1/N of the full size (default 10 full, 1 quick; 1 = full)",
+    )
+    parser.add_argument("--pit-rounds", type=int, default=3, help="interleaved join rounds against Feast")
     parser.add_argument("--output", type=Path, help="where to write the JSON (default benchmarks/results/)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -463,21 +519,23 @@ def main(argv: list[str] | None = None) -> int:
                 )
         if args.with_anchors:
             anchor_work = work / "anchor"
-            small = prepare_anchor(anchor_work, sizes)
+            scale = args.anchor_scale or sizes["anchor_scale"]
+            small = prepare_anchor(anchor_work, sizes, scale)
             (anchor_work / "online_view.parquet").write_bytes((work / "online_view.parquet").read_bytes())
-            with console.status("our point-in-time join at the Feast size…"):
-                result["mlfactory"]["pit_2_views_anchor_size"] = run_pit(anchor_work, 2, False)
-            with console.status("Feast (its own venv; the point-in-time join takes a while)…"):
-                feast = run_feast(anchor_work, small)
-            result["anchors"]["feast"] = {**feast, "pit_sizes": small}
-            ours = result["mlfactory"]
+            with console.status("Feast online store (its own venv)…"):
+                feast = run_feast(anchor_work, small, "online")
+            rounds = args.pit_rounds
+            with console.status(f"point-in-time join at 1/{scale} size, {rounds} interleaved rounds…"):
+                joined = pit_rounds(anchor_work, small, rounds)
+            result["anchors"]["feast"] = {**feast, "pit": joined, "pit_sizes": small}
+            sq = result["mlfactory"]["online_sqlite"]
             result["ratios"] = {
-                "lookup_1_p50": feast["lookup_1"]["p50"] / ours["online_sqlite"]["lookup_1"]["p50"],
-                "lookup_100_p50": feast["lookup_100"]["p50"] / ours["online_sqlite"]["lookup_100"]["p50"],
-                "lookup_1_p99": feast["lookup_1"]["p99"] / ours["online_sqlite"]["lookup_1"]["p99"],
-                "lookup_100_p99": feast["lookup_100"]["p99"] / ours["online_sqlite"]["lookup_100"]["p99"],
-                "materialize": feast["materialize_s"] / ours["online_sqlite"]["materialize_s"],
-                "pit_join": feast["pit_s"] / ours["pit_2_views_anchor_size"]["seconds"],
+                "lookup_1_p50": feast["lookup_1"]["p50"] / sq["lookup_1"]["p50"],
+                "lookup_100_p50": feast["lookup_100"]["p50"] / sq["lookup_100"]["p50"],
+                "lookup_1_p99": feast["lookup_1"]["p99"] / sq["lookup_1"]["p99"],
+                "lookup_100_p99": feast["lookup_100"]["p99"] / sq["lookup_100"]["p99"],
+                "materialize": feast["materialize_s"] / sq["materialize_s"],
+                "pit_join": joined["ratio_median"],
             }
     print_table(result)
     path = write_json("features", result, args.output)
@@ -542,14 +600,29 @@ def print_table(result: dict[str, Any]) -> None:
         )
         t.add_row(f"  peak memory ({label})", f"{r['peak_rss_bytes'] / 2**20:,.0f} MiB", "", "", "")
     if feast:
-        small = feast["pit_sizes"]
+        small, joined = feast["pit_sizes"], feast["pit"]
+        check = joined["check"]
         t.add_row(
             f"point-in-time join at Feast size ({small['labels']:,} labels, 2 views, "
-            f"{small['entities']:,} entities)",
-            fmt_seconds(ours["pit_2_views_anchor_size"]["seconds"]),
+            f"{small['entities']:,} entities), median of {joined['rounds']} interleaved rounds",
+            fmt_seconds(statistics.median(joined["ours_s"])),
             "",
-            fmt_seconds(feast["pit_s"]),
+            fmt_seconds(statistics.median(joined["feast_s"])),
             fmt_ratio(ratios.get("pit_join"), 10),
+        )
+        t.add_row(
+            "  ratio per round",
+            "",
+            "",
+            "",
+            " ".join(f"{r:.1f}x" for r in joined["ratio_per_round"]),
+        )
+        t.add_row(
+            "  rows returned (values differing on shared rows)",
+            f"{check['rows_ours']:,}",
+            "",
+            f"{check['rows_feast']:,}",
+            f"{check['values_differ']:,} of {check['values_compared']:,}",
         )
     console.print(t)
     print_server_table(ours.get("server"))

@@ -1,8 +1,11 @@
 """The feature workload of benchmarks/features.py through Feast (run in Feast's own virtual environment).
 
-Usage: python feast_features.py WORKDIR SIZES_JSON -> prints one JSON object on the last line of stdout.
-The data files are written by benchmarks/features.py (normalized feature tables and labels as Parquet); this
-script only renames the timestamp columns to what Feast expects.
+Usage: python feast_features.py WORKDIR SIZES_JSON [online|pit] -> one JSON object on the last line of stdout.
+``online`` (the default) times materialization and online lookups; ``pit`` times one point-in-time join and
+writes its rows to WORKDIR/feast_pit.parquet (the label's ``row`` id and every feature), so the caller can
+check them row by row against mlfactory's. Each mode is its own process: the caller interleaves ``pit``
+rounds with its own. The data files are written by benchmarks/features.py (normalized feature tables and
+labels as Parquet); this script only renames the timestamp columns to what Feast expects.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -22,9 +26,8 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main() -> None:
-    work, sizes = Path(sys.argv[1]), json.loads(sys.argv[2])
-    import feast
+def open_store(work: Path) -> tuple[Any, dict[str, list[str]]]:
+    """The Feast repository of the three views (applied again each run; the data files are rewritten)."""
     from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
     from feast.types import Float64
 
@@ -64,8 +67,11 @@ def main() -> None:
         )
     store = FeatureStore(repo_path=str(repo))
     store.apply([entity, *views])
-    out: dict = {"version": feast.__version__}
+    return store, names
 
+
+def online(store: Any, names: dict[str, list[str]], sizes: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     start, end = pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC")
     t = time.perf_counter()
     store.materialize(start.to_pydatetime(), end.to_pydatetime(), feature_views=["online_view"])
@@ -82,15 +88,28 @@ def main() -> None:
             if i >= 20:
                 times.append(time.perf_counter() - t)
         out[f"lookup_{batch}"] = {"p50": statistics.median(times), "p99": pct(times, 0.99)}
+    return out
 
-    labels = pd.read_parquet(work / "labels_anchor.parquet").rename(columns={"t": "event_timestamp"})
+
+def pit(store: Any, names: dict[str, list[str]], work: Path) -> dict[str, Any]:
+    labels = pd.read_parquet(work / "labels.parquet").rename(columns={"t": "event_timestamp"})
     pit_feats = [f"{v}:{f}" for v in ("pit_v0", "pit_v1") for f in names[v]]
     t = time.perf_counter()
     frame = store.get_historical_features(entity_df=labels, features=pit_feats).to_df()
-    out["pit_s"] = time.perf_counter() - t
-    out["pit_rows"] = len(frame)
-    out["pit_checksum"] = float(frame[pit_feats[0].split(":")[1]].fillna(0).sum())
-    print(json.dumps(out))
+    seconds = time.perf_counter() - t
+    columns = ["row", *(f.split(":")[1] for f in pit_feats)]
+    frame[columns].to_parquet(work / "feast_pit.parquet", index=False)
+    return {"pit_s": seconds, "pit_rows": len(frame)}
+
+
+def main() -> None:
+    work, sizes = Path(sys.argv[1]), json.loads(sys.argv[2])
+    mode = sys.argv[3] if len(sys.argv) > 3 else "online"
+    import feast
+
+    store, names = open_store(work)
+    out = online(store, names, sizes) if mode == "online" else pit(store, names, work)
+    print(json.dumps({"version": feast.__version__, **out}))
 
 
 if __name__ == "__main__":

@@ -15,10 +15,12 @@ reported per row on the :class:`Batch` (``flag``).
 Modules: :mod:`~mlfactory.inputs.payloads` (the shapes rows arrive in), :mod:`~mlfactory.inputs.requests`
 (JSON bodies and the native body's shape), :mod:`~mlfactory.inputs.values` (one column's values to a typed
 array), :mod:`~mlfactory.inputs.rules` (declared rules), :mod:`~mlfactory.inputs.spec` (a model's inputs),
-:mod:`~mlfactory.inputs.batch` (checked rows). This package sits on the bottom floor: it imports only
-``entities``, ``errors`` and third-party libraries (pandas only when a frame or a category list needs it).
+:mod:`~mlfactory.inputs.batch` (checked rows), :mod:`~mlfactory.inputs.arrow` (rows sent as an Arrow
+stream). This package sits on the bottom floor: it imports only ``entities``, ``errors`` and third-party
+libraries (pandas only when a frame or a category list needs it).
 """
 
+from mlfactory.inputs.arrow import ARROW_STREAM, arrow_payload
 from mlfactory.inputs.batch import Batch
 from mlfactory.inputs.payloads import (
     Columns,
@@ -36,6 +38,7 @@ from mlfactory.inputs.spec import InputSpec
 from mlfactory.inputs.values import NUMERIC
 
 __all__ = [
+    "ARROW_STREAM",
     "NUMERIC",
     "ON_INVALID",
     "Batch",
@@ -45,6 +48,7 @@ __all__ = [
     "Payload",
     "Records",
     "Rows",
+    "arrow_payload",
     "frame_payload",
     "native_payload",
     "parse_json",

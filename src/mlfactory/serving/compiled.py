@@ -52,12 +52,12 @@ def _scaler(t: Any) -> Step | None:
     return lambda x: (x - mean) / scale
 
 
-def _steps(t: Any, names: list[str]) -> list[Step] | None:
+def numeric_steps(t: Any, names: list[str]) -> list[Step] | None:
     kind = type(t).__name__
     if kind == "Pipeline":
         out: list[Step] = []
         for _, step in t.steps:
-            part = _steps(step, names)
+            part = numeric_steps(step, names)
             if part is None:
                 return None
             out += part
@@ -72,7 +72,7 @@ def _steps(t: Any, names: list[str]) -> list[Step] | None:
         if any(c not in names for c in cols):
             return None
         index = np.array([names.index(c) for c in cols])
-        inner = _steps(tr, names) if tr != "passthrough" else []
+        inner = numeric_steps(tr, names) if tr != "passthrough" else []
         if inner is None:
             return None
         return [lambda x: x[:, index], *inner]
@@ -113,7 +113,7 @@ def compile_numeric(estimator: Any, names: list[str], seed: int = 0) -> ProbaFn 
         return None
     pre: list[Step] | None = []
     for _, step in estimator.steps[:-1]:
-        part = _steps(step, names) if step != "passthrough" else []
+        part = numeric_steps(step, names) if step != "passthrough" else []
         if part is None:
             return None
         pre += part  # type: ignore[operator]

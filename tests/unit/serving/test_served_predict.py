@@ -1,6 +1,6 @@
 """A served version answers as its pipeline does, transforming each batch's rows once: through the shared
-predict for a classifier whose predicted class is its own (an SVC), and through one ``predict_proba`` for one
-whose predicted class is the most probable (LogisticRegression)."""
+predict for a classifier whose predicted class is its own (an SVC), and through the compiled mixed-column path
+for a LogisticRegression (no scikit-learn call at all)."""
 
 from __future__ import annotations
 
@@ -39,11 +39,8 @@ def served(estimator: BaseEstimator) -> ServedVersion:
 
 
 @pytest.mark.filterwarnings("ignore:The `probability` parameter:FutureWarning")  # SVC's own, since 1.9
-@pytest.mark.parametrize(
-    "final", [SVC(probability=True, random_state=0), LogisticRegression(max_iter=500)], ids=["svc", "logreg"]
-)
-def test_a_batch_is_transformed_once_and_answered_as_the_pipeline_does(final: BaseEstimator) -> None:
-    pipeline = fitted(final, classes=3)
+def test_a_batch_is_transformed_once_and_answered_as_the_pipeline_does() -> None:
+    pipeline = fitted(SVC(probability=True, random_state=0), classes=3)
     version = served(pipeline)
     frame = rows(300, seed=6)
     batch = version.spec.check(frame_payload(frame, version.spec))
@@ -53,6 +50,22 @@ def test_a_batch_is_transformed_once_and_answered_as_the_pipeline_does(final: Ba
     x = batch.frame()
     np.testing.assert_array_equal(pred, pipeline.predict(x))
     np.testing.assert_array_equal(proba, pipeline.predict_proba(x))
+
+
+def test_a_logistic_regression_over_mixed_columns_answers_without_scikit_learn() -> None:
+    """Text, a category and numbers into a LogisticRegression: the compiled path (see
+    ``mlfactory.serving.compiled_columns``) answers; the pipeline's transforms never run."""
+    pipeline = fitted(LogisticRegression(max_iter=500), classes=3)
+    version = served(pipeline)
+    frame = rows(300, seed=6)
+    batch = version.spec.check(frame_payload(frame, version.spec))
+    calls = count_transforms(pipeline)
+    pred, proba = version.predict_batch(batch)
+    assert calls[0] == 0
+    x = batch.frame()
+    expected = pipeline.predict_proba(x)
+    np.testing.assert_allclose(proba, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(pred, pipeline.classes_[np.argmax(expected, axis=1)])
 
 
 @pytest.mark.filterwarnings("ignore:The `probability` parameter:FutureWarning")

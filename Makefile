@@ -18,7 +18,10 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
+# torch first, pinned: this exact version resolves to the CPU build here, and `.[dev]` then finds torch
+# satisfied instead of pulling the multi-GB CUDA build
 install-dev: $(BIN)/python $(AZURITE)
+	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 
 # once per version; without npm the Azure Blob tests skip (and fail where MLFACTORY_REQUIRE_SERVICES=1)

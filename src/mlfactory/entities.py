@@ -320,6 +320,9 @@ class Lineage:
     feedback_requests: str | None = None  # artifact digest of the labelled requests' ids
     max_rows: int | None = None
     features: FeatureLineage | None = None
+    # a model class written in the project: its module's file and the SHA-256 of the text it was trained with
+    model_module: str | None = None
+    model_module_sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -350,6 +353,8 @@ class Lineage:
             feedback_requests=_opt_str(d.get("feedback_requests")),
             max_rows=_opt_int(d.get("max_rows")),
             features=features,
+            model_module=_opt_str(d.get("model_module")),
+            model_module_sha256=_opt_str(d.get("model_module_sha256")),
             extra={k: v for k, v in d.items() if k not in known and k not in _LINEAGE_FEATURES},
         )
 
@@ -379,6 +384,8 @@ class Lineage:
                 "feature_views": dict(f.feature_views),
                 "feature_datasets": dict(f.feature_datasets),
             }
+        if self.model_module is not None:
+            out |= {"model_module": self.model_module, "model_module_sha256": self.model_module_sha256}
         return {**self.extra, **out}
 
 

@@ -21,8 +21,10 @@ with and the exit code the CLI ends with, so both edges map errors in exactly on
     │                                                  denied)
     ├── ComputeError (RuntimeError)     500 / exit 12  the executor failed: Ray missing, a cluster
     │                                                  unreachable, a task raised or its worker died
-    └── AuditFailedError                409 / exit 13  the audit scored under the bar asked for
-                                                       (`mlfactory audit --fail-under`)
+    ├── AuditFailedError                409 / exit 13  the audit scored under the bar asked for
+    │                                                  (`mlfactory audit --fail-under`)
+    └── ExportError                     409 / exit 14  a model cannot be exported faithfully: no converter
+                                                       for a step, or the export answers differently
 """
 
 from __future__ import annotations
@@ -138,3 +140,11 @@ class AuditFailedError(MLFactoryError):
 
     http_status = 409
     exit_code = 13
+
+
+class ExportError(MLFactoryError):
+    """A model cannot be exported to another runtime (ONNX): a step has no converter, or the exported model
+    answers differently from the model on its holdout; the message names the step or the rows."""
+
+    http_status = 409
+    exit_code = 14

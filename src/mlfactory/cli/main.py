@@ -21,6 +21,7 @@ from mlfactory.cli import (
     deploy,
     features,
     feedback,
+    interop,
     lineage,
     models,
     runs,
@@ -66,6 +67,8 @@ app.command("prune")(prune_cli.prune)
 app.command("lineage")(lineage.lineage)
 app.command("audit")(audit_cli.audit)
 app.add_typer(tokens.app, name="tokens")
+app.command("export")(interop.export)
+app.add_typer(interop.import_app, name="import")
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 

@@ -110,7 +110,7 @@ def load_project_config(root: Path | str | None = None, env: Mapping[str, str] |
     from_file = set(_flatten(raw))
     from_env = _apply_env(raw, os.environ if env is None else env)
     try:
-        config = ProjectConfig.model_validate(raw)
+        config = ProjectConfig.model_validate(raw, context={"root": folder.resolve()})
     except PydanticValidationError as exc:
         raise ConfigError(_format_errors(exc, str(file))) from None
     origins: dict[str, str] = {}

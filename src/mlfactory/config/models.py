@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_serializer, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, model_serializer, model_validator
 
 from mlfactory.config.base import CLASSIFICATION_METRICS, REGRESSION_METRICS, Duration, _Strict
 
@@ -74,11 +75,31 @@ class TriggersConfig(_Strict):
         return self
 
 
-class CompareConfig(_Strict):
-    """A live metric compared between challenger and champion during a canary."""
+CLASSIFIER_COMPARISONS = frozenset({"accuracy"})  # canary metrics on labelled rows, by task
+REGRESSOR_COMPARISONS = frozenset({"mae", "rmse"})
 
-    metric: Literal["accuracy", "error_rate", "latency_p95_ms", "prediction_shift"]
+
+class CompareConfig(_Strict):
+    """A live metric compared between challenger and champion during a canary.
+
+    ``accuracy`` is a classifier's (any number of classes); ``mae`` and ``rmse`` are a regressor's, their
+    allowance in the label's unit or, with ``relative``, a share of the champion's error.
+    """
+
+    metric: Literal["accuracy", "error_rate", "latency_p95_ms", "prediction_shift", "mae", "rmse"]
     max_regression: float = Field(ge=0.0, description="allowed worsening, in the metric's own unit")
+    relative: bool = Field(
+        default=False,
+        description="mae/rmse only: max_regression is a share of the champion's error (0.05: 5% larger)",
+    )
+
+    @model_validator(mode="after")
+    def _relative_for_errors(self) -> CompareConfig:
+        if self.relative and self.metric not in REGRESSOR_COMPARISONS:
+            raise ValueError(
+                f"relative: true is for mae and rmse (a share of the champion's error), not {self.metric}"
+            )
+        return self
 
 
 class RolloutConfig(_Strict):
@@ -253,15 +274,44 @@ class SearchConfig(_Strict):
     )
 
 
+class ModelServingConfig(_Strict):
+    """How the server runs the model's versions: natively (the fitted model itself), or as an ONNX graph in
+    ONNX Runtime, made and checked against the model on its holdout when each version is registered."""
+
+    format: Literal["native", "onnx"] = Field(
+        default="native",
+        description="onnx: each new version is also exported to ONNX (registration is refused when it "
+        "answers differently on the holdout) and served through onnxruntime; needs mlfactory[onnx]",
+    )
+    tolerance: float = Field(
+        default=1e-4,
+        ge=0.0,
+        description="largest difference of a class probability (a regressor's prediction) the ONNX model "
+        "may show on the holdout; predicted classes must be equal",
+    )
+
+
+DEFAULT_ESTIMATOR = "sklearn.linear_model.LogisticRegression"
+
+
 class ModelConfig(_Strict):
     """One model the project trains: data, columns, estimator, split, metrics and gates."""
+
+    #: the project folder a ``model`` class is read from (given by the project file's loader)
+    _folder: Path | None = PrivateAttr(default=None)
 
     source: str
     label: str
     task: Literal["classification", "regression"] = "classification"
     timestamp: str | None = None
     features: FeaturesConfig
-    estimator: str = "sklearn.linear_model.LogisticRegression"
+    estimator: str = DEFAULT_ESTIMATOR
+    model: str | None = Field(
+        default=None,
+        description="a model class written in the project, in place of `estimator`: its import path "
+        "(reviews_model.TextCNN is class TextCNN of reviews_model.py beside mlfactory.yaml); it is built "
+        "with `params` and fitted on the raw feature columns (see mlfactory.estimators.project_class)",
+    )
     params: dict[str, Any] = {}
     preprocess: bool = Field(
         default=True,
@@ -301,6 +351,9 @@ class ModelConfig(_Strict):
         description="a row whose entity is not found or is stale in the online store: "
         "'reject' answers 4xx naming the row, 'defaults' uses the view's declared defaults",
     )
+    serving: ModelServingConfig = Field(
+        default=ModelServingConfig(), description="how the server runs the model (native or onnx)"
+    )
     on_invalid_input: Literal["reject", "flag"] = Field(
         default="reject",
         description="a served row breaking a rule its source declares (min, max, categories, "
@@ -332,6 +385,22 @@ class ModelConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _compare_fits_task(self) -> ModelConfig:
+        """A canary compares a classifier's accuracy and a regressor's errors; the default comparisons of
+        a regressor's policy swap accuracy for its error (:func:`mlfactory.control.canary.comparisons`)."""
+        if self.policy is None or "compare" not in self.policy.rollout.model_fields_set:
+            return self
+        wrong = REGRESSOR_COMPARISONS if self.task == "classification" else CLASSIFIER_COMPARISONS
+        for c in self.policy.rollout.compare:
+            if c.metric in wrong:
+                fits = CLASSIFIER_COMPARISONS if self.task == "classification" else REGRESSOR_COMPARISONS
+                raise ValueError(
+                    f"policy.rollout.compare: {c.metric} is not a {self.task} metric; a {self.task} canary "
+                    f"compares {' or '.join(sorted(fits))} on labelled rows"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _search_metric_known(self) -> ModelConfig:
         allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
         if self.search is not None and self.search.metric not in allowed:
@@ -349,6 +418,31 @@ class ModelConfig(_Strict):
                     f"baseline '{path}' must be an import path like sklearn.tree.DecisionTreeClassifier"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _project_model(self, info: ValidationInfo) -> ModelConfig:
+        if self.model is None:
+            return self
+        if not IMPORT_PATH.fullmatch(self.model):
+            raise ValueError(
+                f"model '{self.model}' must be an import path like reviews_model.TextCNN (class TextCNN in "
+                "reviews_model.py beside mlfactory.yaml)"
+            )
+        if "estimator" in self.model_fields_set or self.estimator != DEFAULT_ESTIMATOR:
+            raise ValueError(
+                f"give either `model` (a class of the project, here '{self.model}') or `estimator` (here "
+                f"'{self.estimator}'), not both; remove one of them"
+            )
+        if self.search is not None:
+            raise ValueError("a project model class cannot be searched yet; remove `search` or use `params`")
+        root = (info.context or {}).get("root") if isinstance(info.context, Mapping) else None
+        self._folder = Path(root) if root is not None else None
+        return self
+
+    def project_folder(self) -> Path:
+        """Where a ``model`` class is read from: the project folder when the project file's loader gave it,
+        else the working folder."""
+        return self._folder if self._folder is not None else Path.cwd()
 
     def metric_names(self) -> list[str]:
         if self.metrics:

@@ -9,13 +9,21 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from mlfactory.config import RolloutConfig
+from mlfactory.config import CompareConfig, RolloutConfig
 from mlfactory.control.plan import CanaryPlan
-from mlfactory.control.stats import distribution_shift, hits, planned_rows, sequential_difference
+from mlfactory.control.regression_canary import ERROR_METRICS, error_status, loss_sums
+from mlfactory.control.stats import (
+    distribution_shift,
+    hits,
+    numeric_shift,
+    planned_rows,
+    sequential_difference,
+)
 
 Status = Literal["ok", "regressed", "insufficient"]
 Decision = Literal["promote", "rollback", "wait", "inconclusive"]
-QUALITY = frozenset({"accuracy"})  # metrics judged on labelled rows
+QUALITY = frozenset({"accuracy", *ERROR_METRICS})  # metrics judged on labelled rows
+REGRESSOR_ERROR = CompareConfig(metric="mae", max_regression=0.05, relative=True)
 
 
 @dataclass(frozen=True)
@@ -60,12 +68,15 @@ def _scale(limit: float) -> float:
     return max(2 * limit, 0.01)
 
 
-def canary_plan(policy: RolloutConfig, accuracy: float | None) -> CanaryPlan | None:
+def canary_plan(
+    policy: RolloutConfig, accuracy: float | None, task: str = "classification"
+) -> CanaryPlan | None:
     """How many labelled canary rows the accuracy comparison needs (at ``accuracy`` for the champion): to
     roll back a challenger worse by twice the allowed regression, and to promote one as good as the
     champion, each with the policy's power; and what that means in requests at the canary's weight. None
-    when the policy does not compare accuracy."""
-    limit = next((c.max_regression for c in policy.compare if c.metric == "accuracy"), None)
+    when the policy does not compare accuracy (a regressor's never does)."""
+    compared = comparisons(policy, task)
+    limit = next((c.max_regression for c in compared if c.metric == "accuracy"), None)
     if limit is None:
         return None
     rate = min(max(accuracy if accuracy is not None else 0.9, 0.05), 0.99)
@@ -170,15 +181,52 @@ def _error_check(
     return Check("error_rate", ec / max(nc, 1), ep / max(np_, 1), float(rise), float(p), status, detail)
 
 
+def comparisons(policy: RolloutConfig, task: str) -> list[CompareConfig]:
+    """The metrics a canary compares. A regressor has no accuracy: when its policy left ``compare`` at the
+    default, the default's accuracy becomes mean absolute error allowed 5% above the champion's (a bound
+    without the label's unit); a project file that lists accuracy for a regressor is refused at load."""
+    if task != "regression" or "compare" in policy.model_fields_set:
+        return list(policy.compare)
+    return [REGRESSOR_ERROR if c.metric == "accuracy" else c for c in policy.compare]
+
+
+def _error_metric_check(
+    c: CompareConfig, policy: RolloutConfig, chal: pd.DataFrame, champ: pd.DataFrame
+) -> Check:
+    """A regressor's error (``mae`` or ``rmse``): the challenger's against the champion's, labelled rows."""
+    sc, sp = loss_sums(chal, c.metric), loss_sums(champ, c.metric)
+    nc, np_ = int(np.asarray(sc.rows)), int(np.asarray(sp.rows))
+    allowed = f"{c.max_regression:.0%} of the champion's" if c.relative else f"{c.max_regression:g}"
+    if min(nc, np_) < policy.min_labelled_rows:
+        need = policy.min_labelled_rows
+        detail = f"{nc} labelled canary rows and {np_} labelled production rows; need {need} each"
+        return Check(c.metric, None, None, None, None, "insufficient", detail)
+    status, p_worse, p_inferior, vc, vp = (
+        x.item()
+        for x in error_status(c.metric, sc, sp, limit=c.max_regression, relative=c.relative, policy=policy)
+    )
+    shown = f"{c.metric} {vc:.4g} vs {vp:.4g} on {nc}/{np_} labelled rows"
+    if status == "regressed":
+        return Check(c.metric, vc, vp, vc - vp, p_worse, "regressed", f"{shown}: larger (p={p_worse:.3g})")
+    if status == "ok":
+        detail = f"{shown}: at most {allowed} above the champion's (p={p_inferior:.3g})"
+        return Check(c.metric, vc, vp, vc - vp, p_inferior, "ok", detail)
+    detail = f"{shown}: not yet shown within {allowed} above the champion's (p={p_inferior:.3g})"
+    return Check(c.metric, vc, vp, vc - vp, p_inferior, "insufficient", detail)
+
+
 def _check(
-    metric: str,
-    limit: float,
+    c: CompareConfig,
     policy: RolloutConfig,
     chal: pd.DataFrame,
     champ: pd.DataFrame,
     errors: dict[str, tuple[int, int]],
     classes: list[Any] | None,
+    task: str,
 ) -> Check:
+    metric, limit = c.metric, c.max_regression
+    if metric in ERROR_METRICS:
+        return _error_metric_check(c, policy, chal, champ)
     if metric == "accuracy":
         return _accuracy_check(limit, policy, chal, champ, classes)
     if metric == "error_rate":
@@ -198,7 +246,8 @@ def _check(
             "regressed" if rise > limit else "ok",
             f"p95 latency {c95:.1f} ms vs {p95:.1f} ms (allowed rise {limit} ms)",
         )
-    js, p = distribution_shift(chal["prediction"].tolist(), champ["prediction"].tolist())
+    shift = numeric_shift if task == "regression" else distribution_shift
+    js, p = shift(chal["prediction"].tolist(), champ["prediction"].tolist())
     bad = js > limit and p < policy.significance
     return Check(
         metric,
@@ -219,19 +268,20 @@ def analyze_canary(
     elapsed_s: float,
     errors: dict[str, tuple[int, int]] | None = None,
     classes: list[Any] | None = None,
+    task: str = "classification",
 ) -> Verdict:
     """Decide a canary from logged rows of both versions in the same window (with ``label`` joined in).
 
     Roll back at once on a significant regression; promote only when the minimum rows and duration are
     reached and every compared metric is ``ok``; otherwise wait, and say ``inconclusive`` once the canary
     has run longer than ``max_canary_duration`` without the evidence (the policy's
-    ``canary_inconclusive`` then decides).
+    ``canary_inconclusive`` then decides). A classifier's labelled rows are compared on accuracy (any
+    number of classes), a regressor's on its errors (:func:`comparisons`).
     """
     errors = errors or {}
     rows = {"challenger": len(challenger), "champion": len(champion)}
     checks = [
-        _check(c.metric, c.max_regression, policy, challenger, champion, errors, classes)
-        for c in policy.compare
+        _check(c, policy, challenger, champion, errors, classes, task) for c in comparisons(policy, task)
     ]
     regressed = [c for c in checks if c.status == "regressed"]
     if regressed:

@@ -32,6 +32,16 @@ def _time(value: object) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """What the guard window holds production to after a promotion: the champion's accuracy during the
+    canary, or a regressor's compared error (``metric``) there; None where the canary had no evidence."""
+
+    accuracy: float | None = None
+    metric: str | None = None
+    error: float | None = None
+
+
+@dataclass(frozen=True)
 class RolloutData:
     """What one rollout has recorded so far; every field is unset while idle.
 
@@ -47,6 +57,8 @@ class RolloutData:
         promoted_at: when the challenger was promoted (the guard window starts).
         baseline_accuracy: the champion's accuracy during the canary, which the guard window holds
             production to.
+        baseline_metric, baseline_error: a regressor's instead: the compared error (``mae`` or
+            ``rmse``) and the champion's value of it during the canary.
     """
 
     triggers: tuple[str, ...] = ()
@@ -58,6 +70,8 @@ class RolloutData:
     plan: CanaryPlan | None = None
     promoted_at: datetime | None = None
     baseline_accuracy: float | None = None
+    baseline_metric: str | None = None
+    baseline_error: float | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RolloutData:
@@ -74,6 +88,8 @@ class RolloutData:
             plan=CanaryPlan.from_json(plan) if plan else None,
             promoted_at=_time(data.get("promoted_at")),
             baseline_accuracy=None if baseline is None else float(baseline),
+            baseline_metric=None if data.get("baseline_metric") is None else str(data["baseline_metric"]),
+            baseline_error=None if data.get("baseline_error") is None else float(data["baseline_error"]),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
@@ -44,9 +45,17 @@ def sequential_difference(
     sa, sb = (ha + 1) / (na + 2), (hb + 1) / (nb + 2)
     v = sa * (1 - sa) / np.maximum(na, 1) + sb * (1 - sb) / np.maximum(nb, 1)
     d = ha / np.maximum(na, 1) - hb / np.maximum(nb, 1) - null
-    t2 = scale * scale
-    log_lr = 0.5 * np.log(v / (v + t2)) + t2 * d * d / (2 * v * (v + t2))
-    return d, np.minimum(1.0, np.exp(-log_lr))
+    return d, always_valid_p(d, v, scale)
+
+
+def always_valid_p(d: ArrayLike, v: ArrayLike, scale: ArrayLike) -> np.ndarray:
+    """The mSPRT's always-valid two-sided p-value of an estimate ``d`` (already minus its null) whose
+    variance is ``v``, mixing over alternatives N(0, ``scale``²); vectorized. A zero variance (every row
+    alike) is floored, so it gives a tiny, not an undefined, p-value."""
+    d_, v_ = np.asarray(d, float), np.maximum(np.asarray(v, float), 1e-300)
+    t2 = np.square(np.asarray(scale, float))
+    log_lr = 0.5 * np.log(v_ / (v_ + t2)) + t2 * d_ * d_ / (2 * v_ * (v_ + t2))
+    return np.asarray(np.minimum(1.0, np.exp(-log_lr)))
 
 
 def planned_rows(
@@ -90,6 +99,26 @@ def distribution_shift(a: Sequence[Any], b: Sequence[Any]) -> tuple[float, float
         return js, 1.0
     _, p, _, _ = stats.chi2_contingency(np.vstack([ca[keep], cb[keep]]))
     return js, float(p)
+
+
+SHIFT_BINS = 10
+
+
+def numeric_shift(a: Sequence[Any], b: Sequence[Any]) -> tuple[float, float]:
+    """Jensen-Shannon distance (0..1) between two samples of a regressor's predictions, over the deciles of
+    ``b`` (the champion's), and the two-sample Kolmogorov-Smirnov p-value. Read as categories, every
+    predicted number would be a value of its own and any two samples would look far apart."""
+    xa = np.asarray(pd.to_numeric(pd.Series(a, dtype=object), errors="coerce"), dtype=float)
+    xb = np.asarray(pd.to_numeric(pd.Series(b, dtype=object), errors="coerce"), dtype=float)
+    xa, xb = xa[np.isfinite(xa)], xb[np.isfinite(xb)]
+    if len(xa) == 0 or len(xb) == 0:
+        return 0.0, 1.0
+    edges = np.unique(np.quantile(xb, np.linspace(0.0, 1.0, SHIFT_BINS + 1)[1:-1]))
+    ca = np.bincount(np.searchsorted(edges, xa, side="right"), minlength=len(edges) + 1).astype(float)
+    cb = np.bincount(np.searchsorted(edges, xb, side="right"), minlength=len(edges) + 1).astype(float)
+    pa, pb = ca / ca.sum(), cb / cb.sum()
+    js = math.sqrt(max(0.0, (_kl(pa, (pa + pb) / 2) + _kl(pb, (pa + pb) / 2)) / 2))
+    return js, float(stats.ks_2samp(xa, xb).pvalue)
 
 
 def as_classes(values: Sequence[Any], classes: Sequence[Any] | None) -> np.ndarray:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from mlfactory.config import PolicyConfig
+from mlfactory.config import LOWER_IS_BETTER, PolicyConfig
 from mlfactory.control.stats import as_classes
 from mlfactory.entities import DatasetVersion, ModelVersion
 from mlfactory.evaluation import compute_metrics
@@ -113,9 +114,20 @@ def new_data(i: TriggerInputs) -> Fired | None:
     )
 
 
+def worse_than(metric: str, value: float, bound: float) -> bool:
+    """Whether ``value`` is past the trigger's bound: below it, or above it for an error metric (``mae``,
+    ``rmse``, ``log_loss``: ``performance_below`` is then the most error allowed)."""
+    return value > bound if metric in LOWER_IS_BETTER else value < bound
+
+
+def _past(metric: str) -> str:
+    return "above" if metric in LOWER_IS_BETTER else "below"
+
+
 def performance(i: TriggerInputs) -> Fired | None:
-    """Fires when production's realized metric on its newest labelled rows is below the floor; before
-    enough labels, when the newest report's label-free estimate is (see :func:`estimated`)."""
+    """Fires when production's realized metric on its newest labelled rows is past the bound (below it;
+    above it for an error metric such as a regressor's ``rmse``); before enough labels, when the newest
+    report's label-free estimate is (see :func:`estimated`; a regressor has none)."""
     metric, floor = i.policy.triggers.performance_metric, i.policy.triggers.performance_below
     if metric is None or floor is None:
         return None
@@ -126,12 +138,15 @@ def performance(i: TriggerInputs) -> Fired | None:
     y, pred = rows["label"].to_numpy(), rows["prediction"].to_numpy()
     if classes is not None:
         y, pred = as_classes(y, classes), as_classes(pred, classes)
+    else:  # a regressor: the log and the feedback may carry numbers as text or objects
+        y, pred = (pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(float) for v in (y, pred))
+        y, pred = y[np.isfinite(y) & np.isfinite(pred)], pred[np.isfinite(y) & np.isfinite(pred)]
     value = compute_metrics(i.task, y, pred, None, classes, [metric]).get(metric)
-    if value is None or value >= floor:
+    if value is None or not worse_than(metric, value, floor):
         return None
     return Fired(
         "performance",
-        f"realized {metric} {value:.3f} on the last {len(rows)} labelled rows is below {floor}",
+        f"realized {metric} {value:.3f} on the last {len(rows)} labelled rows is {_past(metric)} {floor}",
         {"metric": metric, "value": value, "threshold": floor, "rows": len(rows)},
     )
 
@@ -141,12 +156,12 @@ def estimated(report: LatestReport | None, metric: str, floor: float) -> Fired |
     if report is None:
         return None
     value = report.metrics.estimated(metric)
-    if value is None or value >= floor or report.metrics.estimate_reliable is False:
+    if value is None or not worse_than(metric, value, floor) or report.metrics.estimate_reliable is False:
         return None  # an estimate the report calls unreliable (inputs outside the holdout's) decides nothing
     return Fired(
         "performance",
         f"estimated {metric} {value:.3f} (no labels yet, from the model's calibrated "
-        f"scores in monitoring report {report.id}) is below {floor}",
+        f"scores in monitoring report {report.id}) is {_past(metric)} {floor}",
         {"metric": metric, "value": value, "threshold": floor, "estimated": True, "report": report.id},
     )
 

@@ -30,6 +30,13 @@ def _transformed(estimator: Any, x: Any) -> tuple[Any, Any]:
     return estimator, x
 
 
+def final_estimator(estimator: Any) -> Any:
+    """The estimator that answers: a pipeline's (nested ones too) last step; any other estimator itself."""
+    while isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    return estimator
+
+
 def predict_rows(estimator: Any, x: Any, *, proba: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Predictions and, when ``proba`` and the model has them, class probabilities (one column per class, in
     ``classes_`` order), the rows transformed once; the same answers as ``estimator.predict(x)`` and

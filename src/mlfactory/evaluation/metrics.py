@@ -36,11 +36,7 @@ def _classification(
             if proba is None or len(np.unique(y)) < 2:
                 out[name] = None  # undefined without scores or with one class present
             elif name == "roc_auc":
-                out[name] = (
-                    skm.roc_auc_score(y, proba[:, 1])
-                    if binary
-                    else skm.roc_auc_score(y, proba, multi_class="ovr", labels=list(classes))
-                )
+                out[name] = skm.roc_auc_score(y, proba[:, 1]) if binary else _ovr_auc(y, proba, classes)
             else:
                 out[name] = skm.log_loss(y, proba, labels=list(classes))
     out["confusion_matrix"] = {
@@ -48,6 +44,14 @@ def _classification(
         "matrix": skm.confusion_matrix(y, pred, labels=list(classes)).tolist(),
     }
     return out
+
+
+def _ovr_auc(y: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> float:
+    """Macro one-vs-rest ROC AUC over the classes present in ``y`` (at least two): a rare class missing
+    from a holdout or a slice has no AUC of its own, where scikit-learn's average would turn NaN."""
+    present = set(np.unique(y).tolist())
+    aucs = [skm.roc_auc_score(y == c, proba[:, j]) for j, c in enumerate(classes) if c in present]
+    return float(np.mean(aucs))
 
 
 def _regression(y: np.ndarray, pred: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
@@ -59,6 +63,26 @@ def _regression(y: np.ndarray, pred: np.ndarray, names: Sequence[str]) -> dict[s
             out[name] = float(np.sqrt(skm.mean_squared_error(y, pred)))
         elif name == "r2":
             out[name] = skm.r2_score(y, pred) if len(y) > 1 else None
+    return out
+
+
+def aligned_proba(
+    proba: np.ndarray | None, own: Sequence[Any] | None, classes: Sequence[Any] | None
+) -> np.ndarray | None:
+    """A model's class probabilities (columns in its ``own`` classes' order) as columns of ``classes``.
+
+    A champion is scored on the challenger's holdout, whose classes may differ: a rare class absent when the
+    champion was trained gets a column of zeros (the champion never predicts it), a class the holdout
+    lacks is dropped. Classes are matched by their text, so 1 and "1" are one class.
+    """
+    if proba is None or own is None or classes is None:
+        return proba
+    column = {str(_plain(c)): j for j, c in enumerate(own)}
+    out = np.zeros((len(proba), len(classes)))
+    for i, c in enumerate(classes):
+        j = column.get(str(_plain(c)))
+        if j is not None:
+            out[:, i] = proba[:, j]
     return out
 
 

@@ -192,7 +192,11 @@ class PerformanceCounts:
         n, abs_sum, sq_sum = self.errors
         out = PerformanceResult(labelled_rows=int(n))
         out.realized = {"mae": abs_sum / n, "rmse": float(np.sqrt(sq_sum / n))} if n else None
-        out.messages.append("estimated performance is for classifiers; this model is a regressor")
+        out.messages.append(
+            "no label-free estimate for a regressor: a classifier's calibrated confidence says how often it "
+            "is right, a regressor's output carries no such measure of its error; mae and rmse come from "
+            "feedback labels"
+        )
         if not n:
             out.messages.append(_NO_LABELS)
         return out

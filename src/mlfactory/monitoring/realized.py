@@ -16,7 +16,12 @@ from mlfactory.monitoring.stats import two_proportion_z
 
 def confusion_metrics(cm: np.ndarray, keys: Sequence[str]) -> dict[str, float | None]:
     """Accuracy, precision, recall and F1 (of the second class when binary, macro-averaged otherwise) from a
-    confusion matrix of true (rows) × predicted (columns) counts, which may be expected counts."""
+    confusion matrix of true (rows) × predicted (columns) counts, which may be expected counts.
+
+    The macro average is over the classes the window has, as truth or prediction (as scikit-learn's and
+    the model card's): a rare class absent from a window would otherwise count as an F1 of 0 and pull the
+    average down by a whole class's share.
+    """
     n = cm.sum()
     if n <= 0:
         return {"accuracy": None, "precision": None, "recall": None, "f1": None}
@@ -25,7 +30,7 @@ def confusion_metrics(cm: np.ndarray, keys: Sequence[str]) -> dict[str, float | 
         precision = np.where(cm.sum(axis=0) > 0, tp / cm.sum(axis=0), 0.0)
         recall = np.where(cm.sum(axis=1) > 0, tp / cm.sum(axis=1), 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    pick = slice(1, 2) if len(keys) == 2 else slice(None)
+    pick = np.arange(1, 2) if len(keys) == 2 else np.flatnonzero(cm.sum(axis=0) + cm.sum(axis=1) > 0)
     return {
         "accuracy": float(tp.sum() / n),
         "precision": float(precision[pick].mean()),

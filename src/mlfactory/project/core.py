@@ -16,7 +16,9 @@ from mlfactory.project.audits import AuditMethods
 from mlfactory.project.deploy import DeployMethods
 from mlfactory.project.lineage import LineageMethods
 from mlfactory.project.log import LogMethods
+from mlfactory.project.mlflow_interop import MlflowMethods
 from mlfactory.project.monitor import MonitorMethods
+from mlfactory.project.onnx import OnnxMethods
 from mlfactory.project.operate import OperateMethods
 from mlfactory.project.prune import PruneMethods
 from mlfactory.project.storage import StorageMethods
@@ -51,7 +53,9 @@ class Project(
     DeployMethods,
     LineageMethods,
     LogMethods,
+    MlflowMethods,
     MonitorMethods,
+    OnnxMethods,
     OperateMethods,
     PruneMethods,
     StorageMethods,

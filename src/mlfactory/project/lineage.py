@@ -119,6 +119,8 @@ class LineageMethods(ViewMethods):
             gates=list(v.gates),
             feedback_rows=lin.feedback_rows,
             feedback_requests=lin.feedback_requests,
+            model_module=lin.model_module,
+            model_module_sha256=lin.model_module_sha256,
         )
 
     def _data_used(self, v: ModelVersion) -> DataUsed:

@@ -82,6 +82,8 @@ class Upstream:
     Attributes:
         feedback_rows: labelled rows from the prediction log that training added.
         feedback_requests: the artifact digest of those rows' request ids (None without feedback).
+        model_module, model_module_sha256: for a model class written in the project, its module's file and
+            the SHA-256 of the text it was trained with (and runs with); None for any other model.
     """
 
     data: DataUsed
@@ -94,6 +96,8 @@ class Upstream:
     gates: list[GateResult]
     feedback_rows: int
     feedback_requests: str | None
+    model_module: str | None = None
+    model_module_sha256: str | None = None
 
 
 @dataclass(frozen=True)

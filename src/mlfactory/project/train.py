@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from mlfactory.config import ModelConfig
 from mlfactory.config.models import SearchConfig
@@ -31,6 +32,7 @@ from mlfactory.entities import (
 from mlfactory.errors import MLFactoryError, NotFoundError, ValidationError
 from mlfactory.evaluation import (
     SliceMetrics,
+    aligned_proba,
     compute_metrics,
     evaluate_gates,
     metrics_by_slice,
@@ -114,6 +116,7 @@ def _champion_metrics(
         pred, proba = loaded.predict(holdout, on_invalid="flag")  # judged on the same rows as the challenger
     except MLFactoryError as exc:
         return {"error": str(exc)}, champion.ref
+    proba = aligned_proba(proba, champion.signature.classes, classes)  # it may know other classes
     return compute_metrics(
         model.task, holdout[model.label].to_numpy(), pred, proba, classes, model.metric_names()
     ), champion.ref
@@ -253,7 +256,7 @@ def _run_params(p: Prepared) -> dict[str, Any]:
     )
     return {
         **search,
-        "estimator": model.estimator,
+        "estimator": model.model or model.estimator,
         **model.params,
         "split": model.split.strategy,
         "test_size": model.split.test_size,
@@ -358,6 +361,9 @@ def _lineage(project: Project, p: Prepared, ev: Evaluated, run: ActiveRun, max_r
         run.log_artifact("feedback_requests", requests)
     if p.training_set is not None:
         run.log_artifact("training_set", p.training_set.digest)
+    from mlfactory.estimators.project_class import ProjectModel
+
+    code = ev.estimator.source if isinstance(ev.estimator, ProjectModel) else None  # the code it ran
     return Lineage(
         dataset=p.ds.id,
         dataset_hash=p.ds.content_hash,
@@ -367,7 +373,7 @@ def _lineage(project: Project, p: Prepared, ev: Evaluated, run: ActiveRun, max_r
         train_rows=len(p.train),
         holdout_rows=len(p.holdout),
         split=p.model.split.strategy,
-        estimator=p.model.estimator,
+        estimator=p.model.model or p.model.estimator,
         allow_invalid=not p.ds.valid,
         champion=ev.champion_ref,
         feedback_rows=p.rows.counts["feedback_rows"],
@@ -375,6 +381,8 @@ def _lineage(project: Project, p: Prepared, ev: Evaluated, run: ActiveRun, max_r
         feedback_requests=requests,
         max_rows=max_rows,
         features=None if p.training_set is None else p.training_set.lineage,
+        model_module=None if code is None else code.path,
+        model_module_sha256=None if code is None else code.sha256,
     )
 
 
@@ -427,11 +435,16 @@ def register(
     run.log_artifact("model", digest)
     signature = _signature(p, ev, trusted)
     lineage = _lineage(project, p, ev, run, max_rows)
+    if p.model.serving.format == "onnx":  # served through ONNX Runtime: exported and checked now, or refused
+        from mlfactory.project.onnx import with_onnx
+
+        tolerance = p.model.serving.tolerance
+        lineage = with_onnx(project, p.name, p.holdout, ev.estimator, signature, lineage, tolerance)
     card = model_card(
         name=p.name,
         version="{version}",
         description=project.config.description,
-        estimator=p.model.estimator,
+        estimator=p.model.model or p.model.estimator,
         task=p.model.task,
         label=p.model.label,
         signature=signature,
@@ -508,6 +521,8 @@ def train_model(
                 search = search.model_copy(update={"timeout": search_timeout})
                 p = dataclasses.replace(p, model=p.model.model_copy(update={"search": search}))
             p = search_params(project, p, search, run, environment)
-        ev = fit_and_evaluate(project, p, run)
-        version = register(project, p, ev, run, max_rows=max_rows, actor=actor)
+        # native threads capped (training.native_threads): on a busy machine idle BLAS/OpenMP threads spin
+        with threadpool_limits(limits=project.config.training.native_threads):
+            ev = fit_and_evaluate(project, p, run)
+            version = register(project, p, ev, run, max_rows=max_rows, actor=actor)
     return TrainResult(run.id, version, ev.metrics, ev.gates, ev.champion)

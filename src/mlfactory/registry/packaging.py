@@ -15,6 +15,10 @@ artifact is, is read from its first bytes, so versions saved before packing exis
 A model whose final estimator is an XGBoost, LightGBM or CatBoost wrapper is a *native* artifact
 (:mod:`mlfactory.registry.native`): the booster in its library's own format beside the rest of the pipeline,
 saved as above; it too is told apart by its first bytes.
+
+A model written in the project (a ``model:`` class) is a *project model* artifact
+(:mod:`mlfactory.registry.project_models`): the files it saved (safetensors and JSON only) and its module's
+text, each under its hash; told apart by its first bytes as well.
 """
 
 from __future__ import annotations
@@ -50,7 +54,11 @@ def save_model(estimator: Any, artifacts: ArtifactStore, extra_trusted: list[str
     """Serialize a fitted estimator; returns (artifact digest, the types it needs trusted)."""
     import skops.io as sio
 
-    from mlfactory.registry import native
+    from mlfactory.estimators.project_class import ProjectModel
+    from mlfactory.registry import native, project_models
+
+    if isinstance(estimator, ProjectModel):
+        return artifacts.put_bytes(project_models.pack(estimator)), []
 
     parts = native.split(estimator)
     rest = estimator if parts is None else parts.head
@@ -89,7 +97,7 @@ def load_model(
     artifacts: ArtifactStore, digest: str, trusted: list[str], label: str, flavor: str = FLAVOR
 ) -> Any:
     """Load a verified artifact, refusing any type not on the list stored with the version."""
-    from mlfactory.registry import native
+    from mlfactory.registry import native, project_models
 
     if flavor not in FLAVORS:
         raise IntegrityError(
@@ -97,6 +105,8 @@ def load_model(
             f"(it loads: {', '.join(FLAVORS)})"
         )
     data = artifacts.get_bytes(digest)  # raises IntegrityError when the bytes changed
+    if project_models.is_project_model(data):
+        return project_models.load(data, label)  # raises IntegrityError when an entry's bytes changed
     if not native.is_native(data):
         return _load_skops(data, trusted, label)
     booster = native.unpack(data, label)  # raises IntegrityError when an entry's bytes changed

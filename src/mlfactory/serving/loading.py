@@ -16,6 +16,7 @@ from collections import OrderedDict
 from mlfactory.config import BatchingConfig
 from mlfactory.errors import MLFactoryError, NotFoundError
 from mlfactory.registry import Registry
+from mlfactory.serving.onnx_served import served_version
 from mlfactory.serving.served import ModelUnavailableError, ServedVersion
 
 log = logging.getLogger("mlfactory.serving")
@@ -57,7 +58,7 @@ class VersionCache:
         if sv is not None:
             return sv
         mv = self.registry.metadata.get_model_version(name, version)
-        sv = ServedVersion(self.registry.load(mv), self.batching)
+        sv = served_version(self.registry, mv, self.batching)
         with self._lock:
             if key in self._loaded:  # loaded meanwhile by another caller
                 sv.close()

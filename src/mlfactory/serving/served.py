@@ -13,10 +13,11 @@ from mlfactory.entities import Signature
 from mlfactory.errors import MLFactoryError
 from mlfactory.estimators.predicting import predict_rows
 from mlfactory.inputs import NUMERIC, Batch, InputSpec
-from mlfactory.registry import LoadedModel
+from mlfactory.registry import LoadedModel, project_models
 from mlfactory.registry.native import cap_threads
 from mlfactory.serving.batching import MicroBatcher
 from mlfactory.serving.compiled import compile_numeric, takes_arrays
+from mlfactory.serving.compiled_columns import compile_columns
 
 if TYPE_CHECKING:
     from mlfactory.features.spec import ServiceSpec
@@ -38,6 +39,7 @@ _ARGMAX_SAFE = frozenset(
         "ComplementNB",
         "KNeighborsClassifier",
         "XGBClassifier",  # its binary predict() is proba > 0.5: a tie goes to the first class, as argmax
+        "LabelledXGBClassifier",  # the same, answering in its labels (mlfactory.estimators.xgboost_labels)
         "LGBMClassifier",
         "CatBoostClassifier",
     }
@@ -51,9 +53,11 @@ class ModelUnavailableError(MLFactoryError):
 
 
 class ModelFailedError(MLFactoryError):
-    """The model raised while predicting rows that passed the input checks (details go to the server log)."""
+    """The model raised while predicting rows that passed the input checks (details go to the server log, a
+    ``serving.predict_failed`` event records it): the server is well, this model cannot answer these rows,
+    so 503 rather than the 500 of an unhandled fault."""
 
-    http_status = 500
+    http_status = 503
 
 
 def _final_step(estimator: Any) -> Any:
@@ -100,6 +104,7 @@ class ServedVersion:
         cfg = batching or BatchingConfig()
         if cfg.native_threads is not None:  # a booster otherwise takes every core for each small request
             cap_threads(est, cfg.native_threads)
+            project_models.cap_threads(est, cfg.native_threads)  # PyTorch's intra-op threads
         self.estimator = est
         self.classes = loaded.classes
         self.has_proba = hasattr(est, "predict_proba") and self.classes is not None
@@ -112,6 +117,11 @@ class ServedVersion:
         self._fast = (
             compile_numeric(est, self.spec.names)
             if self.spec.numeric_only and self.has_proba and self._argmax
+            else None
+        )
+        self._fast_columns = (
+            compile_columns(est, self.spec)
+            if not self.spec.numeric_only and self.has_proba and self._argmax
             else None
         )
         self._arrays = (
@@ -147,17 +157,24 @@ class ServedVersion:
             if self._fast is not None and batch.matrix is not None:
                 proba = self._fast(batch.matrix)
                 return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
+            if self._fast_columns is not None:
+                proba = self._fast_columns(batch.columns)
+                return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
             rows = batch.matrix if self._arrays and batch.matrix is not None else batch.frame()
             if self._argmax:
                 proba = self.estimator.predict_proba(rows)
                 return self._class_array[np.argmax(proba, axis=1)], proba  # type: ignore[index]
             return predict_rows(self.estimator, rows, proba=self.has_proba)
         except Exception as exc:
-            log.exception("model %s failed on %d rows", self.ref, batch.n)
-            raise ModelFailedError(
-                f"model {self.ref} failed to predict these rows ({type(exc).__name__}); the server log has "
-                "the details"
-            ) from None
+            raise self.failed(exc, batch) from None
+
+    def failed(self, exc: Exception, batch: Batch) -> ModelFailedError:
+        """The error answered when the model raised on checked rows; the details go to the server log."""
+        log.error("model %s failed on %d rows", self.ref, batch.n, exc_info=exc)
+        return ModelFailedError(
+            f"model {self.ref} failed to predict these rows ({type(exc).__name__}); the server log has the "
+            "details"
+        )
 
     async def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
         """Predict through the micro-batcher (or directly, when batching is off)."""

@@ -17,6 +17,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlfactory.config import ModelConfig
 from mlfactory.errors import ConfigError, TrainingError
+from mlfactory.estimators.predicting import final_estimator
 
 
 def _import(path: str) -> Any:
@@ -52,7 +53,12 @@ def _preprocessor(model: ModelConfig) -> ColumnTransformer:
 
 
 def build_estimator(model: ModelConfig) -> Any:
-    """The declared estimator with its params (and the model's seed, when it takes one), unfitted."""
+    """The declared estimator with its params (and the model's seed, when it takes one), unfitted; a class
+    written in the project (``model``) with its params, taking the raw feature columns (no pipeline)."""
+    if model.model is not None:
+        from mlfactory.estimators.project_class import build
+
+        return build(model.project_folder(), model.model, dict(model.params))
     cls = _import(model.estimator)
     params = dict(model.params)
     accepted = inspect.signature(cls).parameters
@@ -80,6 +86,27 @@ def _text_ready(x: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
     return x
 
 
+def _for_labels(estimator: Any, y: np.ndarray) -> Any:
+    """``estimator`` with an ``xgboost.XGBClassifier`` at its end (nested pipelines too) swapped for the
+    same classifier taking any labels, when ``y``'s are not the classes 0..n-1 it alone takes (see
+    :mod:`mlfactory.estimators.xgboost_labels`); ``estimator`` is a fresh clone, so it is changed in place."""
+    final = final_estimator(estimator)
+    if (type(final).__module__.partition(".")[0], type(final).__name__) != ("xgboost", "XGBClassifier"):
+        return estimator
+    from mlfactory.estimators import xgboost_labels
+
+    if not xgboost_labels.needs_labels(y):
+        return estimator
+    swapped = xgboost_labels.labelled(final)
+    if final is estimator:
+        return swapped
+    pipeline = estimator
+    while pipeline.steps[-1][1] is not final:
+        pipeline = pipeline.steps[-1][1]
+    pipeline.steps[-1] = (pipeline.steps[-1][0], swapped)
+    return estimator
+
+
 def fit_model(model: ModelConfig, train: pd.DataFrame) -> Any:
     """Fit a fresh estimator on the training frame (features and label from the model config)."""
     estimator = clone(build_estimator(model))
@@ -89,7 +116,9 @@ def fit_model(model: ModelConfig, train: pd.DataFrame) -> Any:
         raise TrainingError(
             f"the label '{model.label}' has a single class in the training data; need two or more"
         )
+    if model.task == "classification":
+        estimator = _for_labels(estimator, y)
     try:
         return estimator.fit(x, y)
     except ValueError as exc:
-        raise TrainingError(f"fitting {model.estimator} failed: {exc}") from exc
+        raise TrainingError(f"fitting {model.model or model.estimator} failed: {exc}") from exc

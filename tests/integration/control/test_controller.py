@@ -225,7 +225,7 @@ def test_a_challenger_that_errors_in_its_canary_is_rolled_back(
             codes = [
                 client.post("/v1/models/spam/predict", json={"records": [e]}).status_code for e in emails
             ]
-        assert 500 in codes and 200 in codes  # the canary's rows fail, production's rows are answered
+        assert 503 in codes and 200 in codes  # the canary's rows fail, production's rows are answered
         assert "Traceback" not in str(codes)
         for _ in range(100):
             if project.metadata.list_events(kinds=["serving.predict_failed"]):

@@ -231,9 +231,3 @@ def test_cap_threads_sets_the_library_thread_parameter(library: str, parameter: 
     model = _pipeline(_booster(library)).fit(X, LABELS["binary"])
     native.cap_threads(model, 3)
     assert model.steps[-1][1].get_params()[parameter] == 3
-
-
-def test_cap_threads_leaves_a_fitted_catboost_model_as_it_is() -> None:
-    model = _pipeline(_booster("catboost")).fit(X, LABELS["binary"])
-    native.cap_threads(model, 3)  # CatBoost refuses any parameter change once fitted
-    assert model.steps[-1][1].get_params()["thread_count"] == 1

@@ -52,13 +52,13 @@ def baselines(model: ModelConfig) -> list[Baseline]:
             Baseline("sklearn.dummy.DummyRegressor", {"strategy": "mean"}),
             Baseline("sklearn.linear_model.Ridge"),
         ]
-    simple = [b for b in simple if b.estimator != model.estimator]
+    simple = [b for b in simple if model.model is not None or b.estimator != model.estimator]
     return simple + [Baseline(path) for path in model.baselines if path not in {b.estimator for b in simple}]
 
 
 def _baseline_score(p: Prepared, baseline: Baseline, metric: str, answers: Answers) -> float | None:
     config = p.model.model_copy(
-        update={"estimator": baseline.estimator, "params": baseline.params, "search": None}
+        update={"estimator": baseline.estimator, "params": baseline.params, "search": None, "model": None}
     )
     estimator = fit_model(config, p.train)
     pred, proba = predictions(estimator, p.holdout, config)

@@ -1,13 +1,18 @@
-"""The guard window after promotion: production's accuracy held to the champion's during the canary."""
+"""The guard window after promotion: production's accuracy (a regressor's error) held to the champion's during
+the canary."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from mlfactory.config import PolicyConfig
 from mlfactory.control import stats
+from mlfactory.control.canary import REGRESSOR_ERROR, comparisons
+from mlfactory.control.regression_canary import loss_sums, metric_value
 from mlfactory.control.rollout import RolloutView
 from mlfactory.control.stats import worse_proportion
 from mlfactory.control.steps.base import Deps, Outcome, S, Step, classes_of, end, move
@@ -28,18 +33,21 @@ def guard(d: Deps, r: RolloutView, policy: PolicyConfig) -> Outcome:
         return Outcome(done, Step(r.model, done.state.value, "guard_passed", "no guard window"))
     now = d.clock()
     promoted = r.data.promoted_at or now
-    baseline = r.data.baseline_accuracy
+    regressor = r.data.baseline_metric is not None
+    baseline = r.data.baseline_error if regressor else r.data.baseline_accuracy
     frame = d.need_traffic().with_feedback(r.model, version=r.challenger, route=PRODUCTION, since=promoted)
     rows = frame[frame["label"].notna()] if "label" in frame else frame
     need = max(rollout.guard_rows, rollout.min_labelled_rows)
     if baseline is not None and len(rows) >= need:
-        return _test(d, r, policy, rows, baseline)
+        test = _error_test if regressor else _test
+        return test(d, r, policy, rows, baseline)
     elapsed = (now - promoted).total_seconds()
     if elapsed < rollout.guard_duration:
         why = f"{len(rows)}/{need} labelled rows since promotion"
         return Outcome(r, Step(r.model, r.state.value, "guarding", why))
     missing = (
-        "no baseline accuracy (the champion had no labelled rows during the canary)"
+        f"no baseline {r.data.baseline_metric or 'accuracy'} (the champion had no labelled rows during the "
+        "canary)"
         if baseline is None
         else f"{len(rows)} of the {need} labelled rows it needs"
     )
@@ -69,6 +77,33 @@ def _test(d: Deps, r: RolloutView, policy: PolicyConfig, rows: pd.DataFrame, bas
         )
         return _roll_back(d, r, reason, detail)
     passed = f"guard window passed: accuracy {hits / n:.3f} on {n} labelled rows (baseline {baseline:.3f})"
+    done = move(d, r, S.IDLE, passed, payload=detail)
+    return Outcome(done, Step(r.model, done.state.value, "guard_passed", "production held up", detail))
+
+
+def _error_test(
+    d: Deps, r: RolloutView, policy: PolicyConfig, rows: pd.DataFrame, baseline: float
+) -> Outcome:
+    """A regressor's guard: roll back when production's error (the canary's compared ``mae`` or ``rmse``)
+    is significantly above the champion's during the canary by more than the canary's allowance (a
+    one-sided z test, the baseline taken as measured on as many rows)."""
+    assert r.challenger is not None and r.data.baseline_metric is not None
+    metric = r.data.baseline_metric
+    sums = loss_sums(rows, metric)
+    value, var = (float(x) for x in metric_value(metric, sums))
+    compared = comparisons(policy.rollout, "regression")
+    rule = next((c for c in compared if c.metric == metric), REGRESSOR_ERROR)
+    limit = rule.max_regression * baseline if rule.relative else rule.max_regression
+    rise = value - baseline
+    p = float(norm.sf(rise / np.sqrt(2 * var))) if var > 0 else float(rise <= 0)
+    n = int(np.asarray(sums.rows))
+    detail = {metric: value, "baseline": baseline, "rise": rise, "p_value": p, "rows": n}
+    if rise > limit and p < policy.rollout.significance:
+        reason = (
+            f"guard window: production {metric} {value:.4g} vs {baseline:.4g} before promotion (p={p:.3g})"
+        )
+        return _roll_back(d, r, reason, detail)
+    passed = f"guard window passed: {metric} {value:.4g} on {n} labelled rows (baseline {baseline:.4g})"
     done = move(d, r, S.IDLE, passed, payload=detail)
     return Outcome(done, Step(r.model, done.state.value, "guard_passed", "production held up", detail))
 

@@ -6,12 +6,14 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlfactory.config import PolicyConfig
 from mlfactory.control import stats
 from mlfactory.control.canary import Verdict, analyze_canary, canary_plan
-from mlfactory.control.rollout import RolloutView
+from mlfactory.control.regression_canary import ERROR_METRICS, loss_sums, metric_value
+from mlfactory.control.rollout import Baseline, RolloutView
 from mlfactory.control.steps.base import (
     Deps,
     Outcome,
@@ -90,7 +92,8 @@ def start_canary(d: Deps, r: RolloutView, policy: PolicyConfig, why: str) -> Out
     )
     champion = d.need_versions().champion(r.model)
     accuracy = champion.metrics.get("accuracy") if champion is not None else None
-    plan = canary_plan(rollout, accuracy if isinstance(accuracy, float) else None)
+    task = champion.signature.task if champion is not None else "classification"
+    plan = canary_plan(rollout, accuracy if isinstance(accuracy, float) else None, task)
     size = (
         f"; about {plan.labelled_canary_rows_to_catch_2x_regression} labelled canary rows catch a "
         f"challenger {2 * plan.allowed_regression:g} less accurate"
@@ -116,9 +119,22 @@ def _accuracy(frame: pd.DataFrame, classes: list[Any] | None, minimum: int) -> f
     return float(stats.hits(labelled["prediction"], labelled["label"], classes).mean())
 
 
-def _verdict(d: Deps, r: RolloutView, policy: PolicyConfig) -> tuple[Verdict, float | None]:
-    """The canary analysis since the canary started, and the champion's accuracy over it (the guard
-    window's baseline)."""
+def _error_baseline(verdict: Verdict, champion: pd.DataFrame, minimum: int) -> Baseline:
+    """A regressor's guard baseline: the champion's compared error during the canary (its mae when the
+    canary compared none), from at least ``minimum`` labelled rows."""
+    compared = next((c for c in verdict.checks if c.metric in ERROR_METRICS), None)
+    if compared is not None and compared.champion is not None:
+        return Baseline(metric=compared.metric, error=compared.champion)
+    metric = compared.metric if compared is not None else "mae"
+    sums = loss_sums(champion, metric)
+    if int(np.asarray(sums.rows)) < minimum:
+        return Baseline(metric=metric)
+    return Baseline(metric=metric, error=float(metric_value(metric, sums)[0]))
+
+
+def _verdict(d: Deps, r: RolloutView, policy: PolicyConfig) -> tuple[Verdict, Baseline]:
+    """The canary analysis since the canary started, and the champion's accuracy (a regressor's: its
+    compared error) over it, the guard window's baseline."""
     assert r.challenger is not None and r.champion is not None
     now = d.clock()
     since = r.data.canary_started or now
@@ -131,7 +147,8 @@ def _verdict(d: Deps, r: RolloutView, policy: PolicyConfig) -> tuple[Verdict, fl
         side: traffic.with_feedback(r.model, version=v, route=route, since=since)
         for side, (v, route) in sides.items()
     }
-    classes = classes_of(d.need_versions().get(r.model, r.champion))
+    champion = d.need_versions().get(r.model, r.champion)
+    classes = classes_of(champion)
     failed = failed_rows(d, r.model, since)
     errors = {
         side: (failed.get((v, route), 0), failed.get((v, route), 0) + len(frames[side]))
@@ -144,11 +161,14 @@ def _verdict(d: Deps, r: RolloutView, policy: PolicyConfig) -> tuple[Verdict, fl
         elapsed_s=(now - since).total_seconds(),
         classes=classes,
         errors=errors,
+        task=champion.signature.task,
     )
+    if champion.signature.task == "regression":
+        return verdict, _error_baseline(verdict, frames["champion"], policy.rollout.min_labelled_rows)
     baseline = next((c.champion for c in verdict.checks if c.metric == "accuracy"), None)
     if baseline is None:
         baseline = _accuracy(frames["champion"], classes, policy.rollout.min_labelled_rows)
-    return verdict, baseline
+    return verdict, Baseline(baseline)
 
 
 def canary(d: Deps, r: RolloutView, policy: PolicyConfig) -> Outcome:
@@ -176,7 +196,7 @@ def canary(d: Deps, r: RolloutView, policy: PolicyConfig) -> Outcome:
     return promote(d, r, reason, payload, baseline)
 
 
-def promote(d: Deps, r: RolloutView, reason: str, payload: dict[str, Any], baseline: float | None) -> Outcome:
+def promote(d: Deps, r: RolloutView, reason: str, payload: dict[str, Any], baseline: Baseline) -> Outcome:
     """Promote the challenger (once: a restart mid-promotion does not promote twice), clear the canary, and
     open the guard window against ``baseline``."""
     assert r.challenger is not None
@@ -190,7 +210,13 @@ def promote(d: Deps, r: RolloutView, reason: str, payload: dict[str, Any], basel
         r,
         S.PROMOTED,
         f"{r.model}/{r.challenger} promoted: {reason}",
-        data=dataclasses.replace(r.data, promoted_at=d.clock(), baseline_accuracy=baseline),
+        data=dataclasses.replace(
+            r.data,
+            promoted_at=d.clock(),
+            baseline_accuracy=baseline.accuracy,
+            baseline_metric=baseline.metric,
+            baseline_error=baseline.error,
+        ),
         payload=payload,
     )
     return Outcome(moved, Step(r.model, moved.state.value, "promoted", reason, payload))

@@ -141,13 +141,15 @@ def _verdict(
     failed = failed_rows(deps, w.model, w.started)
     keys = {"challenger": (w.version, CANARY_ROUTE), "champion": (w.champion, PRODUCTION)}
     errors = {s: (failed.get(keys[s], 0), failed.get(keys[s], 0) + len(rows[s])) for s in SIDES}
+    champion = opened.version(f"{w.model}/{w.champion}")
     return analyze_canary(
         rows["challenger"],
         rows["champion"],
         rules,
         elapsed_s=(now - w.started).total_seconds(),
-        classes=classes_of(opened.version(f"{w.model}/{w.champion}")),
+        classes=classes_of(champion),
         errors=errors,
+        task=champion.signature.task,
     )
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import importlib
 import io
 import json
@@ -43,13 +42,12 @@ from sklearn.pipeline import Pipeline
 
 from mlfactory.errors import ConfigError, IntegrityError, TrainingError
 from mlfactory.estimators.predicting import final_estimator
-from mlfactory.registry.packed import starts_with_entry
+from mlfactory.registry.archive import sha256, starts_with_entry, verified_entries, write_stored
 
 MANIFEST = "mlfactory-native.json"
 PIPELINE_ENTRY = "pipeline.skops"
 FORMAT = "mlfactory-native-booster"
 FORMAT_VERSION = 1
-_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed entry timestamps: the same model gives the same container bytes
 
 
 def _saved_by_library(estimator: Any, suffix: str, **options: Any) -> bytes:
@@ -285,10 +283,6 @@ def _classes(booster: Any) -> list[Any] | None:
     return None if classes is None else np.asarray(classes).tolist()
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def pack(parts: Split, pipeline_bytes: bytes | None) -> bytes:
     """The native artifact: the manifest, the pipeline's skops bytes (if any) and the booster's file."""
     family = parts.family
@@ -307,18 +301,14 @@ def pack(parts: Split, pipeline_bytes: bytes | None) -> bytes:
             "step": parts.step,
             "classes": _classes(parts.booster),
             "state": state,
-            "sha256": {name: _sha256(data) for name, data in entries.items()},
+            "sha256": {name: sha256(data) for name, data in entries.items()},
         }
         manifest_bytes = json.dumps(manifest, indent=1).encode()
     except TrainingError:
         raise
     except Exception as exc:  # a library error, or parameters JSON cannot hold
         raise TrainingError(f"the {family.library} model cannot be saved in its own format: {exc}") from exc
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-        for name, data in [(MANIFEST, manifest_bytes), *entries.items()]:
-            z.writestr(zipfile.ZipInfo(name, _EPOCH), data)
-    return out.getvalue()
+    return write_stored([(MANIFEST, manifest_bytes), *entries.items()])
 
 
 def is_native(data: bytes) -> bool:
@@ -367,20 +357,6 @@ def _bad(label: str, why: str) -> IntegrityError:
     return IntegrityError(f"{label}'s native model artifact is inconsistent ({why}); refusing to load")
 
 
-def _verified(archive: zipfile.ZipFile, hashes: dict[str, str], label: str) -> dict[str, bytes]:
-    """Every entry the manifest lists, each checked against its SHA-256; no other entry may be present."""
-    names = set(archive.namelist()) - {MANIFEST}
-    if names != set(hashes):
-        raise _bad(label, f"it holds {sorted(names)}, the manifest lists {sorted(hashes)}")
-    entries = {name: archive.read(name) for name in hashes}
-    for name, data in entries.items():
-        if _sha256(data) != hashes[name]:
-            raise IntegrityError(
-                f"{label}'s {name} does not match the hash it was saved with; refusing to load"
-            )
-    return entries
-
-
 def unpack(data: bytes, label: str) -> Unpacked:
     """Open a native artifact, checking its manifest and the hash of every entry."""
     try:
@@ -401,7 +377,7 @@ def unpack(data: bytes, label: str) -> Unpacked:
     hashes = manifest.get("sha256")
     if not isinstance(hashes, dict) or family.entry not in hashes:
         raise _bad(label, f"{MANIFEST} has no hash for {family.entry}")
-    entries = _verified(archive, hashes, label)
+    entries = verified_entries(archive, MANIFEST, hashes, label, lambda why: _bad(label, why))
     return Unpacked(entries.get(PIPELINE_ENTRY), manifest, entries[family.entry], family, label)
 
 

@@ -38,14 +38,13 @@ from typing import Any
 import numpy as np
 
 from mlfactory.errors import IntegrityError
+from mlfactory.registry.archive import starts_with_entry, write_stored
 
 MANIFEST = "mlfactory-model.json"
 MODEL_ENTRY = "model.skops"
 FORMAT = "mlfactory-packed-skops"
 FORMAT_VERSION = 1
 MIN_ENTRIES = 1_000  # smaller dicts cost skops little; they stay inside its archive
-_ZIP_HEADER = b"PK\x03\x04"
-_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed entry timestamps: the same inputs give the same container bytes
 _SKIP = (str, bytes, int, float, complex, bool, type(None), np.generic, np.ndarray, type, types.ModuleType)
 _CALLABLES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 
@@ -224,28 +223,12 @@ def pack(stripped: Stripped, skops_bytes: bytes) -> bytes | None:
         "vocabularies": entries,
         "dropped_stop_words": stripped.dropped_stop_words,
     }
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-
-        def put(name: str, data: bytes) -> None:
-            z.writestr(zipfile.ZipInfo(name, _EPOCH), data)
-
-        put(MANIFEST, json.dumps(manifest, indent=1).encode())
-        put(MODEL_ENTRY, skops_bytes)
-        for i, v in enumerate(stripped.vocabularies):
-            put(f"vocabulary-{i}/keys.utf8", v.keys)
-            put(f"vocabulary-{i}/offsets.npy", _npy(v.offsets))
-            put(f"vocabulary-{i}/values.npy", _npy(v.values))
-    return out.getvalue()
-
-
-def starts_with_entry(data: bytes, entry: str) -> bool:
-    """Whether ``data`` is a zip whose first entry is named ``entry`` (read from its first local header)."""
-    name = entry.encode()
-    if data[:4] != _ZIP_HEADER or len(data) < 30 + len(name):
-        return False
-    name_length = int.from_bytes(data[26:28], "little")
-    return name_length == len(name) and data[30 : 30 + len(name)] == name
+    files = [(MANIFEST, json.dumps(manifest, indent=1).encode()), (MODEL_ENTRY, skops_bytes)]
+    for i, v in enumerate(stripped.vocabularies):
+        files.append((f"vocabulary-{i}/keys.utf8", v.keys))
+        files.append((f"vocabulary-{i}/offsets.npy", _npy(v.offsets)))
+        files.append((f"vocabulary-{i}/values.npy", _npy(v.values)))
+    return write_stored(files)
 
 
 def is_packed(data: bytes) -> bool:

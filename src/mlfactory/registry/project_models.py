@@ -20,7 +20,6 @@ temporary folder, removed once it returns (so ``load`` reads everything it needs
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import sys
@@ -31,7 +30,7 @@ from typing import Any
 
 from mlfactory.errors import IntegrityError, MLFactoryError, TrainingError
 from mlfactory.estimators.project_class import ModuleSource, ProjectModel
-from mlfactory.registry.packed import starts_with_entry
+from mlfactory.registry.archive import sha256, starts_with_entry, verified_entries, write_stored
 
 MANIFEST = "mlfactory-project-model.json"
 FORMAT = "mlfactory-project-model"
@@ -39,11 +38,6 @@ FORMAT_VERSION = 1
 SAFE_SUFFIXES = (".safetensors", ".json")
 _SOURCE = "source/"
 _FILES = "files/"
-_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed entry timestamps: the same model gives the same container bytes
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _saved_files(folder: Path, label: str) -> dict[str, bytes]:
@@ -83,17 +77,13 @@ def pack(model: ProjectModel) -> bytes:
         "module": model.source.path,
         "module_sha256": model.source.sha256,
         "params": model.params,
-        "sha256": {name: _sha256(data) for name, data in entries.items()},
+        "sha256": {name: sha256(data) for name, data in entries.items()},
     }
     try:
         manifest_bytes = json.dumps(manifest, indent=1).encode()
     except TypeError as exc:
         raise TrainingError(f"{label}'s params cannot be written as JSON: {exc}") from exc
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-        for name, data in [(MANIFEST, manifest_bytes), *entries.items()]:
-            z.writestr(zipfile.ZipInfo(name, _EPOCH), data)
-    return out.getvalue()
+    return write_stored([(MANIFEST, manifest_bytes), *entries.items()])
 
 
 def is_project_model(data: bytes) -> bool:
@@ -138,19 +128,11 @@ def _safe_name(name: str) -> bool:
 def _verified(archive: zipfile.ZipFile, manifest: dict[str, Any], label: str) -> dict[str, bytes]:
     """Every entry the manifest lists, each checked against its SHA-256; no other entry may be present."""
     hashes: dict[str, str] = manifest["sha256"]
-    names = set(archive.namelist()) - {MANIFEST}
-    if names != set(hashes):
-        raise _bad(label, f"it holds {sorted(names)}, the manifest lists {sorted(hashes)}")
     source = _SOURCE + manifest["module"]
     unsafe = sorted(n for n in hashes if n != source and not _safe_name(n))
     if unsafe:
         raise _bad(label, f"it holds files a project model may not load: {unsafe}")
-    entries = {name: archive.read(name) for name in hashes}
-    for name, data in entries.items():
-        if _sha256(data) != hashes[name]:
-            raise IntegrityError(
-                f"{label}'s {name} does not match the hash it was saved with; refusing to load"
-            )
+    entries = verified_entries(archive, MANIFEST, hashes, label, lambda why: _bad(label, why))
     if manifest["module_sha256"] != hashes[source]:
         raise _bad(label, "the module's hash is not the one its lineage names")
     return entries

@@ -22,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlfactory.errors import IntegrityError
 from mlfactory.registry import native
+from mlfactory.registry.archive import write_stored
 from mlfactory.registry.packaging import load_model, save_model
 from mlfactory.stores import LocalArtifactStore
 
@@ -182,11 +183,8 @@ def test_a_bare_booster_is_saved_without_a_pipeline(library: str, artifacts: Loc
 
 def _rewritten(data: bytes, name: str, change: Callable[[bytes], bytes]) -> bytes:
     """The artifact with one entry's bytes changed and everything else (the manifest too) kept."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-        for entry, content in _entries(data).items():
-            z.writestr(zipfile.ZipInfo(entry, native._EPOCH), change(content) if entry == name else content)
-    return out.getvalue()
+    entries = _entries(data).items()
+    return write_stored((entry, change(content) if entry == name else content) for entry, content in entries)
 
 
 @pytest.mark.parametrize("library", LIBRARIES)

@@ -23,6 +23,7 @@ from mlfactory.config import ModelConfig
 from mlfactory.errors import ConfigError, IntegrityError, TrainingError
 from mlfactory.estimators.project_class import ProjectModel, build
 from mlfactory.registry import project_models
+from mlfactory.registry.archive import sha256
 from mlfactory.registry.packaging import load_model, save_model
 from mlfactory.stores import LocalArtifactStore
 from mlfactory.training import build_estimator, fit_model
@@ -164,7 +165,7 @@ def test_a_listed_file_of_another_type_is_refused_before_loading(tmp_path: Path)
     source = zipfile.ZipFile(io.BytesIO(data))
     manifest = json.loads(source.read(project_models.MANIFEST))
     pickled = b"\x80\x04K\x01."
-    manifest["sha256"]["files/model.pkl"] = project_models._sha256(pickled)
+    manifest["sha256"]["files/model.pkl"] = sha256(pickled)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr(project_models.MANIFEST, json.dumps(manifest))

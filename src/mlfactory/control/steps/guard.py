@@ -76,9 +76,7 @@ def _test(d: Deps, r: RolloutView, policy: PolicyConfig, rows: pd.DataFrame, bas
             f"guard window: production accuracy {hits / n:.3f} vs {baseline:.3f} before promotion (p={p:.3g})"
         )
         return _roll_back(d, r, reason, detail)
-    passed = f"guard window passed: accuracy {hits / n:.3f} on {n} labelled rows (baseline {baseline:.3f})"
-    done = move(d, r, S.IDLE, passed, payload=detail)
-    return Outcome(done, Step(r.model, done.state.value, "guard_passed", "production held up", detail))
+    return _passed(d, r, f"accuracy {hits / n:.3f} on {n} labelled rows (baseline {baseline:.3f})", detail)
 
 
 def _error_test(
@@ -103,8 +101,12 @@ def _error_test(
             f"guard window: production {metric} {value:.4g} vs {baseline:.4g} before promotion (p={p:.3g})"
         )
         return _roll_back(d, r, reason, detail)
-    passed = f"guard window passed: {metric} {value:.4g} on {n} labelled rows (baseline {baseline:.4g})"
-    done = move(d, r, S.IDLE, passed, payload=detail)
+    return _passed(d, r, f"{metric} {value:.4g} on {n} labelled rows (baseline {baseline:.4g})", detail)
+
+
+def _passed(d: Deps, r: RolloutView, measured: str, detail: dict[str, Any]) -> Outcome:
+    """Close the guard window: production held up."""
+    done = move(d, r, S.IDLE, f"guard window passed: {measured}", payload=detail)
     return Outcome(done, Step(r.model, done.state.value, "guard_passed", "production held up", detail))
 
 

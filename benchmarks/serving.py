@@ -1,17 +1,34 @@
 """Serving speed: mlfactory's server against the in-process floor and, optionally, MLflow and BentoML.
 
-    .venv/bin/python benchmarks/serving.py                  # floor + `mlfactory serve`
+    .venv/bin/python benchmarks/serving.py                  # floor + `mlfactory serve` (log on and off)
     .venv/bin/python benchmarks/serving.py --with-anchors   # + `mlflow models serve` and a BentoML service
     .venv/bin/python benchmarks/serving.py --quick          # one model, 2 s runs (smoke test)
+    .venv/bin/python benchmarks/serving.py --baseline-src DIR   # + the server of another source tree
 
-Two models on scikit-learn's breast-cancer data (30 numeric features): a StandardScaler + LogisticRegression
-pipeline and a HistGradientBoostingClassifier. Each is trained, registered and promoted by mlfactory in a
-temporary project; the anchors serve the very same fitted estimator (its skops bytes), each with one worker,
-each in its own virtual environment under .bench-cache/anchors/. Every server of a model runs at once and
-the load cases alternate between them for several rounds (figures are medians), so machine noise falls on
-all of them alike. Every server listens on 127.0.0.1 only and every load run is bounded in time. Load
-comes from `wrk` (closed loop, one thread) when installed, else from a bounded asyncio httpx client; ratios
-are mlfactory ÷ the faster anchor (higher is better for mlfactory).
+Three models: on scikit-learn's breast-cancer data (30 numeric features) a StandardScaler +
+LogisticRegression pipeline and a HistGradientBoostingClassifier, and the quickstart's spam model
+(LogisticRegression over numeric, categorical and two text columns; built without its feature service so
+every server answers from the same fitted pipeline). Each is trained, registered and promoted by mlfactory in
+a temporary project; the anchors serve the very same fitted estimator (its skops bytes), each with one
+worker, each in its own virtual environment under .bench-cache/anchors/. BentoML's API is batchable (its
+adaptive batching, as its documentation recommends for throughput), as mlfactory micro-batches.
+
+Fair settings: every server and the floor get the same native threads (OMP/OpenBLAS/MKL variables, plus
+mlfactory's ``server.batching.native_threads`` and threadpoolctl in the BentoML service): 1 unless
+--threads N; each side's settings are in the table and the JSON. mlfactory alone writes a prediction log, so
+it runs twice: as configured (log on) and with ``server.prediction_log.enabled: false`` (log off).
+
+Every server of a model runs at once and the load cases alternate between them for several rounds (figures
+are medians), so machine noise falls on all of them alike. Every server listens on 127.0.0.1 only and every
+load run is bounded in time. Load comes from `wrk` (closed loop, one thread) when installed, else from a
+bounded asyncio httpx client; ratios are mlfactory ÷ the faster anchor (higher is better for mlfactory).
+mlfactory also takes 1,000- and 10,000-row requests as JSON and as an Arrow IPC stream, reported as a share
+of the in-process floor (the faster of scikit-learn's predict_proba and mlfactory's own predict path on
+rows already in memory).
+
+In process, the registered model is also exported to ONNX (mlfactory.registry.onnx, with the onnx extra)
+and timed in ONNX Runtime (intra-op threads: --threads) beside the model itself on the same rows, 1 row and
+1,000 rows per call, both asked for classes and probabilities.
 """
 
 from __future__ import annotations
@@ -72,17 +89,40 @@ MODELS: dict[str, dict[str, Any]] = {
         "preprocess": False,
         "floor": lambda: HistGradientBoostingClassifier(random_state=0),
     },
+    "spam": {
+        "title": "quickstart spam model (LogisticRegression over numbers, categories and text)",
+        "short": "spam LR",
+    },
 }
+ANCHORS = ("mlflow", "bentoml")
+ARROW = "application/vnd.apache.arrow.stream"
 
-# (key, rows per request, concurrency); concurrency of the 1,000-row case is set by --batch-concurrency
-LOADS = [("single_c1", 1, 1), ("single_c16", 1, 16), ("batch", 1000, None)]
+
+@dataclass(frozen=True)
+class LoadCase:
+    """One kind of load: rows per request, connections (None: --batch-concurrency), body format, and
+    whether only mlfactory's servers take it (the anchors have no Arrow endpoint)."""
+
+    key: str
+    rows: int
+    concurrency: int | None
+    fmt: str = "json"
+    ours_only: bool = False
+
+
+LOADS = [LoadCase("single_c1", 1, 1), LoadCase("single_c16", 1, 16), LoadCase("batch", 1000, None)]
+LARGE = [
+    LoadCase("batch_arrow", 1000, None, "arrow", True),
+    LoadCase("batch10k_json", 10_000, None, "json", True),
+    LoadCase("batch10k_arrow", 10_000, None, "arrow", True),
+]
 
 WRK_LUA = """\
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("BENCH_CTYPE")
 
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -117,10 +157,17 @@ class Prepared:
     skops_path: Path
     trusted_path: Path
     sample_csv: Path
-    features: list[str]
-    rows: list[dict[str, float]]  # request rows, in feature order
-    expected: list[Any]  # the in-process predictions for ``rows``
+    frame: pd.DataFrame  # request rows (inputs only, in the model's order)
+    expected: list[Any]  # the in-process predictions for ``frame``
     in_process: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return json.loads(self.frame.to_json(orient="records"))  # plain JSON values (null for missing)
+
+    def take(self, n: int) -> pd.DataFrame:
+        """``n`` request rows, cycling through the data."""
+        return self.frame.iloc[np.arange(n) % len(self.frame)].reset_index(drop=True)
 
 
 def project_file(key: str, name: str, features: list[str]) -> dict[str, Any]:
@@ -144,29 +191,63 @@ def project_file(key: str, name: str, features: list[str]) -> dict[str, Any]:
     }
 
 
-def prepare(key: str, frame: pd.DataFrame, workdir: Path) -> Prepared:
-    """Create the project, ingest, train and promote through the SDK; export the model for the anchors."""
+def spam_project(root: Path) -> tuple[str, pd.DataFrame]:
+    """The quickstart project without its feature service (so every server answers from the same fitted
+    pipeline and the same request columns); returns the model's name and the request rows."""
+    from mlfactory.quickstart import init_project
+
+    init_project(root, rows=3000)
+    config = yaml.safe_load((root / "mlfactory.yaml").read_text())
+    config.pop("features", None)
+    model = config["models"]["spam"]
+    for key in ("feature_service", "on_missing_features", "policy", "gates"):
+        model.pop(key, None)
+    (root / "mlfactory.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    inputs = [c for kind in model["features"].values() for c in kind]
+    emails = pd.read_csv(root / "data" / "emails.csv")
+    return "spam", emails[inputs].dropna().reset_index(drop=True)
+
+
+def cancer_project(key: str, frame: pd.DataFrame, root: Path) -> tuple[str, pd.DataFrame]:
+    """A project serving one breast-cancer model; returns the model's name and the request rows."""
     name = f"cancer-{key}"
     features = [c for c in frame.columns if c != "target"]
-    root = workdir / f"project-{key}"
     (root / "data").mkdir(parents=True)
     frame.to_csv(root / "data" / "breast_cancer.csv", index=False)
     (root / "mlfactory.yaml").write_text(yaml.safe_dump(project_file(key, name, features), sort_keys=False))
+    return name, frame[features]
+
+
+def export_skops(estimator: Any, stem: Path) -> tuple[Path, Path]:
+    """The fitted estimator as a plain skops file (mlfactory's artifact may be its own packed format) and
+    the JSON list of the types loading it must trust, for the anchors."""
+    import skops.io as sio
+
+    data = sio.dumps(estimator)
+    skops_path, trusted_path = stem.with_suffix(".skops"), stem.with_suffix(".trusted.json")
+    skops_path.write_bytes(data)
+    trusted_path.write_text(json.dumps(sio.get_untrusted_types(data=data)))
+    return skops_path, trusted_path
+
+
+def prepare(key: str, frame: pd.DataFrame, workdir: Path) -> Prepared:
+    """Create the project, ingest, train and promote through the SDK; export the model for the anchors."""
+    root = workdir / f"project-{key}"
+    root.mkdir(parents=True)
+    name, requests = spam_project(root) if key == "spam" else cancer_project(key, frame, root)
     with open_project(root) as project:
-        project.ingest("cancer")
+        (source,) = project.config.sources
+        project.ingest(source)
         trained = project.train(name)
         project.promote(name, trained.version.version, reason="serving benchmark")
         loaded = project.registry.load(f"{name}@production")
-        skops_path = workdir / f"{key}.skops"
-        skops_path.write_bytes(project.artifacts.get_bytes(loaded.version.artifact))
-        trusted_path = workdir / f"{key}.trusted.json"
-        trusted_path.write_text(json.dumps(list(loaded.version.signature.trusted_types)))
+    skops_path, trusted_path = export_skops(loaded.estimator, workdir / key)
+    requests = requests[[c.name for c in loaded.version.signature.inputs]]
     sample_csv = workdir / f"{key}.sample.csv"
-    frame[features].head(20).to_csv(sample_csv, index=False)
-    rows = frame[features].to_dict(orient="records")
-    expected = [v.item() for v in loaded.estimator.predict(frame[features])]
+    requests.head(20).to_csv(sample_csv, index=False)
+    expected = [v.item() for v in loaded.estimator.predict(requests)]
     return Prepared(
-        key, name, root, loaded.version.ref, skops_path, trusted_path, sample_csv, features, rows, expected
+        key, name, root, loaded.version.ref, skops_path, trusted_path, sample_csv, requests, expected
     )
 
 
@@ -186,14 +267,81 @@ def per_call(fn: Callable[[], Any], budget: float, repeats: int) -> float:
     return median(results)
 
 
-def measure_floor(prep: Prepared, frame: pd.DataFrame, budget: float, repeats: int) -> dict[str, float]:
-    """The raw scikit-learn estimator (numpy and DataFrame input), and mlfactory's loaded model in process."""
-    x, y = frame[prep.features], frame["target"].to_numpy()
-    raw_np = MODELS[prep.key]["floor"]().fit(x.to_numpy(), y)  # the same estimator fitted on numpy ...
-    raw_df = MODELS[prep.key]["floor"]().fit(x, y)  # ... and on a DataFrame (it then checks column names)
-    one_np, one_df = x.to_numpy()[:1], x.iloc[:1]
-    batch_np = np.resize(x.to_numpy(), (1000, x.shape[1]))
-    batch_df = pd.DataFrame(batch_np, columns=prep.features)
+def onnx_floor(
+    served: Any,
+    one: pd.DataFrame,
+    batch: pd.DataFrame,
+    ms: Callable[[Callable[[], Any]], float],
+    rows_per_s: Callable[[Callable[[], Any]], float],
+) -> dict[str, float]:
+    """The registered model as an ONNX graph in ONNX Runtime (intra-op threads: --threads, else 1, as the
+    server's batching.native_threads) beside the model itself, both asked for classes and probabilities of
+    the same rows in turn; nothing without the onnx extra or when the model has no converter."""
+    from mlfactory.errors import MLFactoryError
+    from mlfactory.estimators.predicting import predict_rows
+
+    try:
+        from mlfactory.registry.onnx import OnnxRunner, convert
+
+        graph = convert(served.estimator, served.version.signature, served.version.ref)
+        runner = OnnxRunner(graph, threads=THREADS or 1)
+    except (ImportError, MLFactoryError) as exc:
+        console.print(f"[yellow]no ONNX rows for {served.version.ref}: {exc}[/yellow]")
+        return {}
+    one_cols = {c: one[c].to_numpy() for c in one.columns}
+    batch_cols = {c: batch[c].to_numpy() for c in batch.columns}
+    return {
+        "native_both_1row_ms": ms(lambda: predict_rows(served.estimator, one)),
+        "onnx_both_1row_ms": ms(lambda: runner.predict(one_cols)),
+        "native_both_batch_rows_per_s": rows_per_s(lambda: predict_rows(served.estimator, batch)),
+        "onnx_both_batch_rows_per_s": rows_per_s(lambda: runner.predict(batch_cols)),
+    }
+
+
+def _floor_key(what: str, label: str) -> str:
+    return f"{what}_1row_ms" if label == "1row" else f"{what}_{label}_rows_per_s"
+
+
+def served_floor(
+    served: Any, sizes: dict[str, pd.DataFrame], ms: Callable[[Callable[[], Any]], float]
+) -> dict[str, Any]:
+    """mlfactory's own predict path (what the server calls once rows are checked: the compiled numeric or
+    mixed-column path where there is one) on rows already checked, 1, 1,000 and 10,000 rows per call."""
+    from mlfactory.config import BatchingConfig
+    from mlfactory.inputs.payloads import frame_payload
+    from mlfactory.serving.served import ServedVersion
+
+    version = ServedVersion(served, BatchingConfig(enabled=False, native_threads=THREADS))
+    out: dict[str, Any] = {"compiled_path": version._fast is not None or version._fast_columns is not None}
+    for label, frame in sizes.items():
+        batch = version.spec.check(frame_payload(frame, version.spec), max_rows=len(frame))
+        per = ms(lambda b=batch: version.predict_batch(b))
+        out[_floor_key("served", label)] = per if label == "1row" else len(frame) / per * 1e3
+    return out
+
+
+def sklearn_floor(
+    prep: Prepared, served: Any, sizes: dict[str, pd.DataFrame], ms: Callable[[Callable[[], Any]], float]
+) -> dict[str, float]:
+    """scikit-learn's predict_proba, 1, 1,000 and 10,000 rows per call: on numpy for the numeric models (an
+    estimator fitted on numpy, as a user who drops column names would), on a DataFrame for the spam model
+    (its pipeline selects columns by name)."""
+    out: dict[str, float] = {}
+    if "floor" in MODELS[prep.key]:
+        x = prep.frame.to_numpy()
+        y = np.asarray(served.estimator.predict(prep.frame))
+        raw = MODELS[prep.key]["floor"]().fit(x, y)
+        calls = {label: (lambda a=f.to_numpy(): raw.predict_proba(a)) for label, f in sizes.items()}
+    else:
+        calls = {label: (lambda f=f: served.estimator.predict_proba(f)) for label, f in sizes.items()}
+    for label, fn in calls.items():
+        per = ms(fn)
+        out[_floor_key("sklearn_proba", label)] = per if label == "1row" else len(sizes[label]) / per * 1e3
+    return out
+
+
+def measure_floor(prep: Prepared, budget: float, repeats: int) -> dict[str, Any]:
+    """The raw scikit-learn estimator, mlfactory's loaded model and its serving path, in process."""
     with open_project(prep.project) as project:
         served = project.registry.load(f"{prep.name}@production")
 
@@ -203,29 +351,47 @@ def measure_floor(prep: Prepared, frame: pd.DataFrame, budget: float, repeats: i
     def rows_per_s(fn: Callable[[], Any]) -> float:
         return 1000 / per_call(fn, budget, repeats)
 
-    return {
-        "sklearn_numpy_1row_ms": ms(lambda: raw_np.predict(one_np)),
-        "sklearn_frame_1row_ms": ms(lambda: raw_df.predict(one_df)),
-        "sklearn_batch_rows_per_s": rows_per_s(lambda: raw_np.predict(batch_np)),
+    one_df, batch_df = prep.take(1), prep.take(1000)
+    sizes = {"1row": one_df, "batch": batch_df, "10k": prep.take(10_000)}
+    out: dict[str, Any] = {
+        **sklearn_floor(prep, served, sizes, ms),
+        **served_floor(served, sizes, ms),
         "registered_frame_1row_ms": ms(lambda: served.estimator.predict(one_df)),
         "registered_batch_rows_per_s": rows_per_s(lambda: served.estimator.predict(batch_df)),
         "sdk_predict_1row_ms": ms(lambda: served.predict(one_df)),
         "sdk_predict_batch_rows_per_s": rows_per_s(lambda: served.predict(batch_df)),
     }
+    if "floor" in MODELS[prep.key]:
+        out.update(onnx_floor(served, one_df, batch_df, ms, rows_per_s))
+    for label in ("batch", "10k"):  # what a server's large requests are measured against
+        out[f"floor_{label}_rows_per_s"] = max(
+            out[_floor_key("sklearn_proba", label)], out[_floor_key("served", label)]
+        )
+    return out
 
 
 # -- servers --------------------------------------------------------------------------------------------
 
 
-THREADS: int | None = None  # --threads: native thread pools (OpenMP, BLAS) of every server and the floor
+THREADS = 1  # --threads: native thread pools (OpenMP, BLAS) of every server and the floor
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def with_threads(env: dict[str, str]) -> dict[str, str]:
-    """``env`` with the native thread-pool sizes set when --threads was given (the same for every server)."""
-    if THREADS is not None:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(THREADS)
+    """``env`` with the native thread-pool sizes set to --threads (the same for every server)."""
+    for var in (*THREAD_VARS, "BENCH_THREADS"):
+        env[var] = str(THREADS)
     return env
+
+
+def thread_settings(tool: str) -> dict[str, Any]:
+    """What limits a server's native threads, as recorded beside its figures."""
+    settings: dict[str, Any] = dict.fromkeys(THREAD_VARS, THREADS)
+    if tool.startswith(("mlfactory", "baseline")):
+        settings["server.batching.native_threads"] = THREADS
+    elif tool == "bentoml":
+        settings["threadpoolctl limits"] = THREADS
+    return settings
 
 
 def free_port() -> int:
@@ -245,7 +411,7 @@ class ServerSpec:
     port: int
     ready_path: str
     predict_path: str
-    make_body: Callable[[list[dict[str, float]]], bytes]
+    make_body: Callable[[list[dict[str, Any]]], bytes]
     read_predictions: Callable[[Any], list[Any]]
     startup_timeout: float = 120.0
 
@@ -338,11 +504,18 @@ def serve_available() -> str | None:
     return None if proc.returncode == 0 else "`mlfactory serve` is not available in this checkout yet"
 
 
-def mlfactory_spec(prep: Prepared) -> ServerSpec:
+def mlfactory_spec(prep: Prepared, tool: str = "mlfactory", source: Path | None = None) -> ServerSpec:
+    """`mlfactory serve` on the model's project: ``tool`` ending in ``-nolog`` turns the prediction log off;
+    ``source`` runs the server of another source tree (--baseline-src) on the same project."""
     port = free_port()
     env = with_threads(dict(os.environ))
+    env["MLFACTORY_SERVER__BATCHING__NATIVE_THREADS"] = str(THREADS)
+    if tool.endswith("-nolog"):
+        env["MLFACTORY_SERVER__PREDICTION_LOG__ENABLED"] = "false"
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     return ServerSpec(
-        tool="mlfactory",
+        tool=tool,
         command=[
             *(mlfactory_command() or []),
             "--project",
@@ -442,7 +615,7 @@ def bentoml_spec(prep: Prepared, workdir: Path) -> ServerSpec:
         ready_path="/readyz",
         predict_path="/predict",
         make_body=_json_body("records"),
-        read_predictions=lambda a: list(a["predictions"]),
+        read_predictions=lambda a: [row["prediction"] for row in a],
     )
 
 
@@ -458,7 +631,7 @@ def wrk_version() -> str | None:
     return f"wrk {match.group(1) if match else '?'}"
 
 
-def run_wrk(url: str, body: Path, connections: int, duration: float, lua: Path) -> dict[str, Any]:
+def run_wrk(url: str, body: Path, ctype: str, connections: int, duration: float, lua: Path) -> dict[str, Any]:
     cmd = [
         "wrk",
         "-t1",
@@ -474,7 +647,7 @@ def run_wrk(url: str, body: Path, connections: int, duration: float, lua: Path) 
         cmd,
         capture_output=True,
         text=True,
-        env={**os.environ, "BENCH_BODY": str(body)},
+        env={**os.environ, "BENCH_BODY": str(body), "BENCH_CTYPE": ctype},
         timeout=duration + 60,
     )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
@@ -494,13 +667,15 @@ def run_wrk(url: str, body: Path, connections: int, duration: float, lua: Path) 
     }
 
 
-async def _drive_httpx(url: str, body: bytes, connections: int, duration: float) -> dict[str, Any]:
+async def _drive_httpx(
+    url: str, body: bytes, ctype: str, connections: int, duration: float
+) -> dict[str, Any]:
     import httpx
 
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": ctype}
     async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
         start = time.perf_counter()
         deadline = start + duration
@@ -538,12 +713,14 @@ class LoadGenerator:
     name: str
     lua: Path | None  # None: the asyncio httpx fallback
 
-    def run(self, url: str, body_path: Path, connections: int, duration: float) -> dict[str, Any]:
+    def run(self, url: str, body: tuple[Path, str], connections: int, duration: float) -> dict[str, Any]:
+        """Load ``url`` with ``body`` (a file and its content type) for ``duration`` seconds."""
         if not url.startswith(f"http://{HOST}:"):
             raise ValueError(f"refusing to send load anywhere but {HOST}: {url}")
+        path, ctype = body
         if self.lua is not None:
-            return run_wrk(url, body_path, connections, duration, self.lua)
-        return asyncio.run(_drive_httpx(url, body_path.read_bytes(), connections, duration))
+            return run_wrk(url, path, ctype, connections, duration, self.lua)
+        return asyncio.run(_drive_httpx(url, path.read_bytes(), ctype, connections, duration))
 
 
 def _start_checked(
@@ -565,10 +742,70 @@ def _start_checked(
     return server, [str(v) for v in got] == [str(v) for v in prep.expected[:50]]
 
 
+def arrow_body(frame: pd.DataFrame) -> bytes:
+    """``frame`` as an Arrow IPC stream, the body mlfactory's native endpoint takes as ``ARROW``."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def write_bodies(spec: ServerSpec, prep: Prepared, cases: list[LoadCase], workdir: Path) -> dict[str, Any]:
+    """Each case's request body for ``spec`` as a file and its content type."""
+    bodies: dict[str, tuple[Path, str]] = {}
+    for case in cases:
+        path = workdir / f"{spec.tool}-{prep.key}-{case.key}.body"
+        frame = prep.take(case.rows)
+        if case.fmt == "arrow":
+            path.write_bytes(arrow_body(frame))
+            bodies[case.key] = (path, ARROW)
+        else:
+            path.write_bytes(spec.make_body(json.loads(frame.to_json(orient="records"))))
+            bodies[case.key] = (path, "application/json")
+    return bodies
+
+
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the median throughput, with every round's throughput beside it."""
     ordered = sorted(runs, key=lambda r: r["rps"])
     return {**ordered[(len(ordered) - 1) // 2], "rounds_rps": [round(r["rps"], 1) for r in runs]}
+
+
+def cases_for(tool: str, args: argparse.Namespace) -> list[LoadCase]:
+    """The load cases a server takes: the anchors only those every server answers."""
+    ours = tool.startswith(("mlfactory", "baseline"))
+    return [c for c in (*LOADS, *args.large) if ours or not c.ours_only]
+
+
+def start_servers(
+    specs: list[tuple[str, Callable[[], ServerSpec]]],
+    prep: Prepared,
+    args: argparse.Namespace,
+    workdir: Path,
+    stack: contextlib.ExitStack,
+) -> tuple[dict[str, Any], dict[str, tuple[RunningServer, dict[str, Any]]]]:
+    """Start every server (one failing must not lose the others' figures): their records, and the live ones
+    with their bodies."""
+    out: dict[str, Any] = {}
+    live: dict[str, tuple[RunningServer, dict[str, Any]]] = {}
+    for tool, make in specs:
+        try:
+            spec = make()
+            server, agrees = _start_checked(spec, prep, workdir, stack)
+        except Exception as exc:
+            out[tool] = {"failed": str(exc), "threads": thread_settings(tool)}
+            console.print(f"[red]{tool} on {prep.key} failed: {exc}[/red]")
+            continue
+        live[tool] = (server, write_bodies(spec, prep, cases_for(tool, args), workdir))
+        out[tool] = {
+            "agrees_with_in_process": agrees,
+            "threads": thread_settings(tool),
+            "log_tail": "" if agrees else server.tail(600),
+        }
+    return out, live
 
 
 def measure_servers(
@@ -582,42 +819,34 @@ def measure_servers(
 
     Interleaving puts every server under the same machine noise; each figure is the median round.
     """
-    bodies: dict[tuple[str, int], Path] = {}
-    out: dict[str, Any] = {}
-    live: dict[str, RunningServer] = {}
     with contextlib.ExitStack() as stack:
-        for tool, make in specs:
-            try:
-                spec = make()
-                server, agrees = _start_checked(spec, prep, workdir, stack)
-            except Exception as exc:  # one server failing must not lose the others' figures
-                out[tool] = {"failed": str(exc)}
-                console.print(f"[red]{tool} on {prep.key} failed: {exc}[/red]")
-                continue
-            live[tool] = server
-            out[tool] = {"agrees_with_in_process": agrees, "log_tail": "" if agrees else server.tail(600)}
-            for rows in (1, 1000):
-                path = workdir / f"{tool}-{prep.key}-{rows}.json"
-                path.write_bytes(spec.make_body([prep.rows[i % len(prep.rows)] for i in range(rows)]))
-                bodies[tool, rows] = path
-            gen.run(spec.url, bodies[tool, 1], 4, min(2.0, args.duration))  # warm-up, not recorded
+        out, live = start_servers(specs, prep, args, workdir, stack)
+        for server, bodies in live.values():
+            gen.run(server.spec.url, bodies["single_c1"], 4, min(2.0, args.duration))  # warm-up
         runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for round_ in range(args.rounds):
-            for key, rows, connections in LOADS:
-                conc = connections or args.batch_concurrency
-                for tool, server in live.items():
-                    result = gen.run(server.spec.url, bodies[tool, rows], conc, args.duration)
+            for case in (*LOADS, *args.large):
+                conc = case.concurrency or args.batch_concurrency
+                for tool, (server, bodies) in live.items():
+                    if case.key not in bodies:
+                        continue
+                    result = gen.run(server.spec.url, bodies[case.key], conc, args.duration)
                     result.update(
-                        {"concurrency": conc, "rows_per_request": rows, "rows_per_s": result["rps"] * rows}
+                        {
+                            "concurrency": conc,
+                            "rows_per_request": case.rows,
+                            "format": case.fmt,
+                            "rows_per_s": result["rps"] * case.rows,
+                        }
                     )
-                    runs.setdefault((tool, key), []).append(result)
+                    runs.setdefault((tool, case.key), []).append(result)
                     console.print(
-                        f"[dim]  round {round_ + 1} {tool:9} {prep.key:6} {key:10} c={conc:<3} "
+                        f"[dim]  round {round_ + 1} {tool:16} {prep.key:6} {case.key:14} c={conc:<3} "
                         f"{result['rps']:9.1f} req/s  p50 {result['p50_ms']:.2f} ms  "
                         f"p99 {result['p99_ms']:.2f} ms  errors {result['errors']}[/dim]"
                     )
-        for (tool, key), results in runs.items():
-            out[tool][key] = _median_run(results)
+    for (tool, key), results in runs.items():
+        out[tool][key] = _median_run(results)
     return out
 
 
@@ -627,7 +856,7 @@ def measure_servers(
 def compare(servers: dict[str, Any]) -> dict[str, Any]:
     """mlfactory ÷ the faster anchor per figure, and whether the issue's targets are met."""
     ours = servers.get("mlfactory", {})
-    anchors = {k: v for k, v in servers.items() if k != "mlfactory" and "single_c16" in v}
+    anchors = {k: v for k, v in servers.items() if k in ANCHORS and "single_c16" in v}
     if "single_c16" not in ours or not anchors:
         return {}
     ratios: dict[str, Any] = {}
@@ -644,24 +873,57 @@ def compare(servers: dict[str, Any]) -> dict[str, Any]:
 
 
 FLOOR_ROWS = [
-    ("sklearn_numpy_1row_ms", "scikit-learn, numpy, 1 row", "{:.3f} ms"),
-    ("sklearn_frame_1row_ms", "scikit-learn, one-row DataFrame", "{:.3f} ms"),
-    ("sklearn_batch_rows_per_s", "scikit-learn, numpy, 1,000-row batches", "{:,.0f} rows/s"),
-    ("registered_frame_1row_ms", "registered estimator, one-row DataFrame", "{:.3f} ms"),
-    ("registered_batch_rows_per_s", "registered estimator, 1,000-row DataFrame", "{:,.0f} rows/s"),
+    ("sklearn_proba_1row_ms", "scikit-learn predict_proba, 1 row", "{:.3f} ms"),
+    ("sklearn_proba_batch_rows_per_s", "scikit-learn predict_proba, 1,000 rows", "{:,.0f} rows/s"),
+    ("sklearn_proba_10k_rows_per_s", "scikit-learn predict_proba, 10,000 rows", "{:,.0f} rows/s"),
+    ("served_1row_ms", "mlfactory serving path, checked rows, 1 row", "{:.3f} ms"),
+    ("served_batch_rows_per_s", "mlfactory serving path, 1,000 rows", "{:,.0f} rows/s"),
+    ("served_10k_rows_per_s", "mlfactory serving path, 10,000 rows", "{:,.0f} rows/s"),
+    ("compiled_path", "  (compiled path)", "{}"),
+    ("registered_frame_1row_ms", "registered estimator predict, one-row DataFrame", "{:.3f} ms"),
+    ("registered_batch_rows_per_s", "registered estimator predict, 1,000-row DataFrame", "{:,.0f} rows/s"),
     ("sdk_predict_1row_ms", "mlfactory LoadedModel.predict, 1 row", "{:.3f} ms"),
     ("sdk_predict_batch_rows_per_s", "mlfactory LoadedModel.predict, 1,000 rows", "{:,.0f} rows/s"),
+    ("native_both_1row_ms", "model, classes + probabilities, 1 row", "{:.3f} ms"),
+    ("onnx_both_1row_ms", "ONNX Runtime, classes + probabilities, 1 row", "{:.3f} ms"),
+    ("native_both_batch_rows_per_s", "model, classes + probabilities, 1,000 rows", "{:,.0f} rows/s"),
+    ("onnx_both_batch_rows_per_s", "ONNX Runtime, classes + probabilities, 1,000 rows", "{:,.0f} rows/s"),
 ]
 
 
 def print_floor(models: dict[str, Any]) -> None:
-    table = Table(title="In process, no server (the floor)")
+    table = Table(title=f"In process, no server (the floor), native threads {THREADS}")
     table.add_column("predict")
     for data in models.values():
         table.add_column(data["short"], justify="right")
     for key, label, fmt in FLOOR_ROWS:
-        table.add_row(label, *(fmt.format(data["in_process"][key]) for data in models.values()))
+        cells = [data["in_process"].get(key) for data in models.values()]
+        table.add_row(label, *("—" if v is None else fmt.format(v) for v in cells))
     console.print(table)
+
+
+def _threads_cell(res: dict[str, Any]) -> str:
+    """Native threads and what sets them: the variables, plus the server's own setting where it has one."""
+    settings = res.get("threads", {})
+    how = ["env"] + [k.split(".")[-1].split()[0] for k in settings if k not in THREAD_VARS]
+    return f"{settings.get('OMP_NUM_THREADS', '?')} ({', '.join(how)})"
+
+
+def server_label(tool: str) -> str:
+    return tool.replace("-nolog", " (log off)") if tool.endswith("-nolog") else tool
+
+
+def _server_row(short: str, tool: str, res: dict[str, Any], table: Table, notes: list[str]) -> None:
+    if "skipped" in res or "failed" in res:
+        table.add_row(short, server_label(tool), "skipped" if "skipped" in res else "[red]failed[/red]")
+        notes.append(f"{short} / {tool}: {res.get('skipped') or res.get('failed')}")
+        return
+    cells = []
+    for key, figure in (("single_c1", "rps"), ("single_c16", "rps"), ("batch", "rows_per_s")):
+        cells += [f"{res[key][figure]:,.0f}", f"{res[key]['p50_ms']:.1f} / {res[key]['p99_ms']:.1f}"]
+    errors = sum(res[c.key]["errors"] for c in LOADS)
+    agrees = "yes" if res["agrees_with_in_process"] else "[red]NO[/red]"
+    table.add_row(short, server_label(tool), _threads_cell(res), *cells, str(errors), agrees)
 
 
 def print_servers(models: dict[str, Any], generator: str, batch_concurrency: int, rounds: int) -> None:
@@ -672,6 +934,7 @@ def print_servers(models: dict[str, Any], generator: str, batch_concurrency: int
     columns = [
         "model",
         "server",
+        "native threads",
         "1 row c=1 req/s",
         "p50/p99 ms",
         "1 row c=16 req/s",
@@ -682,26 +945,17 @@ def print_servers(models: dict[str, Any], generator: str, batch_concurrency: int
         "same answers",
     ]
     for col in columns:
-        table.add_column(col, justify="left" if col in ("model", "server") else "right")
-    notes = []
+        table.add_column(col, justify="left" if col in ("model", "server", "native threads") else "right")
+    notes: list[str] = []
     for data in models.values():
         for tool, res in data["servers"].items():
-            if "skipped" in res or "failed" in res:
-                table.add_row(data["short"], tool, "skipped" if "skipped" in res else "[red]failed[/red]")
-                notes.append(f"{data['short']} / {tool}: {res.get('skipped') or res.get('failed')}")
-                continue
-            cells = []
-            for key, figure in (("single_c1", "rps"), ("single_c16", "rps"), ("batch", "rows_per_s")):
-                cells += [f"{res[key][figure]:,.0f}", f"{res[key]['p50_ms']:.1f} / {res[key]['p99_ms']:.1f}"]
-            errors = sum(res[k]["errors"] for k, _, _ in LOADS)
-            agrees = "yes" if res["agrees_with_in_process"] else "[red]NO[/red]"
-            table.add_row(data["short"], tool, *cells, str(errors), agrees)
+            _server_row(data["short"], tool, res, table, notes)
         ratios = data.get("ratios")
         if ratios:
             cells = []
             for key, target in (("single_c1", None), ("single_c16", TARGET_SINGLE), ("batch", TARGET_BATCH)):
                 cells += [fmt_ratio(ratios[key]["ratio"], target), f"vs {ratios[key]['faster_anchor']}"]
-            table.add_row(data["short"], "[bold]mlfactory ÷ best[/bold]", *cells, "", "")
+            table.add_row(data["short"], "[bold]mlfactory ÷ best[/bold]", "", *cells, "", "")
     console.print(table)
     for note in notes:
         console.print(f"[yellow]{note[:400]}[/yellow]")
@@ -713,7 +967,37 @@ def print_servers(models: dict[str, Any], generator: str, batch_concurrency: int
             console.print(f"{data['title']}: {marks}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def floor_shares(entry: dict[str, Any]) -> None:
+    """Each large-request figure of mlfactory's servers as a share of the in-process floor, in place."""
+    for res in entry["servers"].values():
+        for case in (LOADS[2], *LARGE):
+            if case.key in res:
+                floor = entry["in_process"][f"floor_{'10k' if case.rows == 10_000 else 'batch'}_rows_per_s"]
+                res[case.key]["share_of_floor"] = res[case.key]["rows_per_s"] / floor
+
+
+def print_large(models: dict[str, Any], batch_concurrency: int, large: list[LoadCase]) -> None:
+    cases = [LOADS[2], *large]
+    table = Table(
+        title=f"Large requests to mlfactory, c={batch_concurrency}: rows/s (share of the in-process floor), "
+        "p99 ms"
+    )
+    for col in ("model", "server", *(f"{c.rows:,} rows {c.fmt}" for c in cases)):
+        table.add_column(col, justify="left" if col in ("model", "server") else "right")
+    for data in models.values():
+        for tool, res in data["servers"].items():
+            if not all(c.key in res for c in cases):
+                continue
+            cells = [
+                f"{res[c.key]['rows_per_s']:,.0f} ({res[c.key]['share_of_floor']:.0%}), "
+                f"{res[c.key]['p99_ms']:.0f}"
+                for c in cases
+            ]
+            table.add_row(data["short"], server_label(tool), *cells)
+    console.print(table)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -735,32 +1019,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads",
         type=int,
-        help="limit native thread pools (OpenMP/BLAS) to N in every server and the floor (default: each "
-        "tool's own default)",
+        default=1,
+        help="native threads (OpenMP/BLAS) of every server and the floor (default 1, the same for all)",
+    )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run the server of this source tree (its src/ folder, on PYTHONPATH), log on and off",
     )
     parser.add_argument("--output", type=Path, help="where to write the JSON (default benchmarks/results/)")
     args = parser.parse_args(argv)
-    global THREADS
-    THREADS = args.threads
     args.duration = args.duration or (2.0 if args.quick else 8.0)
     args.rounds = args.rounds or (1 if args.quick else 3)
-    keys = args.models.split(",") if args.models else (["logreg"] if args.quick else list(MODELS))
-    budget, repeats = (0.1, 1) if args.quick else (0.5, 3)
+    args.large = LARGE[:1] if args.quick else LARGE  # --quick: the 1,000-row Arrow case only
+    return args
 
+
+def load_generator(args: argparse.Namespace, workdir: Path) -> LoadGenerator:
     version = None if args.no_wrk else wrk_version()
-    workdir = Path(tempfile.mkdtemp(prefix="mlfactory-serving-bench-"))
     if version is None:
         if not args.no_wrk:
             console.print(
                 "[yellow]wrk is not installed; using the asyncio httpx client instead (it uses more "
                 "CPU on the same cores). Install wrk with: apt-get install -y wrk[/yellow]"
             )
-        generator = LoadGenerator("httpx (asyncio)", None)
-    else:
-        lua = workdir / "post.lua"
-        lua.write_text(WRK_LUA)
-        generator = LoadGenerator(version, lua)
+        return LoadGenerator("httpx (asyncio)", None)
+    lua = workdir / "post.lua"
+    lua.write_text(WRK_LUA)
+    return LoadGenerator(version, lua)
 
+
+def server_specs(
+    prep: Prepared, args: argparse.Namespace, workdir: Path
+) -> list[tuple[str, Callable[[], ServerSpec]]]:
+    """mlfactory with its log on and off (and the baseline tree's, if given), then the anchors."""
+    specs: list[tuple[str, Callable[[], ServerSpec]]] = []
+    for tool in ("mlfactory", "mlfactory-nolog"):
+        specs.append((tool, lambda t=tool: mlfactory_spec(prep, t)))
+    if args.baseline_src is not None:
+        for tool in ("baseline", "baseline-nolog"):
+            specs.append((tool, lambda t=tool: mlfactory_spec(prep, t, args.baseline_src)))
+    if args.with_anchors:
+        specs.append(("mlflow", lambda: mlflow_spec(prep, workdir)))
+        specs.append(("bentoml", lambda: bentoml_spec(prep, workdir)))
+    return specs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    global THREADS
+    THREADS = args.threads
+    keys = args.models.split(",") if args.models else (["logreg"] if args.quick else list(MODELS))
+    budget, repeats = (0.1, 1) if args.quick else (0.5, 3)
+    workdir = Path(tempfile.mkdtemp(prefix="mlfactory-serving-bench-"))
+    generator = load_generator(args, workdir)
     frame = breast_cancer()
     no_server = serve_available()
     result: dict[str, Any] = {
@@ -774,9 +1086,11 @@ def main(argv: list[str] | None = None) -> int:
             "batch_rows": 1000,
             "batch_concurrency": args.batch_concurrency,
             "single_concurrency": [1, 16],
-            "prediction_log": "on (server default)",
+            "prediction_log": "mlfactory: on (server default); mlfactory-nolog: off",
             "wrk_threads": 1 if generator.lua else None,
-            "native_threads": args.threads or "default",
+            "native_threads": THREADS,
+            "bentoml_batching": "batchable=True (adaptive batching)",
+            "baseline_src": str(args.baseline_src) if args.baseline_src else None,
         },
         "models": {},
     }
@@ -792,17 +1106,15 @@ def main(argv: list[str] | None = None) -> int:
                 "model": prep.version,
                 "servers": {},
             }
-            with threadpool_limits(limits=args.threads):
-                entry["in_process"] = measure_floor(prep, frame, budget, repeats)
-            specs: list[tuple[str, Callable[[], ServerSpec]]] = []
+            with threadpool_limits(limits=THREADS):
+                entry["in_process"] = measure_floor(prep, budget, repeats)
             if no_server is None:
-                specs.append(("mlfactory", lambda p=prep: mlfactory_spec(p)))
+                entry["servers"] = measure_servers(
+                    server_specs(prep, args, workdir), prep, generator, args, workdir
+                )
             else:
                 entry["servers"]["mlfactory"] = {"skipped": no_server}
-            if args.with_anchors:
-                specs.append(("mlflow", lambda p=prep: mlflow_spec(p, workdir)))
-                specs.append(("bentoml", lambda p=prep: bentoml_spec(p, workdir)))
-            entry["servers"].update(measure_servers(specs, prep, generator, args, workdir))
+            floor_shares(entry)
             entry["ratios"] = compare(entry["servers"])
             result["models"][key] = entry
     finally:
@@ -810,6 +1122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print_floor(result["models"])
     print_servers(result["models"], generator.name, args.batch_concurrency, args.rounds)
+    print_large(result["models"], args.batch_concurrency, args.large)
     path = write_json("serving", result, args.output)
     console.print(f"results written to {path}")
     return 0

@@ -73,13 +73,20 @@ def test_serving_benchmark_quick_writes_json(tmp_path: Path) -> None:
     assert {"settings", "machine", "load_generator", "models"} <= set(result)
     model = result["models"]["logreg"]
     assert {"in_process", "servers", "ratios"} <= set(model)
-    assert model["in_process"]["sklearn_numpy_1row_ms"] > 0
-    ours = model["servers"]["mlfactory"]
-    if "skipped" not in ours and "failed" not in ours:
+    assert model["in_process"]["sklearn_proba_1row_ms"] > 0
+    assert model["in_process"]["served_batch_rows_per_s"] > 0
+    assert result["settings"]["native_threads"] == 1
+    for tool in ("mlfactory", "mlfactory-nolog"):  # the prediction log on and off
+        ours = model["servers"][tool]
+        if "skipped" in ours or "failed" in ours:
+            continue
         assert ours["agrees_with_in_process"] is True
-        for case in ("single_c1", "single_c16", "batch"):
+        assert ours["threads"]["server.batching.native_threads"] == 1
+        for case in ("single_c1", "single_c16", "batch", "batch_arrow"):
             keys = {"rps", "rows_per_s", "p50_ms", "p99_ms", "errors", "concurrency", "rounds_rps"}
             assert keys <= set(ours[case])
+            assert ours[case]["errors"] == 0
+        assert ours["batch_arrow"]["format"] == "arrow" and ours["batch_arrow"]["share_of_floor"] > 0
 
 
 def test_training_benchmark_quick_writes_json(tmp_path: Path) -> None:

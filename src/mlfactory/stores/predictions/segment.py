@@ -125,6 +125,22 @@ def _repeat(values: Sequence[object], sizes: list[int], dtype: type) -> np.ndarr
     return np.repeat(np.array(values, dtype=dtype), sizes)
 
 
+def _float_column(values: np.ndarray) -> pa.Array:
+    """A contiguous float64 array as an Arrow column: handed over without a copy, unless it holds NaN (a
+    missing value, logged as null)."""
+    if np.isnan(values).any():
+        return pa.array(values, from_pandas=True)
+    return pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(values)])
+
+
+def _numeric_inputs(names: tuple[str, ...], matrices: list[np.ndarray]) -> dict[str, pa.Array]:
+    """The input columns of numeric models: the rows copied once, column by column, then each column handed
+    to Arrow as it is."""
+    by_column = np.empty((len(names), sum(len(m) for m in matrices)))  # C order: each column contiguous
+    np.concatenate([m.T for m in matrices], axis=1, out=by_column)
+    return {INPUT_PREFIX + name: _float_column(by_column[j]) for j, name in enumerate(names)}
+
+
 def segment_table(chunks: Sequence[Chunk]) -> pa.Table:
     """The rows of ``chunks`` (at least one) as one segment's table, in the order given."""
     sizes = [len(c.request_ids) for c in chunks]
@@ -143,9 +159,7 @@ def segment_table(chunks: Sequence[Chunk]) -> pa.Table:
         columns[VIOLATIONS] = _violations(chunks)
     first = chunks[0].batch.names
     if all(c.batch.matrix is not None and c.batch.names == first for c in chunks):  # numeric models
-        matrix = np.concatenate([c.batch.matrix for c in chunks])
-        for j, name in enumerate(first):
-            columns[INPUT_PREFIX + name] = pa.array(np.ascontiguousarray(matrix[:, j]), from_pandas=True)
+        columns.update(_numeric_inputs(first, [c.batch.matrix for c in chunks]))  # type: ignore[misc]
         return pa.table(columns)
     names: dict[str, None] = {}
     for c in chunks:

@@ -11,6 +11,12 @@ during the last flush interval and the segment being written at that moment; it 
 segment that a query would read. A graceful shutdown (SIGTERM, SIGINT, closing the app) flushes every row
 before exiting.
 
+Rows are turned into Arrow a little at a time: between flushes the writer converts what has queued so far
+(every ``flush_interval / STAGE_STEPS``), so a flush only joins those parts and writes them, rather than
+building a whole second of rows at once while request handlers wait for the GIL. A flush still writes every
+row queued before it, in the order answered; staging changes when rows are converted, never when they are
+durable.
+
 When the storage is down (an unreachable bucket, an unwritable folder), requests are still answered and
 their rows are held in memory: the segment that failed keeps its name and folder, and is tried again at
 every flush, before anything else, until it is written (so a PUT whose answer was lost is written again to
@@ -33,8 +39,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
+from time import monotonic
 
 import numpy as np
+import pyarrow as pa
 
 from mlfactory.stores.fs import StorageLocation
 from mlfactory.stores.predictions.layout import RequestIds, day_dir, model_dir, segment_name
@@ -42,6 +50,7 @@ from mlfactory.stores.predictions.reader import PredictionReader
 from mlfactory.stores.predictions.segment import Chunk, LoggedInputs, segment_table
 
 log = logging.getLogger("mlfactory.serving")  # servers write it: its lines keep the name they always had
+STAGE_STEPS = 5  # conversions to Arrow per flush interval (the last one is the flush itself)
 
 
 @dataclass(frozen=True)
@@ -81,16 +90,49 @@ class _Outage:
 
 
 @dataclass
+class _Staged:
+    """Queued rows of one model converted to Arrow ahead of the flush (``table`` None until then, or when
+    they cannot be encoded: the flush then encodes the whole segment and reports it)."""
+
+    model: str
+    chunks: list[Chunk]
+    table: pa.Table | None = None
+
+
+@dataclass
 class _Segment:
     """Rows of one model sealed into one segment, its folder and name fixed at sealing."""
 
     folder: str
     name: str
     chunks: list[Chunk] = field(default_factory=list)
+    parts: list[pa.Table | None] = field(default_factory=list)  # staged tables of the first chunks
 
     @property
     def rows(self) -> int:
         return sum(len(c.request_ids) for c in self.chunks)
+
+    def table(self) -> pa.Table:
+        """The segment's rows as one table: the staged parts joined, the rest converted now (all of them
+        converted again if a part is missing or the parts' columns do not join)."""
+        staged = sum(p.num_rows for p in self.parts if p is not None)
+        if self.parts and None not in self.parts:
+            rest = _rest(self.chunks, staged)
+            try:
+                tables = [*self.parts, *([segment_table(rest)] if rest else [])]
+                return pa.concat_tables(tables, promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass  # e.g. answers of different types in two parts: one conversion settles them
+        return segment_table(self.chunks)
+
+
+def _rest(chunks: list[Chunk], skip_rows: int) -> list[Chunk]:
+    """The chunks after the first ``skip_rows`` rows (parts always hold whole chunks)."""
+    for i, c in enumerate(chunks):
+        if skip_rows <= 0:
+            return chunks[i:]
+        skip_rows -= len(c.request_ids)
+    return []
 
 
 class PredictionLog(PredictionReader):
@@ -113,8 +155,9 @@ class PredictionLog(PredictionReader):
         self.max_pending_rows = max_pending_rows
         self.ids = RequestIds()
         self._pending: list[Chunk] = []
+        self._staged: list[_Staged] = []  # queued before _pending, being or already converted to Arrow
         self._sealed: list[_Segment] = []  # oldest first; written in order
-        self._held_rows = 0  # rows in _pending and _sealed
+        self._held_rows = 0  # rows in _pending, _staged and _sealed
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._seq = count()
@@ -202,19 +245,45 @@ class PredictionLog(PredictionReader):
                 self._dropped_before = self._dropped_at_seal
             return written
 
+    def stage(self) -> None:
+        """Convert the rows queued so far to Arrow, one table per model, ahead of the next flush (not while
+        the storage refuses writes: the rows then wait as they are)."""
+        if self._outage is not None:
+            return
+        with self._write_lock:
+            with self._lock:
+                chunks, self._pending = self._pending, []
+                by_model: dict[str, _Staged] = {}
+                for c in chunks:
+                    by_model.setdefault(c.model, _Staged(c.model, [])).chunks.append(c)
+                self._staged.extend(by_model.values())  # still held, found and counted while converting
+            for part in by_model.values():
+                try:
+                    part.table = segment_table(part.chunks)
+                except Exception:  # left to the flush, which encodes the segment whole and reports it
+                    part.table = None
+
     def _seal_pending(self) -> None:
-        """Turn the queued rows into one segment per model, named now."""
+        """Turn the staged and queued rows into one segment per model, named now."""
         with self._lock:
+            staged, self._staged = self._staged, []
             chunks, self._pending = self._pending, []
             self._dropped_at_seal = self._stats["dropped_rows"]
             now = datetime.now(UTC)
             by_model: dict[str, _Segment] = {}
-            for c in chunks:
-                if c.model not in by_model:
-                    folder = self.tree.path(model_dir(c.model), day_dir(now.date()))
+
+            def segment(model: str) -> _Segment:
+                if model not in by_model:
+                    folder = self.tree.path(model_dir(model), day_dir(now.date()))
                     name = segment_name(int(now.timestamp() * 1000), self.writer, next(self._seq))
-                    by_model[c.model] = _Segment(folder, name)
-                by_model[c.model].chunks.append(c)
+                    by_model[model] = _Segment(folder, name)
+                return by_model[model]
+
+            for part in staged:
+                segment(part.model).chunks.extend(part.chunks)
+                segment(part.model).parts.append(part.table)
+            for c in chunks:
+                segment(c.model).chunks.append(c)
             self._sealed.extend(by_model.values())
 
     def _write_sealed(self) -> tuple[int, bool]:
@@ -223,7 +292,7 @@ class PredictionLog(PredictionReader):
         while self._sealed:  # only this thread (holding the write lock) removes from it
             segment = self._sealed[0]
             try:
-                table = segment_table(segment.chunks)
+                table = segment.table()
             except Exception:  # rows no segment can hold: a defect, not an outage; retrying cannot help
                 log.exception(
                     "prediction log: %d rows for %s cannot be encoded; dropped", segment.rows, segment.folder
@@ -305,8 +374,14 @@ class PredictionLog(PredictionReader):
         )
 
     def _run(self) -> None:
-        while not self._stop.wait(self.flush_interval):
-            self.flush()
+        step = self.flush_interval / STAGE_STEPS
+        due = monotonic() + self.flush_interval
+        while not self._stop.wait(max(0.0, min(step, due - monotonic()))):
+            if monotonic() >= due:
+                self.flush()
+                due = monotonic() + self.flush_interval
+            else:
+                self.stage()
         self.flush()
 
     def close(self) -> None:
@@ -318,7 +393,8 @@ class PredictionLog(PredictionReader):
             self._thread = None
         self.flush()
         with self._write_lock, self._lock:
-            lost, self._pending, self._sealed, self._held_rows = self._held_rows, [], [], 0
+            lost, self._pending, self._staged, self._sealed = self._held_rows, [], [], []
+            self._held_rows = 0
             self._stats["dropped_rows"] += lost
         if lost:
             log.error("prediction log: closed with %d rows its storage did not take; they are lost", lost)
@@ -334,7 +410,8 @@ class PredictionLog(PredictionReader):
         wanted = set(request_ids)
         found: dict[str, str] = {}
         with self._lock:
-            held = [c for s in self._sealed for c in s.chunks] + self._pending
+            held = [c for s in self._sealed for c in s.chunks]
+            held += [c for part in self._staged for c in part.chunks] + self._pending
         for c in held:
             for rid in wanted.intersection(c.request_ids):
                 found[rid] = c.model

@@ -244,3 +244,17 @@ def test_a_time_window_lists_and_reads_only_the_date_folders_it_needs(
     assert frame["request_id"].tolist() == ["r5"]
     days = {f.rsplit("/", 1)[-1] for f in listed if "date=" in f}
     assert days == {"date=2026-03-05"}  # the model's folder is listed, and only the one day inside it
+
+
+def test_only_repeating_text_is_dictionary_encoded(tmp_path: Path) -> None:
+    """Model, route and categories repeat and are dictionary-encoded; request ids and numbers never repeat,
+    where a dictionary only costs time and size."""
+    log = PredictionLog(tmp_path / "log")
+    _mixed(log, datetime.now(UTC).timestamp())
+    log.flush()
+    [segment] = log.files("m")
+    meta = pq.ParquetFile(segment).metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
+    dictionary = {name for name, used in encodings.items() if any("DICTIONARY" in e for e in used)}
+    assert {"model", "route", INPUT_PREFIX + "lang"} <= dictionary
+    assert not dictionary & {"request_id", "latency_ms", "time", INPUT_PREFIX + "x"}

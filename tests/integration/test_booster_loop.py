@@ -78,6 +78,13 @@ CASES = {
         classes=[0, 1],
     ),
     "lightgbm-regression": Case("lightgbm.LGBMRegressor", LGBM, _score, {"type": "number"}, "regression"),
+    "catboost-binary": Case(
+        "catboost.CatBoostClassifier",
+        {"iterations": 60, "depth": 4, "thread_count": 1, "verbose": False},
+        lambda f: f["is_spam"],
+        {"type": "integer", "min": 0, "max": 1},
+        classes=[0, 1],
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/drift.py                   # 100k and 1M rows × 20 numeric + 5 categorical
     .venv/bin/python benchmarks/drift.py --with-anchors    # + Evidently 0.7 DataDriftPreset in its own venv
+    .venv/bin/python benchmarks/drift.py --rows 20000 --with-anchors --rounds 3 --threads 1
     .venv/bin/python benchmarks/drift.py --quick           # 20k rows (smoke run)
     .venv/bin/python benchmarks/drift.py --log-rows 1000,1000000   # monitoring over a prediction log only
 
@@ -13,6 +14,14 @@ in its own subprocess that reads them, so peak memory (max RSS) is per tool. Tim
 mlfactory runs twice: ``in memory`` (profile the reference, then check the current frame: the same work as
 the others) and ``streaming`` (the stored reference profile against the current file read in 64k-row
 chunks: what monitoring does once a model version exists; its memory does not grow with the window).
+
+Against Evidently (``--with-anchors``) the two run interleaved: ``--rounds`` rounds (default 3), the tool
+that goes first alternating from round to round, so a load swing on a shared machine hits both sides rather
+than one. Each round's JSON, its ratio and the medians are kept. Both processes get the same native-thread
+setting (``--threads``, default mlfactory's ``monitoring.native_threads``, 1) through OMP_NUM_THREADS,
+OPENBLAS_NUM_THREADS and MKL_NUM_THREADS, and each reports the threads its BLAS/OpenMP libraries actually
+run with, the rows of both frames and the columns it checked; the run fails if the two measured different
+rows or columns.
 
 ``--log-rows`` measures what ``mlfactory monitor run`` does instead: the quickstart's spam model (six
 numbers, two categories, two text columns) is trained once, each size gets a copy of its project whose
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -38,7 +48,17 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, anchor_env, anchor_environ, console, fmt_ratio, fmt_seconds, machine, write_json
+from _common import (
+    ROOT,
+    anchor_env,
+    anchor_environ,
+    console,
+    fmt_ratio,
+    fmt_seconds,
+    machine,
+    median,
+    write_json,
+)
 
 DATA = ROOT / ".bench-cache" / "drift"
 EVIDENTLY_PACKAGES = ["evidently==0.7.23", "pandas<3", "pyarrow"]
@@ -134,7 +154,17 @@ def worker_mlfactory(ref_path: Path, cur_path: Path) -> dict[str, Any]:
         "traced_peak_mib": traced,
         "flagged": result["dataset"]["columns"],
         "methods": sorted({c["method"] for c in result["columns"]}),
+        "rows": {"reference": len(ref), "current": int(result["rows"])},
+        "columns": sorted(c["column"] for c in result["columns"]),
+        "native_threads": _native_threads(),
     }
+
+
+def _native_threads() -> dict[str, int]:
+    """Threads each loaded BLAS/OpenMP library runs with (what the thread setting actually did)."""
+    from threadpoolctl import threadpool_info
+
+    return {f"{i['internal_api']}:{Path(i['filepath']).name}": i["num_threads"] for i in threadpool_info()}
 
 
 def worker_profile(ref_path: Path, out: Path) -> dict[str, Any]:
@@ -217,16 +247,69 @@ def _spawn(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 3
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def run_worker(mode: str, a: Path, b: Path) -> dict[str, Any]:
-    return _spawn([sys.executable, __file__, "--worker", mode, str(a), str(b)])
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def run_evidently(ref: Path, cur: Path) -> dict[str, Any]:
+def thread_env(threads: int | None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default this process's environment) with the native-thread variables set to ``threads``
+    (None: left as they are, the libraries' defaults)."""
+    env = dict(os.environ if base is None else base)
+    if threads is not None:
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
+    return env
+
+
+def run_worker(mode: str, a: Path, b: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    return _spawn([sys.executable, __file__, "--worker", mode, str(a), str(b)], env=env)
+
+
+def run_evidently(ref: Path, cur: Path, threads: int | None) -> dict[str, Any]:
     python = anchor_env("evidently", EVIDENTLY_PACKAGES)
     script = ROOT / "benchmarks" / "anchors" / "evidently_drift.py"
-    return _spawn(
-        [str(python), str(script), str(ref), str(cur), json.dumps(types())], env=anchor_environ(python)
-    )
+    env = thread_env(threads, anchor_environ(python))
+    return _spawn([str(python), str(script), str(ref), str(cur), json.dumps(types())], env=env)
+
+
+def _same_work(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Did both tools check the same rows and columns? Raises when not: their times would not compare."""
+    check = {
+        "rows": a["rows"],
+        "columns": len(a["columns"]),
+        "same_rows": a["rows"] == b["rows"],
+        "same_columns": a["columns"] == b["columns"],
+    }
+    if not (check["same_rows"] and check["same_columns"]):
+        raise RuntimeError(f"mlfactory and Evidently measured different data: {a['rows']} / {b['rows']}")
+    return check
+
+
+def compare_evidently(ref: Path, cur: Path, rounds: int, threads: int | None) -> dict[str, Any]:
+    """mlfactory (profile + check) and Evidently, interleaved: ``rounds`` rounds, alternating which goes
+    first, each with the same native-thread setting. Every round is kept; times and the ratio as medians."""
+    env = thread_env(threads)
+    per_round = []
+    for r in range(rounds):
+        order = ["mlfactory", "evidently"] if r % 2 == 0 else ["evidently", "mlfactory"]
+        out: dict[str, Any] = {"round": r + 1, "order": order}
+        for tool in order:
+            console.print(f"[dim]  round {r + 1}/{rounds}: {tool}…[/dim]")
+            out[tool] = (
+                run_worker("mlfactory", ref, cur, env)
+                if tool == "mlfactory"
+                else (run_evidently(ref, cur, threads))
+            )
+        out["ratio"] = out["evidently"]["seconds"] / out["mlfactory"]["seconds"]
+        out["check"] = _same_work(out["mlfactory"], out["evidently"])
+        per_round.append(out)
+    return {
+        "rounds": per_round,
+        "settings": {"threads": threads, "thread_variables": list(THREAD_VARIABLES), "rounds": rounds},
+        "ratios": [r["ratio"] for r in per_round],
+        "median_ratio": median([r["ratio"] for r in per_round]),
+        "median_seconds": {
+            tool: median([r[tool]["seconds"] for r in per_round]) for tool in ("mlfactory", "evidently")
+        },
+    }
 
 
 # -- monitoring over a prediction log (--log-rows) ----------------------------------------------------------
@@ -360,7 +443,7 @@ def print_log_table(results: list[dict[str, Any]]) -> None:
 # -- main ----------------------------------------------------------------------------------------------------
 
 
-def bench_size(rows: int, with_anchors: bool) -> dict[str, Any]:
+def bench_size(rows: int, with_anchors: bool, rounds: int, threads: int | None) -> dict[str, Any]:
     ref, cur = ensure_data(rows)
     out: dict[str, Any] = {"rows": rows}
     console.print(f"[dim]{rows:,} rows: mlfactory…[/dim]")
@@ -371,11 +454,15 @@ def bench_size(rows: int, with_anchors: bool) -> dict[str, Any]:
     console.print(f"[dim]{rows:,} rows: scipy loop…[/dim]")
     out["scipy"] = run_worker("scipy", ref, cur)
     if with_anchors:
-        console.print(f"[dim]{rows:,} rows: Evidently (own venv)…[/dim]")
-        out["evidently"] = run_evidently(ref, cur)
-        out["speedup_vs_evidently"] = out["evidently"]["seconds"] / out["mlfactory"]["seconds"]
-        out["same_flags_as_evidently"] = sorted(out["evidently"]["flagged"]) == sorted(
-            out["mlfactory"]["flagged"]
+        console.print(f"[dim]{rows:,} rows: mlfactory and Evidently (own venv), interleaved…[/dim]")
+        versus = compare_evidently(ref, cur, rounds, threads)
+        last = versus["rounds"][-1]
+        # the table's Evidently row: median seconds, the last round's other figures
+        out["evidently"] = {**last["evidently"], "seconds": versus["median_seconds"]["evidently"]}
+        out["versus_evidently"] = versus
+        out["speedup_vs_evidently"] = versus["median_ratio"]
+        out["same_flags_as_evidently"] = sorted(last["evidently"]["flagged"]) == sorted(
+            last["mlfactory"]["flagged"]
         )
     out["speedup_vs_scipy"] = out["scipy"]["seconds"] / out["mlfactory"]["seconds"]
     return out
@@ -410,10 +497,62 @@ def print_table(results: list[dict[str, Any]]) -> None:
                 f"{m['peak_rss_mib']:.0f} MiB",
                 f"{m['traced_peak_mib']:.0f} MiB" if m.get("traced_peak_mib") is not None else "-",
                 "-" if flagged is None else (", ".join(sorted(flagged)) or "none"),
-                "1.0x" if name.startswith("mlfactory (") else fmt_ratio(m["seconds"] / base),
+                _vs_mlfactory(name, m, r, base),
             )
     console.print(t)
     console.print(f"drifted by construction: {', '.join(DRIFTED)}")
+    for r in results:
+        if "versus_evidently" in r:
+            print_rounds(r["rows"], r["versus_evidently"])
+
+
+def _vs_mlfactory(name: str, m: dict[str, Any], r: dict[str, Any], base: float) -> str:
+    """A tool's time over mlfactory's; Evidently's is the median of its interleaved rounds' ratios."""
+    if name.startswith("mlfactory ("):
+        return "1.0x"
+    if name.startswith("Evidently") and "speedup_vs_evidently" in r:
+        return f"{fmt_ratio(r['speedup_vs_evidently'])} (median of rounds)"
+    return fmt_ratio(m["seconds"] / base)
+
+
+def print_rounds(rows: int, versus: dict[str, Any]) -> None:
+    """The interleaved rounds against Evidently: each round's order, times and ratio, then the medians."""
+    from rich.table import Table
+
+    settings = versus["settings"]
+    t = Table(
+        title=f"{rows:,} rows, mlfactory vs Evidently interleaved ({settings['rounds']} rounds, native "
+        f"threads {settings['threads']} via {', '.join(settings['thread_variables'])})",
+        title_justify="left",
+        header_style="bold",
+    )
+    for c in ("round", "first", "mlfactory", "Evidently", "Evidently / mlfactory", "rows × columns"):
+        t.add_column(c)
+    for r in versus["rounds"]:
+        check = r["check"]
+        t.add_row(
+            str(r["round"]),
+            r["order"][0],
+            fmt_seconds(r["mlfactory"]["seconds"]),
+            fmt_seconds(r["evidently"]["seconds"]),
+            fmt_ratio(r["ratio"]),
+            f"{check['rows']['reference']:,} + {check['rows']['current']:,} × {check['columns']}, same",
+        )
+    medians = versus["median_seconds"]
+    t.add_row(
+        "median",
+        "",
+        fmt_seconds(medians["mlfactory"]),
+        fmt_seconds(medians["evidently"]),
+        fmt_ratio(versus["median_ratio"]),
+        "",
+    )
+    console.print(t)
+    last = versus["rounds"][-1]
+    console.print(
+        f"native threads seen: mlfactory {last['mlfactory']['native_threads']}, "
+        f"Evidently {last['evidently']['native_threads']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--worker"]:
         _worker_main(*argv[1:4])
         return 0
+    from mlfactory.config.monitoring import MonitoringConfig
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -436,6 +577,16 @@ def main(argv: list[str] | None = None) -> int:
         "--log-rows",
         help="comma-separated logged rows, e.g. 1000,1000000: time monitoring over the prediction log only",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds against Evidently (default 3)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=MonitoringConfig().native_threads,
+        help="native (BLAS/OpenMP) threads for both tools against Evidently; default mlfactory's "
+        "monitoring.native_threads (1); 0 leaves the libraries' defaults",
+    )
     args = parser.parse_args(argv)
     if args.log_rows:
         logged = [bench_log(int(n)) for n in args.log_rows.split(",")]
@@ -446,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"results written to {path}")
         return 0
     sizes = args.rows or ([20_000] if args.quick else [100_000, 1_000_000])
-    results = [bench_size(n, args.with_anchors) for n in sizes]
+    threads = args.threads or None
+    results = [bench_size(n, args.with_anchors, max(1, args.rounds), threads) for n in sizes]
     print_table(results)
     path = write_json(
         "drift",

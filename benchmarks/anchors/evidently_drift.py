@@ -1,7 +1,9 @@
 """Evidently's DataDriftPreset on the drift benchmark's Parquet files; runs in Evidently's own venv.
 
 Usage: python evidently_drift.py REF.parquet CUR.parquet '{"column": "number" | "category", ...}'
-Prints one JSON line: seconds (excluding reading the files), import seconds, peak RSS, flagged columns.
+Prints one JSON line: seconds (excluding reading the files), import seconds, peak RSS, flagged columns, the
+rows of both frames and the columns Evidently checked (so the benchmark can confirm both tools did the same
+work), and the threads its BLAS/OpenMP libraries run with (set through OMP_NUM_THREADS and friends).
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ from evidently.presets import DataDriftPreset  # noqa: E402
 import_seconds = time.perf_counter() - started
 
 
+def native_threads() -> dict[str, int]:
+    """Threads each loaded BLAS/OpenMP library runs with."""
+    from threadpoolctl import threadpool_info  # scikit-learn's dependency, so in Evidently's venv
+
+    return {
+        f"{i['internal_api']}:{i['filepath'].rsplit('/', 1)[-1]}": i["num_threads"] for i in threadpool_info()
+    }
+
+
 def main() -> None:
     ref_path, cur_path, types_json = sys.argv[1:4]
     types = json.loads(types_json)
@@ -35,13 +46,14 @@ def main() -> None:
     )
     result = snapshot.dict()
     seconds = time.perf_counter() - start
-    flagged, methods = [], set()
+    flagged, methods, columns = [], set(), []
     for metric in result.get("metrics", []):
         config = metric.get("config") or {}
         if not str(config.get("type", "")).endswith("ValueDrift"):
             continue
         method, threshold, value = str(config.get("method")), float(config["threshold"]), metric.get("value")
         methods.add(method)
+        columns.append(config["column"])
         if isinstance(value, dict):
             value = value.get("value")
         # p-value methods drift below the threshold, distances at or above it
@@ -58,6 +70,9 @@ def main() -> None:
                 "traced_peak_mib": None,
                 "flagged": sorted(flagged),
                 "methods": sorted(methods),
+                "rows": {"reference": len(ref), "current": len(cur)},
+                "columns": sorted(columns),
+                "native_threads": native_threads(),
             }
         )
     )

@@ -99,22 +99,40 @@ class Vocabulary:
         padded[: len(low)] = low
         # every position's next 8 bytes as one little-endian integer (an overlapping view, no copy)
         eights = np.ndarray((len(low),), dtype="<u8", buffer=padded, strides=(1,))
-        parts = [
-            eights[np.minimum(starts + 8 * j, len(low) - 1)] & _KEEP[np.clip(lengths - 8 * j, 0, 8)]
-            for j in range(self.width)
-        ]  # a token longer than every word is cut short here, and left out below
-        found = pc.fill_null(pc.index_in(pa.array(_mixed(parts)), value_set=self.distinct), -1)
+        # a token longer than every word is cut short here, and left out below. Most tokens fit in their
+        # first 8 bytes: only the ``long`` ones have further parts (0 for all others)
+        head = eights[starts] & _KEEP[np.minimum(lengths, 8)]
+        long = np.flatnonzero(lengths > 8)
+        tails = _tails(eights, starts[long], lengths[long], self.width)
+        keys = head * np.uint64(pow(int(_MIX), self.width - 1, 1 << 64))  # _mixed of (head, 0, …, 0)
+        keys[long] = _mixed([head[long], *tails])
+        found = pc.fill_null(pc.index_in(pa.array(keys), value_set=self.distinct), -1)
         at = found.to_numpy(zero_copy_only=False)
         hit = (at >= 0) & (lengths <= 8 * self.width)
         first = self.first[np.maximum(at, 0)]
         out = np.zeros(len(starts), dtype=bool)
         for tie in range(self.ties):  # a token is compared byte for byte with each word of its key
             where = np.minimum(first + tie, len(self.keys) - 1)
-            same = hit.copy()
-            for mine, theirs in zip(parts, self.parts, strict=True):
-                same &= theirs[where] == mine
+            same = hit & (self.parts[0][where] == head)
+            if self.width > 1:  # a short token's other parts are 0: equal iff the word is short too
+                same &= self.parts[1][where] == 0
+                at_long = where[long]
+                whole = hit[long] & (self.parts[0][at_long] == head[long])
+                for mine, theirs in zip(tails, self.parts[1:], strict=True):
+                    whole &= theirs[at_long] == mine
+                same[long] = whole
             out |= same
         return out
+
+
+def _tails(eights: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> list[np.ndarray]:
+    """Parts 1 to ``width − 1`` of tokens longer than 8 bytes: bytes 8j to 8j + 8 as one integer, 0 past
+    the token's end (``eights[start + 8j] & KEEP[clip(length − 8j, 0, 8)]``)."""
+    last = len(eights) - 1
+    return [
+        eights[np.minimum(starts + 8 * j, last)] & _KEEP[np.clip(lengths - 8 * j, 0, 8)]
+        for j in range(1, width)
+    ]
 
 
 def _utf8(docs: Any) -> tuple[pa.LargeStringArray, np.ndarray]:

@@ -179,19 +179,33 @@ class _Replicates:
 
     def __init__(self, boot: dict[str, Any]) -> None:
         self.grids = [np.asarray(g, dtype="float64") for g in boot["grid"]]
-        self.values = [  # per curve: replicates × grid
-            np.asarray([rep[j] for rep in boot["replicates"]], dtype="float64")
+        self.values = [  # per curve: grid × replicates, so a row's grid point is one contiguous read
+            np.ascontiguousarray(np.asarray([rep[j] for rep in boot["replicates"]], dtype="float64").T)
             for j in range(len(self.grids))
         ]
 
     @staticmethod
     def _interp(grid: np.ndarray, values: np.ndarray, score: np.ndarray) -> np.ndarray:
-        """``np.interp`` of every replicate at once: replicates × rows."""
+        """``np.interp`` of every replicate at once: replicates × rows (``values`` is grid × replicates).
+
+        Gathering whole grid rows is about three times faster than gathering replicate columns. The
+        products are formed in place, each element from the same two products and sum as
+        ``v[i] · (1 − f) + v[i + 1] · f``, and returned transposed (a view): the very array the indexing
+        ``values[:, i]`` gave, layout included, so sums over its rows add in the same order and the
+        estimate's numbers stay identical (``tests/unit/monitoring/test_fast_paths.py``)."""
         if len(grid) == 1:
-            return np.repeat(values[:, :1], len(score), axis=1)
-        i = np.clip(np.searchsorted(grid, score, side="right") - 1, 0, len(grid) - 2)
-        f = np.clip((score - grid[i]) / (grid[i + 1] - grid[i]), 0.0, 1.0)
-        return np.asarray(values[:, i] * (1.0 - f) + values[:, i + 1] * f)
+            return np.repeat(values.T[:, :1], len(score), axis=1)
+        i = np.searchsorted(grid, score, side="right") - 1
+        np.clip(i, 0, len(grid) - 2, out=i)
+        low = grid[i]
+        f = (score - low) / (grid[i + 1] - low)
+        np.clip(f, 0.0, 1.0, out=f)
+        out = values[i]
+        out *= (1.0 - f)[:, None]
+        upper = values[i + 1]
+        upper *= f[:, None]
+        out += upper
+        return np.asarray(out.T)
 
     def right(self, proba: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """Each replicate's calibrated probability that each row's prediction is right: replicates × rows."""
@@ -274,14 +288,28 @@ class EstimateCounts:
         self.labelled_variance += float((right[lab] * (1 - right[lab])).sum())
         self.labelled_scored += int(lab.sum())
         if self._replicates is not None:
-            for part in np.array_split(rows, max(1, len(rows) // 4096)):  # bounds replicates × rows memory
-                right_b = self._replicates.right(proba[part], pred[part])
-                self.boot_correct += right_b.sum(axis=1)
-                self.boot_labelled += right_b[:, lab[part]].sum(axis=1)
+            self._add_replicates(self._replicates, proba, pred, lab)
         if self._support is not None and self.cells is not None:
             edges, _, by_class = self._support
             cell = np.searchsorted(edges, proba.max(axis=1), side="right")
             np.add.at(self.cells, (pred if by_class else np.zeros_like(pred), cell), 1)
+
+    def _add_replicates(
+        self, replicates: _Replicates, proba: np.ndarray, pred: np.ndarray, lab: np.ndarray
+    ) -> None:
+        """Σ of each bootstrap recalibration's chance to be right, over all rows and labelled rows.
+
+        A part whose rows are all labelled (or none) reuses the all-row sum (or adds nothing): the same
+        sums the column selection would give, without copying replicates × rows."""
+        for part in np.array_split(np.arange(len(pred)), max(1, len(pred) // 4096)):  # bounds memory
+            right_b = replicates.right(proba[part], pred[part])
+            total = right_b.sum(axis=1)
+            self.boot_correct += total
+            picked = lab[part]
+            if picked.all():
+                self.boot_labelled += total
+            elif picked.any():
+                self.boot_labelled += right_b[:, picked].sum(axis=1)
 
     def merge(self, other: EstimateCounts) -> None:
         """Add another slice's scored rows (same calibration) after this one's."""

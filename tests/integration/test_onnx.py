@@ -61,7 +61,21 @@ def test_a_served_onnx_model_answers_as_the_model_through_the_app(tmp_path: Path
         r = client.post("/v1/models/spam/predict", json={"records": records})
         served = client.app.state.runtime.versions.ensure("spam", version.version)  # type: ignore[attr-defined]
         bad = client.post("/v1/models/spam/predict", json={"records": [{**records[0], "n_links": "many"}]})
+        inputs = [
+            {
+                "name": c,
+                "shape": [len(records)],
+                "datatype": "INT64" if c in ("n_links", "n_attachments", "hour_sent") else "BYTES",
+                "data": [row[c] for row in records],
+            }
+            for c in records[0]
+        ]
+        v2 = client.post("/v2/models/spam/infer", json={"inputs": inputs})
+        mlflow = client.post("/invocations", json={"dataframe_records": records})
     assert isinstance(served, OnnxServedVersion)
+    assert v2.status_code == 200 and mlflow.status_code == 200, (v2.text, mlflow.text)
+    v2_predictions = next(o["data"] for o in v2.json()["outputs"] if o["name"] == "predict")
+    assert v2_predictions == mlflow.json()["predictions"] == native["prediction"].tolist()
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["version"] == version.version and body["classes"] == [0, 1]

@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ARRAY,
-    Boolean,
     ColumnElement,
     Connection,
     Float,
@@ -31,7 +30,6 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    literal,
     literal_column,
     or_,
     select,
@@ -132,6 +130,26 @@ def _keep_latest_statement(dialect: str) -> Any:
     )
 
 
+# what a run is read from, in the order _run unpacks it
+_RUN_COLUMNS = tuple(
+    t.runs.c[name]
+    for name in (
+        "id",
+        "name",
+        "status",
+        "started_at",
+        "ended_at",
+        "params",
+        "tags",
+        "environment",
+        "dataset_id",
+        "error",
+        "archived_at",
+        "archive_reason",
+    )
+)
+_STATUSES = {status.value: status for status in RunStatus}
+
 # built once: a run's writes are small statements, and building one costs more than running it
 _INSERT_METRICS = insert(t.metrics)
 _INSERT_RUN = insert(t.runs)
@@ -208,7 +226,7 @@ class RunsMixin(SqlBase):
             c.execute(_END_RUN, {"run_id": run_id, "status": status.value, "ended_at": now(), "error": error})
 
     def _runs(self, c: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
-        ids = [r.id for r in rows]
+        ids = [r[0] for r in rows]  # _RUN_COLUMNS: the id first
         latest: dict[str, dict[str, float]] = {i: {} for i in ids}
         arts: dict[str, dict[str, str]] = {i: {} for i in ids}
         if ids:
@@ -220,7 +238,7 @@ class RunsMixin(SqlBase):
                 select(a.run_id, a.name, a.digest).where(_among(a.run_id, ids, c))
             ):
                 arts[run_id][name] = digest
-        return [_run(r, latest[r.id], arts[r.id]) for r in rows]
+        return [_run(r, latest[r[0]], arts[r[0]]) for r in rows]
 
     def get_run(self, run_id: str) -> Run:
         return self.get_runs([run_id])[0]
@@ -231,12 +249,12 @@ class RunsMixin(SqlBase):
             rows = {
                 r._mapping["id"]: r
                 for chunk in _chunks(wanted, 500)
-                for r in c.execute(select(t.runs).where(t.runs.c.id.in_(chunk)))
+                for r in c.execute(select(*_RUN_COLUMNS).where(t.runs.c.id.in_(chunk)))
             }
             named = {i: i for i in wanted if i in rows}
             for chunk in _chunks([i for i in wanted if i not in rows], 100):
                 starts = or_(*(t.runs.c.id.startswith(p, autoescape=True) for p in chunk))
-                found = {r._mapping["id"]: r for r in c.execute(select(t.runs).where(starts))}
+                found = {r._mapping["id"]: r for r in c.execute(select(*_RUN_COLUMNS).where(starts))}
                 for prefix in chunk:
                     named[prefix] = resolve_run_id(prefix, [i for i in found if i.startswith(prefix)])
                 rows |= found
@@ -255,7 +273,7 @@ class RunsMixin(SqlBase):
         descending: bool = True,
         include_archived: bool = False,
     ) -> list[Run]:
-        q = _ordered(_live(select(t.runs), include_archived), sort, descending)
+        q = _ordered(_live(select(*_RUN_COLUMNS), include_archived), sort, descending)
         if name is not None:
             q = q.where(t.runs.c.name == name)
         if status is not None:
@@ -280,24 +298,22 @@ class RunsMixin(SqlBase):
         descending: bool = True,
         include_archived: bool = False,
     ) -> list[Run]:
-        q = _ordered(_live(select(t.runs), include_archived), sort, descending)
+        postgres = self.engine.dialect.name == "postgresql"
+        q = _filtered(tuple(map(_shape, clauses)), sort, descending, include_archived, postgres)
         if name is not None:
             q = q.where(t.runs.c.name == name)
         if status is not None:
             q = q.where(t.runs.c.status == status.value)
-        postgres = self.engine.dialect.name == "postgresql"
-        for clause in clauses:
-            q = q.where(_condition(clause, postgres))
         q = q.offset(offset) if offset else q
         if limit:
             q = q.limit(limit)
         with self._tx() as c:
-            return self._runs(c, c.execute(q).all())
+            return self._runs(c, c.execute(q, _values(clauses)).all())
 
     def unregistered_runs(self, *, started_before: datetime, limit: int | None = None) -> list[Run]:
         r, v = t.runs.c, t.model_versions.c
         q = (
-            select(t.runs)
+            select(*_RUN_COLUMNS)
             .where(
                 r.archived_at.is_(None),  # with started_at: the live runs' partial index
                 r.started_at < started_before,
@@ -378,23 +394,25 @@ def _among(column: ColumnElement[str], ids: list[str], c: Connection) -> ColumnE
     return column.in_(values)
 
 
-def _run(r: Row[Any], metrics: dict[str, float], artifacts: dict[str, str]) -> Run:
-    """A run from its ``runs`` row, its latest metric values and its artifacts."""
+def _run(r: Sequence[Any], metrics: dict[str, float], artifacts: dict[str, str]) -> Run:
+    """A run from its ``runs`` row (the columns of ``_RUN_COLUMNS``, unpacked as a tuple: reading a row's
+    fields by name costs more than the rest of this), its latest metric values and its artifacts."""
+    run_id, name, status, started, ended, params, tags, environment, dataset_id, error, archived, reason = r
     return Run(
-        id=r.id,
-        name=r.name,
-        status=RunStatus(r.status),
-        started_at=_aware(r.started_at),  # type: ignore[arg-type]
-        ended_at=_aware(r.ended_at),
-        params=r.params,
-        tags=r.tags,
-        environment=r.environment,
-        dataset_id=r.dataset_id,
-        error=r.error,
+        id=run_id,
+        name=name,
+        status=_STATUSES[status],
+        started_at=_aware(started),  # type: ignore[arg-type]
+        ended_at=_aware(ended),
+        params=params,
+        tags=tags,
+        environment=environment,
+        dataset_id=dataset_id,
+        error=error,
         metrics=metrics,
         artifacts=artifacts,
-        archived_at=_aware(r.archived_at),
-        archive_reason=r.archive_reason,
+        archived_at=_aware(archived),
+        archive_reason=reason,
     )
 
 
@@ -445,8 +463,11 @@ def _histories(run_ids: Sequence[str], keys: Sequence[str], most: int | None) ->
 
 
 # -- run filters in SQL ----------------------------------------------------------------------------------
+# A filter is built once per shape (fields, keys, operators, and which comparisons are decided by the
+# value's kind alone) with its values bound: building and compiling the statement cost more than running
+# it, and a search that differs only in its values reuses both.
 
-_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq,
     "==": operator.eq,
     "!=": operator.ne,
@@ -466,47 +487,110 @@ def _number(text: str) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _typed(kind: ColumnElement[bool], value: ColumnElement[Any], op: str, wanted: Any) -> ColumnElement[bool]:
-    """``value op wanted`` where ``kind`` holds; a value that cannot be compared matches only ``!=``."""
-    if wanted is None:
-        return and_(kind, true() if op == "!=" else false())
-    return and_(kind, _COMPARE[op](value, wanted))
-
-
-def _json_conditions(column: Any, key: str, op: str, text: str, postgres: bool) -> list[ColumnElement[bool]]:
-    """A JSON field compared as it is typed: as a number, a flag or text (the filter's semantics)."""
-    number, flag = _number(text), text.lower() in ("true", "1", "yes")
-    if postgres:
-        kind = func.json_typeof(column.op("->")(key))
-        raw = column.op("->>", return_type=Text)(key)
-        return [
-            _typed(kind == "number", cast(raw, Float), op, number),
-            _typed(kind == "boolean", raw == "true", op, literal(flag, Boolean)),
-            _typed(kind == "string", raw.collate("C"), op, text),  # code-point order, as Python compares
-            _typed(kind.in_(["array", "object"]), raw, op, None),
-        ]
-    path = f'$."{key}"'  # keys are word characters, dots, dashes and slashes
-    kind = func.json_type(column, path)
-    raw = func.json_extract(column, path)
-    return [
-        _typed(kind.in_(["integer", "real"]), raw, op, number),
-        _typed(kind.in_(["true", "false"]), raw, op, int(flag)),
-        _typed(kind == "text", raw, op, text),
-        _typed(kind.in_(["array", "object"]), raw, op, None),
-    ]
-
-
-def _condition(clause: RunClause, postgres: bool) -> ColumnElement[bool]:
-    """The SQL for one clause over ``runs``, with the same meaning as filtering loaded runs in Python."""
+def _bound(clause: RunClause) -> tuple[str, float | None, bool]:
+    """A clause's value as the filter compares it: the text (quotes stripped), the number it spells, the
+    flag it spells."""
     text = clause.value.strip("'\"")
-    op, key = clause.op, clause.key or ""
-    if clause.field in ("params", "tags"):
-        column = t.runs.c.params if clause.field == "params" else t.runs.c.tags
-        return or_(*_json_conditions(column, key, op, text, postgres))
-    if clause.field == "metrics":
+    return text, _number(text), text.lower() in ("true", "1", "yes")
+
+
+# field, key, operator, whether the value is a number, whether a stored true (then false) passes
+_Shape = tuple[str, str, str, bool, bool, bool]
+
+
+def _shape(clause: RunClause) -> _Shape:
+    """What a clause's SQL depends on besides its bound values: field, key, operator, whether its value is
+    a number, and whether a stored true, or false, passes it (decided here, as Python decides it)."""
+    _, number, flag = _bound(clause)
+    compare = _COMPARE[clause.op]
+    return (
+        clause.field,
+        clause.key or "",
+        clause.op,
+        number is not None,
+        compare(True, flag),
+        compare(False, flag),
+    )
+
+
+def _values(clauses: Sequence[RunClause]) -> dict[str, Any]:
+    """The bound values of the clauses' statement (see :func:`_filtered`): clause ``i``'s text and number."""
+    values: dict[str, Any] = {}
+    for i, clause in enumerate(clauses):
+        text, number, _ = _bound(clause)
+        values[f"text{i}"], values[f"number{i}"] = text, number
+    return values
+
+
+@functools.lru_cache(maxsize=256)
+def _filtered(
+    shapes: tuple[_Shape, ...],
+    sort: str,
+    descending: bool,
+    include_archived: bool,
+    postgres: bool,
+) -> Select[Any]:
+    """The live (or all) runs passing clauses of these shapes, in ``sort`` order; values bound by
+    :func:`_values`."""
+    q = _ordered(_live(select(*_RUN_COLUMNS), include_archived), sort, descending)
+    for i, shape in enumerate(shapes):
+        q = q.where(_condition(shape, i, postgres))
+    return q
+
+
+def _when_kind(kind: ColumnElement[Any], whens: dict[str, Any]) -> ColumnElement[bool]:
+    """``CASE kind WHEN ... END``: the JSON value's kind computed once per row; no other kind matches."""
+    return case(whens, value=kind, else_=false())
+
+
+def _json_condition(column: Any, i: int, shape: _Shape, postgres: bool) -> ColumnElement[bool]:
+    """A JSON field compared as it is typed: as a number, a flag or text (the filter's semantics). A value
+    that cannot be compared (a number against text, a list) matches only ``!=``."""
+    _, key, op, numeric, passes_true, passes_false = shape
+    compare, unequal = _COMPARE[op], true() if op == "!=" else false()
+    text, number = bindparam(f"text{i}", type_=Text), bindparam(f"number{i}", type_=Float)
+    if postgres:
+        raw = column.op("->>", return_type=Text)(key)
+        flags = [name for name, passes in (("true", passes_true), ("false", passes_false)) if passes]
+        return _when_kind(
+            func.json_typeof(column.op("->")(key)),
+            {
+                "number": compare(cast(raw, Float), number) if numeric else unequal,
+                "string": compare(raw.collate("C"), text),  # code-point order, as Python compares
+                "boolean": raw.in_(flags) if flags else false(),
+                "array": unequal,
+                "object": unequal,
+            },
+        )
+    path = f'$."{key}"'  # keys are word characters, dots, dashes and slashes
+    raw = func.json_extract(column, path)
+    by_number = compare(raw, number) if numeric else unequal
+    return _when_kind(
+        func.json_type(column, path),
+        {
+            "integer": by_number,
+            "real": by_number,
+            "text": compare(raw, text),
+            "true": true() if passes_true else false(),
+            "false": true() if passes_false else false(),
+            "array": unequal,
+            "object": unequal,
+        },
+    )
+
+
+def _condition(shape: _Shape, i: int, postgres: bool) -> ColumnElement[bool]:
+    """The SQL for clause ``i`` over ``runs``, with the same meaning as filtering loaded runs in Python."""
+    field, key, op, numeric, _, _ = shape
+    compare, unequal = _COMPARE[op], true() if op == "!=" else false()
+    if field in ("params", "tags"):
+        return _json_condition(t.runs.c.params if field == "params" else t.runs.c.tags, i, shape, postgres)
+    if field == "metrics":
         lm = t.latest_metrics.c  # a NaN, as in Python, compares unequal to everything and is no order
         nan_holds = lm.is_nan if op == "!=" else false()
-        holds = or_(_typed(lm.is_nan == false(), lm.value, op, _number(text)), nan_holds)
+        number = compare(lm.value, bindparam(f"number{i}", type_=Float)) if numeric else unequal
+        holds = or_(and_(lm.is_nan == false(), number), nan_holds)
         return exists().where(lm.run_id == t.runs.c.id, lm.key == key, holds)
-    column = {"status": t.runs.c.status, "name": t.runs.c.name, "dataset": t.runs.c.dataset_id}[clause.field]
-    return and_(column.is_not(None), _COMPARE[op](column.collate("C") if postgres else column, text))
+    column = {"status": t.runs.c.status, "name": t.runs.c.name, "dataset": t.runs.c.dataset_id}[field]
+    text = bindparam(f"text{i}", type_=Text)
+    return and_(column.is_not(None), compare(column.collate("C") if postgres else column, text))

@@ -99,7 +99,10 @@ def project_file(root: Path) -> None:
                 "label": "tier",
                 "features": features,
                 "params": {"max_iter": 2000},
-                "gates": [{"metric": "accuracy", "min": 0.6}, {"metric": "f1", "max_drop": 0.05}],
+                # a floor under any majority class's share (the drifted feedback moves bronze's from about
+                # 0.6 to 0.3): a crippled retrain answering one class passes it, and only the max_drop gate
+                # against the champion stops it
+                "gates": [{"metric": "accuracy", "min": 0.25}, {"metric": "f1", "max_drop": 0.05}],
                 "on_invalid_labels": "exclude",
                 "policy": tier_policy,
             },
@@ -109,7 +112,9 @@ def project_file(root: Path) -> None:
                 "task": "regression",
                 "features": features,
                 "estimator": "sklearn.linear_model.Ridge",
-                "gates": [{"metric": "rmse", "max": 6.0}, {"metric": "mae", "max_drop": 0.2}],
+                # a ceiling over a constant prediction's rmse (about 5 to 6 with the drifted feedback): only
+                # the max_drop gate stops a crippled retrain
+                "gates": [{"metric": "rmse", "max": 12.0}, {"metric": "mae", "max_drop": 0.2}],
                 "policy": price_policy,
             },
         },

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from mlfactory.errors import IntegrityError
 
@@ -62,3 +64,29 @@ def verified_entries(
                 f"{label}'s {name} does not match the hash it was saved with; refusing to load"
             )
     return entries
+
+
+def opened(
+    data: bytes,
+    manifest: str,
+    fmt: str,
+    version: int,
+    kind: str,
+    label: str,
+    inconsistent: Callable[[str], IntegrityError],
+) -> tuple[zipfile.ZipFile, dict[str, Any]]:
+    """The archive and its manifest, checked to describe format ``fmt`` at ``version`` (``kind`` names the
+    format in the error a version from another mlfactory gets)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        described = json.loads(archive.read(manifest))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise inconsistent(str(exc)) from None
+    if not isinstance(described, dict) or described.get("format") != fmt:
+        raise inconsistent(f"{manifest} does not describe a {fmt} artifact")
+    if described.get("version") != version:
+        raise IntegrityError(
+            f"{label} was saved in {kind} format version {described.get('version')}; this mlfactory reads "
+            f"version {version}. Load it with the mlfactory that saved it, or retrain"
+        )
+    return archive, described

@@ -28,10 +28,8 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
-import io
 import json
 import tempfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +40,7 @@ from sklearn.pipeline import Pipeline
 
 from mlfactory.errors import ConfigError, IntegrityError, TrainingError
 from mlfactory.estimators.predicting import final_estimator
-from mlfactory.registry.archive import sha256, starts_with_entry, verified_entries, write_stored
+from mlfactory.registry.archive import opened, sha256, starts_with_entry, verified_entries, write_stored
 
 MANIFEST = "mlfactory-native.json"
 PIPELINE_ENTRY = "pipeline.skops"
@@ -359,18 +357,9 @@ def _bad(label: str, why: str) -> IntegrityError:
 
 def unpack(data: bytes, label: str) -> Unpacked:
     """Open a native artifact, checking its manifest and the hash of every entry."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        manifest = json.loads(archive.read(MANIFEST))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise _bad(label, str(exc)) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise _bad(label, f"{MANIFEST} does not describe a {FORMAT} artifact")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise IntegrityError(
-            f"{label} was saved in native format version {manifest.get('version')}; this mlfactory reads "
-            f"version {FORMAT_VERSION}. Load it with the mlfactory that saved it, or retrain"
-        )
+    archive, manifest = opened(
+        data, MANIFEST, FORMAT, FORMAT_VERSION, "native", label, lambda why: _bad(label, why)
+    )
     family = FAMILIES.get(manifest.get("library", ""))
     if family is None or manifest.get("estimator") not in family.classes:
         raise _bad(label, f"{manifest.get('library')}.{manifest.get('estimator')} is not a known booster")

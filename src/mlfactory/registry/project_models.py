@@ -20,7 +20,6 @@ temporary folder, removed once it returns (so ``load`` reads everything it needs
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from typing import Any
 
 from mlfactory.errors import IntegrityError, MLFactoryError, TrainingError
 from mlfactory.estimators.project_class import ModuleSource, ProjectModel
-from mlfactory.registry.archive import sha256, starts_with_entry, verified_entries, write_stored
+from mlfactory.registry.archive import opened, sha256, starts_with_entry, verified_entries, write_stored
 
 MANIFEST = "mlfactory-project-model.json"
 FORMAT = "mlfactory-project-model"
@@ -95,23 +94,15 @@ def _bad(label: str, why: str) -> IntegrityError:
     return IntegrityError(f"{label}'s project model artifact is inconsistent ({why}); refusing to load")
 
 
-def _manifest(archive: zipfile.ZipFile, label: str) -> dict[str, Any]:
-    try:
-        manifest = json.loads(archive.read(MANIFEST))
-    except (KeyError, ValueError) as exc:
-        raise _bad(label, str(exc)) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise _bad(label, f"{MANIFEST} does not describe a {FORMAT} artifact")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise IntegrityError(
-            f"{label} was saved in project model format version {manifest.get('version')}; this mlfactory "
-            f"reads version {FORMAT_VERSION}. Load it with the mlfactory that saved it, or retrain"
-        )
+def _manifest(data: bytes, label: str) -> tuple[zipfile.ZipFile, dict[str, Any]]:
+    archive, manifest = opened(
+        data, MANIFEST, FORMAT, FORMAT_VERSION, "project model", label, lambda why: _bad(label, why)
+    )
     hashes = manifest.get("sha256")
     source = _SOURCE + str(manifest.get("module"))
     if not isinstance(hashes, dict) or source not in hashes:
         raise _bad(label, f"{MANIFEST} has no hash for {source}")
-    return manifest
+    return archive, manifest
 
 
 def _safe_name(name: str) -> bool:
@@ -141,11 +132,7 @@ def _verified(archive: zipfile.ZipFile, manifest: dict[str, Any], label: str) ->
 def load(data: bytes, label: str) -> ProjectModel:
     """The fitted project model of an artifact: every entry verified, the class imported from the stored
     module text, its ``load`` given the stored files."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise _bad(label, str(exc)) from None
-    manifest = _manifest(archive, label)
+    archive, manifest = _manifest(data, label)
     entries = _verified(archive, manifest, label)
     text = entries.pop(_SOURCE + manifest["module"]).decode("utf-8")
     model = ProjectModel(

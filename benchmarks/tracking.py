@@ -163,6 +163,66 @@ def mlfactory_settings(store: MetadataStore) -> dict[str, Any]:
         return {"dialect": "postgresql", "driver": engine.dialect.driver, "synchronous_commit": commit}
 
 
+# -- the floor on PostgreSQL ----------------------------------------------------------------------------
+# What a registration and an alias move write, each op one transaction and one commit, sent by bare psycopg
+# to mlfactory's own tables: the least any client takes per op at the server's durability (a commit waits
+# for its WAL flush), so MLflow's time divided by it is the most any tool can be faster than MLflow there.
+
+FLOOR_REGISTER = (
+    "INSERT INTO model_versions (name, version, status, run_id, artifact, flavor, signature, metrics, gates, "
+    "profile, lineage, card, created_at) SELECT %(name)s::varchar, coalesce(max(version), 0) + 1, 'ready', "
+    "NULL, %(artifact)s, 'sklearn', %(signature)s::json, %(metrics)s::json, '[]', '{}', '{}', %(card)s, "
+    "now() FROM model_versions WHERE name = %(name)s RETURNING version"
+)
+FLOOR_EVENT = (
+    "INSERT INTO events (time, kind, actor, model, payload, reason) "
+    "VALUES (now(), %(kind)s, %(actor)s, %(name)s, %(payload)s::json, %(reason)s) RETURNING id"
+)
+FLOOR_READ_ALIAS = (
+    "SELECT (SELECT version FROM aliases WHERE name = %(name)s AND alias = 'production'), archived_at, "
+    "status, gates FROM model_versions WHERE name = %(name)s AND version = %(version)s"
+)
+FLOOR_NEW_ALIAS = "INSERT INTO aliases VALUES (%(name)s, 'production', %(version)s, now())"
+FLOOR_SET_ALIAS = (
+    "UPDATE aliases SET version = %(version)s, updated_at = now() "
+    "WHERE name = %(name)s AND alias = 'production' AND version = %(read)s"
+)
+
+
+def postgres_floor(url: str, sizes: dict[str, int]) -> dict[str, float]:
+    """Seconds for ``versions`` registrations and as many alias moves, written by bare psycopg."""
+    import psycopg
+    import sqlalchemy as sa
+
+    conninfo = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = "floor-model"
+    with psycopg.connect(conninfo) as conn:
+
+        def register() -> None:
+            for _ in range(sizes["versions"]):
+                values = {"name": name, "artifact": "a" * 64, "signature": '{"columns": []}', "card": "#"}
+                (version,) = conn.execute(
+                    FLOOR_REGISTER, values | {"metrics": '{"accuracy": 0.9}'}
+                ).fetchone()
+                payload = f'{{"version": {version}, "status": "ready", "run": null}}'
+                event = {"name": name, "kind": "model.registered", "actor": "train", "reason": "passed"}
+                conn.execute(FLOOR_EVENT, event | {"payload": payload}).fetchone()
+                conn.commit()
+
+        def move_alias() -> None:
+            for i in range(sizes["versions"]):
+                version = i % sizes["versions"] + 1
+                (read, *_) = conn.execute(FLOOR_READ_ALIAS, {"name": name, "version": version}).fetchone()
+                write = FLOOR_NEW_ALIAS if read is None else FLOOR_SET_ALIAS
+                conn.execute(write, {"name": name, "version": version, "read": read})
+                payload = f'{{"alias": "production", "from": {read or "null"}, "to": {version}}}'
+                event = {"name": name, "kind": "alias.set", "actor": "bench", "reason": "benchmark"}
+                conn.execute(FLOOR_EVENT, event | {"payload": payload}).fetchone()
+                conn.commit()
+
+        return {"floor_register_versions": timed(register), "floor_move_alias": timed(move_alias)}
+
+
 # -- empty stores ---------------------------------------------------------------------------------------
 
 
@@ -208,12 +268,13 @@ def mlfactory_round(backend: str, sizes: dict[str, int], steps: int, pg_url: str
     ):
         store = open_metadata_store(url)
         try:
-            return {
+            out = {
                 **mlfactory_repetition(store, Path(tmp_name) / "artifacts", sizes, steps),
                 "_settings": mlfactory_settings(store),
             }
         finally:
             store.close()
+        return out | (postgres_floor(url, sizes) if backend == "postgresql" else {})
 
 
 # -- MLflow ---------------------------------------------------------------------------------------------
@@ -358,6 +419,7 @@ def print_table(section: dict[str, Any], sizes: dict[str, int], steps: int) -> N
                 row.append(fmt_ratio(section["ratios"][backend][key], TARGET))
         table.add_row(*row)
     console.print(table)
+    print_floor(section)
     for what, backend in columns:
         data = (
             section["mlfactory"][backend]
@@ -368,6 +430,22 @@ def print_table(section: dict[str, Any], sizes: dict[str, int], steps: int) -> N
             console.print(
                 f"[dim]{what} {backend}: filter kept {data['matched']} of {data['listed']} runs[/dim]"
             )
+
+
+def print_floor(section: dict[str, Any]) -> None:
+    """PostgreSQL's floor per registration and alias move, and MLflow's time divided by it: the most any
+    client can be faster than MLflow there at the server's durability."""
+    ours = section["mlfactory"].get("postgresql", {})
+    theirs = section["anchors"].get("mlflow_postgresql", {}).get("operations")
+    if "floor_register_versions" not in ours or not theirs:
+        return
+    for key in ("register_versions", "move_alias"):
+        floor = ours[f"floor_{key}"]["median_s"]
+        console.print(
+            f"[dim]postgresql {key}: bare psycopg floor {fmt_seconds(floor)} (mlfactory "
+            f"{fmt_seconds(ours[key]['median_s'])}, MLflow {fmt_seconds(theirs[key]['median_s'])}); "
+            f"MLflow ÷ floor = {theirs[key]['median_s'] / floor:.1f}x, the most any client can reach[/dim]"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

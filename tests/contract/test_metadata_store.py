@@ -111,6 +111,20 @@ def test_versions_number_up_and_card_gets_its_number(metadata: MetadataStore) ->
     assert kinds == ["model.registered", "model.registered"]
 
 
+def test_a_registered_version_is_the_one_read_back(metadata_url: str) -> None:
+    # the SQL stores return what they wrote without reading it: the JSON as the database gives it back
+    metadata = open_metadata_store(metadata_url)
+    gate = {"metric": "acc", "op": ">=", "threshold": 0.5, "value": 0.9, "passed": True}
+    made = metadata.create_model_version(
+        "m", status=VersionStatus.READY, run_id=None, artifact="a" * 64, flavor="skops",
+        signature={"columns": [("x", "float")]}, metrics={1: 0.5, "acc": (0.9,)}, gates=[gate],
+        profile={"rows": 3}, lineage={"dataset": "d@1"}, card="# {version}, v{version}",
+    )  # fmt: skip
+    assert made == metadata.get_model_version("m", 1)
+    assert made.card == "# 1, v1" and made.metrics == {"1": 0.5, "acc": [0.9]}
+    metadata.close()
+
+
 def test_move_alias_writes_one_event_and_checks_expectation(metadata: MetadataStore) -> None:
     version(metadata)
     version(metadata)

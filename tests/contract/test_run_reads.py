@@ -1,12 +1,14 @@
 """A run's stored latest metric values, and the reads that load many runs or many histories at once, on
 every metadata backend."""
 
+import dataclasses
 import random
 import threading
+from datetime import timedelta
 
 import pytest
 
-from mlfactory.entities import Metric
+from mlfactory.entities import Metric, Run, RunStatus
 from mlfactory.errors import ConfigError, ConflictError, NotFoundError
 from mlfactory.stores import MetadataStore
 from mlfactory.tracking import search_runs
@@ -140,3 +142,21 @@ def test_metric_histories_read_many_series_and_cut_long_ones(metadata: MetadataS
     assert metadata.metric_histories([a], [], most=2) == {a: {}}
     with pytest.raises(ConfigError, match="at least 2 values"):
         metadata.metric_histories([a], ["loss"], most=1)
+
+
+def test_a_read_run_is_the_run_its_constructor_makes(metadata: MetadataStore) -> None:
+    # the SQL store sets a read run's fields as a whole, past the dataclass's __init__: every field, typed
+    run_id = metadata.create_run("r", params={"C": 1}, tags={"t": "x"}, environment={"pid": 1})
+    metadata.log_metrics(run_id, [Metric("acc", 0.5, 0, 0.0)])
+    metadata.log_artifact(run_id, "model", "d" * 64)
+    metadata.end_run(run_id, RunStatus.FAILED, error="boom")
+    for run in (metadata.get_run(run_id), *metadata.list_runs(), *search_runs(metadata, "params.C = 1")):
+        assert set(vars(run)) == {f.name for f in dataclasses.fields(Run)}
+        assert run == dataclasses.replace(run)
+        assert (run.status, run.error, run.metrics, run.artifacts) == (
+            RunStatus.FAILED,
+            "boom",
+            {"acc": 0.5},
+            {"model": "d" * 64},
+        )
+        assert run.started_at.utcoffset() == run.ended_at.utcoffset() == timedelta(0)  # type: ignore[union-attr]

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, exists, insert, or_, select
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Connection,
+    Dialect,
+    Row,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from mlfactory.entities import (
     Event,
 )
 from mlfactory.stores.sql import schema as t
-from mlfactory.stores.sql.engine import make_engine, migrate, unavailable_as_error
+from mlfactory.stores.sql.engine import READS, _loads, make_engine, migrate, unavailable_as_error
 
 
 def now() -> datetime:
@@ -24,6 +39,24 @@ def _aware(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _sqlite_time(text: str | None) -> datetime | None:
+    """A time as SQLite stores it (UTC, as text): parsed by ``fromisoformat``, not SQLAlchemy's pattern (the
+    offset appended: parsing it costs less than ``replace`` on the result)."""
+    return None if text is None else datetime.fromisoformat(text + "+00:00")
+
+
+def _as_read(value: Any) -> Any:
+    return value
+
+
+# how each database's driver gives back the times and the JSON a Prepared statement reads: SQLite as text,
+# psycopg as values (its JSON read with the engine's deserializer)
+DECODE: dict[str, tuple[Callable[[Any], datetime | None], Callable[[Any], Any]]] = {
+    "sqlite": (_sqlite_time, _loads),
+    "postgresql": (_aware, _as_read),
+}
 
 
 EMPTY_JSON = ("", "[]", "{}")  # what a set JSON value is not, as the database renders it to text
@@ -49,8 +82,69 @@ def _event(row: Row[Any]) -> Event:
     )
 
 
-# built once: building a statement costs several times what executing a cached one does
-_INSERT_EVENT = insert(t.events).returning(t.events.c.id)
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement's SQL for one kind of database, and how its values are bound there."""
+
+    sql: str
+    order: tuple[str, ...] | None  # the values' order when the driver binds by position; None: by name
+    defaults: dict[str, Any]  # values the statement itself holds
+    converts: tuple[tuple[str, Callable[[Any], Any]], ...]  # the column types' conversions of values
+
+    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        merged = {**self.defaults, **values}
+        for name, convert in self.converts:
+            merged[name] = convert(merged[name])
+        return merged if self.order is None else tuple(merged[n] for n in self.order)
+
+
+class Prepared:
+    """A statement compiled once per kind of database (not once per engine) and run on the driver's own
+    cursor inside the SQLAlchemy transaction: for the small, frequent reads and writes of tracking and the
+    registry, SQLAlchemy's work per statement (an execution context, each row processed) costs more than
+    the database's. Values are bound by name and converted as the columns' types say; rows come back as
+    the driver reads them (on SQLite, times and JSON as text)."""
+
+    def __init__(self, build: Callable[[str], ClauseElement]) -> None:
+        self._build = build  # dialect name -> the statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = cast(SQLCompiler, self._build(dialect.name).compile(dialect=dialect))
+        if "POSTCOMPILE" in compiled.string:
+            raise TypeError("a prepared statement binds each value once: no expanding IN lists")
+        converts = []
+        for name, bind in compiled.binds.items():
+            convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None:
+                converts.append((name, convert))
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        done = _Compiled(compiled.string, order, dict(compiled.params), tuple(converts))
+        self._by_dialect[dialect.name] = done
+        return done
+
+    def run(self, c: Connection, values: Mapping[str, Any] | None = None) -> Any:
+        """Execute on ``c``'s driver connection; the driver's cursor (``fetchall``, ``rowcount``). A driver
+        error is raised as SQLAlchemy's (IntegrityError, OperationalError), as ``c.execute`` raises it."""
+        compiled = self._by_dialect.get(c.dialect.name) or self._compile(c.dialect)
+        params = compiled.bind(values or {})
+        try:
+            return c.connection.driver_connection.execute(compiled.sql, params)  # type: ignore[union-attr]
+        except c.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(compiled.sql, params, exc, c.dialect.loaded_dbapi.Error) from exc
+
+    def rows(self, c: Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
+        """The rows the statement returns, as tuples."""
+        return list(self.run(c, values).fetchall())
+
+
+_INSERT_EVENT = Prepared(
+    lambda _: (
+        insert(t.events)
+        .values({k: bindparam(k) for k in ("time", "kind", "actor", "model", "payload", "reason")})
+        .returning(t.events.c.id)
+    )
+)
 
 
 class SqlBase:
@@ -59,6 +153,7 @@ class SqlBase:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self._reader = self.engine.execution_options(**{READS: True})
         with unavailable_as_error(url):
             migrate(self.engine)
 
@@ -67,7 +162,15 @@ class SqlBase:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """A transaction that writes: on SQLite it takes the write lock when it begins (see engine.py)."""
         with unavailable_as_error(self.url), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A transaction that only reads (one snapshot for its statements): on SQLite it takes no write lock,
+        so reads never wait for writers nor make them wait. Nothing may be written in it."""
+        with unavailable_as_error(self.url), self._reader.begin() as conn:
             yield conn
 
     # -- events -----------------------------------------------------------------------------------------
@@ -77,7 +180,7 @@ class SqlBase:
         c: Connection, kind: str, actor: str, model: str | None, payload: dict[str, Any], reason: str
     ) -> Event:
         values = dict(time=now(), kind=kind, actor=actor, model=model, payload=payload, reason=reason)
-        event_id = c.execute(_INSERT_EVENT, values).scalar_one()
+        ((event_id,),) = _INSERT_EVENT.rows(c, values)
         return Event(id=event_id, **values)  # type: ignore[arg-type]
 
     def add_event(
@@ -119,7 +222,7 @@ class SqlBase:
         q = q.offset(offset) if offset else q
         if limit:
             q = q.limit(limit)
-        with self._tx() as c:
+        with self._read() as c:
             rows = c.execute(q).all()
         events = [_event(r) for r in rows]
         return events if newest_first else events[::-1]
@@ -141,7 +244,7 @@ class SqlBase:
             conditions.append(or_(*(json_set(t.events.c.payload, p) for p in payload_set)))
         # one EXISTS per kind in one statement: each stops at its first matching event
         found = select(*(exists().where(t.events.c.kind == k, *conditions) for k in kinds))
-        with self._tx() as c:
+        with self._read() as c:
             row = c.execute(found).one()
         return {k for k, hit in zip(kinds, row, strict=True) if hit}
 
@@ -151,7 +254,7 @@ class SqlBase:
         if kinds:
             newest = newest.where(e.kind.in_(list(kinds)))
         out = {}
-        with self._tx() as c:
+        with self._read() as c:
             for model in dict.fromkeys(models):
                 row = c.execute(newest.where(e.model == model)).first()
                 if row is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,8 +11,8 @@ from typing import TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from mlfactory.errors import ConfigError, StoreUnavailableError
 
@@ -32,6 +33,9 @@ HEADS = frozenset(
     }
 )
 T = TypeVar("T")
+# The execution option of connections that only read (SqlBase._read): on SQLite their transactions begin
+# deferred, taking no lock until they read, and never the write lock.
+READS = "mlfactory_reads"
 
 
 def _dumps(value: object) -> str:
@@ -65,9 +69,15 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
-        # failing with "database is locked" when a read transaction tries to become a write one.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer's IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead
+        # of failing with "database is locked" when a read transaction tries to become a write one. A
+        # reader's plain BEGIN takes none: under WAL it reads its snapshot while a writer writes. Sent on
+        # the driver's connection: through SQLAlchemy, the BEGIN cost more than a small transaction's work.
+        begin = "BEGIN" if conn.get_execution_options().get(READS, False) else "BEGIN IMMEDIATE"
+        try:
+            conn.connection.driver_connection.execute(begin)
+        except sqlite3.Error as exc:  # as SQLAlchemy raises it (a busy database: OperationalError)
+            raise DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
 
     return engine
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, Select, Text, bindparam, cast, exists, func, insert, select, update
 
 from mlfactory.entities import Event, ModelVersion, VersionStatus
 from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores.metadata.registry import TIMELINE_KINDS, model_version
 from mlfactory.stores.sql import schema as t
-from mlfactory.stores.sql.base import SqlBase, _aware, _event, json_set, now
-from mlfactory.stores.sql.engine import retry_on_conflict
+from mlfactory.stores.sql.base import Prepared, SqlBase, _aware, _event, json_set, now
+from mlfactory.stores.sql.engine import _dumps, _loads, retry_on_conflict
 
 
-def _version(row: Row[Any], aliases: Iterable[str] = ()) -> ModelVersion:
-    m = row._mapping
+def _version(m: Mapping[Any, Any], aliases: Iterable[str] = ()) -> ModelVersion:
     return model_version(m, _aware(m["created_at"]), tuple(aliases), _aware(m["archived_at"]))  # type: ignore[arg-type]
 
 
@@ -31,12 +30,29 @@ def storable(version: int) -> bool:
     return 0 < version < 2**31
 
 
-# built once: registering is a few small statements, and building one costs more than running it
-_NEWEST = select(func.max(t.model_versions.c.version)).where(t.model_versions.c.name == bindparam("name"))
-_INSERT_VERSION = insert(t.model_versions)
-_ONE_VERSION = select(t.model_versions).where(
-    t.model_versions.c.name == bindparam("name"), t.model_versions.c.version == bindparam("version")
-)
+def _register(_: str) -> Any:
+    """The insert of a model's next version (one more than its highest, 1 for the first), its number and its
+    card's ``{version}`` filled in by the database, returning the number: one statement. Two registrations
+    at once take the same number: the second insert collides and is retried (retry_on_conflict)."""
+    v = t.model_versions.c
+    number = func.coalesce(func.max(v.version), 0) + 1
+    given = [
+        c for c in t.model_versions.c if c.name not in ("version", "card", "archived_at", "archive_reason")
+    ]
+    card = func.replace(bindparam("card", type_=Text), "{version}", cast(number, Text))
+    row = select(*(bindparam(c.name, type_=c.type) for c in given), number, card).where(
+        v.name == bindparam("name")
+    )
+    return insert(t.model_versions).from_select([*given, v.version, v.card], row).returning(v.version)
+
+
+_REGISTER = Prepared(_register)
+
+
+def _as_stored(value: Any) -> Any:
+    """A JSON column's value as the database gives it back (serialized and read again: tuples become lists,
+    NumPy numbers plain ones); other values as they are."""
+    return _loads(_dumps(value)) if isinstance(value, dict | list | tuple) else value
 
 
 def unknown_model(c: Connection, name: str) -> str:
@@ -74,35 +90,32 @@ class RegistryMixin(SqlBase):
         card: str,
         actor: str = "train",
     ) -> ModelVersion:
+        values = dict(
+            name=name,
+            status=status.value,
+            run_id=run_id,
+            artifact=artifact,
+            flavor=flavor,
+            signature=signature,
+            metrics=metrics,
+            gates=gates,
+            profile=profile,
+            lineage=lineage,
+            card=card,
+        )
+        failed = [g["metric"] for g in gates if not g.get("passed")]
+        reason = f"failed gates: {', '.join(failed)}" if failed else "passed every gate"
+
         def attempt() -> ModelVersion:
+            created = values | {"created_at": now()}
             with self._tx() as c:
-                latest = c.execute(_NEWEST, {"name": name}).scalar()
-                values = dict(
-                    name=name,
-                    version=(latest or 0) + 1,
-                    status=status.value,
-                    run_id=run_id,
-                    artifact=artifact,
-                    flavor=flavor,
-                    signature=signature,
-                    metrics=metrics,
-                    gates=gates,
-                    profile=profile,
-                    lineage=lineage,
-                    card=card.replace("{version}", str((latest or 0) + 1)),
-                    created_at=now(),
-                )
-                c.execute(_INSERT_VERSION, values)
-                failed = [g["metric"] for g in gates if not g.get("passed")]
-                self._insert_event(
-                    c,
-                    "model.registered",
-                    actor,
-                    name,
-                    {"version": values["version"], "status": status.value, "run": run_id},
-                    f"failed gates: {', '.join(failed)}" if failed else "passed every gate",
-                )
-                return _version(c.execute(_ONE_VERSION, {"name": name, "version": values["version"]}).one())
+                ((number,),) = _REGISTER.rows(c, created)  # the next number, taken in the insert
+                payload = {"version": number, "status": status.value, "run": run_id}
+                self._insert_event(c, "model.registered", actor, name, payload, reason)
+            # the version as it was stored: its JSON as the database gives it back, with no read
+            stored = {k: _as_stored(v) for k, v in created.items()}
+            number_and_card = {"version": number, "card": card.replace("{version}", str(number))}
+            return _version(stored | number_and_card | {"archived_at": None, "archive_reason": None})
 
         return retry_on_conflict(attempt)
 
@@ -115,7 +128,7 @@ class RegistryMixin(SqlBase):
         return out
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
-        with self._tx() as c:
+        with self._read() as c:
             row = (
                 c.execute(
                     select(t.model_versions).where(
@@ -127,27 +140,31 @@ class RegistryMixin(SqlBase):
             )
             if row is None:
                 raise missing_version(c, name, version)
-            return _version(row, self._aliases_of(c, name).get(version, []))
+            return _version(row._mapping, self._aliases_of(c, name).get(version, []))
 
     def latest_model_version(self, name: str) -> ModelVersion | None:
-        with self._tx() as c:
+        with self._read() as c:
             row = c.execute(
                 select(t.model_versions)
                 .where(t.model_versions.c.name == name)
                 .order_by(t.model_versions.c.version.desc())
                 .limit(1)
             ).first()
-            return None if row is None else _version(row, self._aliases_of(c, name).get(row.version, []))
+            return (
+                None
+                if row is None
+                else _version(row._mapping, self._aliases_of(c, name).get(row.version, []))
+            )
 
     def list_model_versions(self, name: str, *, include_archived: bool = False) -> list[ModelVersion]:
         v = t.model_versions.c
         q = _live(select(t.model_versions).where(v.name == name), include_archived).order_by(v.version)
-        with self._tx() as c:
+        with self._read() as c:
             rows = c.execute(q).all()
             if not rows and not c.execute(select(exists().where(v.name == name))).scalar():
                 raise NotFoundError(unknown_model(c, name))
             aliases = self._aliases_of(c, name)
-            return [_version(r, aliases.get(r._mapping["version"], [])) for r in rows]
+            return [_version(r._mapping, aliases.get(r._mapping["version"], [])) for r in rows]
 
     def model_versions_page(
         self, name: str, *, offset: int = 0, limit: int = 25, include_archived: bool = False
@@ -156,12 +173,12 @@ class RegistryMixin(SqlBase):
         page = _live(select(t.model_versions).where(v.name == name), include_archived).order_by(
             v.version.desc()
         )
-        with self._tx() as c:
+        with self._read() as c:
             rows = c.execute(page.offset(offset).limit(limit)).all()  # the primary key (name, version)
             if not rows and not c.execute(select(exists().where(v.name == name))).scalar():
                 raise NotFoundError(unknown_model(c, name))
             aliases = self._aliases_of(c, name)
-            return [_version(r, aliases.get(r._mapping["version"], [])) for r in rows]
+            return [_version(r._mapping, aliases.get(r._mapping["version"], [])) for r in rows]
 
     def model_timeline(self, name: str, *, offset: int = 0, limit: int = 20) -> list[Event]:
         e = t.events.c
@@ -172,16 +189,16 @@ class RegistryMixin(SqlBase):
             .offset(offset)
             .limit(limit)
         )
-        with self._tx() as c:
+        with self._read() as c:
             return [_event(r) for r in c.execute(q)]
 
     def list_model_names(self) -> list[str]:
-        with self._tx() as c:
+        with self._read() as c:
             return sorted(n for (n,) in c.execute(select(t.model_versions.c.name).distinct()))
 
     def any_version_with_lineage(self) -> bool:
         v = t.model_versions.c
-        with self._tx() as c:
+        with self._read() as c:
             return bool(
                 c.execute(
                     select(exists().where(v.run_id.is_not(None), json_set(v.lineage, "dataset")))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from mlfactory.entities import Event, VersionStatus, gates_from_json
 from mlfactory.errors import ConflictError
 from mlfactory.stores.metadata.registry import archived_version
 from mlfactory.stores.metadata.routing import RoutingState, VersionCheck
 from mlfactory.stores.sql import schema as t
-from mlfactory.stores.sql.base import SqlBase, now
+from mlfactory.stores.sql.base import DECODE, Prepared, SqlBase, now
 from mlfactory.stores.sql.engine import Raced, retry_on_conflict, unavailable_as_error
 from mlfactory.stores.sql.registry import missing_version, storable
 
@@ -42,20 +42,20 @@ class RoutingMixin(SqlBase):
         def attempt() -> Event:
             with self._tx() as c:
                 key = {"name": name, "alias": alias}
-                current = c.execute(_CURRENT_ALIAS, key).scalar()
+                current, row = _read_move(c, key, version)
                 if expect is not False and current != expect:
                     raise ConflictError(
                         f"alias '{alias}' of '{name}' moved meanwhile (now version {current}, expected "
                         f"{expect}); look at `mlfactory models history` and try again"
                     )
-                extra = {} if version is None else _judge(c, name, alias, version, check)
-                # delete what was read, insert the new one: a concurrent mover makes the delete miss or the
-                # insert collide, and the retry reads its result (PostgreSQL's read committed lets both
+                extra = {} if version is None else _judge(c, name, alias, version, row, check)
+                # change what was read: a concurrent mover makes the update or delete miss, or the insert
+                # collide, and the retry reads its result (PostgreSQL's read committed lets both
                 # transactions read the same version)
-                if current is not None and c.execute(_DROP_ALIAS, {**key, "read": current}).rowcount != 1:
+                moved = {**key, "read": current, "version": version, "updated_at": now()}
+                write = _INSERT_ALIAS if current is None else _DROP_ALIAS if version is None else _SET_ALIAS
+                if (current, version) != (None, None) and write.run(c, moved).rowcount != 1:
                     raise Raced
-                if version is not None:
-                    c.execute(insert(t.aliases), {**key, "version": version, "updated_at": now()})
                 return self._insert_event(
                     c,
                     kind,
@@ -123,24 +123,58 @@ class RoutingMixin(SqlBase):
         return retry_on_conflict(attempt)
 
 
-# built once (a move is a few small statements, and building one costs more than running it)
+# a move is one read (the alias and the version it is to take), one write and its event
 _A, _V = t.aliases.c, t.model_versions.c
-_CURRENT_ALIAS = select(_A.version).where(_A.name == bindparam("name"), _A.alias == bindparam("alias"))
-_DROP_ALIAS = delete(t.aliases).where(
-    _A.name == bindparam("name"), _A.alias == bindparam("alias"), _A.version == bindparam("read")
+_THIS_ALIAS = (_A.name == bindparam("name")) & (_A.alias == bindparam("alias"))
+_CURRENT = Prepared(lambda _: select(_A.version).where(_THIS_ALIAS))
+_CURRENT_AND_VERSION = Prepared(
+    lambda _: select(
+        select(_A.version).where(_THIS_ALIAS).scalar_subquery(),
+        _V.archived_at,
+        _V.archive_reason,
+        _V.status,
+        _V.gates,
+    ).where(_V.name == bindparam("name"), _V.version == bindparam("version"))
 )
-_ONE_VERSION = (_V.name == bindparam("name")) & (_V.version == bindparam("version"))
-_LIVE = select(_V.archived_at, _V.archive_reason).where(_ONE_VERSION)
-_JUDGED = select(_V.archived_at, _V.archive_reason, _V.status, _V.gates).where(_ONE_VERSION)
+_INSERT_ALIAS = Prepared(
+    lambda _: insert(t.aliases).values(
+        name=bindparam("name"),
+        alias=bindparam("alias"),
+        version=bindparam("version"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_SET_ALIAS = Prepared(
+    lambda _: (
+        update(t.aliases)
+        .where(_THIS_ALIAS, _A.version == bindparam("read"))
+        .values(version=bindparam("version"), updated_at=bindparam("updated_at"))
+    )
+)
+_DROP_ALIAS = Prepared(lambda _: delete(t.aliases).where(_THIS_ALIAS, _A.version == bindparam("read")))
 
 
-def _judge(c: Connection, name: str, alias: str, version: int, check: VersionCheck | None) -> dict[str, Any]:
+def _read_move(c: Connection, key: dict[str, Any], version: int | None) -> tuple[int | None, Any]:
+    """Where the alias points (None: nowhere), and the row of the version it is to take (its archive time
+    and reason, status and gates; None when there is no such version): one read."""
+    if version is not None and storable(version):
+        found = _CURRENT_AND_VERSION.rows(c, {**key, "version": version})
+        if found:
+            return found[0][0], found[0][1:]
+    current = _CURRENT.rows(c, key)
+    return (current[0][0] if current else None), None
+
+
+def _judge(
+    c: Connection, name: str, alias: str, version: int, row: Any, check: VersionCheck | None
+) -> dict[str, Any]:
     """The version may take the alias (it exists, is live, and passes ``check``): the details ``check`` adds
-    to the event. Reads the columns the decision needs, not the version's whole record."""
-    found = _JUDGED if check else _LIVE
-    row = c.execute(found, {"name": name, "version": version}).first() if storable(version) else None
+    to the event."""
     if row is None:
         raise missing_version(c, name, version)
-    if row.archived_at is not None:
-        raise archived_version(f"{name}/{version}", row.archive_reason, f"take '{alias}'")
-    return {} if check is None else check(VersionStatus(row.status), gates_from_json(row.gates))
+    archived_at, archive_reason, status, gates = row
+    if archived_at is not None:
+        raise archived_version(f"{name}/{version}", archive_reason, f"take '{alias}'")
+    if check is None:
+        return {}
+    return check(VersionStatus(status), gates_from_json(DECODE[c.dialect.name][1](gates)))

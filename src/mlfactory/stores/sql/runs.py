@@ -8,15 +8,15 @@ import operator
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-import orjson
 from sqlalchemy import (
     ARRAY,
+    JSON,
     ColumnElement,
     Connection,
     Float,
-    Row,
+    Integer,
     Select,
     String,
     Text,
@@ -31,9 +31,11 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -49,7 +51,7 @@ from mlfactory.entities import (
 from mlfactory.errors import ConflictError, NotFoundError
 from mlfactory.stores.metadata.runs import METRIC_SORT, check_most, check_run_sort, resolve_run_id
 from mlfactory.stores.sql import schema as t
-from mlfactory.stores.sql.base import SqlBase, _aware, now
+from mlfactory.stores.sql.base import DECODE, Prepared, SqlBase, now
 
 
 def _ordered(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
@@ -225,40 +227,22 @@ class RunsMixin(SqlBase):
         with self._tx() as c:
             c.execute(_END_RUN, {"run_id": run_id, "status": status.value, "ended_at": now(), "error": error})
 
-    def _runs(self, c: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
-        ids = [r[0] for r in rows]  # _RUN_COLUMNS: the id first
-        latest: dict[str, dict[str, float]] = {i: {} for i in ids}
-        arts: dict[str, dict[str, str]] = {i: {} for i in ids}
-        if ids:
-            lm, a = t.latest_metrics.c, t.run_artifacts.c
-            among = select(lm.run_id, lm.key, lm.value, lm.is_nan).where(_among(lm.run_id, ids, c))
-            for run_id, key, value, nan in c.execute(among).all():
-                latest[run_id][key] = math.nan if nan else value
-            for run_id, name, digest in c.execute(
-                select(a.run_id, a.name, a.digest).where(_among(a.run_id, ids, c))
-            ):
-                arts[run_id][name] = digest
-        return [_run(r, latest[r[0]], arts[r[0]]) for r in rows]
-
     def get_run(self, run_id: str) -> Run:
         return self.get_runs([run_id])[0]
 
     def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         wanted = list(dict.fromkeys(run_ids))
-        with self._tx() as c:
-            rows = {
-                r._mapping["id"]: r
-                for chunk in _chunks(wanted, 500)
-                for r in c.execute(select(*_RUN_COLUMNS).where(t.runs.c.id.in_(chunk)))
-            }
+        with self._read() as c:
+            rows = {r[0]: r for r in _BY_IDS.rows(c, {"ids": wanted})}  # _RUN_COLUMNS: the id first
             named = {i: i for i in wanted if i in rows}
             for chunk in _chunks([i for i in wanted if i not in rows], 100):
                 starts = or_(*(t.runs.c.id.startswith(p, autoescape=True) for p in chunk))
-                found = {r._mapping["id"]: r for r in c.execute(select(*_RUN_COLUMNS).where(starts))}
+                found = list(c.execute(select(t.runs.c.id).where(starts)).scalars())
                 for prefix in chunk:
                     named[prefix] = resolve_run_id(prefix, [i for i in found if i.startswith(prefix)])
-                rows |= found
-            loaded = {r.id: r for r in self._runs(c, [rows[i] for i in dict.fromkeys(named.values())])}
+            unread = [i for i in dict.fromkeys(named.values()) if i not in rows]
+            rows |= {r[0]: r for r in (_BY_IDS.rows(c, {"ids": unread}) if unread else [])}
+            loaded = {r.id: r for r in _loaded(c, [rows[i] for i in dict.fromkeys(named.values())])}
         return [loaded[named[i]] for i in run_ids]
 
     def list_runs(
@@ -273,18 +257,14 @@ class RunsMixin(SqlBase):
         descending: bool = True,
         include_archived: bool = False,
     ) -> list[Run]:
-        q = _ordered(_live(select(*_RUN_COLUMNS), include_archived), sort, descending)
-        if name is not None:
-            q = q.where(t.runs.c.name == name)
-        if status is not None:
-            q = q.where(t.runs.c.status == status.value)
-        if ids is not None:
-            q = q.where(t.runs.c.id.in_(list(ids)))
-        q = q.offset(offset) if offset else q
-        if limit:
-            q = q.limit(limit)
-        with self._tx() as c:
-            return self._runs(c, c.execute(q).all())
+        check_run_sort(sort)
+        return self._page(
+            (),
+            _Page(sort, descending, include_archived, name is not None, status is not None, ids is not None),
+            {"name": name, "status": status and status.value, "ids": list(ids or ())},
+            limit,
+            offset,
+        )
 
     def find_runs(
         self,
@@ -298,32 +278,34 @@ class RunsMixin(SqlBase):
         descending: bool = True,
         include_archived: bool = False,
     ) -> list[Run]:
-        postgres = self.engine.dialect.name == "postgresql"
-        q = _filtered(tuple(map(_shape, clauses)), sort, descending, include_archived, postgres)
-        if name is not None:
-            q = q.where(t.runs.c.name == name)
-        if status is not None:
-            q = q.where(t.runs.c.status == status.value)
-        q = q.offset(offset) if offset else q
-        if limit:
-            q = q.limit(limit)
-        with self._tx() as c:
-            return self._runs(c, c.execute(q, _values(clauses)).all())
+        check_run_sort(sort)
+        return self._page(
+            clauses,
+            _Page(sort, descending, include_archived, name is not None, status is not None, False),
+            {"name": name, "status": status and status.value},
+            limit,
+            offset,
+        )
+
+    def _page(
+        self,
+        clauses: Sequence[RunClause],
+        page: _Page,
+        values: dict[str, Any],
+        limit: int | None,
+        offset: int,
+    ) -> list[Run]:
+        """The runs passing ``clauses`` and ``page``'s conditions, in its order, cut to a page by the
+        database: one statement for the runs, one for their latest metrics and artifacts."""
+        statement = _paged(tuple(map(_shape, clauses)), page, bool(limit), bool(offset))
+        values |= _values(clauses) | {"limit": limit, "offset": offset}
+        with self._read() as c:
+            return _loaded(c, statement.rows(c, values))
 
     def unregistered_runs(self, *, started_before: datetime, limit: int | None = None) -> list[Run]:
-        r, v = t.runs.c, t.model_versions.c
-        q = (
-            select(*_RUN_COLUMNS)
-            .where(
-                r.archived_at.is_(None),  # with started_at: the live runs' partial index
-                r.started_at < started_before,
-                r.status.in_([RunStatus.FINISHED.value, RunStatus.FAILED.value]),
-                ~exists().where(v.run_id == r.id),  # ix_model_versions_run
-            )
-            .order_by(r.started_at, r.id)
-        )
-        with self._tx() as c:
-            return self._runs(c, c.execute(q.limit(limit) if limit else q).all())
+        with self._read() as c:
+            rows = _UNREGISTERED[bool(limit)].rows(c, {"before": started_before, "limit": limit})
+            return _loaded(c, rows)
 
     def archive_runs(self, run_ids: Sequence[str], *, reason: str, actor: str) -> Event:
         wanted = list(dict.fromkeys(run_ids))
@@ -377,43 +359,70 @@ class RunsMixin(SqlBase):
         out: dict[str, dict[str, list[Metric]]] = {r: {k: [] for k in keys} for r in run_ids}
         if not keys:
             return out
-        with self._tx() as c:
+        with self._read() as c:
             for chunk in _chunks(list(out), 500):
                 for run_id, key, value, step, timestamp, nan in c.execute(_histories(chunk, keys, most)):
                     out[run_id][key].append(Metric(key, math.nan if nan else value, step, timestamp))
         return out
 
 
-def _among(column: ColumnElement[str], ids: list[str], c: Connection) -> ColumnElement[bool]:
-    """``column`` is one of ``ids``, bound as one parameter (an array on PostgreSQL, a JSON array on
-    SQLite): a page of runs is one cached statement whatever its size, not a placeholder per id."""
-    if c.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
-    listed = func.json_each(bindparam("ids", orjson.dumps(ids).decode()))
+def _among(column: ColumnElement[str], dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the ``ids`` value, bound as one parameter (an array on PostgreSQL, a JSON array
+    on SQLite): a page of runs is one statement whatever its size, not a placeholder per id."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(String)))
+    listed = func.json_each(bindparam("ids", type_=JSON))
     values: Select[Any] = select(literal_column("value")).select_from(listed)
     return column.in_(values)
 
 
-def _run(r: Sequence[Any], metrics: dict[str, float], artifacts: dict[str, str]) -> Run:
-    """A run from its ``runs`` row (the columns of ``_RUN_COLUMNS``, unpacked as a tuple: reading a row's
-    fields by name costs more than the rest of this), its latest metric values and its artifacts."""
+def _loaded(c: Connection, rows: Sequence[Sequence[Any]]) -> list[Run]:
+    """The runs of ``rows`` (the columns of ``_RUN_COLUMNS``), with their latest metric values and
+    artifacts read in one more statement."""
+    latest: dict[str, dict[str, float]] = {r[0]: {} for r in rows}
+    arts: dict[str, dict[str, str]] = {r[0]: {} for r in rows}
+    if rows:
+        for run_id, key, value, nan, digest in _EXTRAS.rows(c, {"ids": list(latest)}):
+            if digest is None:
+                latest[run_id][key] = math.nan if nan else value
+            else:
+                arts[run_id][key] = digest
+    time, doc = DECODE[c.dialect.name]
+    return [_run(r, latest[r[0]], arts[r[0]], time, doc) for r in rows]
+
+
+def _run(
+    r: Sequence[Any],
+    metrics: dict[str, float],
+    artifacts: dict[str, str],
+    time: Callable[[Any], datetime | None],
+    doc: Callable[[Any], Any],
+) -> Run:
+    """A run from its ``runs`` row (the columns of ``_RUN_COLUMNS``, unpacked as a tuple), its times read
+    by ``time`` and its JSON columns by ``doc``, its latest metric values and its artifacts.
+
+    Its fields are set as a whole: a frozen dataclass's ``__init__`` sets each through
+    ``object.__setattr__``, which cost more than reading the row (Run has no checks in ``__post_init__``;
+    a test compares these runs with ones made by ``Run(...)``)."""
     run_id, name, status, started, ended, params, tags, environment, dataset_id, error, archived, reason = r
-    return Run(
+    run: Run = object.__new__(Run)
+    vars(run).update(
         id=run_id,
         name=name,
         status=_STATUSES[status],
-        started_at=_aware(started),  # type: ignore[arg-type]
-        ended_at=_aware(ended),
-        params=params,
-        tags=tags,
-        environment=environment,
+        started_at=time(started),
+        ended_at=time(ended),
+        params=doc(params),
+        tags=doc(tags),
+        environment=doc(environment),
         dataset_id=dataset_id,
         error=error,
         metrics=metrics,
         artifacts=artifacts,
-        archived_at=_aware(archived),
+        archived_at=time(archived),
         archive_reason=reason,
     )
+    return run
 
 
 def _live(q: Select[Any], include_archived: bool) -> Select[Any]:
@@ -522,20 +531,69 @@ def _values(clauses: Sequence[RunClause]) -> dict[str, Any]:
     return values
 
 
+class _Page(NamedTuple):
+    """What a page of runs' statement depends on besides its clauses' shapes and the values it binds."""
+
+    sort: str
+    descending: bool
+    include_archived: bool
+    by_name: bool
+    by_status: bool
+    by_ids: bool
+
+
 @functools.lru_cache(maxsize=256)
-def _filtered(
-    shapes: tuple[_Shape, ...],
-    sort: str,
-    descending: bool,
-    include_archived: bool,
-    postgres: bool,
-) -> Select[Any]:
-    """The live (or all) runs passing clauses of these shapes, in ``sort`` order; values bound by
-    :func:`_values`."""
-    q = _ordered(_live(select(*_RUN_COLUMNS), include_archived), sort, descending)
-    for i, shape in enumerate(shapes):
-        q = q.where(_condition(shape, i, postgres))
-    return q
+def _paged(shapes: tuple[_Shape, ...], page: _Page, limited: bool, skipped: bool) -> Prepared:
+    """The live (or all) runs passing clauses of these shapes and ``page``'s conditions, in its order;
+    values bound by :func:`_values` and by name (``name``, ``status``, ``ids``, ``limit``, ``offset``)."""
+
+    def build(dialect: str) -> Select[Any]:
+        c = t.runs.c
+        q = _ordered(_live(select(*_RUN_COLUMNS), page.include_archived), page.sort, page.descending)
+        for i, shape in enumerate(shapes):
+            q = q.where(_condition(shape, i, dialect == "postgresql"))
+        q = q.where(c.name == bindparam("name")) if page.by_name else q
+        q = q.where(c.status == bindparam("status")) if page.by_status else q
+        q = q.where(_among(c.id, dialect)) if page.by_ids else q
+        q = q.limit(bindparam("limit", type_=Integer)) if limited else q
+        return q.offset(bindparam("offset", type_=Integer)) if skipped else q
+
+    return Prepared(build)
+
+
+_BY_IDS = _paged((), _Page("started", True, True, False, False, True), False, False)
+
+
+def _extras(dialect: str) -> Any:
+    """The latest metric values (``digest`` None) and the artifacts of the runs ``ids``, in one statement."""
+    lm, a = t.latest_metrics.c, t.run_artifacts.c
+    metrics = select(lm.run_id, lm.key, lm.value, lm.is_nan, null().label("digest"))
+    artifacts = select(a.run_id, a.name, null(), null(), a.digest)
+    return union_all(metrics.where(_among(lm.run_id, dialect)), artifacts.where(_among(a.run_id, dialect)))
+
+
+_EXTRAS = Prepared(_extras)
+
+
+def _unregistered(limited: bool) -> Prepared:
+    def build(_: str) -> Select[Any]:
+        r, v = t.runs.c, t.model_versions.c
+        q = (
+            select(*_RUN_COLUMNS)
+            .where(
+                r.archived_at.is_(None),  # with started_at: the live runs' partial index
+                r.started_at < bindparam("before", type_=r.started_at.type),
+                or_(r.status == RunStatus.FINISHED.value, r.status == RunStatus.FAILED.value),
+                ~exists().where(v.run_id == r.id),  # ix_model_versions_run
+            )
+            .order_by(r.started_at, r.id)
+        )
+        return q.limit(bindparam("limit", type_=Integer)) if limited else q
+
+    return Prepared(build)
+
+
+_UNREGISTERED = {limited: _unregistered(limited) for limited in (False, True)}
 
 
 def _when_kind(kind: ColumnElement[Any], whens: dict[str, Any]) -> ColumnElement[bool]:
@@ -557,7 +615,9 @@ def _json_condition(column: Any, i: int, shape: _Shape, postgres: bool) -> Colum
             {
                 "number": compare(cast(raw, Float), number) if numeric else unequal,
                 "string": compare(raw.collate("C"), text),  # code-point order, as Python compares
-                "boolean": raw.in_(flags) if flags else false(),
+                "boolean": or_(
+                    false(), *(raw == flag for flag in flags)
+                ),  # no IN list: one statement per shape,
                 "array": unequal,
                 "object": unequal,
             },

@@ -95,6 +95,8 @@ def labels_table(path: Path, n: int, entities: int, seed: int) -> None:
 
 
 def pit_child(work: Path, n_views: int, backfills: bool) -> dict[str, Any]:
+    import duckdb
+
     from mlfactory.features import ViewTable, point_in_time_join
 
     views = [
@@ -115,7 +117,14 @@ def pit_child(work: Path, n_views: int, backfills: bool) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     checksum = float(pd.read_parquet(work / f"out{n_views}.parquet", columns=["a0"])["a0"].fillna(0).sum())
-    return {"seconds": seconds, "rows": rows, "peak_rss_bytes": peak, "checksum": checksum}
+    threads = int(duckdb.connect().execute("SELECT current_setting('threads')").fetchall()[0][0])
+    return {
+        "seconds": seconds,
+        "rows": rows,
+        "peak_rss_bytes": peak,
+        "checksum": checksum,
+        "threads": threads,
+    }
 
 
 def run_pit(work: Path, n_views: int, backfills: bool) -> dict[str, Any]:
@@ -426,12 +435,21 @@ def pit_rounds(work: Path, sizes: dict[str, int], rounds: int) -> dict[str, Any]
     ours: list[float] = []
     feast: list[float] = []
     check: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     for r in range(rounds):
         for side in ("ours", "feast") if r % 2 == 0 else ("feast", "ours"):
             if side == "ours":
-                ours.append(run_pit(work, 2, False)["seconds"])
+                got = run_pit(work, 2, False)
+                ours.append(got["seconds"])
+                settings["mlfactory"] = {"engine": "DuckDB", "threads": got["threads"], "memory_limit": "2GB"}
             else:
-                feast.append(run_feast(work, sizes, "pit")["pit_s"])
+                got = run_feast(work, sizes, "pit")
+                feast.append(got["pit_s"])
+                settings["feast"] = {
+                    "engine": "dask",
+                    "threads": got["threads"],
+                    "scheduler": got["scheduler"],
+                }
         if r == 0:
             check = compare_joins(work / "out2.parquet", work / "feast_pit.parquet")
     ratios = [f / o for f, o in zip(feast, ours, strict=True)]
@@ -441,6 +459,7 @@ def pit_rounds(work: Path, sizes: dict[str, int], rounds: int) -> dict[str, Any]
         "feast_s": feast,
         "ratio_per_round": ratios,
         "ratio_median": statistics.median(ratios),
+        "settings": settings,
         "check": check,
     }
 
@@ -616,6 +635,14 @@ def print_table(result: dict[str, Any]) -> None:
             "",
             "",
             " ".join(f"{r:.1f}x" for r in joined["ratio_per_round"]),
+        )
+        ours_set, feast_set = joined["settings"]["mlfactory"], joined["settings"]["feast"]
+        t.add_row(
+            "  engine and threads",
+            f"DuckDB, {ours_set['threads']} threads",
+            "",
+            f"dask, {feast_set['threads']} threads",
+            "",
         )
         t.add_row(
             "  rows returned (values differing on shared rows)",

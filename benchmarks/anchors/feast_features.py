@@ -99,7 +99,16 @@ def pit(store: Any, names: dict[str, list[str]], work: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - t
     columns = ["row", *(f.split(":")[1] for f in pit_feats)]
     frame[columns].to_parquet(work / "feast_pit.parquet", index=False)
-    return {"pit_s": seconds, "pit_rows": len(frame)}
+    import dask
+    import dask.system
+
+    scheduler = dask.config.get("scheduler", None) or "threads (dask's default for data frames)"
+    return {
+        "pit_s": seconds,
+        "pit_rows": len(frame),
+        "threads": dask.system.CPU_COUNT,
+        "scheduler": scheduler,
+    }
 
 
 def main() -> None:

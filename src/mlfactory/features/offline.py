@@ -11,11 +11,15 @@ keeping a running maximum of their ``(event, created)`` rank gives, at each ``av
 far; one ASOF join of the labels on ``avail <= t`` then picks exactly the right row, with no row loops. Views
 without a created column (created = event) take a plain ASOF join on the event time.
 
+Only keys, times and row positions go through the joins: per label and view, the join yields the position of
+the row to use in the view's Parquet file, and the feature values are then taken by position (Arrow ``take``)
+and set beside the labels with a positional scan. Sorting narrow rows instead of whole feature rows is most
+of the join's speed.
+
 Memory is bounded whatever the number of views: the views are packed into groups whose estimated working
-set (each view's table, plus its columns carried for every label) fits an eighth of ``memory_limit``, and
-each group is one DuckDB query. When everything fits (the common case) one query writes the result; otherwise
-each group's features are written in label order against a narrow label table (row id, keys, time) and the
-result is glued side by side with a positional scan, by one thread so that only one full-width row group is
+set (each view's table, plus its features taken for every label) fits an eighth of ``memory_limit``. When
+everything fits (the common case) there is one group; otherwise each group but the last is written to a file
+in label order, and the result is glued side by side by one thread, so that only one full-width row group is
 buffered. DuckDB spills to a temporary folder past ``memory_limit``.
 """
 
@@ -28,10 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mlfactory.config import parse_size
 from mlfactory.errors import ValidationError
+
+DICTIONARY_ENTRIES = 1024  # per column and row group, in the Parquet files written (see _copy)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +72,7 @@ def connect(memory_limit: str = "2GB", workdir: Path | None = None) -> Iterator[
     try:
         con.execute(f"SET memory_limit = {lit(memory_limit)}")
         con.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC
+        con.execute("SET enable_progress_bar = false")  # a library call: no terminal output, no ticker thread
         if workdir is not None:
             con.execute(f"SET temp_directory = {lit(workdir / 'spill')}")
         yield con
@@ -97,25 +106,25 @@ def _key_exprs(
 
 def _view_parts(
     i: int, view: ViewTable, left_types: dict[str, str], right_types: dict[str, str]
-) -> tuple[list[str], str, list[str]]:
-    """View ``i``'s part of a join query over labels ``L``: its CTEs, its joins and its feature columns."""
+) -> tuple[list[str], str, str]:
+    """View ``i``'s part of an index query over labels ``L``: its CTEs, its joins, and the column ``_f{i}``:
+    the position in the view's file of the feature row to use (NULL when none)."""
     lx, rx = _key_exprs(view.join_keys, left_types, right_types)
     rkeys = ", ".join(f"{e} AS _k{j}" for j, e in enumerate(rx))
     part = ", ".join(f"_k{j}" for j in range(len(rx)))
-    feats = ", ".join(q(f) for f in view.features)
-    src = f"read_parquet({lit(view.path)})"
+    src = f"read_parquet({lit(view.path)}, file_row_number = true)"
     r, s = f"R{i}", f"S{i}"
     ttl = "" if view.ttl_seconds is None else f" AND {r}._e >= L._label_us - {int(view.ttl_seconds * 1e6)}"
-    picked = [f"CASE WHEN {r}._e IS NOT NULL{ttl} THEN {r}.{q(f)} END AS {q(f)}" for f in view.features]
+    picked = f"CASE WHEN {r}._e IS NOT NULL{ttl} THEN {r}._pos END AS _f{i}"
     if not view.backfills:
         on = " AND ".join(f"{e} = {r}._k{j}" for j, e in enumerate(lx))
-        cte = f"{r} AS (SELECT {rkeys}, {us('_event_ts')} AS _e, {feats} FROM {src})"
+        cte = f"{r} AS (SELECT {rkeys}, {us('_event_ts')} AS _e, file_row_number AS _pos FROM {src})"
         return [cte], f"ASOF LEFT JOIN {r} ON {on} AND L._label_us >= {r}._e", picked
     ctes = [
         f"{r} AS (SELECT {rkeys}, {us('_event_ts')} AS _e, "
         f"greatest({us('_event_ts')}, {us('_created_ts')}) AS _avail, "
-        f"row_number() OVER (PARTITION BY {part} ORDER BY _event_ts, _created_ts) AS _ord, {feats} "
-        f"FROM {src})",
+        f"row_number() OVER (PARTITION BY {part} ORDER BY _event_ts, _created_ts) AS _ord, "
+        f"file_row_number AS _pos FROM {src})",
         f"{s} AS (SELECT DISTINCT {part}, _avail, max(_ord) OVER (PARTITION BY {part} ORDER BY _avail "
         f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _best FROM {r})",
     ]
@@ -128,29 +137,27 @@ def _view_parts(
     return ctes, joins, picked
 
 
-def _group_sql(
+def _index_sql(
     group: Sequence[int],
     views: Sequence[ViewTable],
     left: str,
-    carry: str,
     left_types: dict[str, str],
     right_types: Sequence[dict[str, str]],
 ) -> str:
-    """One query joining the views of ``group`` onto the labels ``left``, in label order."""
+    """One query giving, for every label of ``left`` (in no particular order), its ``_rid`` and the position
+    of the feature row to use from each view of ``group``. Only keys, times and positions go through the
+    joins; the feature values are gathered afterwards by position."""
     ctes, joins, picked = [], [], []
     for i in group:
         c, j, p = _view_parts(i, views[i], left_types, right_types[i])
         ctes += c
         joins.append(j)
-        picked += p
-    return (
-        f"WITH {', '.join(ctes)} SELECT {carry}, {', '.join(picked)} FROM {left} L "
-        f"{' '.join(joins)} ORDER BY L._rid"
-    )
+        picked.append(p)
+    return f"WITH {', '.join(ctes)} SELECT L._rid, {', '.join(picked)} FROM {left} L {' '.join(joins)}"
 
 
 def _working_set(label_rows: int, view_rows: int, view: ViewTable) -> int:
-    """Bytes a view adds to a join query, roughly: its table, and its columns carried for every label."""
+    """Bytes a view adds to a group, roughly: its feature table, and its features gathered for every label."""
     width = 8 * (len(view.features) + len(view.join_keys) + 3)
     return (label_rows + view_rows) * width
 
@@ -188,7 +195,7 @@ def point_in_time_join(
         out: the Parquet file to write: the label columns in their order, then each view's features.
         memory_limit: DuckDB's memory limit; larger joins spill to disk.
         workdir: folder for intermediate files (a temporary one when None).
-        group_bytes: the working set one query may take (default: an eighth of ``memory_limit``).
+        group_bytes: the working set one group of views may take (default: an eighth of ``memory_limit``).
 
     Returns:
         The number of rows written.
@@ -209,17 +216,53 @@ def point_in_time_join(
         tables = [f"read_parquet({lit(v.path)})" for v in views]
         right_types = [_types(con, table) for table in tables]
         sizes = [_working_set(n, _rows(con, table), v) for table, v in zip(tables, views, strict=True)]
-        if sum(sizes) + 8 * n * (len(columns) + 2) <= budget:  # one query writes the result
-            left = f"(SELECT *, {us(q(event_time))} AS _label_us FROM {source})"
-            every = range(len(views))
-            sql = _group_sql(every, views, left, "L.* EXCLUDE (_rid, _label_us)", columns, right_types)
-            return _copy(con, sql, out)
+        left = _narrow_labels(source, event_time, views)
         groups = _groups(sizes, budget)
-        parts = _join_in_groups(con, source, event_time, views, groups, right_types, Path(tmp))
-        picked = ", ".join(f"P{g}.* EXCLUDE (_rid)" for g in range(len(parts)))
-        glued = " ".join(f"POSITIONAL JOIN read_parquet({lit(p)}) P{g}" for g, p in enumerate(parts))
-        con.execute("SET threads = 1")  # the scan is sequential anyway; one writer buffers one row group
+        parts = []
+        for g, group in enumerate(groups):
+            index = con.sql(_index_sql(group, views, left, columns, right_types)).to_arrow_table()
+            gathered = _gather(con, [views[i] for i in group], index, n)
+            parts.append(_park(con, gathered, g, Path(tmp) if g < len(groups) - 1 else None))
+        picked = ", ".join(f"P{g}.*" for g in range(len(parts)))
+        glued = " ".join(f"POSITIONAL JOIN {p} P{g}" for g, p in enumerate(parts))
+        if len(parts) > 1:
+            con.execute("SET threads = 1")  # the scan is sequential anyway; one writer buffers one row group
         return _copy(con, f"SELECT L.*, {picked} FROM {plain} L {glued}", out)
+
+
+def _narrow_labels(source: str, event_time: str, views: Sequence[ViewTable]) -> str:
+    """The labels as the joins see them: row id, the views' join keys, event time in microseconds."""
+    keys = "".join(f"{q(k)}, " for k in dict.fromkeys(k for v in views for k in v.join_keys))
+    return f"(SELECT _rid, {keys}{us(q(event_time))} AS _label_us FROM {source})"
+
+
+def _gather(con: duckdb.DuckDBPyConnection, views: Sequence[ViewTable], index: pa.Table, n: int) -> pa.Table:
+    """Each view's features for every label, in label order, taken by position from the view's table
+    (a NULL position gives NULL features)."""
+    order = np.empty(n, dtype=np.int64)
+    order[index.column("_rid").to_numpy()] = np.arange(n, dtype=np.int64)
+    positions = index.drop_columns(["_rid"]).take(order)  # one column per view, in the group's order
+    out: list[pa.ChunkedArray] = []
+    names: list[str] = []
+    for view, rows in zip(views, positions.columns, strict=True):
+        feats = ", ".join(q(f) for f in view.features)
+        table = con.sql(f"SELECT {feats} FROM read_parquet({lit(view.path)})").to_arrow_table()  # file order
+        out += table.take(rows).columns
+        names += view.features
+    return pa.table(out, names=names)
+
+
+def _park(con: duckdb.DuckDBPyConnection, gathered: pa.Table, g: int, work: Path | None) -> str:
+    """A relation over a group's gathered features: the table itself for the last group, a file in ``work``
+    for the others (so that one group at a time is held in memory)."""
+    if work is None:
+        con.register(f"gathered{g}", gathered)
+        return f"gathered{g}"
+    path = work / f"group{g}.parquet"
+    con.register("parked", gathered)
+    _copy(con, "SELECT * FROM parked", path, compression="uncompressed")
+    con.unregister("parked")
+    return f"read_parquet({lit(path)})"
 
 
 def _label_source(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame | Path) -> tuple[str, str]:
@@ -234,44 +277,19 @@ def _label_source(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame | Path) -
     return numbered, f"read_parquet({lit(labels)})"
 
 
-def _join_in_groups(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    event_time: str,
-    views: Sequence[ViewTable],
-    groups: list[list[int]],
-    right_types: list[dict[str, str]],
-    work: Path,
-) -> list[Path]:
-    """When one query would not fit the budget: each group's features in label order, one file per group,
-    to be glued to the labels side by side."""
-    keys = list(dict.fromkeys(k for v in views for k in v.join_keys))
-    narrow = work / "labels.parquet"
-    _copy(
-        con,
-        f"SELECT _rid, {''.join(q(k) + ', ' for k in keys)}{us(q(event_time))} AS _label_us "
-        f"FROM {source} ORDER BY _rid",
-        narrow,
-        compression="uncompressed",
-    )
-    left = f"read_parquet({lit(narrow)})"
-    left_types = _types(con, left)
-    parts = []
-    for g, group in enumerate(groups):
-        parts.append(work / f"group{g}.parquet")
-        sql = _group_sql(group, views, left, "L._rid", left_types, right_types)
-        _copy(con, sql, parts[-1], compression="uncompressed")
-    return parts
-
-
 def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])  # type: ignore[index]
+    return int(con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
 
 
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, out: Path, *, compression: str = "snappy") -> int:
-    """Write a query's rows to a Parquet file (in the query's order); the number of rows written."""
+    """Write a query's rows to a Parquet file (in the query's order); the number of rows written.
+
+    Columns keep a dictionary encoding while they have at most ``DICTIONARY_ENTRIES`` distinct values per row
+    group (flags, categories, small counts); past that the writer stops trying, which is most of its time on
+    continuous features, whose dictionaries would be dropped anyway."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    row = con.execute(f"COPY ({sql}) TO {lit(out)} (FORMAT parquet, COMPRESSION {compression})").fetchone()
+    options = f"FORMAT parquet, COMPRESSION {compression}, DICTIONARY_SIZE_LIMIT {DICTIONARY_ENTRIES}"
+    row = con.execute(f"COPY ({sql}) TO {lit(out)} ({options})").fetchone()
     return int(row[0])  # type: ignore[index]
 
 

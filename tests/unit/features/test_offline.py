@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from mlfactory.config import parse_size
@@ -205,3 +206,61 @@ def test_memory_limits_parse_like_duckdb(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="'lots' is not a size; write a number and a unit"):
         point_in_time_join(labels, "t", [view], tmp_path / "o.parquet", memory_limit="lots")
     assert not (tmp_path / "o.parquet").exists()
+
+
+@pytest.mark.parametrize("group_bytes", [None, 1], ids=["one-group", "one-view-per-group"])
+def test_feature_values_of_every_type_are_taken_by_position(tmp_path: Path, group_bytes: int | None) -> None:
+    """Values are taken from the view's file by row position: types, NULLs in the file, and labels with no
+    row (unknown entity, before the first row, past the TTL) all come out right, whatever the file's order."""
+    feats = pd.DataFrame(
+        {
+            "k": [2, 1, 2, 1],
+            "_event_ts": [ts(3), ts(1), ts(1), ts(3)],
+            "_created_ts": [ts(3), ts(1), ts(1), ts(3)],
+            "s": ["b3", "a1", None, "a3"],
+            "flag": [True, False, True, None],
+            "n": pd.array([23, 11, 21, None], dtype="Int64"),
+            "when": [ts(30), ts(10), ts(20), ts(40)],
+        }
+    )
+    feats.to_parquet(tmp_path / "f.parquet")
+    other = pd.DataFrame({"k": [1], "_event_ts": [ts(0)], "_created_ts": [ts(0)], "x": [0.5]})
+    other.to_parquet(tmp_path / "g.parquet")
+    labels = pd.DataFrame({"k": [1, 2, 2, 3, 1, 1], "t": [ts(2), ts(2), ts(4), ts(4), ts(0.5), ts(9)]})
+    views = [
+        ViewTable(
+            name="v",
+            path=tmp_path / "f.parquet",
+            join_keys=("k",),
+            features=("s", "flag", "n", "when"),
+            ttl_seconds=5 * 86400,
+        ),
+        ViewTable(name="w", path=tmp_path / "g.parquet", join_keys=("k",), features=("x",), ttl_seconds=None),
+    ]
+    assert point_in_time_join(labels, "t", views, tmp_path / "o.parquet", group_bytes=group_bytes) == 6
+    out = pd.read_parquet(tmp_path / "o.parquet")
+    got = {c: [None if pd.isna(v) else v for v in out[c]] for c in ("s", "flag", "n", "when", "x")}
+    assert got["s"] == ["a1", None, "b3", None, None, None]  # a NULL in the file stays NULL
+    assert got["flag"] == [False, True, True, None, None, None]
+    assert got["n"] == [11, 21, 23, None, None, None]
+    assert got["when"] == [ts(10), ts(20), ts(30), None, None, None]
+    assert got["x"] == [0.5, None, None, None, 0.5, 0.5]
+    schema = pq.read_schema(tmp_path / "o.parquet")
+    assert str(schema.field("n").type) == "int64" and str(schema.field("flag").type) == "bool"
+    assert str(schema.field("when").type) == "timestamp[us, tz=UTC]"
+
+
+def test_low_cardinality_columns_keep_their_dictionary(tmp_path: Path) -> None:
+    """The written file dictionary-encodes a column with few distinct values, not continuous features."""
+    feats, labels = random_world(4, 5000, 5000)
+    feats.to_parquet(tmp_path / "f.parquet")
+    view = ViewTable(
+        name="v", path=tmp_path / "f.parquet", join_keys=("k",), features=("x",), ttl_seconds=None
+    )
+    point_in_time_join(labels, "t", [view], tmp_path / "o.parquet")
+    meta = pq.ParquetFile(tmp_path / "o.parquet").metadata
+    encodings = {
+        meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)
+    }
+    assert any("DICTIONARY" in e for e in encodings["label"])
+    assert not any("DICTIONARY" in e for e in encodings["x"])

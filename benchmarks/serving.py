@@ -421,15 +421,17 @@ class ServerSpec:
 
 
 class RunningServer:
-    """A server subprocess in its own session, stopped (the whole group) when the block ends."""
+    """A server subprocess in its own session, stopped (the whole group) when the block ends, when its
+    start fails or is interrupted, and when this script is stopped by SIGTERM or SIGINT
+    (:func:`stop_on_signals`)."""
+
+    live: set[RunningServer] = set()  # every server started and not yet stopped, for the signal handler
 
     def __init__(self, spec: ServerSpec, log_path: Path) -> None:
         self.spec, self.log_path = spec, log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> RunningServer:
-        import httpx
-
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
                 self.spec.command,
@@ -440,6 +442,17 @@ class RunningServer:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        RunningServer.live.add(self)
+        try:
+            return self._wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
+    def _wait_ready(self) -> RunningServer:
+        import httpx
+
+        assert self.proc is not None
         deadline = time.monotonic() + self.spec.startup_timeout
         ready = f"http://{HOST}:{self.spec.port}{self.spec.ready_path}"
         while time.monotonic() < deadline:
@@ -451,7 +464,6 @@ class RunningServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
-        self.__exit__(None, None, None)
         raise RuntimeError(
             f"{self.spec.tool} was not ready within {self.spec.startup_timeout:.0f} s: {self.tail()}"
         )
@@ -460,6 +472,7 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
     def __exit__(self, *exc: object) -> None:
+        RunningServer.live.discard(self)
         if self.proc is None or self.proc.poll() is not None:
             return
         for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
@@ -472,6 +485,20 @@ class RunningServer:
                 return
             except subprocess.TimeoutExpired:
                 continue
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT stop every server this script started (each in its own session, so a signal to
+    this process alone never reaches them), then end the script with the usual 128 + signal status."""
+
+    def stop(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        for server in list(RunningServer.live):
+            server.__exit__(None, None, None)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def _json_body(key: str) -> Callable[[list[dict[str, float]]], bytes]:
@@ -1067,6 +1094,7 @@ def server_specs(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    stop_on_signals()
     global THREADS
     THREADS = args.threads
     keys = args.models.split(",") if args.models else (["logreg"] if args.quick else list(MODELS))

@@ -139,6 +139,49 @@ def compile_numeric(estimator: Any, names: list[str], seed: int = 0) -> ProbaFn 
     return proba
 
 
+def compile_boosted(estimator: Any, names: list[str], *, allow_nan: bool, seed: int = 0) -> ProbaFn | None:
+    """A HistGradientBoostingClassifier's ``predict_proba`` over an (n, k) float matrix in ``names`` order:
+    its own compiled trees summed as its ``_raw_predict`` sums them (the same leaf for every row, the
+    float64 thresholds it was fitted with), without the checks and conversions scikit-learn repeats on
+    every call (about 0.9 ms of a 6 ms predict of 1,000 rows, and most of a one-row predict). None when
+    the model has categorical features, is not laid out as this scikit-learn lays it out, or answers
+    probe rows differently in any digit."""
+    if type(estimator).__name__ != "HistGradientBoostingClassifier":
+        return None
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is None or list(fitted) != list(names) or estimator.is_categorical_ is not None:
+        return None
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        trees = [list(of_iteration) for of_iteration in estimator._predictors]
+        bitsets, features = estimator._bin_mapper.make_known_categories_bitsets()
+        baseline, loss = estimator._baseline_prediction, estimator._loss
+        width = int(estimator.n_trees_per_iteration_)
+    except (AttributeError, ImportError):
+        return None
+
+    def proba(x: np.ndarray) -> np.ndarray:
+        threads = _openmp_effective_n_threads()  # as scikit-learn asks, under the server's thread cap
+        raw = np.zeros((x.shape[0], width), dtype=baseline.dtype, order="F")
+        raw += baseline
+        for of_iteration in trees:
+            for k, tree in enumerate(of_iteration):
+                raw[:, k] += tree.predict(x, bitsets, features, threads)
+        out: np.ndarray = loss.predict_proba(raw)
+        return out
+
+    rng = np.random.default_rng(seed)
+    probe = rng.normal(size=(256, len(names))) * 10
+    if allow_nan:
+        probe[rng.random(probe.shape) < 0.1] = np.nan
+    try:
+        same = np.array_equal(proba(probe), estimator.predict_proba(pd.DataFrame(probe, columns=names)))
+    except Exception:
+        return None
+    return proba if same else None
+
+
 NO_NAMES_WARNING = "X does not have valid feature names"
 
 

@@ -9,15 +9,18 @@ each part through joblib. For one row of the quickstart's spam model that is ove
 :func:`compile_columns` takes such a pipeline apart when its estimator is a LogisticRegression, and answers
 from the checked columns directly: numbers through NumPy (the steps of :mod:`mlfactory.serving.compiled`),
 each category through a dictionary from value to its one-hot column (read off the fitted encoder itself,
-infrequent and dropped categories included), text through the fitted vectorizer's own ``transform``, and
-the logistic regression as one dot product per block. It keeps the function only if it gives
-``predict_proba``'s answers to 1e-9 on probe rows that visit every category, an unknown one and a missing
-one, and text made of the vectorizer's own terms; anything else returns None and the model is used as it is.
+infrequent and dropped categories included), text through the vectorizer's counts a batch at a time
+(:mod:`mlfactory.serving.compiled_text`) and its own weighting, and the logistic regression as one dot
+product per block. Each text block is kept only if it gives exactly the vectorizer's ``transform`` on probe
+documents (odd and non-ASCII ones included), and the function only if it gives ``predict_proba``'s answers
+to 1e-9 on probe rows that visit every category, an unknown one and a missing one, and text made of the
+vectorizer's own terms; anything else returns None and the model is used as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -26,6 +29,7 @@ import scipy.sparse as sp
 
 from mlfactory.inputs import NUMERIC, InputSpec
 from mlfactory.serving.compiled import Step, numeric_steps
+from mlfactory.serving.compiled_text import BULK, text_counts
 
 Columns = dict[str, np.ndarray]
 Block = Callable[[Columns, int], Any]  # the block's (n, width) matrix: a dense array or a CSR matrix
@@ -108,23 +112,27 @@ def _categorical(transformer: Any, cols: list[str]) -> Block | None:
         return None
     maps, offsets = layout
     unknown = _unknown_columns(encoder, maps)
-    fill = None if imputer is None else imputer.fill_value
     width = int(offsets[-1])
+    # each value's output column (-1: none), an unknown one's through get's default and a missing one's
+    # as its imputed value's
+    lookups = [
+        {v: int(offsets[j]) + hot if hot >= 0 else -1 for v, hot in m.items()} for j, m in enumerate(maps)
+    ]
+    misses = [int(offsets[j]) + hot if hot >= 0 else -1 for j, hot in enumerate(unknown)]
+    if imputer is not None:
+        for lookup, miss in zip(lookups, misses, strict=True):
+            lookup[None] = lookup.get(imputer.fill_value, miss)
 
     def block(columns: Columns, n: int) -> sp.csr_matrix:
-        rows: list[int] = []
-        where: list[int] = []
+        hot = np.empty((n, len(cols)), dtype=np.int64)
         for j, c in enumerate(cols):
-            lookup, miss, start = maps[j], unknown[j], int(offsets[j])
-            for i, v in enumerate(columns[c].tolist()):
-                if v is None and imputer is None:  # as the encoder itself, which cannot order None
-                    raise ValueError(f"column '{c}' row {i} is missing and nothing imputes it")
-                hot = lookup.get(fill if v is None else v, miss)
-                if hot >= 0:
-                    rows.append(i)
-                    where.append(start + hot)
-        data = np.ones(len(rows), dtype=np.float64)
-        return sp.csr_matrix((data, (rows, where)), shape=(n, width))
+            values = columns[c].tolist()
+            if imputer is None and None in values:  # as the encoder itself, which cannot order None
+                raise ValueError(f"column '{c}' row {values.index(None)} is missing and nothing imputes it")
+            hot[:, j] = np.fromiter(map(lookups[j].get, values, repeat(misses[j])), dtype=np.int64, count=n)
+        hit = hot >= 0  # row by row, each row's columns in order: a CSR matrix as it is
+        indptr = np.concatenate([[0], np.cumsum(hit.sum(axis=1))])
+        return sp.csr_matrix((np.ones(int(indptr[-1])), hot[hit], indptr), shape=(n, width))
 
     return block
 
@@ -150,32 +158,47 @@ def _weighted(x: sp.csr_matrix, vectorizer: Any) -> sp.csr_matrix:
     return x
 
 
+_ODD_DOCS = [
+    "",
+    "  ",
+    "!?",
+    "a b c",
+    "Ünïcode café, naïve résumé",
+    "snake_case 42 x9 TAB\tnew\nline",
+    "ÀÉ ok",
+]
+
+
+def _text_probe(vectorizer: Any, rng: np.random.Generator) -> list[str]:
+    """Documents of the vectorizer's own terms in mixed case and separators, and odd ones: empty, no
+    tokens, one-letter words, non-ASCII."""
+    words = [w for term in sorted(vectorizer.vocabulary_)[:400] for w in term.split(" ")] or ["word"]
+    cased = [w.upper() if i % 3 == 0 else w for i, w in enumerate(words)]
+    seps = [" ", ", ", "\n", " - ", "."]
+    docs = [
+        "".join(f"{w}{rng.choice(seps)}" for w in rng.choice(cased, size=int(rng.integers(0, 14))))
+        for _ in range(40)
+    ]
+    return docs + _ODD_DOCS
+
+
 def _text(vectorizer: Any, col: Any) -> Block | None:
-    """A TF-IDF or count vectorizer: its own analyzer (the same tokens), its vocabulary counted in a dict,
-    then its weighting, without the validation scikit-learn repeats on every call."""
+    """A TF-IDF or count vectorizer: its counts a batch at a time (:mod:`mlfactory.serving.compiled_text`),
+    then its weighting, without the validation scikit-learn repeats on every call. Kept only if it gives
+    exactly the vectorizer's ``transform`` on probe documents, a large batch and a small one."""
     if type(vectorizer).__name__ not in _TEXT or not isinstance(col, str):
         return None
     if getattr(vectorizer, "norm", None) not in ("l1", "l2", None):
         return None
-    analyze = vectorizer.build_analyzer()
-    vocabulary: dict[str, int] = vectorizer.vocabulary_
-    width = len(vocabulary)
+    counts = text_counts(vectorizer)
+    probe = _text_probe(vectorizer, np.random.default_rng(0))
+    for docs in (probe, probe[-BULK + 1 :]):
+        got, expected = _weighted(counts(docs), vectorizer), vectorizer.transform(docs)
+        if got.shape != expected.shape or (got != expected).nnz:
+            return None
 
     def block(columns: Columns, n: int) -> sp.csr_matrix:
-        indptr: list[int] = [0]
-        indices: list[int] = []
-        counts: list[int] = []
-        for doc in columns[col].tolist():
-            seen: dict[int, int] = {}
-            for term in analyze(doc):
-                j = vocabulary.get(term)
-                if j is not None:
-                    seen[j] = seen.get(j, 0) + 1
-            indices.extend(seen)
-            counts.extend(seen.values())
-            indptr.append(len(indices))
-        x = sp.csr_matrix((np.asarray(counts, dtype=np.float64), indices, indptr), shape=(n, width))
-        return _weighted(x, vectorizer)
+        return _weighted(counts(columns[col].tolist()), vectorizer)
 
     return block
 

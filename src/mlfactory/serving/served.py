@@ -16,7 +16,7 @@ from mlfactory.inputs import NUMERIC, Batch, InputSpec
 from mlfactory.registry import LoadedModel, project_models
 from mlfactory.registry.native import cap_threads
 from mlfactory.serving.batching import MicroBatcher
-from mlfactory.serving.compiled import compile_numeric, takes_arrays
+from mlfactory.serving.compiled import compile_boosted, compile_numeric, takes_arrays
 from mlfactory.serving.compiled_columns import compile_columns
 
 if TYPE_CHECKING:
@@ -61,8 +61,9 @@ class ModelFailedError(MLFactoryError):
 
 
 def _final_step(estimator: Any) -> Any:
+    """The estimator that answers at the end of a pipeline, however deeply pipelines are nested."""
     steps = getattr(estimator, "steps", None)
-    return steps[-1][1] if steps else estimator
+    return _final_step(steps[-1][1]) if steps else estimator
 
 
 def _probe_nan(estimator: Any, signature: Signature) -> bool:
@@ -116,6 +117,7 @@ class ServedVersion:
         self.features = _feature_service(loaded.version.signature)
         self._fast = (
             compile_numeric(est, self.spec.names)
+            or compile_boosted(est, self.spec.names, allow_nan=self.spec.allow_nan)
             if self.spec.numeric_only and self.has_proba and self._argmax
             else None
         )

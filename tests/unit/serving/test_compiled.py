@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -13,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlfactory.serving.compiled import compile_numeric, takes_arrays
+from mlfactory.serving.compiled import compile_boosted, compile_numeric, takes_arrays
 
 NAMES = ["a", "b", "c"]
 
@@ -63,3 +64,30 @@ def test_arrays_only_for_models_fitted_on_exactly_the_signature_columns() -> Non
         [("pick", ColumnTransformer([("s", StandardScaler(), ["a", "c"])])), ("m", LogisticRegression())]
     ).fit(x, y)
     assert not takes_arrays(by_name, NAMES, allow_nan=False)  # selects columns by name: fails on arrays
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_boosted_model_answers_exactly_as_scikit_learn_on_unseen_rows_with_gaps(classes: int) -> None:
+    x, _ = _data(classes)
+    x.loc[::7, "b"] = np.nan  # fitted with missing values: every node knows where they go
+    y = np.digitize(np.nan_to_num(x["a"]) + x["c"] / 100, [-0.5, 0.5][: classes - 1])
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, y)
+    fast = compile_boosted(model, NAMES, allow_nan=True)
+    assert fast is not None
+    rng = np.random.default_rng(1)
+    fresh = rng.normal(size=(500, 3)) * [1, 5, 100]
+    fresh[rng.random(fresh.shape) < 0.15] = np.nan
+    fresh[:40] = x.to_numpy()[:40]  # rows on the fitted thresholds' sides, as trained
+    assert np.array_equal(fast(fresh), model.predict_proba(pd.DataFrame(fresh, columns=NAMES)))
+
+
+def test_a_boosted_model_is_declined_when_it_does_not_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = _data()
+    model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(x, y)
+    assert compile_boosted(model, ["c", "b", "a"], allow_nan=True) is None  # columns in another order
+    categorical = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0])
+    x_cat = x.assign(a=np.abs(x["a"]).round())
+    assert compile_boosted(categorical.fit(x_cat, y), NAMES, allow_nan=True) is None
+    real = model.predict_proba
+    monkeypatch.setattr(model, "predict_proba", lambda rows: real(rows) + 1e-15)
+    assert compile_boosted(model, NAMES, allow_nan=True) is None  # answers one digit off: declined

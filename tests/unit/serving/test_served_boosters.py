@@ -54,3 +54,33 @@ def test_a_served_booster_answers_as_the_model_on_arrays_with_threads_capped(
     pred, proba = served.predict_batch(served.spec.check(frame_payload(frame, served.spec)))
     np.testing.assert_array_equal(pred, model.predict(frame))
     np.testing.assert_array_equal(proba, model.predict_proba(frame))
+
+
+def test_a_booster_at_the_end_of_a_nested_pipeline_answers_with_one_predict_proba() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    train = _rows(600, seed=0)
+    y = (train["x1"] + train["x3"] > 0).astype(int)
+    booster = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    model = make_pipeline(SimpleImputer(), make_pipeline(SimpleImputer(), booster)).fit(train, y)
+    version = SimpleNamespace(name="m", version=1, ref="m/1", signature=SIGNATURE)
+    served = ServedVersion(
+        LoadedModel(cast(Any, version), model), BatchingConfig(enabled=False, native_threads=1)
+    )
+    assert served._argmax  # the booster two levels down answers both classes and probabilities
+
+    calls: list[int] = []
+    original = model.predict_proba
+
+    def counted(rows: Any) -> Any:
+        calls.append(len(rows))
+        return original(rows)
+
+    model.predict_proba = counted  # type: ignore[method-assign]
+    frame = _rows(300, seed=1)
+    pred, proba = served.predict_batch(served.spec.check(frame_payload(frame, served.spec)))
+    assert calls == [300]
+    np.testing.assert_array_equal(pred, model.predict(frame))
+    np.testing.assert_array_equal(proba, original(frame))

@@ -141,6 +141,5 @@ def use_project_model(root: Path, source: str = SOURCE) -> None:
     path = root / "mlfactory.yaml"
     config = yaml.safe_load(path.read_text())
     model = config["models"]["spam"]
-    model.pop("estimator")
     model |= {"model": "spam_net.SpamNet", "params": PARAMS, "features": {"numeric": NUMERIC, "text": TEXT}}
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -17,11 +17,11 @@ def _classification(
     y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: Sequence[Any], names: Sequence[str]
 ) -> dict[str, Any]:
     binary = len(classes) == 2
-    avg = "binary" if binary else "macro"
-    pos = classes[1] if binary else None
-    kw: dict[str, Any] = {"average": avg, "zero_division": 0}
+    # a binary model's precision, recall and F1 are its second class's, also when feedback brings labels of a
+    # class it does not know; a multi-class average takes such a class in as a class with no hits
+    kw: dict[str, Any] = {"average": "macro", "zero_division": 0}
     if binary:
-        kw["pos_label"] = pos
+        kw["labels"] = [classes[1]]
     out: dict[str, Any] = {}
     for name in names:
         if name == "accuracy":

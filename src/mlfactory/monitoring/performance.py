@@ -36,7 +36,13 @@ import pandas as pd
 from mlfactory.data.profile import category_key
 from mlfactory.monitoring.calibration import Calibration, build_calibration, calibrate
 from mlfactory.monitoring.estimate import BelowEstimate, Estimate, EstimateCheck, EstimateCounts
-from mlfactory.monitoring.realized import AccuracyDrop, accuracy_drop, confusion_metrics, regression_errors
+from mlfactory.monitoring.realized import (
+    AccuracyDrop,
+    RealizedCounts,
+    accuracy_drop,
+    confusion_metrics,
+    regression_errors,
+)
 
 __all__ = [
     "Calibration",
@@ -82,7 +88,8 @@ class PerformanceResult:
     """A window's performance: realized from feedback labels, estimated before they arrive, and the tests.
 
     Attributes:
-        labelled_rows: rows with a feedback label (of a known class, for a classifier).
+        labelled_rows: rows with a feedback label (for a classifier, labels of classes it does not know
+            included: they count as wrong).
         messages: what the report should say (missing labels, calibration warnings, ...).
         realized: realized metrics by name (accuracy, precision, recall, f1; mae, rmse for a regressor);
             None without labels.
@@ -144,11 +151,9 @@ class PerformanceCounts:
     def __init__(self, classes: Sequence[Any] | None, calibration: Calibration | None) -> None:
         self.keys = [category_key(c) for c in classes] if classes else []
         self._index = {k: i for i, k in enumerate(self.keys)}
-        k = len(self.keys)
-        self.realized = np.zeros((k, k))
+        self.realized = RealizedCounts(self.keys)
         self.calibration = calibration if calibration is not None and calibration.curves else None
         self.estimate = EstimateCounts(self.keys, self.calibration) if self.calibration else None
-        self.unknown_labels = 0
         self.errors = np.zeros(3)  # regression: n, Σ|e|, Σe²
         self.label_counts: dict[str, int] = {}
 
@@ -169,19 +174,15 @@ class PerformanceCounts:
                 self.errors += regression_errors(predictions, labels, labelled)
             return
         pred = self._indices(predictions)
-        truth = self._indices(labels) if labels is not None else np.full(len(pred), -1)
+        truth = self.realized.label_indices(labels) if labels is not None else np.full(len(pred), -1)
         if self.estimate is not None and probabilities is not None:
             self.estimate.add(pred, np.asarray(probabilities, dtype="float64"), truth)
         if labelled is not None and labelled.any():
-            t, p = truth[labelled], pred[labelled]
-            good = (t >= 0) & (p >= 0)
-            self.unknown_labels += int((~good).sum())
-            np.add.at(self.realized, (t[good], p[good]), 1)
+            self.realized.add(truth[labelled], pred[labelled])
 
     def merge(self, other: PerformanceCounts) -> None:
         """Add another slice's counts (same classes and calibration) after this one's."""
-        self.realized += other.realized
-        self.unknown_labels += other.unknown_labels
+        self.realized.merge(other.realized)
         self.errors += other.errors
         for key, n in other.label_counts.items():
             self.label_counts[key] = self.label_counts.get(key, 0) + n
@@ -205,16 +206,12 @@ class PerformanceCounts:
         """Realized and estimated metrics, the drop test against the holdout, and messages."""
         if not self.keys:
             return self._regression_result()
-        labelled = int(self.realized.sum())
+        labelled = self.realized.labelled
         out = PerformanceResult(labelled_rows=labelled)
-        out.realized = confusion_metrics(self.realized, self.keys) if labelled else None
+        out.realized = self.realized.metrics() if labelled else None
         if not labelled:
             out.messages.append(_NO_LABELS)
-        if self.unknown_labels:
-            out.messages.append(
-                f"{self.unknown_labels} label(s) are not among the model's classes "
-                f"{self.keys} and were left out"
-            )
+        out.messages.extend(self.realized.messages())
         if self.estimate is None:
             out.messages.append(
                 "the version has no calibration data (trained before monitoring, or without "
@@ -246,7 +243,7 @@ class PerformanceCounts:
             return PerformanceTests()
         drop = None
         if cal is not None and cal.holdout_rows:
-            drop = accuracy_drop(cal, float(np.trace(self.realized)), labelled, min_drop, alpha)
+            drop = accuracy_drop(cal, self.realized.correct, labelled, min_drop, alpha)
         below = None
         if est is not None and est.labelled_variance > 0 and est.labelled_scored:
             below = est.below_estimate(min_drop, alpha, check or EstimateCheck())

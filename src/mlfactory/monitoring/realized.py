@@ -1,5 +1,6 @@
-"""Realized performance from feedback labels: metrics of a (possibly expected) confusion matrix, and the
-test of a window's realized accuracy against the holdout's."""
+"""Realized performance from feedback labels: a classifier's confusion counts (labels of classes the model
+does not know included), metrics of a (possibly expected) confusion matrix, and the test of a window's
+realized accuracy against the holdout's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlfactory.data.profile import category_key
 from mlfactory.monitoring.calibration import Calibration
 from mlfactory.monitoring.stats import two_proportion_z
 
@@ -18,9 +20,11 @@ def confusion_metrics(cm: np.ndarray, keys: Sequence[str]) -> dict[str, float | 
     """Accuracy, precision, recall and F1 (of the second class when binary, macro-averaged otherwise) from a
     confusion matrix of true (rows) × predicted (columns) counts, which may be expected counts.
 
-    The macro average is over the classes the window has, as truth or prediction (as scikit-learn's and
-    the model card's): a rare class absent from a window would otherwise count as an F1 of 0 and pull the
-    average down by a whole class's share.
+    ``keys`` are the model's classes; the matrix may go on with classes the model does not know (labels of
+    a class that appeared after training): their rows are misses, so they lower accuracy, and each is a
+    class of the macro average with a recall and F1 of 0. The macro average is over the classes the window
+    has, as truth or prediction (as scikit-learn's and the model card's): a rare class absent from a window
+    would otherwise count as an F1 of 0 and pull the average down by a whole class's share.
     """
     n = cm.sum()
     if n <= 0:
@@ -37,6 +41,89 @@ def confusion_metrics(cm: np.ndarray, keys: Sequence[str]) -> dict[str, float | 
         "recall": float(recall[pick].mean()),
         "f1": float(f1[pick].mean()),
     }
+
+
+class RealizedCounts:
+    """A classifier's realized confusion counts, true (rows) × predicted (columns), updated chunk by chunk.
+
+    Rows and columns are the model's classes, then the classes of labels the model does not know, in the
+    order they were first seen: such a label marks its prediction wrong (a new class in the world lowers
+    realized accuracy, and counts as a missed class in the macro averages) rather than being left out.
+
+    Args:
+        keys: the model's classes, as :func:`~mlfactory.data.profile.category_key` texts.
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self.known = len(self.keys)
+        self._index = {k: i for i, k in enumerate(self.keys)}
+        self.matrix = np.zeros((self.known, self.known))
+        self.unknown_predictions = 0  # labelled rows whose prediction is not a model class: left out
+
+    def _row(self, key: str) -> int:
+        """The index of a label's class, adding a class the model does not know."""
+        if key not in self._index:
+            self._index[key] = len(self.keys)
+            self.keys.append(key)
+            self.matrix = np.pad(self.matrix, (0, 1))
+        return self._index[key]
+
+    def label_indices(self, labels: Any) -> np.ndarray:
+        """Each label's class index (at or past :attr:`known` for a class the model does not know), −1 for
+        a missing label."""
+        s = pd.Series(labels)
+        mapping = {v: self._row(category_key(v)) for v in s.dropna().unique()}
+        return np.asarray(s.map(mapping).fillna(-1).to_numpy(dtype=np.int64))
+
+    def add(self, truth: np.ndarray, pred: np.ndarray) -> None:
+        """Add labelled rows: their :meth:`label_indices` and predicted class indices (−1 for a prediction
+        that is not a model class)."""
+        known = pred >= 0
+        self.unknown_predictions += int((~known).sum())
+        np.add.at(self.matrix, (truth[known], pred[known]), 1)
+
+    def merge(self, other: RealizedCounts) -> None:
+        """Add another slice's counts (same model classes), matching unknown classes by name."""
+        rows = np.array([self._row(k) for k in other.keys], dtype=np.int64)
+        self.matrix[np.ix_(rows, rows)] += other.matrix
+        self.unknown_predictions += other.unknown_predictions
+
+    @property
+    def labelled(self) -> int:
+        """Labelled rows counted (labels of unknown classes included)."""
+        return int(self.matrix.sum())
+
+    @property
+    def correct(self) -> float:
+        """Labelled rows the model got right."""
+        return float(np.trace(self.matrix))
+
+    def unknown_labels(self) -> dict[str, int]:
+        """Labelled rows per class the model does not know."""
+        return {k: int(self.matrix[i].sum()) for i, k in enumerate(self.keys[self.known :], self.known)}
+
+    def metrics(self) -> dict[str, float | None]:
+        """Accuracy, precision, recall and F1 of the counts (:func:`confusion_metrics`)."""
+        return confusion_metrics(self.matrix, self.keys[: self.known])
+
+    def messages(self) -> list[str]:
+        """What the report should say about labels of unknown classes and predictions left out."""
+        out = []
+        unknown = self.unknown_labels()
+        if unknown:
+            listed = ", ".join(f"{k!r}: {n}" for k, n in unknown.items())
+            out.append(
+                f"{sum(unknown.values())} label(s) are of classes the model does not know ({listed}; its "
+                f"classes are {self.keys[: self.known]}): they count as wrong predictions, and each such "
+                "class as a missed class of the averages; retrain on data that has them"
+            )
+        if self.unknown_predictions:
+            out.append(
+                f"{self.unknown_predictions} labelled row(s) have a prediction that is not among the "
+                f"model's classes {self.keys[: self.known]} and were left out"
+            )
+        return out
 
 
 @dataclass(frozen=True)

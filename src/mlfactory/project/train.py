@@ -16,7 +16,8 @@ from threadpoolctl import threadpool_limits
 
 from mlfactory.config import ModelConfig
 from mlfactory.config.models import SearchConfig
-from mlfactory.data import load_dataset, profile_frame
+from mlfactory.data import profile_frame
+from mlfactory.data.ingest import load_dataset
 from mlfactory.entities import (
     DatasetVersion,
     GateResult,
@@ -315,6 +316,7 @@ def search_params(
         scorer=compute_metrics,
         executor=project.compute,
         on_trial=lambda trial: _record_trial(project, p, run.id, environment, search.metric, trial),
+        threads=project.config.training.native_threads,
     )
     best = result.best
     run.log_params({**best.params, "search.rows": result.rows})

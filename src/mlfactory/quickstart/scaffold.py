@@ -11,17 +11,18 @@ from mlfactory.quickstart.world import SpamWorld, describe
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 PROJECT_FILE = """\
-# mlfactory project file. Every setting and its default: `mlfactory config show`.
+# mlfactory project file: only what differs from the defaults. Every setting, its value and where it came
+# from: `mlfactory config show`.
 name: spam-filter
 description: >
   Flags spam in incoming email. Trained on generated data from mlfactory's seeded spam world
   (see README.md); replace data/emails.csv with your own messages to make it real.
 
-stores:                       # change these URLs to grow to a team setup
-  metadata: sqlite:///.mlfactory/mlfactory.db    # or postgresql+psycopg://user@host:5432/db
-  artifacts: .mlfactory/artifacts
-  datasets: .mlfactory/datasets
-  online: sqlite:///.mlfactory/online.db         # online features; or redis://127.0.0.1:6379/0
+# stores: everything lives under .mlfactory/ by default (SQLite metadata and online features, local
+# artifacts and datasets). To grow to a team setup, set their URLs here, e.g.
+#   stores:
+#     metadata: postgresql+psycopg://user@host:5432/db
+#     online: redis://127.0.0.1:6379/0
 
 sources:
   emails:
@@ -56,9 +57,8 @@ models:
       numeric: [n_links, n_attachments, hour_sent]
       categorical: [sender_domain, language]
       text: [subject, body]
-    estimator: sklearn.linear_model.LogisticRegression
-    params: {C: 4.0, max_iter: 2000}
-    split: {strategy: time, test_size: 0.2}      # hold out the newest 20% of messages
+    params: {C: 4.0, max_iter: 2000}             # of the default estimator, scikit-learn's LogisticRegression
+    split: {strategy: time}                       # hold out the newest messages (20% by default)
     metrics: [accuracy, precision, recall, f1, roc_auc, log_loss]
     gates:
       - {metric: accuracy, min: 0.90}            # absolute floor
@@ -73,8 +73,8 @@ models:
       window_rows: 500
       cooldown: 0s                                # none for the demo; an hour or more in real life
       max_retrains_per_day: 6
-      include_feedback: true                      # users' labels on live traffic join the training set
-      max_training_rows: 3000                     # retrain on the newest 3,000 labelled emails
+      max_training_rows: 3000                     # retrain on the newest 3,000 labelled emails (users'
+                                                  # labels on live traffic join them by default)
       rollout:
         canary_weight: 30
         canary_key: message_id

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from optuna.distributions import BaseDistribution
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+from threadpoolctl import threadpool_limits
 
 from mlfactory.compute.base import Executor
 from mlfactory.config import LOWER_IS_BETTER
@@ -149,7 +150,8 @@ def fitted_classes(estimator: Any) -> list[Any] | None:
 @dataclass(frozen=True)
 class TrialTask:
     """One trial to evaluate, in plain values: its params, the model they go into, where the rows are, how
-    to fold and score them, and the pruning threshold after each fold (None: no pruning there yet)."""
+    to fold and score them, the pruning threshold after each fold (None: no pruning there yet), and the
+    OpenMP/BLAS threads its fits may use (``training.native_threads``; None: the libraries' defaults)."""
 
     number: int
     params: dict[str, Any]
@@ -161,6 +163,7 @@ class TrialTask:
     maximize: bool
     scorer: Scorer
     thresholds: tuple[float | None, ...]
+    threads: int | None
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ def evaluate_trial(task: TrialTask) -> TrialResult:
 
     Module-level with plain arguments, so an executor can run it on another process or machine. Any error
     of the estimator becomes a failed trial (never an exception), so one bad value does not end the search.
+    The trial caps its own native threads (``task.threads``): a worker does not inherit the caller's cap.
     """
     started = time.perf_counter()
     scores: list[float] = []
@@ -226,13 +230,15 @@ def evaluate_trial(task: TrialTask) -> TrialResult:
 
     frame = task.rows.load()  # a store that cannot be read fails the search, not the trial
     model = with_params(task.model, task.params)
-    try:
-        for k, (fit_at, check_at) in enumerate(fold_indices(frame, model, task.folds, task.seed)):
-            scores.append(_fold_score(task, model, frame.iloc[fit_at], frame.iloc[check_at]))
-            if hopeless(running_means(scores), task.thresholds[k], task.maximize):
-                return result(TrialState.PRUNED)
-    except Exception as exc:  # the estimator's own errors for these params: recorded, the search goes on
-        return result(TrialState.FAILED, f"{type(exc).__name__}: {exc}")
+    # native threads capped (training.native_threads): on a busy machine idle BLAS/OpenMP threads spin
+    with threadpool_limits(limits=task.threads):
+        try:
+            for k, (fit_at, check_at) in enumerate(fold_indices(frame, model, task.folds, task.seed)):
+                scores.append(_fold_score(task, model, frame.iloc[fit_at], frame.iloc[check_at]))
+                if hopeless(running_means(scores), task.thresholds[k], task.maximize):
+                    return result(TrialState.PRUNED)
+        except Exception as exc:  # the estimator's own errors for these params: recorded, the search goes on
+            return result(TrialState.FAILED, f"{type(exc).__name__}: {exc}")
     return result(TrialState.COMPLETE)
 
 
@@ -356,6 +362,7 @@ def run_search(
     scorer: Scorer,
     executor: Executor | None,
     on_trial: Callable[[TrialResult], None],
+    threads: int | None,
     clock: Callable[[], float] = time.monotonic,
 ) -> SearchResult:
     """Search ``models.<name>.search.space`` on the staged training part and return the winner.
@@ -366,6 +373,8 @@ def run_search(
         scorer: the project's metric definitions.
         executor: where trials run, ``executor.workers`` at a time; None runs them here, one at a time.
         on_trial: called with each result as it is told to the study (the caller records it).
+        threads: the OpenMP/BLAS threads each trial's fits may use, wherever it runs
+            (``training.native_threads``; None: the libraries' defaults).
         clock: seconds, for ``timeout`` (which stops asking for new trials, never cuts one short).
 
     Raises:
@@ -385,7 +394,7 @@ def run_search(
         sampler=optuna.samplers.TPESampler(seed=seed, constant_liar=True),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER),  # applied between folds, see above
     )
-    plan = TrialTask(-1, {}, model, rows, search.folds, seed, search.metric, maximize, scorer, ())
+    plan = TrialTask(-1, {}, model, rows, search.folds, seed, search.metric, maximize, scorer, (), threads)
     rounds = _Rounds(study, space, plan, executor, on_trial)
     started, stopped = clock(), "trials"
     while len(rounds.results) < search.trials:

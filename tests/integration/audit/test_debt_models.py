@@ -42,7 +42,7 @@ def _undescribed(root: Path) -> None:
     path = root / "mlfactory.yaml"
     text = path.read_text()
     start = text.index("description: >")
-    path.write_text(text[:start] + text[text.index("\nstores:", start) + 1 :])
+    path.write_text(text[:start] + text[text.index("\nsources:", start) + 1 :])
 
 
 def test_a_version_whose_card_has_no_description_is_undocumented(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ def test_the_trained_quickstart_project_has_no_source_config_or_model_debt(root:
         "data.undeclared_source",
         "config.env_override",
         "config.copied_param",
+        "config.default_values",  # the file writes only what differs from the defaults
         "pipeline.repeated_feature_code",
         "model.undocumented",
         "model.stale",
@@ -58,12 +59,15 @@ def test_the_trained_quickstart_project_has_no_source_config_or_model_debt(root:
     (literal,) = _checks(found, "config.tuning_literal")
     assert literal.evidence["function"] == "domain_activity"
     assert [p.rsplit(": ", 1)[1] for p in literal.evidence["literals"]] == ["7"]
-    # and its file writes out a few settings at their defaults (the stores' URLs, to show where they go)
-    (defaults,) = _checks(found, "config.default_values")
-    assert (
-        "stores.metadata" in defaults.evidence["settings"]
-        and "models.spam.label" not in defaults.evidence["settings"]
-    )
+
+
+def test_a_setting_written_at_its_default_is_found(root: Path) -> None:
+    def repeat(config: dict[str, Any]) -> None:
+        config["models"]["spam"]["split"]["test_size"] = 0.2
+
+    _edit(root, repeat)
+    (defaults,) = _checks(_debt(root), "config.default_values")
+    assert defaults.evidence == {"settings": ["models.spam.split.test_size"], "count": 1}
 
 
 def test_an_ownerless_missing_unused_source_is_found_three_ways(root: Path) -> None:

@@ -211,7 +211,7 @@ def test_object_storage_in_and_out(tmp_path: Path, s3_bucket: Any) -> None:
 
     root = trained_project(tmp_path / "p")
     config = yaml.safe_load((root / "mlfactory.yaml").read_text())
-    config["stores"]["storage_options"] = s3_bucket.storage_options
+    config.setdefault("stores", {})["storage_options"] = s3_bucket.storage_options
     (root / "mlfactory.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     bucket = s3fs.S3FileSystem(**s3_bucket.storage_options, use_listings_cache=False)
     with open_project(root, env={}, actor="test") as project:

@@ -115,7 +115,7 @@ def project(moto: LogBucket, tmp_path: Path) -> Path:
     root = trained_project(tmp_path / "spam")
     path = root / "mlfactory.yaml"
     config = yaml.safe_load(path.read_text())
-    config["stores"]["storage_options"] = {"endpoint_url": moto.endpoint}
+    config.setdefault("stores", {})["storage_options"] = {"endpoint_url": moto.endpoint}
     config.setdefault("server", {})["prediction_log"] = {
         "path": f"s3://{BUCKET}/predictions",
         "flush_interval": 0.2,

@@ -53,7 +53,7 @@ def client(moto: MotoServer, tmp_path: Path) -> Iterator[TestClient]:
     root = trained_project(tmp_path / "spam")
     path = root / "mlfactory.yaml"
     config = yaml.safe_load(path.read_text())
-    config["stores"]["storage_options"] = {"endpoint_url": moto.endpoint}
+    config.setdefault("stores", {})["storage_options"] = {"endpoint_url": moto.endpoint}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     log = {"path": f"s3://{BUCKET}/predictions", "flush_interval": 0.2, "max_pending_rows": BOUND}
     with make_client(root, prediction_log=log) as c:

@@ -31,7 +31,7 @@ def _move_to_container(container: Any) -> Any:
         emails.head(40).to_parquet(root / "batch.parquet", index=False)
         lake.fs.put_file(str(root / "batch.parquet"), f"{container.name}/batch/in.parquet")
         config = yaml.safe_load((root / "mlfactory.yaml").read_text())
-        config["stores"].update(
+        config.setdefault("stores", {}).update(
             artifacts=f"{container.url}/mlfactory/artifacts", datasets=f"{container.url}/mlfactory/datasets"
         )
         config["sources"]["emails"].update(kind="parquet", path=f"{container.url}/lake/emails/")

@@ -34,7 +34,7 @@ def _move_to_bucket(bucket: Any) -> Any:
             fs.pipe_file(f"{bucket.name}/lake/emails/{name}.parquet", buf.getvalue())
         (root / "data" / "emails.csv").unlink()  # the bucket is the only copy
         config = yaml.safe_load((root / "mlfactory.yaml").read_text())
-        config["stores"].update(
+        config.setdefault("stores", {}).update(
             artifacts=f"{bucket.url}/mlfactory/artifacts",
             datasets=f"{bucket.url}/mlfactory/datasets",
             storage_options=bucket.storage_options,

@@ -3,6 +3,8 @@
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from mlfactory.control.triggers import (
     DriftWindow,
     LatestReport,
@@ -118,3 +120,16 @@ def test_check_triggers_returns_every_fired_trigger_in_order() -> None:
     evidence = inputs({"schedule": "1h", "drift_windows": 2}, hours=2, drift=windows)
     assert [f.kind for f in check_triggers(evidence)] == ["schedule", "drift"]
     assert check_triggers(inputs({"schedule": "1h"}, hours=0.5)) == []
+
+
+def test_performance_counts_labels_of_a_class_the_model_does_not_know_as_misses() -> None:
+    """A binary model's F1 on feedback with a new class: its rows called the second class are wrong."""
+    labelled = rows(100, correct=90)  # 90 labels 1, then 10 labels 0
+    labelled.loc[:19, "label"] = 2  # a class production never predicts
+    on = {"performance_metric": "f1", "performance_below": 0.9}
+    fired = performance(inputs(on, labelled=labelled))
+    precision, recall = 0.7, 1.0  # 20 of its 100 calls of class 1 are of the new class
+    assert fired is not None
+    assert fired.details["value"] == pytest.approx(2 * precision * recall / (precision + recall))
+    accuracy = performance(inputs({**on, "performance_metric": "accuracy"}, labelled=labelled))
+    assert accuracy is not None and accuracy.details["value"] == 0.7

@@ -11,6 +11,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from mlfactory.compute import LocalExecutor
 from mlfactory.config import effective_settings, load_project_config
@@ -161,7 +162,9 @@ def staged(tmp_path: Path, m: ModelConfig, frame: pd.DataFrame | None = None) ->
 
 def search(m: ModelConfig, rows: Rows, **kw: Any) -> tuple[SearchResult, list[TrialResult]]:
     told: list[TrialResult] = []
-    result = run_search("m", m, rows, scorer=compute_metrics, executor=None, on_trial=told.append, **kw)
+    result = run_search(
+        "m", m, rows, scorer=compute_metrics, executor=None, on_trial=told.append, threads=1, **kw
+    )
     return result, told
 
 
@@ -201,7 +204,9 @@ def test_a_process_executor_runs_the_trials_the_in_process_map_does(tmp_path: Pa
     here, _ = search(m, rows)
     executor = LocalExecutor(workers=1)  # another process: the task and its result cross by pickle
     try:
-        there = run_search("m", m, rows, scorer=compute_metrics, executor=executor, on_trial=lambda t: None)
+        there = run_search(
+            "m", m, rows, scorer=compute_metrics, executor=executor, on_trial=lambda t: None, threads=1
+        )
     finally:
         executor.close()
     assert trials(there) == trials(here) and there.best.number == here.best.number
@@ -211,11 +216,44 @@ def test_trials_are_asked_in_rounds_of_the_executors_workers(tmp_path: Path) -> 
     m = model(SMALL, trials=5)
     rounds, told = Rounds(), []
     result = run_search(
-        "m", m, staged(tmp_path, m), scorer=compute_metrics, executor=rounds, on_trial=told.append
+        "m", m, staged(tmp_path, m), scorer=compute_metrics, executor=rounds, on_trial=told.append, threads=1
     )
     assert rounds.sizes == [2, 2, 1] and [t.number for t in told] == list(range(5)) == [
         t.number for t in result.trials
     ]
+
+
+def native_threads_scorer(
+    task: str, y: np.ndarray, pred: np.ndarray, proba: Any, classes: Any, names: Any
+) -> dict[str, Any]:
+    """Scores a fold by the most OpenMP/BLAS threads the native libraries may use during the trial."""
+    return {name: float(max(int(lib["num_threads"]) for lib in threadpool_info())) for name in names}
+
+
+@pytest.mark.parametrize("where", ["here", "worker"])
+def test_each_trial_caps_its_native_threads_wherever_it_runs(tmp_path: Path, where: str) -> None:
+    """A worker does not inherit the caller's limits (nor does a trial keep them): each applies
+    ``training.native_threads`` itself."""
+    m = model(SMALL, trials=2)
+    rows = staged(tmp_path, m)
+    for threads in (1, 3):
+        executor: Any = Rounds() if where == "here" else LocalExecutor(workers=1)
+        try:
+            with threadpool_limits(limits=2):  # what the libraries would use without the cap
+                result = run_search(
+                    "m",
+                    m,
+                    rows,
+                    scorer=native_threads_scorer,
+                    executor=executor,
+                    on_trial=lambda t: None,
+                    threads=threads,
+                )
+        finally:
+            if where == "worker":
+                executor.close()
+        scores = {s for t in result.trials for s in t.fold_scores}
+        assert scores == {float(threads)}, [t.error for t in result.trials]
 
 
 def test_a_failing_value_fails_its_trials_and_the_search_goes_on(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ document, as scikit-learn's ``CountVectorizer`` finds them, so vocabularies of s
 apply).
 
 Each document is tokenized once. ASCII documents, most of most logs, are measured a batch at a time on their
-UTF-8 bytes with numpy: over ASCII, Python's word and whitespace classes are fixed sets of bytes and
-lowercasing maps bytes, so the counts are the ones ``re`` gives, not an approximation. A token is looked up
-by its bytes read eight at a time (:class:`Vocabulary`); one longer than every ASCII word of the vocabulary
-is outside it. Other documents (any byte above 127) go through ``re`` one by one, exactly as before.
+lowercased UTF-8 bytes with numpy: over ASCII, Python's word and whitespace classes are fixed ranges of bytes
+and lowercasing maps bytes (and changes no byte's class), so the counts are the ones ``re`` gives, not an
+approximation. Tokens are looked up by their bytes in a hash set of the vocabulary's ASCII words
+(:class:`Vocabulary`). Other documents (any byte above 127) go through ``re`` one by one, exactly as before.
 """
 
 from __future__ import annotations
@@ -29,110 +29,62 @@ TOKEN_PATTERN = r"(?u)\b\w+\b"
 TEXT_FEATURES = ("chars", "words", "oov_rate")
 _TOKEN = re.compile(TOKEN_PATTERN)
 _WORDS = re.compile(r"\S+")
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads a long token's 8-byte parts into one sortable key
-_KEEP = np.array([(1 << (8 * r)) - 1 for r in range(9)], dtype=np.uint64)  # the low r bytes of a part
 
 
-def _byte_set(members: bytes) -> np.ndarray:
-    table = np.zeros(256, dtype=bool)
-    table[np.frombuffer(members, dtype=np.uint8)] = True
-    return table
+# Python's ``\w`` and ``\s`` (str.isspace) restricted to ASCII bytes, as ranges: wrapping uint8 arithmetic
+# makes each range one comparison (``b - low < size``)
+_SPACE_RANGES = ((9, 5), (28, 5))  # \t \n \v \f \r, and \x1c \x1d \x1e \x1f and the space
+_WORD_RANGES = ((ord("a"), 26), (ord("0"), 10), (ord("_"), 1))  # lowercase bytes: A-Z are lowered first
 
 
-# Python's ``\w`` and ``\s`` (str.isspace) restricted to ASCII
-_WORD_BYTES = _byte_set(b"0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_NON_SPACE_BYTES = ~_byte_set(b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f")
-_LOWER = np.arange(256, dtype=np.uint8)
-_LOWER[ord("A") : ord("Z") + 1] += 32
+def _in_ranges(
+    data: np.ndarray, ranges: tuple[tuple[int, int], ...], out: np.ndarray, work: np.ndarray
+) -> None:
+    """Mark in ``out`` the bytes that fall in any of ``ranges`` (first byte, size); ``work`` (uint8, as
+    long as ``data``) is scratch."""
+    for i, (low, size) in enumerate(ranges):
+        np.subtract(data, np.uint8(low), out=work)
+        if i == 0:
+            np.less(work, size, out=out)
+        else:
+            flags = work.view(bool)
+            np.less(work, size, out=flags)
+            out |= flags
 
 
-def _mixed(parts: list[np.ndarray]) -> np.ndarray:
-    """One key per row of 8-byte parts (wrapping arithmetic; equal keys are checked part by part)."""
-    key = parts[0].copy()
-    for part in parts[1:]:
-        key = key * _MIX + part
-    return key
-
-
-@dataclass(frozen=True, eq=False)  # arrays inside: compared by identity
+@dataclass(frozen=True, eq=False)  # an Arrow array inside: compared by identity
 class Vocabulary:
     """A vocabulary prepared for lookups, once per reference.
 
     Attributes:
         words: every word.
-        keys: the ASCII words' keys (:func:`_mixed` of their parts), sorted.
-        parts: ``width`` arrays: per key, its word's bytes as little-endian 8-byte parts, zero-padded.
-        width: parts of the longest ASCII word.
-        distinct: the distinct keys (an Arrow array, looked up by hash), and
-        first: where each of them first occurs in ``keys``.
-        ties: the most words sharing one key (1 unless two keys collide).
+        ascii_words: the ASCII ones as bytes (an Arrow array tokens are looked up in, by hash).
     """
 
     words: frozenset[str]
-    keys: np.ndarray
-    parts: tuple[np.ndarray, ...]
-    width: int
-    distinct: pa.Array
-    first: np.ndarray
-    ties: int
+    ascii_words: pa.LargeBinaryArray
 
     @classmethod
     def of(cls, words: Iterable[str]) -> Vocabulary:
         """Prepare ``words`` (a reference's stored vocabulary)."""
         unique = frozenset(words)
-        ascii_words = sorted(w for w in unique if w.isascii() and w)
-        width = max(((len(w) + 7) // 8 for w in ascii_words), default=1)
-        raw = b"".join(w.encode("ascii").ljust(8 * width, b"\0") for w in ascii_words)
-        matrix = np.frombuffer(raw, dtype="<u8").reshape(len(ascii_words), width).astype(np.uint64)
-        keys = _mixed(list(matrix.T))
-        order = np.argsort(keys, kind="stable")
-        parts = tuple(np.ascontiguousarray(matrix[order, j]) for j in range(width))
-        distinct, first, counts = np.unique(keys[order], return_index=True, return_counts=True)
-        ties = int(counts.max(initial=1))
-        return cls(unique, keys[order], parts, width, pa.array(distinct), first, ties)
+        ascii_words = sorted(w.encode("ascii") for w in unique if w.isascii())
+        return cls(unique, pa.array(ascii_words, type=pa.large_binary()))
 
-    def known(self, low: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Which tokens (lowercase ASCII bytes ``low[start:start + length]``) are words of the vocabulary."""
-        if not len(self.keys) or not len(starts):
-            return np.zeros(len(starts), dtype=bool)
-        padded = np.zeros(len(low) + 8, dtype=np.uint8)
-        padded[: len(low)] = low
-        # every position's next 8 bytes as one little-endian integer (an overlapping view, no copy)
-        eights = np.ndarray((len(low),), dtype="<u8", buffer=padded, strides=(1,))
-        # a token longer than every word is cut short here, and left out below. Most tokens fit in their
-        # first 8 bytes: only the ``long`` ones have further parts (0 for all others)
-        head = eights[starts] & _KEEP[np.minimum(lengths, 8)]
-        long = np.flatnonzero(lengths > 8)
-        tails = _tails(eights, starts[long], lengths[long], self.width)
-        keys = head * np.uint64(pow(int(_MIX), self.width - 1, 1 << 64))  # _mixed of (head, 0, …, 0)
-        keys[long] = _mixed([head[long], *tails])
-        found = pc.fill_null(pc.index_in(pa.array(keys), value_set=self.distinct), -1)
-        at = found.to_numpy(zero_copy_only=False)
-        hit = (at >= 0) & (lengths <= 8 * self.width)
-        first = self.first[np.maximum(at, 0)]
-        out = np.zeros(len(starts), dtype=bool)
-        for tie in range(self.ties):  # a token is compared byte for byte with each word of its key
-            where = np.minimum(first + tie, len(self.keys) - 1)
-            same = hit & (self.parts[0][where] == head)
-            if self.width > 1:  # a short token's other parts are 0: equal iff the word is short too
-                same &= self.parts[1][where] == 0
-                at_long = where[long]
-                whole = hit[long] & (self.parts[0][at_long] == head[long])
-                for mine, theirs in zip(tails, self.parts[1:], strict=True):
-                    whole &= theirs[at_long] == mine
-                same[long] = whole
-            out |= same
-        return out
-
-
-def _tails(eights: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> list[np.ndarray]:
-    """Parts 1 to ``width − 1`` of tokens longer than 8 bytes: bytes 8j to 8j + 8 as one integer, 0 past
-    the token's end (``eights[start + 8j] & KEEP[clip(length − 8j, 0, 8)]``)."""
-    last = len(eights) - 1
-    return [
-        eights[np.minimum(starts + 8 * j, last)] & _KEEP[np.clip(lengths - 8 * j, 0, 8)]
-        for j in range(1, width)
-    ]
+    def known(self, low: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Which tokens (lowercase ASCII bytes ``low[start:end]``, in order, not overlapping) are words of
+        the vocabulary."""
+        if not len(starts):
+            return np.zeros(0, dtype=bool)
+        bounds = np.empty(2 * len(starts), dtype=np.int64)
+        bounds[0::2], bounds[1::2] = starts, ends
+        # the tokens and the bytes between them as one binary array over ``low``, no bytes copied: the
+        # tokens are its even items
+        spans = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(low)]
+        )
+        found = pc.is_in(spans, value_set=self.ascii_words).to_numpy(zero_copy_only=False)
+        return np.asarray(found[0::2], dtype=bool)
 
 
 def _utf8(docs: Any) -> tuple[pa.LargeStringArray, np.ndarray]:
@@ -146,49 +98,55 @@ def _utf8(docs: Any) -> tuple[pa.LargeStringArray, np.ndarray]:
     return arr.cast(pa.large_string()), present
 
 
-def _per_doc(positions: np.ndarray, offsets: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def _per_doc(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Per document (bytes ``offsets[i]`` to ``offsets[i + 1]``), how many of the sorted byte ``positions``
-    fall in it (or the sum of their ``weights``)."""
-    cut = np.searchsorted(positions, offsets, side="left")
-    if weights is None:
-        return np.diff(cut).astype("float64")
-    total = np.concatenate([[0.0], np.cumsum(weights, dtype="float64")])
-    return np.asarray(total[cut[1:]] - total[cut[:-1]], dtype="float64")
+    fall in it."""
+    return np.diff(np.searchsorted(positions, offsets, side="left")).astype("float64")
 
 
-def _run_starts(member: np.ndarray, firsts: np.ndarray) -> np.ndarray:
-    """Positions where a run of member bytes starts (a document's first byte starts one)."""
-    start = member.copy()
-    start[1:] &= ~member[:-1]
-    start[firsts] = member[firsts]
-    return np.flatnonzero(start)
+def _run_starts(member: np.ndarray, firsts: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Positions where a run of member bytes starts (a document's first byte starts one); ``out`` (bool,
+    as long as ``member``) is scratch."""
+    out[:1] = member[:1]
+    np.greater(member[1:], member[:-1], out=out[1:])
+    out[firsts] = member[firsts]
+    return np.flatnonzero(out)
 
 
-def _run_ends(member: np.ndarray, lasts: np.ndarray) -> np.ndarray:
-    """Positions just past the end of each run of member bytes (a document's last byte ends one)."""
-    end = member.copy()
-    end[:-1] &= ~member[1:]
-    end[lasts] = member[lasts]
-    return np.flatnonzero(end) + 1
+def _run_ends(member: np.ndarray, lasts: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Positions just past the end of each run of member bytes (a document's last byte ends one); ``out``
+    is scratch."""
+    out[-1:] = member[-1:]
+    np.greater(member[:-1], member[1:], out=out[:-1])
+    out[lasts] = member[lasts]
+    return np.flatnonzero(out) + 1
 
 
-def _byte_counts(arr: pa.LargeStringArray, vocabulary: Vocabulary) -> tuple[np.ndarray, ...]:
-    """Per document, from its bytes: words, tokens, known tokens, and whether it is all ASCII."""
+def _bytes(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+    """The array's documents' bytes as one numpy array, and where each document starts (and the last
+    ends) in it."""
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data_buffer = arr.buffers()[2]
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    data = data[offsets[0] : offsets[-1]]
-    offsets = offsets - offsets[0]
-    ends = offsets[1:]
-    filled = offsets[:-1] < ends
-    firsts, lasts = offsets[:-1][filled], ends[filled] - 1
-    ascii_doc = _per_doc(np.flatnonzero(data >= 128), offsets) == 0
-    words = _per_doc(_run_starts(_NON_SPACE_BYTES[data], firsts), offsets)
-    member = _WORD_BYTES[data]
-    starts = _run_starts(member, firsts)
-    lengths = _run_ends(member, lasts) - starts
-    known = vocabulary.known(_LOWER[data], starts, lengths)
-    return words, _per_doc(starts, offsets), _per_doc(starts, offsets, known), ascii_doc
+    return data[offsets[0] : offsets[-1]], offsets - offsets[0]
+
+
+def _byte_counts(arr: pa.LargeStringArray, vocabulary: Vocabulary) -> tuple[np.ndarray, ...]:
+    """Per document, from its lowercased bytes: words, tokens, known tokens, and whether it is all ASCII."""
+    low, offsets = _bytes(pc.ascii_lower(arr))
+    filled = offsets[:-1] < offsets[1:]
+    firsts, lasts = offsets[:-1][filled], offsets[1:][filled] - 1
+    # every pass over the bytes writes into these: a new array as long costs a page fault per 4 KiB
+    member, edges, work = np.empty(len(low), bool), np.empty(len(low), bool), np.empty(len(low), np.uint8)
+    np.greater_equal(low, 128, out=edges)
+    ascii_doc = _per_doc(np.flatnonzero(edges), offsets) == 0
+    _in_ranges(low, _SPACE_RANGES, member, work)
+    np.logical_not(member, out=member)
+    words = _per_doc(_run_starts(member, firsts, edges), offsets)
+    _in_ranges(low, _WORD_RANGES, member, work)
+    starts = _run_starts(member, firsts, edges)
+    known = vocabulary.known(low, starts, _run_ends(member, lasts, edges))
+    return words, _per_doc(starts, offsets), _per_doc(starts[known], offsets), ascii_doc
 
 
 def _by_re(docs: list[str], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -42,8 +42,21 @@ def test_views_match_the_straightforward_measurement(seed: int) -> None:
 def test_a_prepared_vocabulary_and_odd_inputs_give_the_same_views() -> None:
     docs = pd.Series([1, 2.5, None, "AbC abc_x", "", "supercalifragilisticexpialidocious!"], dtype=object)
     prepared = Vocabulary.of(WORDS)
-    assert prepared.width == 5  # the longest ASCII word, 34 bytes, in 8-byte parts
     for words, vocabulary in ((WORDS, WORDS), (WORDS, prepared), ([], [])):
         expected, got = straightforward_views(docs, words), text_views(docs, vocabulary)
         for view, values in expected.items():
             np.testing.assert_array_equal(got[view], values)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_ascii_byte_is_classed_as_python_classes_it(seed: int) -> None:
+    """Documents of all 128 ASCII characters, control bytes included, and words at the edges of the
+    byte ranges the batch path classes by (``/ 0 9 :``, ``@ A Z [``, ``^ _ `` ` ``, `` ` a z {``)."""
+    rng = np.random.default_rng(100 + seed)
+    alphabet = [chr(b) for b in range(128)]
+    docs = [*_documents(rng, 2000, alphabet), "".join(alphabet), "".join(reversed(alphabet))]
+    vocabulary = ["a", "z", "az", "0", "9", "09", "_", "a_z9", "za", "@", "[", "`", "{", "/", ":", "^"]
+    series = pd.Series(docs, dtype=object)
+    expected, got = straightforward_views(series, vocabulary), text_views(series, vocabulary)
+    for view, values in expected.items():
+        np.testing.assert_array_equal(got[view], values, err_msg=f"{view}, seed {seed}")

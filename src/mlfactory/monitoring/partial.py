@@ -29,6 +29,8 @@ from mlfactory.monitoring.window_counts import WindowCounts
 from mlfactory.stores.predictions.window import LogPart, read_part
 
 if TYPE_CHECKING:
+    import duckdb
+
     from mlfactory.compute import Executor
 
 #: slices a group needs before they go to the executor; fewer are counted here, one after another. Measured
@@ -102,23 +104,37 @@ class GroupCounts:
 def count_part(item: tuple[CountSpec, LogPart]) -> GroupCounts:
     """One slice counted (a module-level function of plain arguments: it runs on any executor's worker)."""
     spec, part = item
+    with threadpool_limits(limits=spec.threads):
+        return _count(spec, part)
+
+
+def _count(spec: CountSpec, part: LogPart, con: duckdb.DuckDBPyConnection | None = None) -> GroupCounts:
+    """One slice counted, read through ``con`` (see :func:`read_part`)."""
     counts = GroupCounts.empty(spec)
     labels = pd.Series(spec.labels, dtype=object) if spec.labels else None  # indexed once, looked up by chunk
-    with threadpool_limits(limits=spec.threads):
-        for frame, proba in read_part(part):
-            counts.add(frame, proba, labels)
+    for frame, proba in read_part(part, con=con):
+        counts.add(frame, proba, labels)
     return counts
 
 
-def count_group(spec: CountSpec, parts: Sequence[LogPart], compute: Executor | None = None) -> GroupCounts:
+def count_group(
+    spec: CountSpec,
+    parts: Sequence[LogPart],
+    compute: Executor | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> GroupCounts:
     """The group's counts: its slices counted (on ``compute`` when given and there are at least
-    :data:`MIN_PARALLEL_PARTS`, else here) and merged in the slices' order."""
+    :data:`MIN_PARALLEL_PARTS`, else here) and merged in the slices' order.
+
+    Slices counted here are read through ``con``, the window's connection, under the caller's native-thread
+    limits (:func:`~mlfactory.monitoring.service.run_monitor` holds ``spec.threads``); a worker applies
+    ``spec.threads`` itself and opens its own connection."""
     items = [(spec, part) for part in parts]
     counted: Iterable[GroupCounts]
     if compute is not None and len(items) >= MIN_PARALLEL_PARTS:
         counted = compute.imap(count_part, items)
     else:
-        counted = map(count_part, items)
+        counted = (_count(spec, part, con) for part in parts)
     total = GroupCounts.empty(spec)
     for counts in counted:
         total.merge(counts)

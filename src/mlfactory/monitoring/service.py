@@ -89,7 +89,7 @@ def monitor_group(
     ref = version_reference(mv.profile, mv.signature.label)
     classes = tuple(mv.signature.classes) if mv.signature.classes else None
     spec = CountSpec(ref, classes, window_labels(metadata, lw, group), settings.native_threads)
-    counts = count_group(spec, lw.parts(version, route, mv.signature.input_names), compute)
+    counts = count_group(spec, lw.parts(version, route, mv.signature.input_names), compute, lw.con)
     report = MonitorReport(
         model=lw.model, version=version, route=route, window=lw.window.to_dict(now), rows=group["rows"]
     )

@@ -30,7 +30,7 @@ from mlfactory.tracking import reap_runs, search_runs
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlfactory.data import IngestResult
+    from mlfactory.data.ingest import IngestResult
     from mlfactory.features.store import FeatureStore
     from mlfactory.project.batch import OnBadRows, ProgressCallback
     from mlfactory.project.train import TrainResult
@@ -128,7 +128,7 @@ class Project(
 
     def ingest(self, source: str) -> IngestResult:
         """Snapshot a declared source into a dataset version (validated, profiled, hashed)."""
-        from mlfactory.data import ingest  # pandas: only commands that read data pay for it
+        from mlfactory.data.ingest import ingest  # pandas: only commands that read data pay for it
 
         return ingest(self.loaded, self.metadata, self.artifacts, source)
 

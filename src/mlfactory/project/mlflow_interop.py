@@ -32,7 +32,7 @@ class MlflowMethods(ProjectState):
     def _example_rows(self, version: ModelVersion) -> pd.DataFrame | None:
         """A few rows of the version's training data, as its input example (None when it has no dataset
         here, e.g. a version imported from MLflow, or its inputs include looked-up store features)."""
-        from mlfactory.data import load_dataset
+        from mlfactory.data.ingest import load_dataset
 
         if version.lineage.dataset is None:
             return None

@@ -85,7 +85,7 @@ def _log_holdout_row(project: Project, *, flip: bool) -> str:
     model = project.registry.load(version)
     _, config = project.model_config("spam")
     frame = project.dataset("emails")
-    from mlfactory.data import load_dataset
+    from mlfactory.data.ingest import load_dataset
 
     holdout = split_frame(load_dataset(project.artifacts, frame), config)[1].iloc[:1]
     pred, proba = model.predict(holdout)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mlfactory.config import ColumnSpec, LoadedConfig, ProjectConfig, SourceConfig
-from mlfactory.data import content_hash, ingest, load_dataset
+from mlfactory.data.ingest import content_hash, ingest, load_dataset
 from mlfactory.errors import IntegrityError, NotFoundError
 from mlfactory.stores.artifacts import LocalArtifactStore
 from mlfactory.stores.metadata import MetadataStore, open_metadata_store

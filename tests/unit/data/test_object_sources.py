@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from mlfactory.config import LoadedConfig, ProjectConfig, SourceConfig, StoresConfig
-from mlfactory.data import content_hash, ingest, load_dataset, read_source
+from mlfactory.data.ingest import content_hash, ingest, load_dataset
+from mlfactory.data.sources import read_source
 from mlfactory.errors import NotFoundError, ValidationError
 from mlfactory.stores import open_artifact_store
 from mlfactory.stores.metadata import MetadataStore, open_metadata_store

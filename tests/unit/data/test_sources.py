@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mlfactory.config import ColumnSpec, LoadedConfig, ProjectConfig, SourceConfig
-from mlfactory.data import read_source
+from mlfactory.data.sources import read_source
 from mlfactory.errors import ConfigError, NotFoundError, StoreUnavailableError, ValidationError
 
 

@@ -28,6 +28,13 @@ def test_reads_answer_while_another_connection_holds_the_write_lock(tmp_path: Pa
         assert store.get_run(run_id[:8]).metrics == {"acc": 0.9}
         assert [v.version for v in store.list_model_versions("m")] == [1]
         assert [e.kind for e in store.list_events()] == ["model.registered"]  # not the uncommitted one
+        # what a server reads on every request or reload, and the dashboard's lists
+        assert store.active_tokens() == {}
+        assert store.routing_state().aliases == {} and store.get_aliases("m") == {}
+        assert store.get_routing_policies() == {} and store.get_rollout("m").model == "m"
+        assert store.list_rollouts() == [] and store.list_datasets() == []
+        assert store.list_monitor_reports("m") == [] and store.get_feedback(["x"]) == []
+        assert store.list_feature_views() == [] and store.list_audits() == []
     finally:
         writer.execute("ROLLBACK")
         writer.close()

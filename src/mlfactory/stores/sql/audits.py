@@ -50,11 +50,11 @@ class AuditsMixin(SqlBase):
         q = select(*summary).order_by(t.audits.c.created_at.desc(), t.audits.c.id.desc()).limit(limit)
         if models is not None:
             q = q.where(t.audits.c.scope == scope_key(models))
-        with self._tx() as c:
+        with self._read() as c:
             return [_audit(r, False) for r in c.execute(q).all()]
 
     def get_audit(self, audit_id: str) -> AuditRecord:
-        with self._tx() as c:
+        with self._read() as c:
             row = c.execute(select(t.audits).where(t.audits.c.id == audit_id)).first()
         if row is None:
             raise NotFoundError(f"no audit '{audit_id}'; list them with `mlfactory audit --history`")

@@ -55,14 +55,14 @@ class ControlStoreMixin(SqlBase):
     """The control part of the SQL metadata store."""
 
     def get_rollout(self, model: str) -> Rollout:
-        with self._tx() as c:
+        with self._read() as c:
             row = c.execute(select(t.rollouts).where(t.rollouts.c.model == model)).first()
         if row is None:
             return Rollout(model, IDLE, 0, None, None, {}, False, now())
         return _rollout(row)
 
     def list_rollouts(self) -> list[Rollout]:
-        with self._tx() as c:
+        with self._read() as c:
             return [_rollout(r) for r in c.execute(select(t.rollouts).order_by(t.rollouts.c.model))]
 
     def save_rollout(

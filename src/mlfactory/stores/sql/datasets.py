@@ -93,7 +93,7 @@ class DatasetsMixin(SqlBase):
         return retry_on_conflict(attempt)
 
     def get_dataset(self, dataset_id: str) -> DatasetVersion:
-        with self._tx() as c:
+        with self._read() as c:
             row = c.execute(select(t.datasets).where(t.datasets.c.id == dataset_id)).first()
         if row is None:
             raise NotFoundError(f"no dataset version '{dataset_id}'; `mlfactory datasets list` shows them")
@@ -103,5 +103,5 @@ class DatasetsMixin(SqlBase):
         q = select(t.datasets).order_by(t.datasets.c.source, t.datasets.c.version)
         if source is not None:
             q = q.where(t.datasets.c.source == source)
-        with self._tx() as c:
+        with self._read() as c:
             return [_dataset(r) for r in c.execute(q).all()]

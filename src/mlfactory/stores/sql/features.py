@@ -48,13 +48,13 @@ class FeaturesMixin(SqlBase):
         q = select(t.feature_views).order_by(t.feature_views.c.created_at, t.feature_views.c.name)
         if name is not None:
             q = q.where(t.feature_views.c.name == name)
-        with self._tx() as c:
+        with self._read() as c:
             rows = c.execute(q).all()
         return [FeatureViewRecord(**{**r._mapping, "created_at": _aware(r.created_at)}) for r in rows]
 
     def get_feature_table(self, view: str, code_version: str, dataset_id: str) -> FeatureTable | None:
         ft = t.feature_tables.c
-        with self._tx() as c:
+        with self._read() as c:
             key = (ft.view == view) & (ft.code_version == code_version) & (ft.dataset_id == dataset_id)
             r = c.execute(select(t.feature_tables).where(key)).first()
         if r is None:
@@ -137,7 +137,7 @@ class FeaturesMixin(SqlBase):
         q = select(t.feature_skew_reports).where(s.model == model).order_by(s.created_at.desc(), s.id.desc())
         if limit:
             q = q.limit(limit)
-        with self._tx() as c:
+        with self._read() as c:
             rows = c.execute(q).all()
         return [SkewReportRecord(**{**r._mapping, "created_at": _aware(r.created_at)}) for r in rows]
 

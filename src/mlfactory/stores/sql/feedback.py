@@ -91,7 +91,7 @@ class FeedbackMixin(SqlBase):
             base = base.where(t.feedback.c.problem.is_(None))
         if since is not None:
             base = base.where(t.feedback.c.received_at >= since)
-        with self._tx() as c:
+        with self._read() as c:
             if request_ids is None:
                 rows = c.execute(base).all()
             else:

@@ -95,12 +95,12 @@ class MonitoringMixin(SqlBase):
             q = q.where(s.created_at >= since)
         if limit:
             q = q.limit(limit)
-        with self._tx() as c:
+        with self._read() as c:
             rows = [self._monitor_row(r, full) for r in c.execute(q).all()]
         return rows[::-1]
 
     def get_monitor_report(self, report_id: str) -> MonitorReportRecord:
-        with self._tx() as c:
+        with self._read() as c:
             r = c.execute(select(t.monitor_reports).where(t.monitor_reports.c.id == report_id)).first()
         if r is None:
             raise NotFoundError(

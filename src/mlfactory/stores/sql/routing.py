@@ -23,7 +23,7 @@ class RoutingMixin(SqlBase):
         q = select(t.aliases.c.name, t.aliases.c.alias, t.aliases.c.version)
         if name is not None:
             q = q.where(t.aliases.c.name == name)
-        with self._tx() as c:
+        with self._read() as c:
             return {(n, a): v for n, a, v in c.execute(q)}
 
     def move_alias(
@@ -71,11 +71,11 @@ class RoutingMixin(SqlBase):
         q = select(t.routing_policies.c.name, t.routing_policies.c.policy)
         if name is not None:
             q = q.where(t.routing_policies.c.name == name)
-        with self._tx() as c:
+        with self._read() as c:
             return {n: p for n, p in c.execute(q)}
 
     def routing_state(self) -> RoutingState:
-        with unavailable_as_error(self.url), self.engine.connect() as conn:
+        with unavailable_as_error(self.url), self._reader.connect() as conn:
             if conn.dialect.name == "postgresql":  # its default (read committed) snapshots each statement
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():

@@ -39,7 +39,7 @@ class TokensMixin(SqlBase):
             return _token(c.execute(select(t.api_tokens).where(t.api_tokens.c.name == name)).one())
 
     def list_tokens(self) -> list[ApiToken]:
-        with self._tx() as c:
+        with self._read() as c:
             return [_token(r) for r in c.execute(select(t.api_tokens).order_by(t.api_tokens.c.created_at))]
 
     def revoke_token(self, name: str, *, actor: str, reason: str = "") -> Event:
@@ -54,6 +54,6 @@ class TokensMixin(SqlBase):
             return self._insert_event(c, "token.revoked", actor, None, {"name": name}, reason)
 
     def active_tokens(self) -> dict[str, ApiToken]:
-        with self._tx() as c:
+        with self._read() as c:
             rows = c.execute(select(t.api_tokens).where(t.api_tokens.c.revoked_at.is_(None))).all()
         return {r._mapping["secret_sha256"]: _token(r) for r in rows}

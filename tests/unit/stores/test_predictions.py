@@ -14,7 +14,8 @@ from mlfactory.inputs import Batch
 from mlfactory.serving import record_feedback
 from mlfactory.stores import MetadataStore
 from mlfactory.stores.fs import StorageLocation, open_location
-from mlfactory.stores.predictions import PredictionLog, request_id_time
+from mlfactory.stores.predictions import PredictionLog, RequestIds, request_id_time
+from mlfactory.stores.predictions.layout import FEW_IDS
 
 
 @pytest.fixture(params=["folder", "bucket", "azure"])
@@ -79,6 +80,20 @@ def test_request_ids_are_unique_and_carry_time() -> None:
     assert len(set(ids)) == len(ids)
     assert abs((request_id_time(ids[0]) - datetime.now(UTC)).total_seconds()) < 5  # type: ignore[operator]
     assert request_id_time("not-an-id") is None
+
+
+@pytest.mark.parametrize("n", [1, FEW_IDS - 1, FEW_IDS, 1000])
+@pytest.mark.parametrize("start", [0, 0xFFFFFFFF - 10, 0xFFFFFFFF])
+def test_request_ids_are_the_stamp_the_token_and_the_row_counter_in_order(n: int, start: int) -> None:
+    """Few rows or many, each id is 11 hex digits of epoch ms, the token, and 8 of the counter (wrapping)."""
+    ids = RequestIds()
+    ids._next = start
+    now = 1_764_628_000.123
+    made = ids.make(n, now)
+    counters = [(start + i) & 0xFFFFFFFF for i in range(n)]
+    assert made == [f"{int(now * 1000):011x}{ids.token}{c:08x}" for c in counters]
+    assert ids.make(1, now)[0].endswith(f"{(start + n) & 0xFFFFFFFF:08x}")
+    assert {request_id_time(i) for i in made} == {datetime.fromtimestamp(int(now * 1000) / 1000, UTC)}
 
 
 def test_known_ids_include_queued_rows(tmp_path: Path) -> None:

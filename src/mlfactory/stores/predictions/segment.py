@@ -125,6 +125,11 @@ def _repeat(values: Sequence[object], sizes: list[int], dtype: type) -> np.ndarr
     return np.repeat(np.array(values, dtype=dtype), sizes)
 
 
+def _repeat_text(values: Sequence[str], sizes: list[int]) -> pa.Array:
+    """One text per chunk over its rows: each chunk's text converted once, then taken for every row."""
+    return pa.array(values, pa.string()).take(_repeat(range(len(values)), sizes, np.int32))
+
+
 def _float_column(values: np.ndarray) -> pa.Array:
     """A contiguous float64 array as an Arrow column: handed over without a copy, unless it holds NaN (a
     missing value, logged as null)."""
@@ -148,9 +153,9 @@ def segment_table(chunks: Sequence[Chunk]) -> pa.Table:
     columns: dict[str, pa.Array] = {
         "request_id": pa.array(list(chain.from_iterable(c.request_ids for c in chunks)), pa.string()),
         "time": pa.array(times, FIXED_TYPES["time"]),
-        "model": pa.array(_repeat([c.model for c in chunks], sizes, object), pa.string()),
+        "model": _repeat_text([c.model for c in chunks], sizes),
         "version": pa.array(_repeat([c.version for c in chunks], sizes, np.int32)),
-        "route": pa.array(_repeat([c.route for c in chunks], sizes, object), pa.string()),
+        "route": _repeat_text([c.route for c in chunks], sizes),
         "latency_ms": pa.array(_repeat([c.latency_ms for c in chunks], sizes, np.float32)),
         "prediction": _predictions(chunks),
         "probabilities": _probabilities(chunks),

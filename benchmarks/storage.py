@@ -137,7 +137,7 @@ def make_project(root: Path, endpoint: str) -> str:
 
     init_project(root)
     config = yaml.safe_load((root / "mlfactory.yaml").read_text())
-    config["stores"]["storage_options"] = {"endpoint_url": endpoint}
+    config.setdefault("stores", {})["storage_options"] = {"endpoint_url": endpoint}
     (root / "mlfactory.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     with open_project(root) as project:
         project.ingest("emails")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     ClauseElement,
     ColumnElement,
@@ -28,7 +29,7 @@ from mlfactory.entities import (
     Event,
 )
 from mlfactory.stores.sql import schema as t
-from mlfactory.stores.sql.engine import READS, _loads, make_engine, migrate, unavailable_as_error
+from mlfactory.stores.sql.engine import READS, make_engine, migrate, unavailable_as_error
 
 
 def now() -> datetime:
@@ -52,9 +53,10 @@ def _as_read(value: Any) -> Any:
 
 
 # how each database's driver gives back the times and the JSON a Prepared statement reads: SQLite as text,
-# psycopg as values (its JSON read with the engine's deserializer)
+# psycopg as values (its JSON read with the engine's deserializer). The JSON these statements read is an
+# object or a list, which SQLite gives back as text: parsed by orjson directly (no check for a bare number)
 DECODE: dict[str, tuple[Callable[[Any], datetime | None], Callable[[Any], Any]]] = {
-    "sqlite": (_sqlite_time, _loads),
+    "sqlite": (_sqlite_time, orjson.loads),
     "postgresql": (_aware, _as_read),
 }
 

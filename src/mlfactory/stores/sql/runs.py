@@ -401,26 +401,30 @@ def _run(
     """A run from its ``runs`` row (the columns of ``_RUN_COLUMNS``, unpacked as a tuple), its times read
     by ``time`` and its JSON columns by ``doc``, its latest metric values and its artifacts.
 
-    Its fields are set as a whole: a frozen dataclass's ``__init__`` sets each through
+    Its fields are set as a whole, as its ``__dict__``: a frozen dataclass's ``__init__`` sets each through
     ``object.__setattr__``, which cost more than reading the row (Run has no checks in ``__post_init__``;
     a test compares these runs with ones made by ``Run(...)``)."""
     run_id, name, status, started, ended, params, tags, environment, dataset_id, error, archived, reason = r
     run: Run = object.__new__(Run)
-    vars(run).update(
-        id=run_id,
-        name=name,
-        status=_STATUSES[status],
-        started_at=time(started),
-        ended_at=time(ended),
-        params=doc(params),
-        tags=doc(tags),
-        environment=doc(environment),
-        dataset_id=dataset_id,
-        error=error,
-        metrics=metrics,
-        artifacts=artifacts,
-        archived_at=time(archived),
-        archive_reason=reason,
+    object.__setattr__(
+        run,
+        "__dict__",
+        {
+            "id": run_id,
+            "name": name,
+            "status": _STATUSES[status],
+            "started_at": time(started),
+            "ended_at": time(ended),
+            "params": doc(params),
+            "tags": doc(tags),
+            "environment": doc(environment),
+            "dataset_id": dataset_id,
+            "error": error,
+            "metrics": metrics,
+            "artifacts": artifacts,
+            "archived_at": time(archived),
+            "archive_reason": reason,
+        },
     )
     return run
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from mlfactory.errors import IntegrityError
-from mlfactory.registry.archive import starts_with_entry, write_stored
+from mlfactory.registry.archive import opened, starts_with_entry, write_stored
 
 MANIFEST = "mlfactory-model.json"
 MODEL_ENTRY = "model.skops"
@@ -301,19 +301,11 @@ def unpack(data: bytes, label: str) -> Unpacked:
     def bad(why: str) -> IntegrityError:
         return _inconsistent(label, why)
 
+    archive, manifest = opened(data, MANIFEST, FORMAT, FORMAT_VERSION, "packed", label, bad)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        manifest = json.loads(archive.read(MANIFEST))
         skops_bytes = archive.read(MODEL_ENTRY)
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except KeyError as exc:
         raise bad(str(exc)) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise bad(f"{MANIFEST} does not describe a {FORMAT} artifact")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise IntegrityError(
-            f"{label} was saved in packed format version {manifest.get('version')}; this mlfactory reads "
-            f"version {FORMAT_VERSION}. Load it with the mlfactory that saved it, or retrain"
-        )
     specs = manifest.get("vocabularies")
     keys = {"placeholder": str, "entries": int, "characters": int, "value_type": str, "occurrences": int}
     if not isinstance(specs, list) or not all(

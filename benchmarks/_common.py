@@ -18,6 +18,9 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ANCHORS = ROOT / ".bench-cache" / "anchors"
+# one MLflow environment for the serving, tracking and storage benchmarks (psycopg 3: the PostgreSQL driver
+# mlfactory uses); a different list per script would reinstall it each time another script runs
+MLFLOW_PACKAGES = ["mlflow", "psycopg[binary]"]
 console = Console()
 if not console.is_terminal:  # piped or captured: wide enough for the tables
     console.width = 132

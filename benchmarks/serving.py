@@ -55,7 +55,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from _common import ROOT, anchor_env, anchor_environ, console, fmt_ratio, machine, median, write_json
+from _common import (
+    MLFLOW_PACKAGES,
+    ROOT,
+    anchor_env,
+    anchor_environ,
+    console,
+    fmt_ratio,
+    machine,
+    median,
+    write_json,
+)
 from rich.table import Table
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -68,7 +78,6 @@ from mlfactory import open_project
 
 ANCHOR_DIR = ROOT / "benchmarks" / "anchors"
 HOST = "127.0.0.1"  # never anything but loopback
-MLFLOW_PACKAGES = ["mlflow"]
 BENTOML_PACKAGES = ["bentoml>=1.4,<1.5", "scikit-learn", "pandas", "skops"]
 TARGET_SINGLE, TARGET_BATCH, TARGET_P99_MS = 3.0, 2.0, 50.0
 

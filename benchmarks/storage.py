@@ -63,7 +63,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import ROOT, anchor_env, anchor_environ, console, fmt_ratio, machine, median, write_json
+from _common import (
+    MLFLOW_PACKAGES,
+    ROOT,
+    anchor_env,
+    anchor_environ,
+    console,
+    fmt_ratio,
+    machine,
+    median,
+    write_json,
+)
 from rich.table import Table
 
 HOST = "127.0.0.1"  # never anything but loopback
@@ -74,7 +84,6 @@ S3_ENV = {
 }
 DATA = ROOT / ".bench-cache" / "storage"
 ANCHOR_DIR = ROOT / "benchmarks" / "anchors"
-MLFLOW_PACKAGES = ["mlflow"]  # the same environment as the serving and tracking anchors
 MODEL = "spam"
 POOL_ROWS = 65_536  # distinct emails the prediction-log writer cycles through
 FLUSH_ROWS = 65_536

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    MLFLOW_PACKAGES,
     ROOT,
     anchor_env,
     anchor_environ,
@@ -54,7 +55,6 @@ from mlfactory.tracking import search_runs, start_run
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FILTER = "metrics.accuracy > 0.5 and params.C = 1"
 TARGET = 10.0  # the aim: every operation at least 10x faster than MLflow
-MLFLOW_PACKAGES = ["mlflow", "psycopg[binary]"]  # psycopg 3: the PostgreSQL driver mlfactory uses
 BACKENDS = ("sqlite", "postgresql")
 METRIC_KEYS = (("accuracy", (0.3, 1.0)), ("f1", (0.3, 1.0)), ("loss", (0.0, 1.0)))
 

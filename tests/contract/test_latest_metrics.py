@@ -109,3 +109,21 @@ def test_nan_is_kept_compares_unequal_and_sorts_after_numbers(metadata: Metadata
         assert ordered == [*numbers, nan_run, without]
     metadata.log_metrics(nan_run, [Metric("acc", 0.4, 2, 1.0)])  # a later number replaces the NaN
     assert metadata.get_run(nan_run).metrics == {"acc": 0.4}
+
+
+def test_a_batch_is_stored_exactly_as_logged(metadata: MetadataStore) -> None:
+    """Every value of a large batch comes back bit for bit (17 significant digits, the extremes, infinities,
+    integers given as values), with its step and timestamp, in logging order."""
+    rng = random.Random(7)
+    extremes = [math.inf, -math.inf, 5e-324, 1.7976931348623157e308, 0.1 + 0.2, 1 / 3]
+    values = [*extremes, *(rng.uniform(-1e6, 1e6) for _ in range(2_000))]
+    batch = [Metric(f"k{i % 3}", v, i // 3, 1_700_000_000.123456 + i) for i, v in enumerate(values)]
+    batch.append(Metric("k0", 3, 10_000, 2_000_000_000.5))  # an int value: stored as a float
+    run_id = metadata.create_run("m")
+    metadata.log_metrics(run_id, batch)
+    histories = metadata.metric_histories([run_id], ["k0", "k1", "k2"])[run_id]
+    for key, history in histories.items():
+        logged = [m for m in batch if m.key == key]
+        assert [(m.step, m.timestamp) for m in history] == [(m.step, m.timestamp) for m in logged]
+        assert [m.value for m in history] == [float(m.value) for m in logged]
+    assert metadata.get_run(run_id).metrics == {"k0": 3.0, "k1": batch[-2].value, "k2": batch[-4].value}

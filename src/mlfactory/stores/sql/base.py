@@ -135,6 +135,18 @@ class Prepared:
         except c.dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(compiled.sql, params, exc, c.dialect.loaded_dbapi.Error) from exc
 
+    def many(self, c: Connection, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Execute once per row of ``rows``, each the values of ``names`` in that order, passed to the driver
+        as they are (no conversions: for values of plain types). Only where the driver binds by position
+        in that order (SQLite); a TypeError otherwise."""
+        compiled = self._by_dialect.get(c.dialect.name) or self._compile(c.dialect)
+        if compiled.order != tuple(names):
+            raise TypeError(f"the statement binds {compiled.order}, not the rows' {tuple(names)}")
+        try:
+            c.connection.driver_connection.executemany(compiled.sql, rows)  # type: ignore[union-attr]
+        except c.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(compiled.sql, rows, exc, c.dialect.loaded_dbapi.Error) from exc
+
     def rows(self, c: Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
         """The rows the statement returns, as tuples."""
         return list(self.run(c, values).fetchall())

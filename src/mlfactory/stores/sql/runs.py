@@ -38,7 +38,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mlfactory.entities import (
@@ -72,40 +71,66 @@ def _ordered(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
 
 
 def _upsert(dialect: str) -> Callable[..., Any]:
-    """The dialect's INSERT that takes ``on_conflict_do_update`` (SQLite and PostgreSQL spell it alike)."""
-    return pg_insert if dialect == "postgresql" else sqlite_insert
+    """The dialect's INSERT that takes ``on_conflict_do_update`` (SQLite and PostgreSQL spell it alike).
+    PostgreSQL's is imported here, when a store on it first logs metrics: importing its dialect costs
+    tens of milliseconds that a command on SQLite would otherwise pay at startup."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    return sqlite_insert
 
 
-def _stored(run_id: str, metrics: Sequence[Metric]) -> list[dict[str, Any]]:
-    """A batch as metrics rows: a NaN as the value 0 with ``is_nan`` set (SQLite would turn it into NULL).
-    A batch without NaN leaves ``is_nan`` to its default, sparing a conversion per row."""
-    rows: list[dict[str, Any]] = [
-        {
-            "run_id": run_id,
-            "key": m.key,
-            "value": float(m.value),
-            "step": int(m.step),
-            "timestamp": float(m.timestamp),
-        }
-        for m in metrics
-    ]
-    if any(math.isnan(r["value"]) for r in rows):
-        for r in rows:
-            r["is_nan"] = math.isnan(r["value"])
-            r["value"] = 0.0 if r["is_nan"] else r["value"]
+# a metrics row as a batch writes it, in the order of these columns
+_ROW = ("run_id", "key", "value", "step", "timestamp", "is_nan")
+_Row = tuple[str, str, float, int, float, bool]
+
+
+def _stored(run_id: str, metrics: Sequence[Metric]) -> list[_Row]:
+    """A batch as metrics rows (the columns of ``_ROW``): a NaN as the value 0 with ``is_nan`` set (SQLite
+    would turn it into NULL)."""
+    rows = [(run_id, m.key, float(m.value), int(m.step), float(m.timestamp), False) for m in metrics]
+    if any(math.isnan(r[2]) for r in rows):
+        return [(r[0], r[1], 0.0, r[3], r[4], True) if math.isnan(r[2]) else r for r in rows]
     return rows
 
 
-def _latest_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _latest_rows(rows: Sequence[_Row]) -> list[dict[str, Any]]:
     """Per key, the row of a batch that is latest (the highest step, then the latest timestamp, then the
     last in the batch, which is stored with the highest id): what the batch offers to ``latest_metrics``,
     in key order."""
-    best: dict[str, dict[str, Any]] = {}
+    best: dict[str, _Row] = {}
     for row in rows:
-        held = best.get(row["key"])
-        if held is None or (row["step"], row["timestamp"]) >= (held["step"], held["timestamp"]):
-            best[row["key"]] = row
-    return [{**best[k], "is_nan": best[k].get("is_nan", False)} for k in sorted(best)]
+        held = best.get(row[1])
+        if held is None or row[3] > held[3] or (row[3] == held[3] and row[4] >= held[4]):
+            best[row[1]] = row
+    return [dict(zip(_ROW, best[k], strict=True)) for k in sorted(best)]
+
+
+def _insert_rows(dialect: str) -> Any:
+    """The metrics rows of a batch inserted by one statement: on SQLite run once per row (``executemany``
+    of the rows as tuples); on PostgreSQL once, reading each column as an array (``unnest``), so a batch
+    is one round trip, not a statement per row."""
+    if dialect != "postgresql":
+        return insert(t.metrics).values({name: bindparam(name) for name in _ROW})
+    m = t.metrics.c
+    arrays = [bindparam(f"{name}s", type_=ARRAY(m[name].type)) for name in _ROW[1:]]
+    columns = func.unnest(*arrays).table_valued(*_ROW[1:]).render_derived()
+    rows = select(bindparam("run_id", type_=m.run_id.type), *columns.c)
+    return insert(t.metrics).from_select([m[name] for name in _ROW], rows)
+
+
+_INSERT_ROWS = Prepared(_insert_rows)
+
+
+def _insert_metrics(c: Connection, rows: list[_Row]) -> None:
+    """Insert a batch's metrics rows (of one run) with :func:`_insert_rows`' statement."""
+    if c.dialect.name == "postgresql":
+        _, *columns = zip(*rows, strict=True)  # the run's id is bound once
+        arrays = {f"{name}s": list(column) for name, column in zip(_ROW[1:], columns, strict=True)}
+        _INSERT_ROWS.run(c, {"run_id": rows[0][0], **arrays})
+    else:
+        _INSERT_ROWS.many(c, _ROW, rows)
 
 
 def _keep_latest(c: Connection, rows: list[dict[str, Any]]) -> None:
@@ -153,7 +178,6 @@ _RUN_COLUMNS = tuple(
 _STATUSES = {status.value: status for status in RunStatus}
 
 # built once: a run's writes are small statements, and building one costs more than running it
-_INSERT_METRICS = insert(t.metrics)
 _INSERT_RUN = insert(t.runs)
 _END_RUN = (
     update(t.runs)
@@ -212,7 +236,7 @@ class RunsMixin(SqlBase):
         rows = _stored(run_id, metrics)
         with self._tx() as c:
             _keep_latest(c, _latest_rows(rows))  # first: it orders concurrent writers (see there)
-            c.execute(_INSERT_METRICS, rows)
+            _insert_metrics(c, rows)
 
     def log_artifact(self, run_id: str, name: str, digest: str) -> None:
         with self._tx() as c:

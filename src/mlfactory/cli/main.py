@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from mlfactory.cli import audit as audit_cli
@@ -199,6 +198,8 @@ class BadRows(StrEnum):
 @contextmanager
 def _scoring_progress() -> Iterator[Callable[[ScoreProgress], None]]:
     """A progress bar on stderr (rows, rows per second) fed by the scoring run's callback."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # only `predict` shows one
+
     columns = (
         TextColumn("scoring"),
         BarColumn(),

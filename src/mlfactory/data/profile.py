@@ -42,19 +42,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-
-from mlfactory.data.schema import as_strings, is_stringish, to_utc_datetime
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # the text views live in mlfactory.data.text; monitoring reaches them (and its windows' prepared
 # vocabularies) through this module
+from mlfactory import arrays
 from mlfactory.data.text import TOKEN_PATTERN as TOKEN_PATTERN
 from mlfactory.data.text import Vocabulary as Vocabulary
 from mlfactory.data.text import text_views as text_views
 from mlfactory.entities import NUMERIC_TYPES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,66 @@ def category_key(value: Any) -> str:
 
 
 def as_floats(values: Any) -> np.ndarray:
-    """Any column as float64; text that is not a number becomes NaN (counted as null)."""
+    """Any column as float64; text that is not a number becomes NaN (counted as null).
+
+    Arrow columns of numbers, booleans (1 and 0) and nulls, and NumPy arrays of numbers, convert directly;
+    any other column goes through pandas' ``to_numeric``, whose coercion rules define its numbers (pandas is
+    imported only then: monitoring a log of typed numbers never loads it)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        if pa.types.is_null(values.type):
+            return np.full(len(values), np.nan)
+        if _arrow_number(values.type):
+            return arrays.floats(values)
+        values = values.to_pandas()
+    elif isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        return values.astype("float64")
+    import pandas as pd  # text, dates and Python objects: pandas' coercion rules
+
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if not pd.api.types.is_numeric_dtype(s.dtype):
         s = pd.to_numeric(s, errors="coerce")
     return np.asarray(s.to_numpy(dtype="float64", na_value=np.nan))
+
+
+def _arrow_number(kind: pa.DataType) -> bool:
+    """Whether an Arrow column of this type converts to floats directly (as pandas would convert it)."""
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind))
+
+
+def category_counts(values: Any) -> tuple[list[Any], np.ndarray, int]:
+    """A column's distinct values with their counts, most frequent first (ties in the order the values
+    first appear, as pandas' ``value_counts`` orders them), and its missing values (null or NaN).
+
+    An Arrow column is counted by Arrow; any other column by pandas (imported only then)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return _arrow_category_counts(values)
+    import pandas as pd  # a frame's column: counted by pandas, as it always was
+
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    counts = s.value_counts(dropna=True)
+    return list(counts.index), counts.to_numpy(dtype=np.int64), int(s.isna().sum())
+
+
+def _arrow_category_counts(values: pa.Array) -> tuple[list[Any], np.ndarray, int]:
+    """:func:`category_counts` of an Arrow column: a float NaN is missing, as pandas has it."""
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    missing = values.null_count
+    if pa.types.is_floating(values.type):
+        nans = int(np.isnan(arrays.floats(values)).sum()) - missing
+        if nans:  # a null's slot is left out of the filter, as a NaN is
+            values, missing = values.filter(pc.invert(pc.is_nan(values))), missing + nans
+    tally = pc.value_counts(values)
+    if values.null_count:
+        tally = tally.filter(tally.field("values").is_valid())
+    counts = arrays.integers(tally.field("counts"), 0)
+    order = np.argsort(-counts, kind="stable")
+    keys = tally.field("values").to_pylist()
+    return [keys[i] for i in order], counts[order], missing
 
 
 def document_frequencies(docs: list[str], size: int = VOCABULARY_SIZE) -> dict[str, int]:
@@ -176,6 +234,10 @@ def _whole(x: float) -> int | float:
 
 
 def _numeric(s: pd.Series, integer: bool, resolution: Resolution) -> dict[str, Any]:
+    import pandas as pd  # a dataset's frame: pandas is loaded already
+
+    from mlfactory.data.schema import is_stringish
+
     if pd.api.types.is_numeric_dtype(s.dtype):  # booleans included
         raw = s
     elif is_stringish(s):
@@ -201,6 +263,8 @@ def _numeric(s: pd.Series, integer: bool, resolution: Resolution) -> dict[str, A
 
 
 def _categorical(s: pd.Series, resolution: Resolution) -> dict[str, Any]:
+    from mlfactory.data.schema import as_strings
+
     strings = as_strings(s)
     counts = strings.value_counts(dropna=True)
     top = counts.iloc[: resolution.max_categories]
@@ -215,6 +279,10 @@ def _categorical(s: pd.Series, resolution: Resolution) -> dict[str, Any]:
 
 
 def _text(s: pd.Series) -> dict[str, Any]:
+    import pandas as pd  # a dataset's frame: pandas is loaded already
+
+    from mlfactory.data.schema import as_strings
+
     docs = as_strings(s).dropna()
     if not isinstance(docs.dtype, pd.StringDtype):
         docs = docs.astype("str")
@@ -232,6 +300,8 @@ def _text(s: pd.Series) -> dict[str, Any]:
 
 
 def _datetime(s: pd.Series) -> dict[str, Any]:
+    from mlfactory.data.schema import to_utc_datetime
+
     values = to_utc_datetime(s)
     valid = values.dropna()
     return {
@@ -345,17 +415,16 @@ def numeric_reference(values: Any, bins: int = MONITORING_RESOLUTION.bins) -> di
 
 def categorical_reference(values: Any, top: int = MONITORING_RESOLUTION.max_categories) -> dict[str, Any]:
     """Counts of the ``top`` most frequent values (as :func:`category_key` text), the rest as ``other``."""
-    s = values if isinstance(values, pd.Series) else pd.Series(values)
-    counts = s.value_counts(dropna=True)
+    keys, counts, nulls = category_counts(values)
     merged: dict[str, int] = {}
-    for key, n in zip(counts.index, counts.to_numpy(), strict=True):
+    for key, n in zip(keys, counts.tolist(), strict=True):
         k = category_key(key)
         merged[k] = merged.get(k, 0) + int(n)
     ordered = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
     return {
         "kind": "categorical",
         "count": int(sum(merged.values())),
-        "nulls": int(s.isna().sum()),
+        "nulls": nulls,
         "frequencies": dict(ordered[:top]),
         "other": int(sum(n for _, n in ordered[top:])),
     }
@@ -363,6 +432,8 @@ def categorical_reference(values: Any, top: int = MONITORING_RESOLUTION.max_cate
 
 def build_vocabulary(docs: Any, size: int = VOCABULARY_SIZE) -> list[str]:
     """The ``size`` lowercase tokens found in the most documents, sorted."""
+    import pandas as pd  # a reference's frame: pandas is loaded already
+
     s = docs if isinstance(docs, pd.Series) else pd.Series(docs)
     return sorted(document_frequencies(s.dropna().astype("str").tolist(), size))
 

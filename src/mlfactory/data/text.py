@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from mlfactory import arrays
 
 TOKEN_PATTERN = r"(?u)\b\w+\b"
 TEXT_FEATURES = ("chars", "words", "oov_rate")
@@ -68,8 +69,8 @@ class Vocabulary:
     def of(cls, words: Iterable[str]) -> Vocabulary:
         """Prepare ``words`` (a reference's stored vocabulary)."""
         unique = frozenset(words)
-        ascii_words = sorted(w.encode("ascii") for w in unique if w.isascii())
-        return cls(unique, pa.array(ascii_words, type=pa.large_binary()))
+        ascii_words = sorted(w for w in unique if w.isascii())
+        return cls(unique, arrays.texts(ascii_words).cast(pa.large_binary()))
 
     def known(self, low: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Which tokens (lowercase ASCII bytes ``low[start:end]``, in order, not overlapping) are words of
@@ -83,12 +84,29 @@ class Vocabulary:
         spans = pa.LargeBinaryArray.from_buffers(
             pa.large_binary(), len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(low)]
         )
-        found = pc.is_in(spans, value_set=self.ascii_words).to_numpy(zero_copy_only=False)
-        return np.asarray(found[0::2], dtype=bool)
+        return arrays.booleans(pc.is_in(spans, value_set=self.ascii_words))[0::2]
 
 
 def _utf8(docs: Any) -> tuple[pa.LargeStringArray, np.ndarray]:
-    """The documents as one Arrow array (nulls as empty text) and which were present."""
+    """The documents as one Arrow array (nulls as empty text) and which were present.
+
+    Arrow text is taken as it is; any other column becomes text as pandas' ``astype(str)`` writes its
+    values (pandas is imported only then: monitoring a log's text columns never loads it)."""
+    if isinstance(docs, pa.ChunkedArray):
+        docs = docs.combine_chunks()
+    if isinstance(docs, pa.Array):
+        kind = docs.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+            present = arrays.valid(docs)
+            text = docs.cast(pa.large_string())
+            if text.null_count:
+                zeros = pa.py_buffer(np.zeros(len(text) + 1, dtype=np.int64))
+                empty = pa.Array.from_buffers(pa.large_string(), len(text), [None, zeros, pa.py_buffer(b"")])
+                text = pc.coalesce(text, empty)
+            return text, present
+        docs = docs.to_pandas()
+    import pandas as pd  # numbers or Python objects: written as text by pandas
+
     s = docs if isinstance(docs, pd.Series) else pd.Series(docs)
     present = s.notna().to_numpy()
     text = s.astype("str").where(s.notna(), "")
@@ -136,8 +154,10 @@ def _byte_counts(arr: pa.LargeStringArray, vocabulary: Vocabulary) -> tuple[np.n
     low, offsets = _bytes(pc.ascii_lower(arr))
     filled = offsets[:-1] < offsets[1:]
     firsts, lasts = offsets[:-1][filled], offsets[1:][filled] - 1
-    # every pass over the bytes writes into these: a new array as long costs a page fault per 4 KiB
-    member, edges, work = np.empty(len(low), bool), np.empty(len(low), bool), np.empty(len(low), np.uint8)
+    # every pass over the bytes writes into these: a new array as long costs a page fault per 4 KiB. The
+    # ranges' scratch bytes share ``edges``, which no pass reads while the ranges are classed
+    member, edges = np.empty(len(low), bool), np.empty(len(low), bool)
+    work = edges.view(np.uint8)
     np.greater_equal(low, 128, out=edges)
     ascii_doc = _per_doc(np.flatnonzero(edges), offsets) == 0
     _in_ranges(low, _SPACE_RANGES, member, work)
@@ -169,11 +189,12 @@ def text_views(docs: Any, vocabulary: Vocabulary | Iterable[str]) -> dict[str, n
     """
     vocab = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary.of(vocabulary)
     arr, present = _utf8(docs)
-    chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype("float64")
+    chars = arrays.floats(pc.utf8_length(arr))
     words, tokens, known, ascii_doc = _byte_counts(arr, vocab)
     other = np.flatnonzero(~ascii_doc)
     if len(other):
-        words[other], tokens[other], known[other] = _by_re(arr.take(other).to_pylist(), vocab)
+        docs = [arr[i].as_py() for i in other.tolist()]  # measured one by one anyway
+        words[other], tokens[other], known[other] = _by_re(docs, vocab)
     with np.errstate(divide="ignore", invalid="ignore"):
         oov = np.where(tokens > 0, 1.0 - known / tokens, np.nan)
     missing = ~present

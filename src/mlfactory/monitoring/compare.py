@@ -11,7 +11,7 @@ import pandas as pd
 from mlfactory.config import MonitoringConfig
 from mlfactory.data.profile import build_reference
 from mlfactory.errors import NotFoundError, ValidationError
-from mlfactory.monitoring.drift import ColumnDrift, column_drift, dataset_drift
+from mlfactory.monitoring.drift import column_drift, dataset_drift, window_messages
 from mlfactory.monitoring.reference import VersionReference
 from mlfactory.monitoring.window_counts import WindowCounts
 
@@ -62,21 +62,6 @@ def drift_against(
         "dataset": dataset_drift(results, settings.drift_share).to_json(),
         "messages": messages,
     }
-
-
-def window_messages(rows: int, settings: MonitoringConfig, results: list[ColumnDrift]) -> list[str]:
-    """Undecide every check of a window that is empty or smaller than ``min_rows``, and say why."""
-    if rows >= settings.min_rows:
-        return []
-    for r in results:
-        if r.status == "ok":
-            r.status, r.drifted = "insufficient", None
-    if rows == 0:
-        return ["the window is empty: no rows to compare"]
-    return [
-        f"the window holds {rows} rows, fewer than the minimum of {settings.min_rows} "
-        "(monitoring.min_rows); statistics are shown but no drift is decided"
-    ]
 
 
 def compare_frames(

@@ -461,3 +461,18 @@ def dataset_drift(results: list[ColumnDrift], share: float) -> DatasetDrift:
         checked=len(decided),
         unchecked=tuple(r.column for r in results if r.role == "feature" and r.drifted is None),
     )
+
+
+def window_messages(rows: int, settings: MonitoringConfig, results: list[ColumnDrift]) -> list[str]:
+    """Undecide every check of a window that is empty or smaller than ``min_rows``, and say why."""
+    if rows >= settings.min_rows:
+        return []
+    for r in results:
+        if r.status == "ok":
+            r.status, r.drifted = "insufficient", None
+    if rows == 0:
+        return ["the window is empty: no rows to compare"]
+    return [
+        f"the window holds {rows} rows, fewer than the minimum of {settings.min_rows} "
+        "(monitoring.min_rows); statistics are shown but no drift is decided"
+    ]

@@ -207,11 +207,43 @@ class _Replicates:
         out += upper
         return np.asarray(out.T)
 
+    def right_sums(self, proba: np.ndarray, pred: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Binary models: Σ over the ``rows`` (a mask) of each replicate's chance that the prediction is
+        right, without forming replicates × rows.
+
+        A row's interpolated value is ``v[i] · (1 − f) + v[i + 1] · f``, linear in the replicate's grid
+        values, so a sum over rows is the grid values weighted by how much of each row falls on each grid
+        point: O(rows + grid × replicates) instead of O(rows × replicates). Rows predicted as the first
+        class count ``1 − p``. Equal to summing :meth:`right` up to rounding (the additions run in another
+        order; ``tests/unit/monitoring/test_fast_paths.py``)."""
+        grid, values = self.grids[0], self.values[0]
+        positive = pred[rows] == 1
+        weights = self._grid_weights(grid, proba[rows, 1][positive]) - self._grid_weights(
+            grid, proba[rows, 1][~positive]
+        )
+        return np.asarray(weights @ values + float((~positive).sum()))
+
+    @staticmethod
+    def _grid_weights(grid: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """How much of the rows' interpolation falls on each grid point (see :meth:`right_sums`)."""
+        if len(grid) == 1:
+            return np.array([float(len(score))])
+        i = np.searchsorted(grid, score, side="right") - 1
+        np.clip(i, 0, len(grid) - 2, out=i)
+        low = grid[i]
+        f = (score - low) / (grid[i + 1] - low)
+        np.clip(f, 0.0, 1.0, out=f)
+        return np.bincount(i, weights=1.0 - f, minlength=len(grid)) + np.bincount(
+            i + 1, weights=f, minlength=len(grid)
+        )
+
     def right(self, proba: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """Each replicate's calibrated probability that each row's prediction is right: replicates × rows."""
         if len(self.grids) == 1:  # binary: one curve for the second class
             p1 = self._interp(self.grids[0], self.values[0], proba[:, 1])
-            return np.where(pred == 1, p1, 1.0 - p1)
+            # 1 − p1 for rows predicted as the first class, in place: the values and layout np.where gives
+            np.subtract(1.0, p1, out=p1, where=pred != 1)
+            return p1
         q = np.stack(
             [
                 self._interp(g, v, proba[:, j])
@@ -299,8 +331,14 @@ class EstimateCounts:
     ) -> None:
         """Σ of each bootstrap recalibration's chance to be right, over all rows and labelled rows.
 
-        A part whose rows are all labelled (or none) reuses the all-row sum (or adds nothing): the same
-        sums the column selection would give, without copying replicates × rows."""
+        Binary models sum through the grid weights (:meth:`_Replicates.right_sums`). Otherwise, a part
+        whose rows are all labelled (or none) reuses the all-row sum (or adds nothing): the same sums the
+        column selection would give, without copying replicates × rows."""
+        if len(replicates.grids) == 1:
+            self.boot_correct += replicates.right_sums(proba, pred, np.ones(len(pred), dtype=bool))
+            if lab.any():
+                self.boot_labelled += replicates.right_sums(proba, pred, lab)
+            return
         for part in np.array_split(np.arange(len(pred)), max(1, len(pred) // 4096)):  # bounds memory
             right_b = replicates.right(proba[part], pred[part])
             total = right_b.sum(axis=1)

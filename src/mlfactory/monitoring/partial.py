@@ -16,14 +16,17 @@ window with many labelled rows sends all of them with every slice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
-from mlfactory.monitoring.performance import PerformanceCounts
+from mlfactory import arrays
+from mlfactory.monitoring.performance import PerformanceCounts, positions
 from mlfactory.monitoring.reference import VersionReference
 from mlfactory.monitoring.window_counts import WindowCounts
 from mlfactory.stores.predictions.window import LogPart, read_part
@@ -57,6 +60,34 @@ class CountSpec:
     threads: int | None = 1
 
 
+@dataclass(frozen=True)
+class LabelLookup:
+    """The window's feedback labels, prepared once per slice to be joined to its chunks by request id.
+
+    Attributes:
+        ids: the labelled request ids (an Arrow array each chunk's ids are looked up in, by hash).
+        labels: their labels, in the same order (Python objects).
+    """
+
+    ids: pa.Array
+    labels: np.ndarray
+
+    @classmethod
+    def of(cls, labels: Mapping[str, Any]) -> LabelLookup:
+        """Prepare the labels of a :class:`CountSpec` (request id → label)."""
+        return cls(arrays.texts(list(labels)), np.fromiter(labels.values(), object, len(labels)))
+
+    def join(self, request_ids: pa.Array) -> np.ndarray | None:
+        """Each row's label (None for a request without one), or None when no row has one."""
+        at = positions(pc.index_in(request_ids, value_set=self.ids))
+        hit = at >= 0
+        if not hit.any():
+            return None
+        out = np.full(len(at), None, dtype=object)
+        out[hit] = self.labels[at[hit]]
+        return out
+
+
 @dataclass
 class GroupCounts:
     """What one (version, route) group's rows added up to, against the version's reference."""
@@ -76,22 +107,23 @@ class GroupCounts:
             PerformanceCounts(spec.classes, ref.calibration),
         )
 
-    def add(self, frame: pd.DataFrame, proba: Any, labels: pd.Series | None) -> None:
-        """Add a chunk of rows (with its probabilities), joined with the labels of its requests (request id
-        → label; None without any)."""
-        self.features.update(frame)
-        out = frame[["prediction"]].copy() if "prediction" in frame.columns else frame.iloc[:, :0].copy()
+    def add(self, rows: pa.RecordBatch, proba: np.ndarray | None, labels: LabelLookup | None) -> None:
+        """Add a chunk of rows (with its probabilities), joined with the labels of its requests (None
+        without any)."""
+        self.features.update(rows)
+        names = rows.schema.names
+        outputs = {"prediction": rows["prediction"]} if "prediction" in names else {}
         if proba is not None:
-            out["score"] = proba.max(axis=1)
-        self.present_outputs.update(out.columns)
-        self.outputs.update(out)
-        if "prediction" not in frame.columns:
+            score = np.ascontiguousarray(proba.max(axis=1))
+            outputs["score"] = pa.Array.from_buffers(pa.float64(), len(score), [None, pa.py_buffer(score)])
+        self.present_outputs.update(outputs)
+        self.outputs.update(pa.RecordBatch.from_pydict(outputs) if outputs else rows.select([]))
+        if "prediction" not in names:
             return
         label_values = None
-        if labels is not None and "request_id" in frame.columns:
-            mapped = frame["request_id"].map(labels)
-            label_values = mapped if mapped.notna().any() else None
-        self.perf.add(frame["prediction"], proba, label_values)
+        if labels is not None and "request_id" in names:
+            label_values = labels.join(rows["request_id"])
+        self.perf.add(rows["prediction"], proba, label_values)
 
     def merge(self, other: GroupCounts) -> None:
         """Add another slice's counts after this one's."""
@@ -111,9 +143,11 @@ def count_part(item: tuple[CountSpec, LogPart]) -> GroupCounts:
 def _count(spec: CountSpec, part: LogPart, con: duckdb.DuckDBPyConnection | None = None) -> GroupCounts:
     """One slice counted, read through ``con`` (see :func:`read_part`)."""
     counts = GroupCounts.empty(spec)
-    labels = pd.Series(spec.labels, dtype=object) if spec.labels else None  # indexed once, looked up by chunk
-    for frame, proba in read_part(part, con=con):
-        counts.add(frame, proba, labels)
+    labels = LabelLookup.of(spec.labels) if spec.labels else None  # prepared once, looked up by chunk
+    if labels is None:  # request ids only join labels: without any, the log's are not read
+        part = replace(part, columns=tuple(c for c in part.columns if c != "request_id"))
+    for rows, proba in read_part(part, con=con):
+        counts.add(rows, proba, labels)
     return counts
 
 

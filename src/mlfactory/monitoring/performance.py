@@ -26,13 +26,16 @@ calibration error (ECE) on the other half (and the other way round), so the repo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from mlfactory import arrays
 from mlfactory.data.profile import category_key
 from mlfactory.monitoring.calibration import Calibration, build_calibration, calibrate
 from mlfactory.monitoring.estimate import BelowEstimate, Estimate, EstimateCheck, EstimateCounts
@@ -41,6 +44,7 @@ from mlfactory.monitoring.realized import (
     RealizedCounts,
     accuracy_drop,
     confusion_metrics,
+    label_values,
     regression_errors,
 )
 
@@ -140,6 +144,11 @@ class PerformanceResult:
         )
 
 
+def positions(found: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Positions from ``pyarrow.compute.index_in`` as int64, −1 where a value was not found."""
+    return arrays.integers(found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found, -1)
+
+
 class PerformanceCounts:
     """Realized and estimated confusion matrices of a window, updated chunk by chunk.
 
@@ -158,17 +167,22 @@ class PerformanceCounts:
         self.label_counts: dict[str, int] = {}
 
     def _indices(self, values: Any) -> np.ndarray:
-        s = pd.Series(values)
-        mapping = {v: self._index.get(category_key(v), -1) for v in s.dropna().unique()}
-        return np.asarray(s.map(mapping).fillna(-1).to_numpy(dtype=np.int64))
+        """Each prediction's class index (−1 for a missing one or one that is not a class), looked up once
+        per distinct value."""
+        arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+        distinct = pc.unique(arr).drop_null()
+        index = np.array([*(self._index.get(category_key(v), -1) for v in distinct.to_pylist()), -1])
+        return np.asarray(index[positions(pc.index_in(arr, value_set=distinct, skip_nulls=True))])
 
     def add(self, predictions: Any, probabilities: Any, labels: Any | None) -> None:
-        """Add a chunk: predictions, class probabilities (rows × classes, or None) and labels (None where
-        no feedback has arrived)."""
-        labelled = None if labels is None else pd.Series(labels).notna().to_numpy()
+        """Add a chunk: predictions (an Arrow array or a sequence), class probabilities (rows × classes,
+        or None) and labels (None where no feedback has arrived)."""
+        labelled = None
         if labels is not None:
-            for key, n in pd.Series(labels).dropna().map(category_key).value_counts().items():
-                self.label_counts[str(key)] = self.label_counts.get(str(key), 0) + int(n)
+            values, labelled = label_values(labels)
+            tally = Counter(category_key(v) for v in values[labelled].tolist())
+            for key, n in sorted(tally.items(), key=lambda kv: -kv[1]):  # as pandas' value_counts orders
+                self.label_counts[key] = self.label_counts.get(key, 0) + n
         if not self.keys:
             if labelled is not None and labelled.any():
                 self.errors += regression_errors(predictions, labels, labelled)

@@ -9,11 +9,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from mlfactory.data.profile import category_key
+from mlfactory.data.profile import as_floats, category_key
 from mlfactory.monitoring.calibration import Calibration
 from mlfactory.monitoring.stats import two_proportion_z
+
+
+def label_values(labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as the Python objects they are (an object array), and which are given (neither None nor
+    NaN)."""
+    values = np.asarray(labels, dtype=object)
+    given = np.fromiter((v is not None and v == v for v in values.tolist()), dtype=bool, count=len(values))
+    return values, given
 
 
 def confusion_metrics(cm: np.ndarray, keys: Sequence[str]) -> dict[str, float | None]:
@@ -72,9 +79,13 @@ class RealizedCounts:
     def label_indices(self, labels: Any) -> np.ndarray:
         """Each label's class index (at or past :attr:`known` for a class the model does not know), −1 for
         a missing label."""
-        s = pd.Series(labels)
-        mapping = {v: self._row(category_key(v)) for v in s.dropna().unique()}
-        return np.asarray(s.map(mapping).fillna(-1).to_numpy(dtype=np.int64))
+        values, given = label_values(labels)
+        out = np.full(len(values), -1, dtype=np.int64)
+        present = values[given].tolist()
+        # classes the model does not know join in the order their labels first appear
+        rows = {v: self._row(category_key(v)) for v in dict.fromkeys(present)}
+        out[given] = [rows[v] for v in present]
+        return out
 
     def add(self, truth: np.ndarray, pred: np.ndarray) -> None:
         """Add labelled rows: their :meth:`label_indices` and predicted class indices (−1 for a prediction
@@ -182,8 +193,15 @@ def accuracy_drop(
 def regression_errors(predictions: Any, labels: Any, labelled: np.ndarray) -> np.ndarray:
     """``[n, Σ|e|, Σe²]`` of the labelled rows' errors (rows whose prediction or label is not a number are
     left out)."""
-    err = pd.to_numeric(pd.Series(predictions)[labelled], errors="coerce").to_numpy(float) - pd.to_numeric(
-        pd.Series(labels)[labelled], errors="coerce"
-    ).to_numpy(float)
+    err = as_floats(predictions)[labelled] - _numbers(label_values(labels)[0][labelled])
     err = err[np.isfinite(err)]
     return np.array([len(err), np.abs(err).sum(), np.square(err).sum()])
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """Labels (Python objects) as floats: ints and floats as they are, anything else by
+    :func:`~mlfactory.data.profile.as_floats`'s coercion (a label that is not a number becomes NaN)."""
+    given = values.tolist()
+    if all(type(v) in (int, float) for v in given):
+        return np.asarray(given, dtype="float64")
+    return as_floats(values)

@@ -12,8 +12,7 @@ from threadpoolctl import threadpool_limits
 from mlfactory.config import MonitoringConfig, ProjectConfig
 from mlfactory.entities import PRODUCTION, ModelVersion, MonitorReportRecord
 from mlfactory.monitoring.alerts import evaluate_alerts
-from mlfactory.monitoring.compare import window_messages
-from mlfactory.monitoring.drift import ColumnDrift, column_drift, dataset_drift
+from mlfactory.monitoring.drift import ColumnDrift, column_drift, dataset_drift, window_messages
 from mlfactory.monitoring.partial import CountSpec, count_group
 from mlfactory.monitoring.reference import ColumnReference, VersionReference, version_reference
 from mlfactory.monitoring.report import MonitorReport, ReportMetrics, flat_metrics

@@ -1,9 +1,10 @@
 """A current window reduced to the reference's bins, chunk by chunk, so memory does not grow with the window.
 
-Feed it frames of any size with :meth:`WindowCounts.update`; it keeps per numeric column one count and one
-sum of offsets per reference bin plus moments (and, for a column the reference holds as a few values, a count
-per value), and per categorical column one count per value seen (values the reference
-lacks are kept under their own names, up to :data:`MAX_NEW_CATEGORIES`).
+Feed it chunks of any size with :meth:`WindowCounts.update` (Arrow record batches or tables, as monitoring
+reads the prediction log, or pandas frames, as plain drift checks hold their data); it keeps per numeric
+column one count and one sum of offsets per reference bin plus moments (and, for a column the reference holds
+as a few values, a count per value), and per categorical column one count per value seen (values the
+reference lacks are kept under their own names, up to :data:`MAX_NEW_CATEGORIES`).
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
-from mlfactory.data.profile import Vocabulary, as_floats, category_key, text_views
+from mlfactory.data.profile import Vocabulary, as_floats, category_counts, category_key, text_views
 from mlfactory.monitoring.reference import ColumnReference, TextReference
 
 MAX_NEW_CATEGORIES = 1000
 MAX_NEW_VALUES = 1000  # values a few-valued numeric column may add before it is no longer treated as discrete
 NEW_OTHER = "__new_other__"
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -154,10 +158,13 @@ class CategoricalCounts:
     seen: bool = False
     new: int = 0
 
-    def add(self, values: pd.Series) -> None:
+    def add(self, values: Any) -> None:
+        """Add a chunk's values (an Arrow or pandas column, see
+        :func:`~mlfactory.data.profile.category_counts`)."""
         self.seen = True
-        self.nulls += int(values.isna().sum())
-        for key, n in values.value_counts(dropna=True).items():  # one step per distinct value, not per row
+        keys, counts, nulls = category_counts(values)
+        self.nulls += nulls
+        for key, n in zip(keys, counts.tolist(), strict=True):  # one step per distinct value, not per row
             k = category_key(key)
             if k not in self.known and k not in self.counts:
                 if self.new >= MAX_NEW_CATEGORIES:
@@ -213,20 +220,21 @@ class WindowCounts:
         # prepared once: every chunk's documents are looked up in it
         self._vocab = {name: Vocabulary.of(spec.vocabulary) for name, spec in self.text.items()}
 
-    def update(self, frame: pd.DataFrame) -> None:
+    def update(self, chunk: pa.RecordBatch | pa.Table | pd.DataFrame) -> None:
         """Add a chunk; columns are looked up by their reference names (text views by their source)."""
-        self.rows += len(frame)
+        self.rows += len(chunk)
+        names = set(chunk.schema.names if isinstance(chunk, (pa.RecordBatch, pa.Table)) else chunk.columns)
         for source in self.text:
-            if source in frame.columns:
-                for view, values in text_views(frame[source], self._vocab[source]).items():
+            if source in names:
+                for view, values in text_views(chunk[source], self._vocab[source]).items():
                     if f"{source}.{view}" in self.numeric:
                         self.numeric[f"{source}.{view}"].add(values)
         for name, acc in self.numeric.items():
-            if name in frame.columns:
-                acc.add(as_floats(frame[name]))
+            if name in names:
+                acc.add(as_floats(chunk[name]))
         for name, cat in self.categorical.items():
-            if name in frame.columns:
-                cat.add(frame[name])
+            if name in names:
+                cat.add(chunk[name])
 
     def merge(self, other: WindowCounts) -> None:
         """Add another slice's counts (made against the same reference) after this one's."""

@@ -161,8 +161,8 @@ def test_time_filters_and_windows_read_utc_whatever_zone_they_are_given(
         assert group["last"] == datetime.fromtimestamp(arrived, UTC)
         assert group["last"].utcoffset() == timedelta(0)  # read in UTC, as written
         [(rows, proba)] = list(window.chunks(2, "canary", ["x", "y z"]))
-    assert set(rows.columns) == {"request_id", "prediction", "x", "y z"}
-    assert set(rows["request_id"]) == set(late) | set(early[2:])  # the newest of the early rows
+    assert set(rows.schema.names) == {"request_id", "prediction", "x", "y z"}
+    assert set(rows["request_id"].to_pylist()) == set(late) | set(early[2:])  # the newest of the early rows
     assert proba is not None and proba.shape == (4, 2)
 
 

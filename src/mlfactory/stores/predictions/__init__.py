@@ -10,7 +10,8 @@ compacts small segments and drops days past the retention period.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from mlfactory.stores.fs import StorageLocation, open_location
 from mlfactory.stores.predictions.layout import (
@@ -22,12 +23,24 @@ from mlfactory.stores.predictions.layout import (
     request_id_time,
 )
 from mlfactory.stores.predictions.reader import LoggedPrediction, PredictionReader
-from mlfactory.stores.predictions.segment import LoggedInputs
 from mlfactory.stores.predictions.window import LogSource, LogWindow, Window
-from mlfactory.stores.predictions.writer import PredictionLog
 
 if TYPE_CHECKING:
     from mlfactory.config import LoadedConfig, PredictionLogConfig
+    from mlfactory.stores.predictions.segment import LoggedInputs
+    from mlfactory.stores.predictions.writer import PredictionLog
+
+# the writer is loaded on first use (PEP 562): readers of the log, such as a monitoring run, do not need it
+_LAZY = {
+    "LoggedInputs": "mlfactory.stores.predictions.segment",
+    "PredictionLog": "mlfactory.stores.predictions.writer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name]), name)
 
 
 def log_location(loaded: LoadedConfig, settings: PredictionLogConfig | None = None) -> StorageLocation:
@@ -63,6 +76,8 @@ def open_prediction_log(loaded: LoadedConfig, settings: PredictionLogConfig | No
         settings: the log's settings (default: the project file's ``server.prediction_log``; a server
             started with its own settings passes those).
     """
+    from mlfactory.stores.predictions.writer import PredictionLog
+
     cfg = settings or loaded.config.server.prediction_log
     return PredictionLog(
         log_location(loaded, cfg), flush_interval=cfg.flush_interval, max_pending_rows=cfg.max_pending_rows

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from mlfactory.stores.fs import StorageLocation, open_location, scan_filesystem
@@ -30,6 +29,8 @@ from mlfactory.stores.predictions.window import latencies, traffic_aggregates
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlfactory.stores.metadata import MetadataStore
 
 
@@ -224,6 +225,8 @@ class PredictionReader:
         if until is not None:
             where.append("time < ?")
             params.append(until)
+        import pandas as pd  # only reads that return a frame pay for pandas: monitoring does not
+
         order = "time DESC, request_id DESC" if newest_first else "time, request_id"
 
         def run(con: duckdb.DuckDBPyConnection, files: list[SegmentRef]) -> pd.DataFrame:
@@ -359,6 +362,8 @@ class PredictionReader:
             metadata: the store holding the labels.
             **filters: the arguments of :meth:`query`.
         """
+        import pandas as pd
+
         frame = self.query(**filters)
         if frame.empty:
             empty = pd.Series(dtype=object)

@@ -18,9 +18,9 @@ from typing import Any, Protocol
 import duckdb
 import fsspec
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
+from mlfactory import arrays
 from mlfactory.errors import ConfigError
 from mlfactory.stores.fs import StorageLocation, storage_error
 from mlfactory.stores.predictions.layout import INPUT_PREFIX, connect, parquet_source
@@ -265,8 +265,8 @@ class LogWindow:
 
     def chunks(
         self, version: int, route: str, columns: list[str], chunk_rows: int = CHUNK_ROWS
-    ) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
-        """The group's rows as (frame, probabilities) chunks, slice by slice (see :func:`read_part`)."""
+    ) -> Iterator[tuple[pa.RecordBatch, np.ndarray | None]]:
+        """The group's rows as (batch, probabilities) chunks, slice by slice (see :func:`read_part`)."""
         for part in self.parts(version, route, columns):
             yield from read_part(part, chunk_rows, self.con)
 
@@ -301,9 +301,10 @@ class LogPart:
 
 def read_part(
     part: LogPart, chunk_rows: int = CHUNK_ROWS, con: duckdb.DuckDBPyConnection | None = None
-) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
-    """A slice's rows as (frame, probabilities) chunks: inputs under their own names plus ``request_id``
-    and ``prediction``; probabilities as a ``rows x classes`` matrix (None if not logged). A column some of
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray | None]]:
+    """A slice's rows as (batch, probabilities) chunks: Arrow record batches of the inputs under their own
+    names plus ``request_id`` and ``prediction`` (counted as Arrow columns: no conversion to Python or
+    pandas objects); probabilities as a ``rows x classes`` matrix (None if not logged). A column some of
     the window's files lack reads as null, as it does over the whole window.
 
     One DuckDB thread reads: the chunks are counted one at a time, and more threads hold more of the files
@@ -323,10 +324,8 @@ def read_part(
         for batch in reader:
             has_proba = "probabilities" in part.columns
             proba = _matrix(batch.column("probabilities")) if has_proba else None
-            frame = batch.drop_columns(["probabilities"]) if has_proba else batch
-            df = frame.to_pandas()
-            df.columns = [c.removeprefix(INPUT_PREFIX) for c in df.columns]
-            yield df, proba
+            rows = batch.drop_columns(["probabilities"]) if has_proba else batch
+            yield rows.rename_columns([c.removeprefix(INPUT_PREFIX) for c in rows.schema.names]), proba
 
 
 @contextlib.contextmanager
@@ -409,10 +408,13 @@ def _matrix(column: pa.Array) -> np.ndarray | None:
         column = column.combine_chunks()
     if len(column) == 0 or column.null_count == len(column):
         return None
-    lengths = column.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    lengths = arrays.integers(column.value_lengths(), 0)
     k = int(lengths.max())
+    values = arrays.floats(column.flatten())  # null rows' values left out
+    if (lengths == k).all():
+        return values.reshape(len(column), k)
     out = np.full((len(column), k), np.nan)
     full = lengths == k
-    values = column.filter(pa.array(full)).flatten().to_numpy(zero_copy_only=False)
-    out[full] = np.asarray(values, dtype="float64").reshape(-1, k)
+    starts = np.cumsum(lengths) - lengths  # where each row's values begin in ``values``
+    out[full] = values[starts[full, None] + np.arange(k)]
     return out

@@ -28,8 +28,11 @@ numbers, two categories, two text columns) is trained once, each size gets a cop
 prediction log the server's writer fills with that many rows (65,536 generated emails, cycled), and a fresh
 process imports mlfactory, opens the project and runs ``Project.monitor`` over the log, as the command does.
 It reports the process's seconds (start to exit, imports included), the monitor call's, the CPU seconds the
-process used (on a busy machine the fairer number) and its peak RSS. Its modules are compiled once, as an
-installed mlfactory's are, by an untimed first run (see :func:`bytecode_env`).
+process used (on a busy machine the fairer number) and its peak RSS. Beside it the command itself runs
+(``mlfactory monitor run --model spam --window …`` in the project's folder, a fresh process), with its own
+seconds, CPU and peak RSS: ``--rounds`` rounds of both (default 3), alternating which goes first; the table
+shows medians, the JSON keeps every round. Modules are compiled once, as an installed mlfactory's are, by an
+untimed first run (see :func:`bytecode_env`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -426,34 +430,95 @@ def warm_bytecode(rows: int) -> None:
     run_worker("monitor", root, marker, env=bytecode_env())
 
 
-def bench_log(rows: int) -> dict[str, Any]:
+COMMAND = "from mlfactory.cli.main import main; main()"
+
+
+def log_window(marker: Path) -> str:
+    """A ``--window`` holding every row logged for ``marker``: from an hour before they were written."""
+    written = json.loads(marker.read_text())["time"]
+    return f"{int(time.time() - written + 3600)}s"
+
+
+def run_command(root: Path, marker: Path) -> dict[str, Any]:
+    """``mlfactory monitor run`` itself in a fresh process inside the project: its seconds from start to
+    exit, and the CPU seconds and peak RSS of that one child (``os.wait4``; ``RUSAGE_CHILDREN`` would mix in
+    the earlier, larger children's peak)."""
+    cmd = [sys.executable, "-c", COMMAND, "monitor", "run", "--model", LOG_MODEL]
+    cmd += ["--window", log_window(marker), "--json"]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=root, env=bytecode_env())
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"mlfactory monitor run failed:\n{err.read()[-3000:]}")
+        out.seek(0)
+        reports = json.loads(out.read())
+    return {
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "rows": sum(r["rows"] for r in reports),
+    }
+
+
+def _medians(rounds: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float]:
+    return {k: median([r[k] for r in rounds]) for k in keys}
+
+
+def bench_log(rows: int, rounds: int) -> dict[str, Any]:
+    """``rounds`` rounds of ``Project.monitor`` in a fresh process and of the command, alternating which
+    goes first; medians of each, and every round kept."""
     root, marker = logged_project(rows)
-    console.print(f"[dim]{rows:,} logged rows: Project.monitor in a fresh process…[/dim]")
-    start = time.perf_counter()
-    out = run_worker("monitor", root, marker, env=bytecode_env())
-    out["process_seconds"] = time.perf_counter() - start
-    if out["rows"] != rows:
-        raise RuntimeError(f"monitoring saw {out['rows']} rows of {rows}")
-    return {"rows": rows, **out}
+    console.print(f"[dim]{rows:,} logged rows: Project.monitor and the command, {rounds} rounds…[/dim]")
+    sdk: list[dict[str, Any]] = []
+    cli: list[dict[str, Any]] = []
+    for i in range(rounds):
+        for side in ("sdk", "cli") if i % 2 == 0 else ("cli", "sdk"):
+            if side == "cli":
+                cli.append(run_command(root, marker))
+                continue
+            start = time.perf_counter()
+            out = run_worker("monitor", root, marker, env=bytecode_env())
+            sdk.append({**out, "process_seconds": time.perf_counter() - start})
+    seen = {r["rows"] for r in sdk + cli}
+    if seen != {rows}:
+        raise RuntimeError(f"monitoring saw {sorted(seen)} rows of {rows}")
+    timed = ("process_seconds", "monitor_seconds", "cpu_seconds", "peak_rss_mib")
+    command = {**_medians(cli, ("seconds", "cpu_seconds", "peak_rss_mib")), "rounds": cli}
+    return {
+        "rows": rows,
+        "drifted": sdk[0]["drifted"],
+        **_medians(sdk, timed),
+        "rounds": sdk,
+        "command": command,
+    }
 
 
 def print_log_table(results: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     t = Table(
-        title="monitoring over the prediction log (quickstart spam model, 2 text columns)",
+        title="monitoring over the prediction log (quickstart spam model, 2 text columns; medians)",
         title_justify="left",
         header_style="bold",
     )
-    for c in ("logged rows", "process", "Project.monitor", "CPU", "peak RSS", "drifted"):
+    columns = ("logged rows", "process", "Project.monitor", "CPU", "peak RSS")
+    for c in (*columns, "command", "command CPU", "command RSS", "drifted"):
         t.add_column(c)
     for r in results:
+        cmd = r["command"]
         t.add_row(
             f"{r['rows']:,}",
             fmt_seconds(r["process_seconds"]),
             fmt_seconds(r["monitor_seconds"]),
             fmt_seconds(r["cpu_seconds"]),
             f"{r['peak_rss_mib']:.0f} MiB",
+            fmt_seconds(cmd["seconds"]),
+            fmt_seconds(cmd["cpu_seconds"]),
+            f"{cmd['peak_rss_mib']:.0f} MiB",
             ", ".join(r["drifted"]) or "none",
         )
     console.print(t)
@@ -597,7 +662,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated logged rows, e.g. 1000,1000000: time monitoring over the prediction log only",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds against Evidently (default 3)"
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds against Evidently, or of Project.monitor and the command with --log-rows "
+        "(default 3)",
     )
     parser.add_argument(
         "--threads",
@@ -610,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_rows:
         sizes = [int(n) for n in args.log_rows.split(",")]
         warm_bytecode(min(sizes))
-        logged = [bench_log(n) for n in sizes]
+        logged = [bench_log(n, max(1, args.rounds)) for n in sizes]
         print_log_table(logged)
         path = write_json(
             "drift_log", {"benchmark": "drift_log", "machine": machine(), "results": logged}, args.output

@@ -24,7 +24,9 @@ load run is bounded in time. Load comes from `wrk` (closed loop, one thread) whe
 bounded asyncio httpx client; ratios are mlfactory ÷ the faster anchor (higher is better for mlfactory).
 mlfactory also takes 1,000- and 10,000-row requests as JSON and as an Arrow IPC stream, reported as a share
 of the in-process floor (the faster of scikit-learn's predict_proba and mlfactory's own predict path on
-rows already in memory).
+rows already in memory). Every run also records the server's CPU per request (user + system time of all its
+processes, from /proc): rates move with whatever else the machine runs, CPU per request hardly does, so
+mlfactory's log on minus log off is what the prediction log costs.
 
 In process, the registered model is also exported to ONNX (mlfactory.registry.onnx, with the onnx extra)
 and timed in ONNX Runtime (intra-op threads: --threads) beside the model itself on the same rows, 1 row and
@@ -477,6 +479,12 @@ class RunningServer:
             f"{self.spec.tool} was not ready within {self.spec.startup_timeout:.0f} s: {self.tail()}"
         )
 
+    @property
+    def session(self) -> int:
+        """The server's session (started with its own: the server and every process it starts)."""
+        assert self.proc is not None
+        return self.proc.pid
+
     def tail(self, chars: int = 2000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
@@ -494,6 +502,24 @@ class RunningServer:
                 return
             except subprocess.TimeoutExpired:
                 continue
+
+
+def session_cpu_s(session: int) -> float:
+    """CPU seconds (user + system) the live processes of a session have used so far: a server and every
+    process it started, whatever process group they moved to (each server runs in its own session); 0
+    without /proc."""
+    total = 0
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[3]) == session:  # fields after the name: state, ppid, pgrp, session; utime 11, stime 12
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def stop_on_signals() -> None:
@@ -805,9 +831,14 @@ def write_bodies(spec: ServerSpec, prep: Prepared, cases: list[LoadCase], workdi
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median throughput, with every round's throughput beside it."""
+    """The run with the median throughput, with every round's throughput beside it, and the median of the
+    rounds' server CPU per request."""
     ordered = sorted(runs, key=lambda r: r["rps"])
-    return {**ordered[(len(ordered) - 1) // 2], "rounds_rps": [round(r["rps"], 1) for r in runs]}
+    return {
+        **ordered[(len(ordered) - 1) // 2],
+        "rounds_rps": [round(r["rps"], 1) for r in runs],
+        "cpu_ms_per_request": median([r["cpu_ms_per_request"] for r in runs]),
+    }
 
 
 def cases_for(tool: str, args: argparse.Namespace) -> list[LoadCase]:
@@ -866,13 +897,16 @@ def measure_servers(
                 for tool, (server, bodies) in live.items():
                     if case.key not in bodies:
                         continue
+                    cpu_before = session_cpu_s(server.session)
                     result = gen.run(server.spec.url, bodies[case.key], conc, args.duration)
+                    cpu = (session_cpu_s(server.session) - cpu_before) * 1000 / max(result["requests"], 1)
                     result.update(
                         {
                             "concurrency": conc,
                             "rows_per_request": case.rows,
                             "format": case.fmt,
                             "rows_per_s": result["rps"] * case.rows,
+                            "cpu_ms_per_request": cpu,
                         }
                     )
                     runs.setdefault((tool, case.key), []).append(result)
@@ -1033,6 +1067,38 @@ def print_large(models: dict[str, Any], batch_concurrency: int, large: list[Load
     console.print(table)
 
 
+def print_cpu(models: dict[str, Any], cases: list[LoadCase]) -> None:
+    """Server CPU per request (every process of the server, median of the rounds): unlike rates, it hardly
+    moves with other load on the machine, so log on minus log off is what the prediction log costs."""
+    table = Table(title="Server CPU per request, ms (user + system, every process of the server; median)")
+    for col in ("model", "server", *(c.key for c in cases)):
+        table.add_column(col, justify="left" if col in ("model", "server") else "right")
+    for data in models.values():
+        servers = data["servers"]
+        for tool, res in servers.items():
+            cells = [f"{res[c.key]['cpu_ms_per_request']:.2f}" if c.key in res else "—" for c in cases]
+            table.add_row(data["short"], server_label(tool), *cells)
+        for tool in ("mlfactory", "baseline"):
+            on, off = servers.get(tool, {}), servers.get(f"{tool}-nolog", {})
+            cells = [
+                f"{on[c.key]['cpu_ms_per_request'] - off[c.key]['cpu_ms_per_request']:+.2f}"
+                if c.key in on and c.key in off
+                else "—"
+                for c in cases
+            ]
+            if any(cell != "—" for cell in cells):
+                table.add_row(data["short"], f"{server_label(tool)}: log on − off", *cells)
+    console.print(table)
+
+
+def print_report(models: dict[str, Any], generator: LoadGenerator, args: argparse.Namespace) -> None:
+    """Every table of the run: the floor, the servers, the large requests and the CPU per request."""
+    print_floor(models)
+    print_servers(models, generator.name, args.batch_concurrency, args.rounds)
+    print_large(models, args.batch_concurrency, args.large)
+    print_cpu(models, [*LOADS, *args.large])
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1157,9 +1223,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print_floor(result["models"])
-    print_servers(result["models"], generator.name, args.batch_concurrency, args.rounds)
-    print_large(result["models"], args.batch_concurrency, args.large)
+    print_report(result["models"], generator, args)
     path = write_json("serving", result, args.output)
     console.print(f"results written to {path}")
     return 0

@@ -169,3 +169,22 @@ def test_storage_benchmark_quick_writes_json(tmp_path: Path) -> None:
         scored = result["scoring"][where]["10000"]
         assert scored["rows"] == 10_000 and scored["rows_per_s"] > 0 and scored["peak_rss_bytes"] > 0
     assert "Batch scoring" in proc.stdout  # the tables were printed
+
+
+@pytest.mark.slow
+def test_drift_log_benchmark_times_the_command_beside_the_sdk(tmp_path: Path) -> None:
+    out = tmp_path / "drift_log.json"
+    proc, result = run_benchmark("drift", out, "--log-rows", "1000", "--rounds", "2", timeout=900)
+
+    assert result["benchmark"] == "drift_log"
+    (size,) = result["results"]
+    assert size["rows"] == 1000
+    assert len(size["rounds"]) == 2 and all(r["rows"] == 1000 for r in size["rounds"])
+    command = size["command"]
+    assert len(command["rounds"]) == 2  # `mlfactory monitor run` ran in its own process each round
+    for r in command["rounds"]:
+        assert r["rows"] == 1000  # its --window held every logged row, as Project.monitor's did
+        assert r["seconds"] > 0 and r["cpu_seconds"] > 0 and r["peak_rss_mib"] > 0
+    times = sorted(r["seconds"] for r in command["rounds"])
+    assert command["seconds"] == (times[0] + times[1]) / 2  # the median of the rounds
+    assert "command CPU" in proc.stdout  # the table shows the command's columns

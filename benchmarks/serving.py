@@ -480,8 +480,8 @@ class RunningServer:
         )
 
     @property
-    def session(self) -> int:
-        """The server's session (started with its own: the server and every process it starts)."""
+    def pid(self) -> int:
+        """The server's process (the root of every process it starts)."""
         assert self.proc is not None
         return self.proc.pid
 
@@ -504,11 +504,12 @@ class RunningServer:
                 continue
 
 
-def session_cpu_s(session: int) -> float:
-    """CPU seconds (user + system) the live processes of a session have used so far: a server and every
-    process it started, whatever process group they moved to (each server runs in its own session); 0
-    without /proc."""
-    total = 0
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) the live processes under ``root`` have used so far: a server and every
+    process it started, whatever process group or session they moved to (BentoML's workers start their
+    own); 0 without /proc."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
     for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
         if not entry.name.isdigit():
             continue
@@ -517,8 +518,14 @@ def session_cpu_s(session: int) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile
             continue
-        if int(fields[3]) == session:  # fields after the name: state, ppid, pgrp, session; utime 11, stime 12
-            total += int(fields[11]) + int(fields[12])
+        pid = int(entry.name)  # fields after the name: state, ppid, ...; utime 11, stime 12
+        children.setdefault(int(fields[1]), []).append(pid)
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo.extend(children.get(pid, ()))
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -897,9 +904,9 @@ def measure_servers(
                 for tool, (server, bodies) in live.items():
                     if case.key not in bodies:
                         continue
-                    cpu_before = session_cpu_s(server.session)
+                    cpu_before = tree_cpu_s(server.pid)
                     result = gen.run(server.spec.url, bodies[case.key], conc, args.duration)
-                    cpu = (session_cpu_s(server.session) - cpu_before) * 1000 / max(result["requests"], 1)
+                    cpu = (tree_cpu_s(server.pid) - cpu_before) * 1000 / max(result["requests"], 1)
                     result.update(
                         {
                             "concurrency": conc,

@@ -4,11 +4,11 @@ The public SDK: open a project and run the lifecycle from Python; the `mlfactory
 over the same functions.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlfactory.entities import DatasetVersion, Event, Metric, ModelVersion, Run, RunStatus, VersionStatus
 from mlfactory.errors import MLFactoryError
+from mlfactory.lazy import lazy_names
 
 if TYPE_CHECKING:
     from mlfactory.config import LoadedConfig, ProjectConfig, load_project_config
@@ -26,10 +26,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mlfactory' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __version__ = "0.1.0"

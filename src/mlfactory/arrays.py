@@ -61,6 +61,12 @@ def integers(values: pa.Array, missing: int) -> np.ndarray:
     return out
 
 
+def float_column(values: np.ndarray) -> pa.Array:
+    """A float64 NumPy array as an Arrow column, sharing its memory (NaN stays a number, not a null)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    return pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(values)])
+
+
 def texts(texts: Sequence[str]) -> pa.LargeStringArray:
     """Python strings as an Arrow array, built from their bytes."""
     encoded = [t.encode() for t in texts]

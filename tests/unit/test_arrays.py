@@ -48,3 +48,13 @@ def test_texts_are_the_strings_given() -> None:
     assert arrays.texts(texts).to_pylist() == texts
     assert arrays.texts(texts).equals(pa.array(texts, pa.large_string()))
     assert len(arrays.texts([])) == 0
+
+
+def test_float_columns_hold_the_numbers_given_nan_included() -> None:
+    values = np.array([0.5, np.nan, -np.inf, 5e-324, 1.7976931348623157e308, -0.0])
+    column = arrays.float_column(values)
+    assert column.type == pa.float64() and column.null_count == 0
+    np.testing.assert_array_equal(column.to_numpy(), values)
+    strided = np.arange(12, dtype=np.float64).reshape(3, 4)[:, 1]  # a column of a matrix: not contiguous
+    assert arrays.float_column(strided).to_pylist() == [1.0, 5.0, 9.0]
+    assert arrays.float_column(np.array([1, 2], dtype=np.int32)).to_pylist() == [1.0, 2.0]

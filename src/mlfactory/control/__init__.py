@@ -1,9 +1,9 @@
 """The controller that closes the loop, its rollout state machine, and the maturity assessment."""
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlfactory.control.states import TRANSITIONS, RolloutState, check_transition
+from mlfactory.lazy import lazy_names
 
 if TYPE_CHECKING:
     from mlfactory.control.canary import Verdict, analyze_canary
@@ -23,10 +23,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

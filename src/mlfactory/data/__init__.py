@@ -5,8 +5,9 @@ where they are used. The names below are loaded on first use (PEP 562): importin
 :mod:`mlfactory.data.text` runs this file first, and it should not bring pandas along by itself.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlfactory.lazy import lazy_names
 
 if TYPE_CHECKING:
     from mlfactory.data.profile import profile_frame
@@ -21,10 +22,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

@@ -6,8 +6,9 @@ comparing files (pandas), rendering HTML (plotly) and a version's training refer
 asked for.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlfactory.lazy import lazy_names
 
 if TYPE_CHECKING:
     from mlfactory.data.profile import build_reference
@@ -66,10 +67,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

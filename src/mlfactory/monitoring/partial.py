@@ -114,8 +114,7 @@ class GroupCounts:
         names = rows.schema.names
         outputs = {"prediction": rows["prediction"]} if "prediction" in names else {}
         if proba is not None:
-            score = np.ascontiguousarray(proba.max(axis=1))
-            outputs["score"] = pa.Array.from_buffers(pa.float64(), len(score), [None, pa.py_buffer(score)])
+            outputs["score"] = arrays.float_column(proba.max(axis=1))
         self.present_outputs.update(outputs)
         self.outputs.update(pa.RecordBatch.from_pydict(outputs) if outputs else rows.select([]))
         if "prediction" not in names:

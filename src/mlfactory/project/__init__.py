@@ -7,9 +7,9 @@ with mlfactory.open_project("myproject") as project:
     project.promote("spam", result.version.version, reason="first model")
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mlfactory.lazy import lazy_names
 from mlfactory.project.core import Project, open_project
 
 if TYPE_CHECKING:
@@ -19,10 +19,7 @@ if TYPE_CHECKING:
 _LAZY = {"TrainResult": "mlfactory.project.train"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = ["Project", "TrainResult", "open_project"]

@@ -1,9 +1,9 @@
 """Model versions, aliases and their history, safe packaging and loading."""
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlfactory.entities import PRODUCTION
+from mlfactory.lazy import lazy_names
 from mlfactory.registry.registry import ModelRef, Registry
 
 if TYPE_CHECKING:
@@ -18,10 +18,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = ["FLAVOR", "PRODUCTION", "LoadedModel", "ModelRef", "Registry", "save_model"]

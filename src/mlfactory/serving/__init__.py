@@ -3,9 +3,9 @@
 The prediction log it writes belongs to :mod:`mlfactory.stores.predictions`.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mlfactory.lazy import lazy_names
 from mlfactory.serving.policy import (
     RoutingPolicy,
     deploy_ab,
@@ -35,10 +35,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from log_helpers import log_request
 from mlfactory.compute import Executor, LocalExecutor, RayExecutor
 from mlfactory.inputs import Batch
 from mlfactory.monitoring import MonitorReport, Window, run_monitor
@@ -176,20 +177,8 @@ def test_slices_of_a_log_on_a_bucket_read_on_workers_give_the_window_rows(
     log = PredictionLog(location)
     sent: list[str] = []
     for k in range(5):
-        ids = log.ids.make(4)
-        log.append(
-            model="m",
-            version=1,
-            route="production",
-            time=time.time(),
-            latency_ms=1.0,
-            request_ids=ids,
-            batch=Numbers(np.arange(4.0) + k),  # type: ignore[arg-type]
-            predictions=np.zeros(4),
-            probabilities=None,
-        )
+        sent += log_request(log, Numbers(np.arange(4.0) + k), np.zeros(4))
         log.flush()
-        sent += ids
     with LogWindow(PredictionReader(location), "m", Window(last=18)) as lw:
         parts = lw.parts(1, "production", ["x"], part_rows=8)
         here = [i for frame, _ in lw.chunks(1, "production", ["x"]) for i in frame["request_id"].tolist()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 from typer.testing import CliRunner
 
+from log_helpers import log_request
 from mlfactory.cli.main import app
 from mlfactory.errors import ConfigError
 from mlfactory.inputs import Batch
@@ -31,19 +31,7 @@ def test_compact_and_prune_commands(tmp_path: Path) -> None:
         log = open_prediction_log(project.loaded)
         ids = []
         for n in (2, 3, 4):
-            batch = Batch(["x"], matrix=np.ones((n, 1)))
-            ids += log.ids.make(n)
-            log.append(
-                model="spam",
-                version=1,
-                route="production",
-                time=time.time(),
-                latency_ms=1.0,
-                request_ids=ids[-n:],
-                batch=batch,
-                predictions=np.zeros(n),
-                probabilities=None,
-            )
+            ids += log_request(log, Batch(["x"], matrix=np.ones((n, 1))), np.zeros(n), model="spam")
             log.flush()
         old = date(2020, 1, 1)
         stamp = datetime(2020, 1, 1, 12, tzinfo=UTC)

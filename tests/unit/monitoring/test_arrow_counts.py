@@ -9,13 +9,13 @@ import dataclasses
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from log_helpers import log_request
 from mlfactory.data.profile import build_reference
 from mlfactory.inputs import Batch
 from mlfactory.monitoring.partial import LabelLookup
@@ -101,23 +101,13 @@ def test_counting_a_slice_of_the_log_never_imports_pandas(tmp_path: Path) -> Non
     frame = _frame(rng, 50, 0)
     (tmp_path / "ref.json").write_text(json.dumps(build_reference(frame, TYPES)))
     log = PredictionLog(tmp_path / "log")
-    ids = log.ids.make(50)
     columns = {
         "x": frame["x"].to_numpy(),
         "cat": frame["cat"].to_numpy(),
         "body": frame["body"].to_numpy(),
     }
-    log.append(
-        model="m",
-        version=1,
-        route="production",
-        time=time.time(),
-        latency_ms=1.0,
-        request_ids=ids,
-        batch=Batch(["x", "cat", "body"], columns=columns),
-        predictions=rng.integers(0, 2, 50),
-        probabilities=np.full((50, 2), 0.5),
-    )
+    batch = Batch(["x", "cat", "body"], columns=columns)
+    ids = log_request(log, batch, rng.integers(0, 2, 50), np.full((50, 2), 0.5))
     log.close()
     args = [str(tmp_path / "log"), str(tmp_path / "ref.json"), ids[3]]
     out = subprocess.run([sys.executable, "-c", COUNT_A_SLICE, *args], capture_output=True, text=True)

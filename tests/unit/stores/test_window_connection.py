@@ -3,11 +3,11 @@ the same rows as a fresh connection reads, and the database's settings as they w
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
+from log_helpers import log_request
 from mlfactory.inputs import Batch
 from mlfactory.stores.predictions import LogWindow, PredictionLog, PredictionReader, Window
 from mlfactory.stores.predictions.window import read_part
@@ -17,16 +17,9 @@ def _log(where: Path) -> PredictionReader:
     log = PredictionLog(where)
     for start in (0, 3):
         values = np.arange(start, start + 3, dtype=np.float64)
-        log.append(
-            model="m",
-            version=1,
-            route="production",
-            time=time.time(),
-            latency_ms=1.0,
-            request_ids=log.ids.make(3),
-            batch=Batch(["x"], columns={"x": values}),
-            predictions=(values % 2).astype(np.int64),
-            probabilities=np.column_stack([values / 10, 1 - values / 10]),
+        batch = Batch(["x"], columns={"x": values})
+        log_request(
+            log, batch, (values % 2).astype(np.int64), np.column_stack([values / 10, 1 - values / 10])
         )
         log.flush()  # two files
     log.close()

@@ -10,9 +10,9 @@ compacts small segments and drops days past the retention period.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mlfactory.lazy import lazy_names
 from mlfactory.stores.fs import StorageLocation, open_location
 from mlfactory.stores.predictions.layout import (
     BASE_COLUMNS,
@@ -37,10 +37,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 def log_location(loaded: LoadedConfig, settings: PredictionLogConfig | None = None) -> StorageLocation:

@@ -110,13 +110,14 @@ def _latest_rows(rows: Sequence[_Row]) -> list[dict[str, Any]]:
 def _insert_rows(dialect: str) -> Any:
     """The metrics rows of a batch inserted by one statement: on SQLite run once per row (``executemany``
     of the rows as tuples); on PostgreSQL once, reading each column as an array (``unnest``), so a batch
-    is one round trip, not a statement per row."""
+    is one round trip, not a statement per row. Either way the rows get ids in the batch's order (the
+    arrays' positions ordered explicitly), which is what makes the last of a step the latest."""
     if dialect != "postgresql":
         return insert(t.metrics).values({name: bindparam(name) for name in _ROW})
     m = t.metrics.c
     arrays = [bindparam(f"{name}s", type_=ARRAY(m[name].type)) for name in _ROW[1:]]
-    columns = func.unnest(*arrays).table_valued(*_ROW[1:]).render_derived()
-    rows = select(bindparam("run_id", type_=m.run_id.type), *columns.c)
+    columns = func.unnest(*arrays).table_valued(*_ROW[1:], with_ordinality="position").render_derived()
+    rows = select(bindparam("run_id", type_=m.run_id.type), *columns.c[:-1]).order_by(columns.c.position)
     return insert(t.metrics).from_select([m[name] for name in _ROW], rows)
 
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlfactory.config import FeatureSplitConfig, effective_settings, load_project_config
 from mlfactory.errors import ConfigError
@@ -93,6 +94,21 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
         load_project_config(write(tmp_path, "name: [unclosed"), env={})
     with pytest.raises(ConfigError, match="no mlfactory.yaml"):
         load_project_config(tmp_path / "elsewhere", env={})
+
+
+def test_a_yaml_error_reads_as_pyyaml_words_it_at_the_same_place(tmp_path: Path) -> None:
+    # libyaml, which parses the file when PyYAML has it, words this "found character that cannot start
+    # any token"; the message names the tab as PyYAML's own parser does
+    with pytest.raises(ConfigError, match=r"at line 2, column 1: found character '\\t' that cannot start"):
+        load_project_config(write(tmp_path, "name: demo\n\tdescription: x\n"), env={})
+
+
+def test_a_valid_file_is_parsed_by_libyaml_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def pure_python(_text: str) -> None:
+        raise AssertionError("the pure-Python parser ran on a valid file")
+
+    monkeypatch.setattr(yaml, "safe_load", pure_python)
+    assert load_project_config(write(tmp_path, GOOD), env={"MLFACTORY_NAME": "other"}).config.name == "other"
 
 
 def test_paths_cannot_escape_the_project(tmp_path: Path) -> None:

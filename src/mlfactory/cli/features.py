@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.context import project_from
-from mlfactory.cli.output import console, fmt, print_json, table
+from mlfactory.cli.output import busy, console, fmt, print_json, table
 from mlfactory.errors import ValidationError
 
 app = typer.Typer(help="Feature views: definitions, online store, skew.", no_args_is_help=True)
@@ -91,7 +91,7 @@ def materialize(
 ) -> None:
     """Write the newest values per entity into the online store, incrementally from each view's watermark."""
     project = project_from(ctx)
-    with console.status("materializing…"):
+    with busy("materializing…"):
         results = project.features.materialize(views or None, since=_time(since), actor=project.actor)
     if json:
         print_json(results)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
+from typer.core import TyperGroup
+from typer.main import get_command_from_info, get_command_name, get_group_from_info
+from typer.models import CommandInfo, TyperInfo
 
 from mlfactory.cli import audit as audit_cli
 from mlfactory.cli import (
@@ -34,40 +37,110 @@ from mlfactory.cli import monitor as monitor_cli
 from mlfactory.cli import prune as prune_cli
 from mlfactory.cli import storage as storage_cli
 from mlfactory.cli.context import project_from
-from mlfactory.cli.output import console, err_console, fmt, print_json, table
+from mlfactory.cli.output import busy, console, err_console, fmt, print_json, table
 from mlfactory.errors import GateFailedError, MLFactoryError, ValidationError
 
 if TYPE_CHECKING:
+    from typer._click.core import Command  # Typer's own click, which it does not re-export
+
     from mlfactory.project.batch import ScoreProgress
+
+
+class _Built(MutableMapping[str, "Command"]):
+    """The root's commands by name, each turned into its click command when first looked up.
+
+    Typer turns a command's signature and type hints into click parameters (evaluating the hints, a
+    pydantic adapter per parameter). Done for all fifty-odd commands up front, that was most of the CLI's
+    own start-up, while a run uses one. Listing them (``--help``, the suggestions for a mistyped name)
+    keeps their registration order, as Typer's own group does, and builds them all.
+    """
+
+    def __init__(self, registered: typer.Typer, root: typer.Typer) -> None:
+        self._root = root
+        self._entries: dict[str, CommandInfo | TyperInfo | Command] = {}
+        for info in registered.registered_commands:
+            assert info.callback is not None
+            self._entries[info.name or get_command_name(info.callback.__name__)] = info
+        for group in registered.registered_groups:
+            assert isinstance(group.name, str), "every group is added with its name"
+            self._entries[group.name] = group
+
+    def __getitem__(self, name: str) -> Command:
+        entry = self._entries[name]
+        if isinstance(entry, CommandInfo | TyperInfo):
+            entry = self._entries[name] = self._build(entry)
+        return entry
+
+    def _build(self, info: CommandInfo | TyperInfo) -> Command:
+        """As Typer builds a registered command or group, with the root's settings."""
+        if isinstance(info, CommandInfo):
+            return get_command_from_info(
+                info,
+                pretty_exceptions_short=self._root.pretty_exceptions_short,
+                rich_markup_mode=self._root.rich_markup_mode,
+            )
+        return get_group_from_info(
+            info,
+            pretty_exceptions_short=self._root.pretty_exceptions_short,
+            rich_markup_mode=self._root.rich_markup_mode,
+            suggest_commands=self._root.suggest_commands,
+        )
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._entries[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries  # without building it, as a lookup would
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class _LazyRoot(TyperGroup):
+    """The root group, whose subcommands are built on first use (see :class:`_Built`)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Built(commands, app)
+
 
 app = typer.Typer(
     help="mlfactory: a factory for ML models that keeps itself running.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_LazyRoot,
 )
-app.add_typer(runs.app, name="runs")
-app.add_typer(models.app, name="models")
-app.add_typer(datasets.app, name="datasets")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(features.app, name="features")
-app.add_typer(deploy.app, name="deploy")
-app.command("serve")(serve.serve)
-app.command("ui")(ui.ui)
-app.command("feedback")(feedback.feedback)
-app.add_typer(controller.app, name="controller")
-app.add_typer(monitor_cli.app, name="monitor")
-app.add_typer(log_cli.app, name="log")
-app.add_typer(storage_cli.app, name="storage")
-app.command("events")(controller.events)
-app.command("status")(controller.maturity)
-app.command("verify")(verify.verify)
-app.command("prune")(prune_cli.prune)
-app.command("lineage")(lineage.lineage)
-app.command("audit")(audit_cli.audit)
-app.add_typer(tokens.app, name="tokens")
-app.command("export")(interop.export)
-app.add_typer(interop.import_app, name="import")
+# every subcommand and group; the root looks them up here by name (:class:`_LazyRoot`)
+commands = typer.Typer()
+commands.add_typer(runs.app, name="runs")
+commands.add_typer(models.app, name="models")
+commands.add_typer(datasets.app, name="datasets")
+commands.add_typer(config_cmd.app, name="config")
+commands.add_typer(features.app, name="features")
+commands.add_typer(deploy.app, name="deploy")
+commands.command("serve")(serve.serve)
+commands.command("ui")(ui.ui)
+commands.command("feedback")(feedback.feedback)
+commands.add_typer(controller.app, name="controller")
+commands.add_typer(monitor_cli.app, name="monitor")
+commands.add_typer(log_cli.app, name="log")
+commands.add_typer(storage_cli.app, name="storage")
+commands.command("events")(controller.events)
+commands.command("status")(controller.maturity)
+commands.command("verify")(verify.verify)
+commands.command("prune")(prune_cli.prune)
+commands.command("lineage")(lineage.lineage)
+commands.command("audit")(audit_cli.audit)
+commands.add_typer(tokens.app, name="tokens")
+commands.command("export")(interop.export)
+commands.add_typer(interop.import_app, name="import")
 JSON = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
@@ -86,7 +159,7 @@ def _root(
     ctx.obj = {"project": project}
 
 
-@app.command()
+@commands.command()
 def init(
     directory: Path, force: Annotated[bool, typer.Option(help="write into a non-empty folder")] = False
 ) -> None:
@@ -98,7 +171,7 @@ def init(
     console.print(f"next: cd {directory} && mlfactory ingest emails && mlfactory train")
 
 
-@app.command()
+@commands.command()
 def quickstart(
     directory: Annotated[Path, typer.Argument(help="where to create the example project")] = Path(
         "quickstart"
@@ -111,7 +184,7 @@ def quickstart(
     run_quickstart(directory, seed=seed, console=console)
 
 
-@app.command()
+@commands.command()
 def ingest(
     ctx: typer.Context,
     source: str,
@@ -139,7 +212,7 @@ def ingest(
         err_console.print(Text(message, style="yellow"))
 
 
-@app.command()
+@commands.command()
 def train(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="model name (default: the only one declared)")] = None,
@@ -155,7 +228,7 @@ def train(
     json: JSON = False,
 ) -> None:
     """Train, evaluate and gate the declared model, and register the result as a new version."""
-    with console.status("training…"):
+    with busy("training…"):
         result = project_from(ctx).train(model, dataset=dataset, allow_invalid=allow_invalid)
     v = result.version
     if json:
@@ -216,7 +289,7 @@ def _scoring_progress() -> Iterator[Callable[[ScoreProgress], None]]:
         yield show
 
 
-@app.command()
+@commands.command()
 def predict(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="NAME@ALIAS, NAME/VERSION or NAME (= NAME@production)")],

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlfactory.cli.context import project_from
-from mlfactory.cli.output import Col, console, fmt, print_json, table
+from mlfactory.cli.output import Col, busy, console, fmt, print_json, table
 from mlfactory.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def run(
     """Check a window of the prediction log: one stored report per model version and route."""
     project = project_from(ctx)
     seconds = _seconds(window, last, project.config.monitoring.window)
-    with console.status("monitoring…"):
+    with busy("monitoring…"):
         reports = project.monitor(model, seconds=seconds, last=last, version=version, route=route)
     written = project.write_monitor_html(reports[0], html) if html is not None and reports else None
     if json:

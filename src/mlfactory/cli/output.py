@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -68,6 +69,18 @@ def _default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     return str(o)
+
+
+@contextmanager
+def busy(text: str) -> Iterator[None]:
+    """A spinner saying ``text`` while the block runs, where rich would draw one (a terminal or a notebook).
+    Elsewhere (output piped to a file or a script) rich draws nothing, so the spinner's thread and modules are
+    not started at all."""
+    if console.is_jupyter or (console.is_terminal and not console.is_dumb_terminal):
+        with console.status(text):
+            yield
+    else:
+        yield
 
 
 def print_json(data: Any) -> None:

@@ -17,6 +17,18 @@ from mlfactory.config.base import ENV_PREFIX, PROJECT_FILE
 from mlfactory.config.project import LoadedConfig, ProjectConfig
 from mlfactory.errors import ConfigError
 
+# libyaml's parser when PyYAML was built with it: a tenth of the pure-Python one's time on a project file
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _parse_yaml(text: str) -> Any:
+    """``yaml.safe_load`` of ``text``, through libyaml when it is there. A document libyaml rejects is parsed
+    again by the pure-Python parser, so what it accepts and the errors it reports stay the same."""
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
+
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, Mapping):
@@ -48,7 +60,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> list[str]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"{key} overrides '{'.'.join(parts)}', but '{part}' is not a section")
-        node[parts[-1]] = yaml.safe_load(value) if value else value
+        node[parts[-1]] = _parse_yaml(value) if value else value
         applied.append(".".join(parts))
     return applied
 
@@ -100,7 +112,7 @@ def load_project_config(root: Path | str | None = None, env: Mapping[str, str] |
     file = folder / PROJECT_FILE
     text = file.read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = _parse_yaml(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -159,7 +171,7 @@ def _without(raw: Mapping[str, Any], path: list[str]) -> dict[str, Any]:
 def settings_at_default(loaded: LoadedConfig) -> list[str]:
     """The settings the project file writes out although they only repeat what mlfactory would use without
     them (each one left out in turn gives the same configuration): clutter that hides the settings chosen."""
-    raw = yaml.safe_load((loaded.root / PROJECT_FILE).read_text(encoding="utf-8")) or {}
+    raw = _parse_yaml((loaded.root / PROJECT_FILE).read_text(encoding="utf-8")) or {}
     whole = _flatten(ProjectConfig.model_validate(raw).model_dump(mode="json"))
     repeated = []
     for key in _flatten(raw):

@@ -18,28 +18,25 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mlfactory.errors import NotFoundError
-from mlfactory.project.lineage_records import (
-    AliasSpan,
-    DataUsed,
-    Downstream,
-    FeatureLookedUp,
-    FeatureViewUsed,
-    ReportsOf,
-    RequestLineage,
-    RouteShare,
-    RunUsed,
-    ShadowAnswer,
-    TrafficOf,
-    TrainingSetUsed,
-    Upstream,
-    VersionLineage,
-    VersionSummary,
-)
 from mlfactory.project.views import ViewMethods
 from mlfactory.registry.registry import ALIAS_KINDS
 
+# the records are imported where a lineage is built: every command opens a Project, few trace a lineage
 if TYPE_CHECKING:
     from mlfactory.entities import Event, ModelVersion
+    from mlfactory.project.lineage_records import (
+        AliasSpan,
+        DataUsed,
+        Downstream,
+        FeatureLookedUp,
+        ReportsOf,
+        RequestLineage,
+        RunUsed,
+        TrafficOf,
+        Upstream,
+        VersionLineage,
+        VersionSummary,
+    )
     from mlfactory.stores.predictions import LoggedPrediction
 
 NEWEST_REPORTS = 5  # the newest monitoring reports of a version listed
@@ -53,6 +50,8 @@ SHADOW = "shadow"  # the route a shadow's answers are logged under
 
 
 def _summary(v: ModelVersion) -> VersionSummary:
+    from mlfactory.project.lineage_records import VersionSummary
+
     return VersionSummary(v.name, v.version, v.status.value, v.created_at)
 
 
@@ -64,6 +63,8 @@ def params_digest(params: object) -> str:
 def alias_spans(events: list[Event], version: int) -> list[AliasSpan]:
     """The stretches an alias pointed at ``version``, from a model's alias moves (oldest first); a span whose
     start precedes the events read starts at None, one still open ends at None."""
+    from mlfactory.project.lineage_records import AliasSpan
+
     spans: list[AliasSpan] = []
     open_: dict[str, AliasSpan] = {}
     for e in events:
@@ -93,10 +94,14 @@ class LineageMethods(ViewMethods):
         Raises:
             NotFoundError: no such model, version or alias (the message names the known ones).
         """
+        from mlfactory.project.lineage_records import VersionLineage
+
         v = self.registry.resolve(ref)
         return VersionLineage(_summary(v), self._upstream_of(v), self._downstream_of(v, traffic))
 
     def _upstream_of(self, v: ModelVersion) -> Upstream:
+        from mlfactory.project.lineage_records import FeatureViewUsed, TrainingSetUsed, Upstream
+
         lin = v.lineage
         views, training_set = [], None
         if lin.features is not None:
@@ -124,6 +129,8 @@ class LineageMethods(ViewMethods):
         )
 
     def _data_used(self, v: ModelVersion) -> DataUsed:
+        from mlfactory.project.lineage_records import DataUsed
+
         lin = v.lineage
         try:
             d = self.metadata.get_dataset(lin.dataset) if lin.dataset else None
@@ -140,6 +147,8 @@ class LineageMethods(ViewMethods):
             return None
 
     def _run_used(self, run_id: str | None) -> RunUsed | None:
+        from mlfactory.project.lineage_records import RunUsed
+
         if not run_id:
             return None
         try:
@@ -149,6 +158,8 @@ class LineageMethods(ViewMethods):
         return RunUsed(r.id, r.name, r.status.value, params_digest(r.params), dict(r.environment), found=True)
 
     def _downstream_of(self, v: ModelVersion, traffic: timedelta | None) -> Downstream:
+        from mlfactory.project.lineage_records import Downstream, RouteShare
+
         routes = self.route_table(v.name)
         shares = [RouteShare("canary", routes.canary_weight)] if routes.canary == v.version else []
         shares += [RouteShare(SHADOW, None)] if routes.shadow == v.version else []
@@ -168,6 +179,8 @@ class LineageMethods(ViewMethods):
         )
 
     def _reports_of(self, v: ModelVersion) -> ReportsOf:
+        from mlfactory.project.lineage_records import ReportsOf
+
         found = self.metadata.list_monitor_reports(v.name, version=v.version, limit=REPORTS_COUNTED + 1)
         capped = len(found) > REPORTS_COUNTED
         return ReportsOf(min(len(found), REPORTS_COUNTED), capped, found[::-1][:NEWEST_REPORTS])
@@ -181,6 +194,8 @@ class LineageMethods(ViewMethods):
         return [_summary(n) for n in reversed(later) if n.lineage.champion == v.ref]
 
     def _traffic_of(self, v: ModelVersion, window: timedelta) -> TrafficOf:
+        from mlfactory.project.lineage_records import TrafficOf
+
         until = datetime.now(UTC)
         since = until - window
         return TrafficOf(since, until, self.predictions.rows_by_route(v.name, v.version, since, until))
@@ -198,6 +213,8 @@ class LineageMethods(ViewMethods):
         Raises:
             NotFoundError: the prediction log holds no row with this id.
         """
+        from mlfactory.project.lineage_records import RequestLineage, ShadowAnswer
+
         rows = self.predictions.find_request(request_id)
         answered = [r for r in rows if r.route != SHADOW] or rows
         if not answered:
@@ -246,6 +263,8 @@ class LineageMethods(ViewMethods):
 
 def _looked_up(v: ModelVersion, row: LoggedPrediction) -> list[FeatureLookedUp]:
     """The row's inputs the version looked up in its feature service, with the view and code making them."""
+    from mlfactory.project.lineage_records import FeatureLookedUp
+
     spec = v.signature.feature_service
     if spec is None:
         return []

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from mlfactory.cli.main import commands
+
 HEAVY = (
     "alembic",
     "duckdb",
@@ -98,3 +100,47 @@ def test_help_and_config_show_load_no_heavy_library(project: Path) -> None:
 def test_listing_commands_load_only_the_database_layer(project: Path, args: list[str]) -> None:
     result = probe(*args, cwd=project)
     assert set(result["loaded"]) <= DATABASE, f"{' '.join(args)} imported {result['loaded']}"
+
+
+BUILT = """
+import json, sys
+import typer.main
+from mlfactory.cli import main
+built = []
+def counted(real):
+    def build(info, **settings):
+        built.append(info.name or info.callback.__name__)
+        return real(info, **settings)
+    return build
+for name in ("get_command_from_info", "get_group_from_info"):
+    setattr(main, name, counted(getattr(main, name)))
+try:
+    main.app(sys.argv[1:], prog_name="mlfactory")
+except SystemExit:
+    pass
+print(json.dumps(built), file=sys.stderr)
+"""
+
+
+def built_by(*args: str, cwd: Path) -> list[str]:
+    """The subcommands the root turned into click commands while running ``mlfactory ARGS``."""
+    done = subprocess.run(
+        [sys.executable, "-c", BUILT, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    return list(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def test_a_command_builds_only_itself(project: Path) -> None:
+    assert built_by("config", "show", cwd=project) == ["config"]
+    assert built_by("events", "--help", cwd=project) == ["events"]
+
+
+def test_help_and_a_mistyped_name_still_see_every_command(project: Path) -> None:
+    registered = [c.name or c.callback.__name__ for c in commands.registered_commands]  # type: ignore[union-attr]
+    groups = [g.name for g in commands.registered_groups]
+    assert built_by("--help", cwd=project) == [*registered, *groups]
+    mistyped = subprocess.run(
+        [sys.executable, "-m", "mlfactory.cli.main", "monitr"], cwd=project, capture_output=True, text=True
+    )
+    assert mistyped.returncode == 2
+    assert "Did you mean 'monitor'" in mistyped.stderr

@@ -5,6 +5,7 @@ import io
 import pytest
 from rich.console import Console
 
+from mlfactory.cli import output
 from mlfactory.cli.output import Col, Section, fits, layout
 
 REASON = "canary regressed: accuracy 0.515 vs 0.834 (drop +0.319, one-sided p=8.1e-19, allowed 0.02)"
@@ -96,3 +97,12 @@ def test_sections_name_the_rows_under_them_in_every_layout() -> None:
     assert narrow[3] == "stores" and narrow[4].split()[0] == "metadata" and narrow[4].endswith("file")
     blocks = readable(render("config", ["setting", "value", "from"], rows, width=30), 30)
     assert blocks[1] == "stores" and blocks[2].split() == ["setting", "metadata"]
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_spinner_runs_only_where_rich_draws_it(monkeypatch: pytest.MonkeyPatch, terminal: bool) -> None:
+    shown = Console(file=io.StringIO(), force_terminal=terminal, force_jupyter=False)
+    monkeypatch.setattr(output, "console", shown)
+    with output.busy("monitoring…"):
+        spinning = bool(shown._live_stack)  # rich's Live displays register here while they run
+    assert spinning is terminal

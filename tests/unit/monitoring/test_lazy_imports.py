@@ -47,6 +47,11 @@ def test_the_monitoring_run_path_leaves_comparing_rendering_and_writing_unloaded
     assert loaded_after("import mlfactory.monitoring.service", NOT_ON_THE_RUN_PATH) == []
 
 
+def test_opening_a_project_leaves_lineage_records_unloaded() -> None:
+    statement = "import mlfactory.project"
+    assert loaded_after(statement, ("mlfactory.project.lineage_records",)) == []
+
+
 def test_the_schema_does_not_load_the_postgresql_dialect() -> None:
     statement = "from mlfactory.stores.sql import schema"
     assert loaded_after(statement, ("sqlalchemy.dialects.postgresql",)) == []

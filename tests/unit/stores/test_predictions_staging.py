@@ -11,6 +11,7 @@ import pytest
 
 from mlfactory.inputs import Batch
 from mlfactory.stores.predictions import PredictionLog
+from mlfactory.stores.predictions.segment import Chunk, segment_table
 
 
 def _append(log: PredictionLog, model: str, n: int, *, start: float = 0.0, labels: bool = False) -> list[str]:
@@ -92,3 +93,33 @@ def test_background_writer_stages_and_flushes_everything(tmp_path: Path) -> None
     log.close()
     assert log.query(model="spam")["request_id"].tolist() == ids
     assert log.stats()["written_rows"] == 100 and log.stats()["dropped_rows"] == 0
+
+
+def _one_row(text: str, lang: str | None, *, version: int = 1, numbers: bool = True) -> Chunk:
+    columns = {"body": np.array([text], dtype=object), "lang": np.array([lang], dtype=object)}
+    if numbers:
+        columns["n"] = np.array([float(len(text))])
+    batch = Batch(list(columns), columns=columns)
+    route = "production" if version == 1 else "canary"
+    return Chunk(
+        "spam", version, route, 1e9, 1.0, [f"id-{text}"], batch, np.array([1]), np.array([[0.2, 0.8]])
+    )
+
+
+def test_one_row_requests_are_stored_with_the_values_they_were_answered_with() -> None:
+    """Many one-row requests of two versions, one without a numeric input, missing categories: every value
+    as it was answered, each row under its own version and route."""
+    texts = ["win a prize", "lunch?", "", "réunion à midi", "free money"]
+    langs = ["en", None, "fr", None, "en"]
+    chunks = [
+        _one_row(t, g, version=1 + i % 2, numbers=i != 2)
+        for i, (t, g) in enumerate(zip(texts, langs, strict=True))
+    ]
+    table = segment_table(chunks)
+    assert table.column("input.body").to_pylist() == texts
+    assert table.column("input.lang").to_pylist() == langs
+    assert table.column("input.n").to_pylist() == [11.0, 6.0, None, 14.0, 10.0]
+    assert table.column("request_id").to_pylist() == [f"id-{t}" for t in texts]
+    assert table.column("model").to_pylist() == ["spam"] * 5
+    assert table.column("route").to_pylist() == ["production", "canary"] * 2 + ["production"]
+    assert table.column("version").to_pylist() == [1, 2, 1, 2, 1]

@@ -63,10 +63,10 @@ def _predictions(chunks: Sequence[Chunk]) -> pa.Array:
 
 
 def _probabilities(chunks: Sequence[Chunk]) -> pa.Array:
-    widths = {None if c.probabilities is None else np.shape(c.probabilities)[1] for c in chunks}
+    widths = {None if c.probabilities is None else c.probabilities.shape[1] for c in chunks}
     if len(widths) == 1 and None not in widths:  # the usual case: one version, one set of classes
         k = int(widths.pop())  # type: ignore[arg-type]
-        flat = np.concatenate([np.asarray(c.probabilities, dtype=np.float64).ravel() for c in chunks])
+        flat = np.concatenate([c.probabilities for c in chunks], dtype=np.float64).ravel()  # type: ignore[misc]
         steps = np.arange(0, len(flat) + 1, k, dtype=np.int32)
         return pa.ListArray.from_arrays(pa.array(steps), pa.array(flat))
     offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int32)]
@@ -92,18 +92,16 @@ def _probabilities(chunks: Sequence[Chunk]) -> pa.Array:
     )
 
 
-def _input_column(chunks: Sequence[Chunk], name: str) -> pa.Array:
-    parts = []
-    for c in chunks:
-        n = len(c.request_ids)
-        col = c.batch.columns.get(name) if name in c.batch.names else None
-        parts.append(np.full(n, None, dtype=object) if col is None else col)
+def _input_column(columns: list[Mapping[str, np.ndarray]], sizes: list[int], name: str) -> pa.Array:
+    """One input over every chunk's rows (null where a chunk's version did not take it)."""
+    pairs = zip(columns, sizes, strict=True)
+    parts = [cols[name] if name in cols else np.full(n, None, dtype=object) for cols, n in pairs]
     kinds = {p.dtype.kind for p in parts}
     if kinds <= {"f"}:
         return pa.array(np.concatenate(parts), from_pandas=True)
     if kinds <= {"M"}:
         return pa.array(np.concatenate(parts))
-    merged = np.concatenate([p.astype(object) for p in parts])
+    merged = np.concatenate(parts if kinds == {"O"} else [p.astype(object) for p in parts])
     try:
         return pa.array(merged, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -126,8 +124,9 @@ def _repeat(values: Sequence[object], sizes: list[int], dtype: type) -> np.ndarr
 
 
 def _repeat_text(values: Sequence[str], sizes: list[int]) -> pa.Array:
-    """One text per chunk over its rows: each chunk's text converted once, then taken for every row."""
-    return pa.array(values, pa.string()).take(_repeat(range(len(values)), sizes, np.int32))
+    """One text per chunk over its rows: each distinct text converted once, then taken for every row."""
+    distinct = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    return pa.array(list(distinct), pa.string()).take(_repeat([distinct[v] for v in values], sizes, np.int32))
 
 
 def _float_column(values: np.ndarray) -> pa.Array:
@@ -166,9 +165,10 @@ def segment_table(chunks: Sequence[Chunk]) -> pa.Table:
     if all(c.batch.matrix is not None and c.batch.names == first for c in chunks):  # numeric models
         columns.update(_numeric_inputs(first, [c.batch.matrix for c in chunks]))  # type: ignore[misc]
         return pa.table(columns)
+    inputs = [c.batch.columns for c in chunks]
     names: dict[str, None] = {}
-    for c in chunks:
-        names.update(dict.fromkeys(c.batch.names))
+    for each in dict.fromkeys(c.batch.names for c in chunks):  # chunks of one version share one tuple
+        names.update(dict.fromkeys(each))
     for name in names:
-        columns[INPUT_PREFIX + name] = _input_column(chunks, name)
+        columns[INPUT_PREFIX + name] = _input_column(inputs, sizes, name)
     return pa.table(columns)

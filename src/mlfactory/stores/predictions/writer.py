@@ -13,9 +13,9 @@ before exiting.
 
 Rows are turned into Arrow a little at a time: between flushes the writer converts what has queued so far
 (every ``flush_interval / STAGE_STEPS``), so a flush only joins those parts and writes them, rather than
-building a whole second of rows at once while request handlers wait for the GIL. A flush still writes every
-row queued before it, in the order answered; staging changes when rows are converted, never when they are
-durable.
+building a whole second of rows at once while request handlers wait for the GIL. (Encoding the Parquet file
+and writing it do not hold the GIL: pyarrow releases it.) A flush still writes every row queued before it, in
+the order answered; staging changes when rows are converted, never when they are durable.
 
 When the storage is down (an unreachable bucket, an unwritable folder), requests are still answered and
 their rows are held in memory: the segment that failed keeps its name and folder, and is tried again at

@@ -7,12 +7,18 @@ SDK and any other client refuse the same bodies with the same messages.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
+import msgspec
+import numpy as np
 import orjson
 
 from mlfactory.errors import ValidationError
 from mlfactory.inputs.payloads import Columns, Payload, Records
+
+FLOAT64 = 0xCB  # MessagePack's marker of a float64 (its eight bytes follow, big-endian)
 
 
 def parse_json(body: bytes) -> Any:
@@ -90,3 +96,87 @@ def native_payload(body: Any) -> tuple[Payload, Any]:
     if not isinstance(cols, dict):
         raise ValidationError("'columns' must be an object mapping each column to a list of values")
     return Columns(cols), body.get("key")
+
+
+class NumericRecords:
+    """Native ``{"records": [...], "key": ...}`` bodies of a numeric model decoded into a float64 matrix.
+
+    msgspec parses the body into typed rows (a struct per row holding a number, true/false or null per
+    input): no dict per row and no type pass. Turning those 30,000 Python floats (1,000 rows of 30 inputs)
+    into a matrix one by one took half as long as the parse itself (1.1 ms of 2.1 ms); instead msgspec
+    writes the rows out as MessagePack, where every float is a marker and its eight bytes at a place the
+    column names fix, and NumPy copies them all at once (0.4 ms). A body holding true/false or null is laid
+    out otherwise and goes through Python, after that 0.3 ms spent writing it.
+
+    Args:
+        names: the inputs, in feature order.
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        fields = [f"f{j}" for j in range(len(names))]  # any column name, under a safe field name
+        self._row = msgspec.defstruct(
+            "Row",
+            [(f, float | bool | None) for f in fields],
+            rename=dict(zip(fields, names, strict=True)),
+            gc=False,  # numbers only: no cycles, and the collector need not track a struct per row
+        )
+        body = msgspec.defstruct(
+            "Body",
+            [("records", list[self._row]), ("key", Any, None)],  # type: ignore[name-defined]
+            gc=False,
+            forbid_unknown_fields=True,  # e.g. "columns" beside "records": the general path refuses it
+        )
+        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(body)
+        self._encoder = msgspec.msgpack.Encoder()
+        self._width = k = len(names)
+        keys = np.array([len(self._encoder.encode(name)) for name in names], dtype=np.intp)
+        self._row_bytes = len(self._encoder.encode(self._row(*[0.0] * k)))
+        head = self._row_bytes - int(keys.sum()) - 9 * k  # the row's map header
+        self._markers = head + np.cumsum(keys + 9) - 9  # where each value starts: after its key
+        self._floats = np.dtype(
+            {
+                "names": fields,
+                "formats": [">f8"] * k,
+                "offsets": (self._markers + 1).tolist(),
+                "itemsize": self._row_bytes,
+            }
+        )
+        self._native = np.dtype([(f, np.float64) for f in fields])
+        # the layout is read off msgspec's own output; a probe row of distinct values proves it
+        probe = np.arange(1.0, k + 1.0) / 7
+        got = self._unpacked([self._row(*probe.tolist())])
+        self._packed = got is not None and np.array_equal(got, probe[None, :])
+
+    def decode(self, body: bytes) -> tuple[np.ndarray, Any] | None:
+        """The rows as an ``(n, k)`` float matrix in feature order (null as NaN) and the body's key; None
+        for any other body (not JSON, no rows, a row missing an input or holding text, other top-level
+        fields), which the general path then parses and names."""
+        try:
+            parsed = self._decoder.decode(body)
+        except msgspec.MsgspecError:
+            return None
+        if not parsed.records:
+            return None
+        matrix = self._unpacked(parsed.records) if self._packed else None
+        if matrix is None:
+            matrix = self._through_python(parsed.records)
+        return matrix, parsed.key
+
+    def _unpacked(self, records: list[Any]) -> np.ndarray | None:
+        """The matrix read from the rows' MessagePack, or None unless every value is a float64 (a true,
+        false or null is one byte, so the rows are not where floats would put them)."""
+        packed = self._encoder.encode(records)
+        n = len(records)
+        header = 1 if n < 16 else 3 if n < 2**16 else 5  # a MessagePack array's header
+        if len(packed) != header + n * self._row_bytes:
+            return None
+        rows = np.frombuffer(packed, dtype=np.uint8, offset=header).reshape(n, self._row_bytes)
+        if not (rows[:, self._markers] == FLOAT64).all():
+            return None
+        values = np.frombuffer(packed, dtype=self._floats, count=n, offset=header)
+        return values.astype(self._native).view(np.float64).reshape(n, self._width)
+
+    def _through_python(self, records: list[Any]) -> np.ndarray:
+        """The matrix made value by value: NumPy takes true/false as 1/0 and null as NaN (missing)."""
+        flat = list(chain.from_iterable(map(msgspec.structs.astuple, records)))
+        return np.array(flat, dtype=np.float64).reshape(len(records), self._width)

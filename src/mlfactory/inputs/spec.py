@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from mlfactory.entities import Signature
 from mlfactory.errors import PayloadTooLargeError, ValidationError
 from mlfactory.inputs.batch import Batch
 from mlfactory.inputs.payloads import Columns, Payload, Records, Rows, payload_rows
+from mlfactory.inputs.requests import NumericRecords
 from mlfactory.inputs.rules import ON_INVALID, ColumnRules, CompiledRules, OnInvalid, show_value
 from mlfactory.inputs.values import NUMBER_KINDS, NUMERIC, ColumnType, kind_name
 
@@ -48,44 +47,24 @@ class InputSpec:
             self._get = itemgetter(*self.names)
 
     @cached_property
-    def _records_decoder(self) -> msgspec.json.Decoder[Any] | None:
-        if not self.numeric_only:
-            return None
-        fields = [f"f{j}" for j in range(len(self.names))]  # any column name, under a safe field name
-        row = msgspec.defstruct(
-            "Row",
-            [(f, float | bool | None) for f in fields],
-            rename=dict(zip(fields, self.names, strict=True)),
-            gc=False,  # numbers only: no cycles, and the collector need not track a struct per row
-        )
-        body = msgspec.defstruct("Body", [("records", list[row]), ("key", Any, None)], gc=False)  # type: ignore[valid-type]
-        return msgspec.json.Decoder(body)
+    def _records_decoder(self) -> NumericRecords | None:
+        return NumericRecords(self.names) if self.numeric_only and self.names else None
 
     def decode_records(self, body: bytes) -> tuple[Rows, Any] | None:
         """A native ``{"records": [...], "key": ...}`` body parsed straight into a float matrix, and its key.
 
         Only for numeric models, and only for bodies of the right types: every row an object with every
-        input a number, true/false or null (other fields are ignored). Anything else gives None, and the
-        caller parses the body as usual, whose checks name what is wrong. The matrix still goes through
-        :meth:`check` (limits, missing values, infinities). Decoding into typed rows skips a dict per row and
-        a type pass: 1.9 ms instead of 3.0 ms for 1,000 rows of 30 numbers.
+        input a number, true/false or null (other fields of a row are ignored), and nothing beside ``records``
+        and ``key``. Anything else gives None, and the caller parses the body as usual, whose checks name what
+        is wrong. The matrix still goes through :meth:`check` (limits, missing values, infinities). See
+        :class:`NumericRecords` for how.
         """
         decoder = self._records_decoder
-        if decoder is None:
+        decoded = decoder.decode(body) if decoder is not None else None
+        if decoded is None:
             return None
-        try:
-            parsed = decoder.decode(body)
-        except msgspec.MsgspecError:
-            return None
-        if not parsed.records:
-            return None
-        rows = map(msgspec.structs.astuple, parsed.records)
-        size = len(parsed.records) * len(self.names)
-        try:  # the values straight into the matrix; a null (missing) stops it, then NumPy makes it NaN
-            flat = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=size)
-        except TypeError:
-            flat = np.array(list(map(msgspec.structs.astuple, parsed.records)), dtype=np.float64)
-        return Rows(flat.reshape(len(parsed.records), len(self.names))), parsed.key  # in feature order
+        matrix, key = decoded
+        return Rows(matrix), key  # in feature order
 
     def describe(self) -> str:
         """``name (type), ...`` of every input, for messages."""

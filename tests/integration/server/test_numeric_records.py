@@ -109,7 +109,10 @@ def test_bad_bodies_are_named_by_the_general_checks(
     assert "column 'mean_radius' (number) row 1" in text.json()["error"]
     missing = client.post(url, json={"records": [{k: v for k, v in rows[0].items() if k != "mean_area"}]})
     assert missing.status_code == 422 and "mean_area" in missing.json()["error"]
-    assert decoded == [False, False]
+    columns = {k: [r[k] for r in rows] for k in rows[0]}
+    both = client.post(url, json={"records": rows, "columns": columns})
+    assert both.status_code == 422 and "send exactly one of 'records'" in both.json()["error"]
+    assert decoded == [False, False, False]
 
 
 def test_routing_by_a_row_field_reads_the_rows(numeric_project: Path, decoded: list[bool]) -> None:

@@ -11,10 +11,12 @@ from the checked columns directly: numbers through NumPy (the steps of :mod:`mlf
 each category through a dictionary from value to its one-hot column (read off the fitted encoder itself,
 infrequent and dropped categories included), text through the vectorizer's counts a batch at a time
 (:mod:`mlfactory.serving.compiled_text`) and its own weighting, and the logistic regression as one dot
-product per block. Each text block is kept only if it gives exactly the vectorizer's ``transform`` on probe
-documents (odd and non-ASCII ones included), and the function only if it gives ``predict_proba``'s answers
-to 1e-9 on probe rows that visit every category, an unknown one and a missing one, and text made of the
-vectorizer's own terms; anything else returns None and the model is used as it is.
+product per block. Sparse blocks are plain arrays of entries rather than scipy.sparse matrices, whose checks
+and conversions cost more than the arithmetic for the few rows of a micro-batch. Each text block is kept
+only if it gives exactly the vectorizer's ``transform`` on probe documents (odd and non-ASCII ones
+included), and the function only if it gives ``predict_proba``'s answers to 1e-9 on probe rows that visit
+every category, an unknown one and a missing one, and text made of the vectorizer's own terms; anything
+else returns None and the model is used as it is.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ import scipy.sparse as sp
 
 from mlfactory.inputs import NUMERIC, InputSpec
 from mlfactory.serving.compiled import Step, numeric_steps
-from mlfactory.serving.compiled_text import BULK, text_counts
+from mlfactory.serving.compiled_text import BULK, Entries, text_counts
 
 Columns = dict[str, np.ndarray]
-Block = Callable[[Columns, int], Any]  # the block's (n, width) matrix: a dense array or a CSR matrix
+Block = Callable[[Columns, int], np.ndarray | Entries]  # the block's (n, width) matrix, dense or sparse
 ColumnsFn = Callable[[Columns], np.ndarray]
 _UNKNOWN = "\x00mlfactory-unknown-category"
 _TEXT = ("TfidfVectorizer", "CountVectorizer")
@@ -123,21 +125,20 @@ def _categorical(transformer: Any, cols: list[str]) -> Block | None:
         for lookup, miss in zip(lookups, misses, strict=True):
             lookup[None] = lookup.get(imputer.fill_value, miss)
 
-    def block(columns: Columns, n: int) -> sp.csr_matrix:
+    def block(columns: Columns, n: int) -> Entries:
         hot = np.empty((n, len(cols)), dtype=np.int64)
         for j, c in enumerate(cols):
             values = columns[c].tolist()
             if imputer is None and None in values:  # as the encoder itself, which cannot order None
                 raise ValueError(f"column '{c}' row {values.index(None)} is missing and nothing imputes it")
             hot[:, j] = np.fromiter(map(lookups[j].get, values, repeat(misses[j])), dtype=np.int64, count=n)
-        hit = hot >= 0  # row by row, each row's columns in order: a CSR matrix as it is
-        indptr = np.concatenate([[0], np.cumsum(hit.sum(axis=1))])
-        return sp.csr_matrix((np.ones(int(indptr[-1])), hot[hit], indptr), shape=(n, width))
+        rows, at = np.nonzero(hot >= 0)  # row by row, each row's columns in order
+        return Entries(rows, hot[rows, at], np.ones(len(rows)), (n, width))
 
     return block
 
 
-def _weighted(x: sp.csr_matrix, vectorizer: Any) -> sp.csr_matrix:
+def _weighted(x: Entries, vectorizer: Any) -> Entries:
     """Counts turned into the vectorizer's output: binary, sublinear tf, idf, then the row norm."""
     if vectorizer.binary:
         x.data[:] = 1.0
@@ -145,16 +146,15 @@ def _weighted(x: sp.csr_matrix, vectorizer: Any) -> sp.csr_matrix:
         return x
     if vectorizer.sublinear_tf:
         np.log(x.data, out=x.data)
-        x.data += 1.0
+        np.add(x.data, 1.0, out=x.data)
     if vectorizer.use_idf:
-        x.data *= vectorizer.idf_[x.indices]
+        np.multiply(x.data, vectorizer.idf_[x.cols], out=x.data)
     if vectorizer.norm in ("l1", "l2"):
-        rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
         size = np.abs(x.data) if vectorizer.norm == "l1" else x.data**2
-        norms = np.bincount(rows, weights=size, minlength=x.shape[0])
+        norms = np.bincount(x.rows, weights=size, minlength=x.shape[0])
         norms = norms if vectorizer.norm == "l1" else np.sqrt(norms)
         norms[norms == 0.0] = 1.0
-        x.data /= norms[rows]
+        np.divide(x.data, norms[x.rows], out=x.data)
     return x
 
 
@@ -193,11 +193,11 @@ def _text(vectorizer: Any, col: Any) -> Block | None:
     counts = text_counts(vectorizer)
     probe = _text_probe(vectorizer, np.random.default_rng(0))
     for docs in (probe, probe[-BULK + 1 :]):
-        got, expected = _weighted(counts(docs), vectorizer), vectorizer.transform(docs)
+        got, expected = _weighted(counts(docs), vectorizer).csr(), vectorizer.transform(docs)
         if got.shape != expected.shape or (got != expected).nnz:
             return None
 
-    def block(columns: Columns, n: int) -> sp.csr_matrix:
+    def block(columns: Columns, n: int) -> Entries:
         return _weighted(counts(columns[col].tolist()), vectorizer)
 
     return block
@@ -229,6 +229,15 @@ def _blocks(pre: Any, kinds: dict[str, str]) -> list[Block] | None:
     return blocks
 
 
+def _add_product(z: np.ndarray, x: np.ndarray | Entries, coef: np.ndarray) -> None:
+    """``z += x @ coef``; a sparse block's row by row over its entries, in their order."""
+    if isinstance(x, np.ndarray):
+        z += x @ coef
+        return
+    for k in range(z.shape[1]):
+        z[:, k] += np.bincount(x.rows, weights=x.data * coef[x.cols, k], minlength=len(z))
+
+
 def _logistic_blocks(model: Any, blocks: list[Block]) -> ColumnsFn | None:
     """``predict_proba`` as one product per block with its slice of the coefficients."""
     from scipy.special import expit, softmax
@@ -244,7 +253,7 @@ def _logistic_blocks(model: Any, blocks: list[Block]) -> ColumnsFn | None:
         start = 0
         for block in blocks:
             x = block(columns, n)
-            z += x @ coef[start : start + x.shape[1]]
+            _add_product(z, x, coef[start : start + x.shape[1]])
             start += x.shape[1]
         if start != coef.shape[0]:
             raise ValueError(f"the blocks give {start} features, the model takes {coef.shape[0]}")

@@ -8,24 +8,44 @@ bytes, ``\\w`` is a fixed set of bytes, and a token of ``(?u)\\b\\w\\w+\\b`` is 
 UTF-8 bytes (as :mod:`mlfactory.data.text` measures text views), each token is numbered by its word in the
 vocabulary's terms (one hash lookup of one Arrow array, ``pyarrow.compute.index_in``), and an n-gram is
 found by its words' numbers (one integer, looked up the same way): no n-gram is built as a string.
-Documents with any byte above 127, and every document of a small batch (building the lookup's hash table
-costs more than it saves there), go through the vectorizer's own analyzer.
+Documents with any byte above 127, and every document of a batch under :data:`BULK` (building the lookups'
+hash tables, a few hundred µs, costs more than it saves there), are tokenized one at a time by the
+vectorizer's own preprocessor and tokenizer, their n-grams looked up as tuples of tokens (strings hashed
+once already) rather than joined into new strings in a Python loop.
 
-The caller checks the counts, weighted, against the vectorizer's own ``transform`` at load.
+Counts come back as :class:`Entries`, not a scipy.sparse matrix: for the few rows of a micro-batch,
+building and checking a CSR matrix (index dtypes, formats, duplicates) costs more than the arithmetic. The
+caller checks the counts, weighted, against the vectorizer's own ``transform`` at load.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain, repeat
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-Counts = Callable[[list[str]], sp.csr_matrix]  # documents -> (n, vocabulary) float64 counts, sorted indices
-BULK = 16  # documents from which a batch is tokenized over its bytes
+
+class Entries(NamedTuple):
+    """A sparse (n, width) matrix's nonzero entries in row order, each row's columns ascending and distinct:
+    the layout of a CSR matrix with sorted indices, so row sums add in the order scikit-learn's do."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+    def csr(self) -> sp.csr_matrix:
+        """As a scipy.sparse matrix (to compare with scikit-learn's)."""
+        return sp.csr_matrix((self.data, (self.rows, self.cols)), shape=self.shape)
+
+
+Counts = Callable[[list[str]], Entries]  # documents -> their (n, vocabulary) float64 counts
+BULK = 32  # documents from which a batch is tokenized over its bytes
 _PATTERNS = {r"(?u)\b\w\w+\b": 2, r"(?u)\b\w+\b": 1}  # token pattern -> shortest token
 _WORD = np.zeros(256, dtype=bool)  # Python's ``\w`` over ASCII
 _WORD[np.frombuffer(b"0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)] = (
@@ -137,12 +157,46 @@ class _Terms:
         return np.concatenate(rows), np.concatenate(cols)
 
 
+def _columns(vectorizer: Any, default: bool) -> Callable[[str], Iterable[int]]:
+    """A document's terms' columns (-1: not a term), those of the vectorizer's analyzer in another order. For
+    the default word analyzer, whose tokens are runs of word characters (never a space), an n-gram is looked
+    up by its tokens as a tuple, whose strings were hashed once already, rather than joined into a new string
+    in a Python loop; any other analyzer is the vectorizer's own."""
+    get = vectorizer.vocabulary_.get
+    if not default:
+        analyze = vectorizer.build_analyzer()
+        return lambda doc: map(get, analyze(doc), repeat(-1))
+    grams = {tuple(term.split(" ")): j for term, j in vectorizer.vocabulary_.items() if " " in term}
+    preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
+    low, high = int(vectorizer.ngram_range[0]), int(vectorizer.ngram_range[1])
+    sizes = range(max(low, 2), high + 1)
+
+    def columns(doc: str) -> Iterable[int]:
+        tokens = tokenize(preprocess(doc))
+        words = map(get, tokens, repeat(-1)) if low == 1 else ()
+        tuples = (zip(*(tokens[k:] for k in range(n)), strict=False) for n in sizes)  # sliding windows
+        return chain(words, *(map(grams.get, t, repeat(-1)) for t in tuples))
+
+    return columns
+
+
+def _entries(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> Entries:
+    """The counts of (row, column) hits, in row order and each row's columns ascending."""
+    key = rows * shape[1] + cols
+    key.sort()
+    edges = np.ones(len(key) + 1, dtype=bool)  # where each distinct hit starts, and the end
+    np.not_equal(key[1:], key[:-1], out=edges[1:-1])
+    at = np.flatnonzero(edges)
+    row, col = np.divmod(key[at[:-1]], shape[1])
+    return Entries(row, col, (at[1:] - at[:-1]).astype(np.float64), shape)
+
+
 def text_counts(vectorizer: Any) -> Counts:
     """The vectorizer's term counts per document (before any weighting): a batch's ASCII documents over
     their bytes when its analysis is the default word analyzer, every other document through its own."""
     shortest = _shortest_token(vectorizer)
     vocabulary: dict[str, int] = vectorizer.vocabulary_
-    analyze = vectorizer.build_analyzer()
+    columns = _columns(vectorizer, default=shortest is not None)
     lower = _LOWER if vectorizer.lowercase else np.arange(256, dtype=np.uint8)
     known = _Terms(vocabulary, (int(vectorizer.ngram_range[0]), int(vectorizer.ngram_range[1])))
     if not known.fits():
@@ -159,24 +213,28 @@ def text_counts(vectorizer: Any) -> Counts:
         rows, cols = known.known(word, doc[keep])
         return rows, cols, np.flatnonzero(~ascii_doc)
 
-    def counts(docs: list[str]) -> sp.csr_matrix:
-        rows: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
-        cols: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
-        one_by_one = np.arange(len(docs))
+    def counts(docs: list[str]) -> Entries:
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        one_by_one: Sequence[int] = range(len(docs))
         if shortest is not None and len(docs) >= BULK:
             try:
-                r, c, one_by_one = bulk(docs)
+                r, c, alone = bulk(docs)
                 rows.append(r)
                 cols.append(c)
+                one_by_one = alone.tolist()
             except UnicodeEncodeError:  # a lone surrogate has no UTF-8 bytes: every document one by one
                 pass
-        for i in one_by_one.tolist():
-            hits = [j for j in map(vocabulary.get, analyze(docs[i])) if j is not None]
-            rows.append(np.full(len(hits), i, dtype=np.int64))
-            cols.append(np.asarray(hits, dtype=np.int64))
-        r, c = np.concatenate(rows), np.concatenate(cols)
-        x = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(docs), len(vocabulary)))
-        x.sum_duplicates()  # sorted indices too, as scikit-learn's counts
-        return x
+        hits: list[int] = []  # every term's column (-1: not a term), document after document
+        owners: list[int] = []  # each one's document
+        for i in one_by_one:
+            hits.extend(columns(docs[i]))
+            owners.extend(repeat(i, len(hits) - len(owners)))
+        found = np.array(hits, dtype=np.int64)
+        hit = found >= 0
+        rows.append(np.array(owners, dtype=np.int64)[hit])
+        cols.append(found[hit])
+        r, c = (np.concatenate(rows), np.concatenate(cols)) if len(rows) > 1 else (rows[0], cols[0])
+        return _entries(r, c, (len(docs), len(vocabulary)))
 
     return counts

@@ -109,6 +109,21 @@ def test_answers_unseen_rows_as_scikit_learn_does(classes: int, text: object, en
     np.testing.assert_allclose(fast(columns(one)), model.predict_proba(pd.DataFrame(columns(one))), rtol=1e-9)
 
 
+@pytest.mark.parametrize("size", [1, 4, 8, 16])
+def test_answers_micro_batches_as_scikit_learn_does(size: int) -> None:
+    train = frame(2000, 1)
+    model = pipeline().fit(train, labels(train, 2))
+    fast = compile_columns(model, SPEC)
+    assert fast is not None
+    fresh = frame(4 * size, 5)
+    fresh.loc[::3, "body"] = ""
+    fresh.loc[1::3, "body"] = "ünïcode w1 w2 — w1 w2 naïve"
+    for start in range(0, len(fresh), size):
+        batch = columns(fresh.iloc[start : start + size])
+        expected = model.predict_proba(pd.DataFrame(batch))
+        np.testing.assert_allclose(fast(batch), expected, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "model",
     [

@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from mlfactory.serving import compiled_text
 from mlfactory.serving.compiled_columns import _text
-from mlfactory.serving.compiled_text import BULK, text_counts
+from mlfactory.serving.compiled_text import BULK, Entries, text_counts
 
 WORDS = ["free", "Money", "now", "meeting", "at", "a", "x", "3pm", "re_sched", "WIN", "big", "today", "é"]
 ODD = [
@@ -38,8 +38,11 @@ def docs(n: int, seed: int) -> list[str]:
     return out + ODD
 
 
-def exact(a: sp.spmatrix, b: sp.spmatrix) -> bool:
-    return a.shape == b.shape and (sp.csr_matrix(a) != sp.csr_matrix(b)).nnz == 0
+def exact(a: Entries, b: sp.spmatrix) -> bool:
+    """The same matrix, its entries row by row with each row's columns ascending and distinct (the order
+    the row sums depend on)."""
+    ordered = bool(np.all(np.diff(a.rows * a.shape[1] + a.cols) > 0))
+    return ordered and a.shape == b.shape and (a.csr() != sp.csr_matrix(b)).nnz == 0
 
 
 VECTORIZERS = [
@@ -62,16 +65,46 @@ def test_counts_equal_scikit_learns_for_large_and_small_batches(vectorizer: Coun
         assert exact(counts(small), vectorizer.transform(small))
 
 
+@pytest.mark.parametrize("size", [1, 4, 8, 16, BULK - 1])
+@pytest.mark.parametrize(
+    "vectorizer",
+    [CountVectorizer(ngram_range=(1, 2)), CountVectorizer(ngram_range=(2, 3)), CountVectorizer()],
+    ids=["1-2", "2-3", "1"],
+)
+def test_small_batches_count_n_grams_as_scikit_learn_does(vectorizer: CountVectorizer, size: int) -> None:
+    vectorizer.fit(docs(400, seed=1))
+    counts = text_counts(vectorizer)
+    fresh = docs(200, seed=6)
+    odd = ["", "ünïcode free money now", "free free FREE money money", "Straße now now"]
+    for start in range(0, 40, size):
+        batch = [*fresh[start : start + size - 1], odd[start % len(odd)]]  # an odd one in every batch
+        assert exact(counts(batch), vectorizer.transform(batch))
+
+
+def test_small_batches_of_the_default_analyzer_never_build_n_gram_strings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vectorizer = CountVectorizer(ngram_range=(1, 3)).fit(docs(400, seed=1))
+    batch = docs(BULK - 1, seed=7)
+    expected = vectorizer.transform(batch)
+
+    def refused() -> None:
+        raise AssertionError("the analyzer joins each n-gram into a new string")
+
+    monkeypatch.setattr(vectorizer, "build_analyzer", refused)
+    assert exact(text_counts(vectorizer)(batch), expected)
+
+
 def test_ascii_documents_take_the_byte_path_and_others_the_analyzer(monkeypatch: pytest.MonkeyPatch) -> None:
     vectorizer = CountVectorizer(ngram_range=(1, 2)).fit(docs(400, seed=1))
     analyzed: list[str] = []
-    analyzer = vectorizer.build_analyzer()
+    tokenizer = vectorizer.build_tokenizer()
 
     def counted(doc: str) -> list[str]:
         analyzed.append(doc)
-        return analyzer(doc)
+        return tokenizer(doc)
 
-    monkeypatch.setattr(vectorizer, "build_analyzer", lambda: counted)
+    monkeypatch.setattr(vectorizer, "build_tokenizer", lambda: counted)
     batch = ["free money now", "ünïcode free money", "", "a big win today", *["meeting at 3pm"] * BULK]
     counts = text_counts(vectorizer)(batch)
     assert analyzed == ["ünïcode free money"]
@@ -101,6 +134,7 @@ def test_the_weighted_block_is_exactly_the_vectorizers_transform(vectorizer: Tfi
     assert block is not None
     fresh = docs(200, seed=4)
     got = block({"body": np.array(fresh, dtype=object)}, len(fresh))
+    assert isinstance(got, Entries)
     assert exact(got, vectorizer.transform(fresh))
 
 

@@ -19,6 +19,7 @@ from mlfactory.errors import ValidationError
 from mlfactory.inputs.payloads import Columns, Payload, Records
 
 FLOAT64 = 0xCB  # MessagePack's marker of a float64 (its eight bytes follow, big-endian)
+PACKED_FROM = 48  # rows from which writing and reading MessagePack beats making the floats one by one
 
 
 def parse_json(body: bytes) -> Any:
@@ -106,7 +107,9 @@ class NumericRecords:
     into a matrix one by one took half as long as the parse itself (1.1 ms of 2.1 ms); instead msgspec
     writes the rows out as MessagePack, where every float is a marker and its eight bytes at a place the
     column names fix, and NumPy copies them all at once (0.4 ms). A body holding true/false or null is laid
-    out otherwise and goes through Python, after that 0.3 ms spent writing it.
+    out otherwise and goes through Python, after that 0.3 ms spent writing it. Under ``PACKED_FROM`` rows
+    the write costs more than it saves (31 µs instead of 7 µs for one row of 30), so the floats are made one
+    by one.
 
     Args:
         names: the inputs, in feature order.
@@ -157,7 +160,8 @@ class NumericRecords:
             return None
         if not parsed.records:
             return None
-        matrix = self._unpacked(parsed.records) if self._packed else None
+        packed = self._packed and len(parsed.records) >= PACKED_FROM
+        matrix = self._unpacked(parsed.records) if packed else None
         if matrix is None:
             matrix = self._through_python(parsed.records)
         return matrix, parsed.key
@@ -177,6 +181,13 @@ class NumericRecords:
         return values.astype(self._native).view(np.float64).reshape(n, self._width)
 
     def _through_python(self, records: list[Any]) -> np.ndarray:
-        """The matrix made value by value: NumPy takes true/false as 1/0 and null as NaN (missing)."""
-        flat = list(chain.from_iterable(map(msgspec.structs.astuple, records)))
-        return np.array(flat, dtype=np.float64).reshape(len(records), self._width)
+        """The matrix made value by value, straight into the array until a null (missing) stops it; then
+        NumPy takes true/false as 1/0 and null as NaN."""
+        values = chain.from_iterable(map(msgspec.structs.astuple, records))
+        try:
+            flat = np.fromiter(values, dtype=np.float64, count=len(records) * self._width)
+        except TypeError:
+            flat = np.array(
+                list(chain.from_iterable(map(msgspec.structs.astuple, records))), dtype=np.float64
+            )
+        return flat.reshape(len(records), self._width)
